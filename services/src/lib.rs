@@ -1,0 +1,1 @@
+//! The STG, DDS and CDM services. Filled in by the services issue.

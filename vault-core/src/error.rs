@@ -1,0 +1,118 @@
+//! Why a message was refused: what is wrong and where, with a stable reason code for dead letters.
+
+use serde::de::DeserializeOwned;
+
+/// Messages above this size are refused before parsing (dead-lettered as `oversize`).
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+/// A message that cannot be used. The `Display` text says what is wrong and at which field path;
+/// [`MessageError::reason`] is the short code that goes into dead-letter headers and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// The bytes are not one JSON document.
+    #[error("not valid JSON (line {line}, column {column}): {message}")]
+    Syntax {
+        /// 1-based line of the fault.
+        line: usize,
+        /// 1-based column of the fault.
+        column: usize,
+        /// The parser's description.
+        message: String,
+    },
+    /// Valid JSON that does not have the expected shape: a missing field, a wrong type.
+    #[error("field `{path}`: {message}")]
+    Shape {
+        /// Where, as `payload.order_items[0].price` (`.` for the document itself).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The right shape with a value the contract forbids (a negative cost, an empty id).
+    #[error("field `{path}`: {message}")]
+    Value {
+        /// Where, as `payload.cost`.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A well-formed message of another kind (`object_type` is not the expected one).
+    #[error("object_type is `{found}`, expected `{expected}`")]
+    ObjectType {
+        /// What the message says it is.
+        found: String,
+        /// What this consumer takes.
+        expected: &'static str,
+    },
+    /// Larger than [`MAX_MESSAGE_BYTES`].
+    #[error("message is {size} bytes, over the {limit}-byte limit")]
+    Oversize {
+        /// The message's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl MessageError {
+    /// The dead-letter reason code: `invalid_json`, `invalid_shape`, `invalid_value`,
+    /// `unknown_object_type` or `oversize`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            MessageError::Syntax { .. } => "invalid_json",
+            MessageError::Shape { .. } => "invalid_shape",
+            MessageError::Value { .. } => "invalid_value",
+            MessageError::ObjectType { .. } => "unknown_object_type",
+            MessageError::Oversize { .. } => "oversize",
+        }
+    }
+
+    /// The field path the error is about, when there is one.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            MessageError::Shape { path, .. } | MessageError::Value { path, .. } => Some(path),
+            MessageError::ObjectType { .. } => Some("object_type"),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn value(path: impl Into<String>, message: impl Into<String>) -> Self {
+        MessageError::Value {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses one JSON document of type `T`, reporting the field path of any fault.
+pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(MessageError::Oversize {
+            size: bytes.len(),
+            limit: MAX_MESSAGE_BYTES,
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        classify(err.into_inner(), path)
+    })?;
+    de.end().map_err(|err| classify(err, String::from(".")))?;
+    Ok(value)
+}
+
+fn classify(err: serde_json::Error, path: String) -> MessageError {
+    // serde_json appends " at line L column C"; the path (or the fields below) say where.
+    let full = err.to_string();
+    let message = full
+        .rfind(" at line ")
+        .map_or(full.as_str(), |cut| &full[..cut])
+        .to_owned();
+    match err.classify() {
+        serde_json::error::Category::Data => MessageError::Shape { path, message },
+        _ => MessageError::Syntax {
+            line: err.line(),
+            column: err.column(),
+            message,
+        },
+    }
+}

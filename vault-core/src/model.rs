@@ -1,0 +1,470 @@
+//! The messages of the pipeline (SPEC §2–§5.2) as typed values.
+//!
+//! Every `from_json` returns a [`MessageError`] naming what is wrong and where; unknown extra
+//! fields are accepted everywhere so producers can add fields without breaking consumers.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::amount::Amount;
+use crate::error::{from_json, MessageError};
+use crate::time::Timestamp;
+
+/// `object_type` of source and enriched orders.
+pub const ORDER_OBJECT_TYPE: &str = "order";
+/// `object_type` of the DDS service's order report.
+pub const ORDER_REPORT_OBJECT_TYPE: &str = "order_report";
+
+/// The lifecycle status of an order. Only [`OrderStatus::Closed`] orders are counted in CDM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum OrderStatus {
+    /// Placed.
+    Open,
+    /// Being cooked.
+    Cooking,
+    /// On its way.
+    Delivering,
+    /// Delivered and paid: the status that counts.
+    Closed,
+    /// Cancelled (also after having been closed).
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// The upper-case name used in messages and in `dds.s_order_status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Open => "OPEN",
+            OrderStatus::Cooking => "COOKING",
+            OrderStatus::Delivering => "DELIVERING",
+            OrderStatus::Closed => "CLOSED",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Parses the upper-case name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Open,
+            Self::Cooking,
+            Self::Delivering,
+            Self::Closed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A reference by id (`{"id": "…"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRef {
+    /// The referenced entity's id.
+    pub id: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// §2 source orders
+
+/// A message of topic `order-service_orders` (SPEC §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceOrder {
+    /// The order id.
+    pub object_id: i64,
+    /// Always `order` for orders; other kinds are refused by [`SourceOrder::from_json`].
+    pub object_type: String,
+    /// When the source system sent the message.
+    pub sent_dttm: Timestamp,
+    /// The order itself.
+    pub payload: SourcePayload,
+}
+
+/// The body of a source order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourcePayload {
+    /// The restaurant's id (a Redis key).
+    pub restaurant: IdRef,
+    /// When the order was placed.
+    pub date: Timestamp,
+    /// The user's id (a Redis key).
+    pub user: IdRef,
+    /// What was ordered.
+    pub order_items: Vec<SourceItem>,
+    /// Paid with bonus points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bonus_payment: Option<Amount>,
+    /// Σ price × quantity.
+    pub cost: Amount,
+    /// Paid with money.
+    pub payment: Amount,
+    /// Bonus points granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bonus_grant: Option<Amount>,
+    /// Status history, newest first.
+    #[serde(default)]
+    pub statuses: Vec<StatusEntry>,
+    /// The current status.
+    pub final_status: OrderStatus,
+    /// Orders the versions of one order.
+    pub update_ts: Timestamp,
+}
+
+/// One line of a source order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceItem {
+    /// The menu item's id.
+    pub id: String,
+    /// The name at order time.
+    pub name: String,
+    /// Unit price.
+    pub price: Amount,
+    /// How many.
+    pub quantity: Amount,
+}
+
+/// One entry of the status history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusEntry {
+    /// The status entered.
+    pub status: OrderStatus,
+    /// When.
+    pub dttm: Timestamp,
+}
+
+impl SourceOrder {
+    /// Parses and validates a source message (`object_type` must be `order`).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
+        let order: SourceOrder = from_json(bytes)?;
+        expect_object_type(&order.object_type, ORDER_OBJECT_TYPE)?;
+        let p = &order.payload;
+        non_empty("payload.user.id", &p.user.id)?;
+        non_empty("payload.restaurant.id", &p.restaurant.id)?;
+        non_negative("payload.cost", &p.cost)?;
+        non_negative("payload.payment", &p.payment)?;
+        if let Some(bonus) = &p.bonus_payment {
+            non_negative("payload.bonus_payment", bonus)?;
+        }
+        if let Some(bonus) = &p.bonus_grant {
+            non_negative("payload.bonus_grant", bonus)?;
+        }
+        for (i, item) in p.order_items.iter().enumerate() {
+            let at = |field: &str| format!("payload.order_items[{i}].{field}");
+            non_empty(&at("id"), &item.id)?;
+            non_negative(&at("price"), &item.price)?;
+            non_negative(&at("quantity"), &item.quantity)?;
+        }
+        Ok(order)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// §3 Redis dictionaries
+
+/// A user as stored in Redis under its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// The id (also the Redis key).
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Full name.
+    pub name: String,
+    /// Login, when the dictionary has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    /// When the dictionary entry last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_ts_utc: Option<Timestamp>,
+}
+
+/// A restaurant with its menu as stored in Redis under its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Restaurant {
+    /// The id (also the Redis key).
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The menu.
+    #[serde(default)]
+    pub menu: Vec<MenuItem>,
+    /// When the dictionary entry last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_ts_utc: Option<Timestamp>,
+}
+
+/// One dish of a restaurant's menu.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MenuItem {
+    /// The product id.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Product name.
+    pub name: String,
+    /// Menu price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Amount>,
+    /// Category name (shared across restaurants by name).
+    pub category: String,
+}
+
+impl User {
+    /// Parses a Redis user entry.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
+        let user: User = from_json(bytes)?;
+        non_empty("_id", &user.id)?;
+        Ok(user)
+    }
+}
+
+impl Restaurant {
+    /// Parses a Redis restaurant entry.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
+        let restaurant: Restaurant = from_json(bytes)?;
+        non_empty("_id", &restaurant.id)?;
+        Ok(restaurant)
+    }
+
+    /// The menu entry with this product id.
+    pub fn menu_item(&self, product_id: &str) -> Option<&MenuItem> {
+        self.menu.iter().find(|item| item.id == product_id)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// §4 enriched orders
+
+/// A message of topic `stg-service-orders` (SPEC §4): the order with dictionary data joined in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrichedOrder {
+    /// The order id.
+    pub object_id: i64,
+    /// Always `order`.
+    pub object_type: String,
+    /// The enriched order.
+    pub payload: EnrichedPayload,
+}
+
+/// The body of an enriched order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrichedPayload {
+    /// The order id.
+    pub id: i64,
+    /// When the order was placed.
+    pub date: Timestamp,
+    /// Version timestamp; older producers omit it (then `date` stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_ts: Option<Timestamp>,
+    /// Σ price × quantity.
+    pub cost: Amount,
+    /// Paid with money.
+    pub payment: Amount,
+    /// The order's final status.
+    pub status: OrderStatus,
+    /// The restaurant.
+    pub restaurant: NamedRef,
+    /// The user.
+    pub user: EnrichedUser,
+    /// What was ordered, with menu names and categories.
+    pub products: Vec<Product>,
+}
+
+/// An id with a display name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedRef {
+    /// The id.
+    pub id: String,
+    /// The name.
+    pub name: String,
+}
+
+/// The user of an enriched order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrichedUser {
+    /// The id.
+    pub id: String,
+    /// Full name.
+    pub name: String,
+    /// Login; older producers omit it (then the name stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+}
+
+impl EnrichedUser {
+    /// `user.login` when present, else `user.name` (SPEC §5 `userlogin`).
+    pub fn userlogin(&self) -> &str {
+        self.login.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// One product line of an enriched order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    /// The product id.
+    pub id: String,
+    /// Unit price.
+    pub price: Amount,
+    /// How many.
+    pub quantity: Amount,
+    /// The menu's name of the product.
+    pub name: String,
+    /// The menu's category name.
+    pub category: String,
+}
+
+impl EnrichedOrder {
+    /// Parses and validates an enriched order.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
+        let order: EnrichedOrder = from_json(bytes)?;
+        expect_object_type(&order.object_type, ORDER_OBJECT_TYPE)?;
+        let p = &order.payload;
+        non_empty("payload.user.id", &p.user.id)?;
+        non_empty("payload.restaurant.id", &p.restaurant.id)?;
+        non_negative("payload.cost", &p.cost)?;
+        non_negative("payload.payment", &p.payment)?;
+        for (i, product) in p.products.iter().enumerate() {
+            let at = |field: &str| format!("payload.products[{i}].{field}");
+            non_empty(&at("id"), &product.id)?;
+            non_negative(&at("price"), &product.price)?;
+            non_negative(&at("quantity"), &product.quantity)?;
+        }
+        Ok(order)
+    }
+
+    /// The version timestamp: `update_ts`, or `date` for messages of the older format.
+    pub fn version_ts(&self) -> Timestamp {
+        self.payload.update_ts.unwrap_or(self.payload.date)
+    }
+
+    /// Serialises to the §4 JSON shape.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// §5.2 order reports
+
+/// A message of topic `dds-service-orders` (SPEC §5.2): the order in Data Vault keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderReport {
+    /// The order's hub key.
+    pub object_id: Uuid,
+    /// When the DDS service sent the report.
+    pub sent_dttm: Timestamp,
+    /// Always `order_report`.
+    pub object_type: String,
+    /// The report.
+    pub payload: ReportPayload,
+}
+
+/// The body of an order report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportPayload {
+    /// The order's hub key.
+    pub id: Uuid,
+    /// When the order was placed.
+    pub order_dt: Timestamp,
+    /// Version timestamp (absent in older reports: `order_dt` stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_ts: Option<Timestamp>,
+    /// The order's status.
+    pub status: OrderStatus,
+    /// The restaurant.
+    pub restaurant: KeyedName,
+    /// The user.
+    pub user: ReportUser,
+    /// The products.
+    pub products: Vec<ReportProduct>,
+}
+
+/// A hub key with a display name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyedName {
+    /// The hub key.
+    pub id: Uuid,
+    /// The name.
+    pub name: String,
+}
+
+/// The user of an order report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportUser {
+    /// `h_user_pk`.
+    pub id: Uuid,
+    /// Full name.
+    pub username: String,
+}
+
+/// One product of an order report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportProduct {
+    /// `h_product_pk`.
+    pub id: Uuid,
+    /// Product name.
+    pub name: String,
+    /// How many.
+    pub quantity: Amount,
+    /// `h_category_pk` and the category name.
+    pub category: KeyedName,
+}
+
+impl OrderReport {
+    /// Parses an order report (`object_type` must be `order_report`).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
+        let report: OrderReport = from_json(bytes)?;
+        expect_object_type(&report.object_type, ORDER_REPORT_OBJECT_TYPE)?;
+        if report.object_id != report.payload.id {
+            return Err(MessageError::value("payload.id", "differs from object_id"));
+        }
+        Ok(report)
+    }
+
+    /// The version timestamp: `update_ts`, or `order_dt` for older reports.
+    pub fn version_ts(&self) -> Timestamp {
+        self.payload.update_ts.unwrap_or(self.payload.order_dt)
+    }
+
+    /// Serialises to the §5.2 JSON shape.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn expect_object_type(found: &str, expected: &'static str) -> Result<(), MessageError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(MessageError::ObjectType {
+            found: found.chars().take(64).collect(),
+            expected,
+        })
+    }
+}
+
+fn non_empty(path: &str, value: &str) -> Result<(), MessageError> {
+    if value.is_empty() {
+        Err(MessageError::value(path, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn non_negative(path: &str, value: &Amount) -> Result<(), MessageError> {
+    if value.is_negative() {
+        Err(MessageError::value(
+            path,
+            format!("must not be negative, found {value}"),
+        ))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,47 @@
+//! The order report (SPEC §5.2) the DDS service publishes for CDM.
+
+use crate::dv::OrderKeys;
+use crate::model::{
+    EnrichedOrder, KeyedName, OrderReport, ReportPayload, ReportProduct, ReportUser,
+    ORDER_REPORT_OBJECT_TYPE,
+};
+use crate::time::Timestamp;
+
+/// The report of an order whose rows were built with keys `keys` (from [`crate::DvBatch::add`]).
+pub fn order_report(order: &EnrichedOrder, keys: &OrderKeys, sent_dttm: Timestamp) -> OrderReport {
+    let p = &order.payload;
+    let products = p
+        .products
+        .iter()
+        .zip(&keys.products)
+        .map(|(product, &(product_key, category_key))| ReportProduct {
+            id: product_key,
+            name: product.name.clone(),
+            quantity: product.quantity.clone(),
+            category: KeyedName {
+                id: category_key,
+                name: product.category.clone(),
+            },
+        })
+        .collect();
+    OrderReport {
+        object_id: keys.order,
+        sent_dttm,
+        object_type: ORDER_REPORT_OBJECT_TYPE.to_owned(),
+        payload: ReportPayload {
+            id: keys.order,
+            order_dt: p.date,
+            update_ts: Some(order.version_ts()),
+            status: p.status,
+            restaurant: KeyedName {
+                id: keys.restaurant,
+                name: p.restaurant.name.clone(),
+            },
+            user: ReportUser {
+                id: keys.user,
+                username: p.user.name.clone(),
+            },
+            products,
+        },
+    }
+}

@@ -1,0 +1,135 @@
+//! Message timestamps: `YYYY-MM-DD HH:MM:SS`, UTC, no zone.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+/// A UTC timestamp as the source system writes it (`2023-04-01 20:45:43`).
+///
+/// Fractional seconds are accepted and kept; output uses the same layout.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(NaiveDateTime);
+
+/// The text was not a `YYYY-MM-DD HH:MM:SS` timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a `YYYY-MM-DD HH:MM:SS` timestamp, found `{0}`")]
+pub struct TimestampError(String);
+
+impl Timestamp {
+    /// Wraps a chrono value.
+    pub const fn new(value: NaiveDateTime) -> Self {
+        Timestamp(value)
+    }
+
+    /// The chrono value.
+    pub const fn naive(self) -> NaiveDateTime {
+        self.0
+    }
+
+    /// Parses the source layout; `T` is accepted in place of the space.
+    pub fn parse(text: &str) -> Result<Self, TimestampError> {
+        parse_fixed(text.as_bytes())
+            .or_else(|| {
+                ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+                    .iter()
+                    .find_map(|layout| NaiveDateTime::parse_from_str(text, layout).ok())
+            })
+            .map(Timestamp)
+            .ok_or_else(|| TimestampError(text.chars().take(64).collect()))
+    }
+}
+
+/// Fast path for exactly `YYYY-MM-DD HH:MM:SS`.
+fn parse_fixed(b: &[u8]) -> Option<NaiveDateTime> {
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = NaiveTime::from_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+    Some(NaiveDateTime::new(date, time))
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S%.f"))
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({self})")
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Timestamp::parse(s)
+    }
+}
+
+impl From<NaiveDateTime> for Timestamp {
+    fn from(value: NaiveDateTime) -> Self {
+        Timestamp(value)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a `YYYY-MM-DD HH:MM:SS` timestamp")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                Timestamp::parse(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_the_source_layout() {
+        let ts = Timestamp::parse("2023-04-01 20:45:43").expect("valid");
+        assert_eq!(ts.to_string(), "2023-04-01 20:45:43");
+        let iso = Timestamp::parse("2023-04-01T20:45:43").expect("valid");
+        assert_eq!(iso, ts);
+        let frac = Timestamp::parse("2023-04-01 20:45:43.250").expect("valid");
+        assert_eq!(frac.to_string(), "2023-04-01 20:45:43.250");
+    }
+
+    #[test]
+    fn rejects_nonsense() {
+        for bad in [
+            "",
+            "2023-13-01 00:00:00",
+            "2023-02-30 00:00:00",
+            "yesterday",
+            "2023-04-01 24:00:00",
+        ] {
+            assert!(Timestamp::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
