@@ -91,13 +91,31 @@ pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageE
             limit: MAX_MESSAGE_BYTES,
         });
     }
+    // Fast path without path tracking; a failure is parsed again to say where it is.
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(_) => Err(locate_error::<T>(bytes)),
+    }
+}
+
+/// Parses again with path tracking to describe the fault of a document that failed to parse.
+#[cold]
+fn locate_error<T: DeserializeOwned>(bytes: &[u8]) -> MessageError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        classify(err.into_inner(), path)
-    })?;
-    de.end().map_err(|err| classify(err, String::from(".")))?;
-    Ok(value)
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(err) => {
+            let path = err.path().to_string();
+            classify(err.into_inner(), path)
+        }
+        Ok(_) => match de.end() {
+            Err(err) => classify(err, String::from(".")),
+            Ok(()) => MessageError::Syntax {
+                line: 0,
+                column: 0,
+                message: "unparseable".into(),
+            },
+        },
+    }
 }
 
 fn classify(err: serde_json::Error, path: String) -> MessageError {

@@ -287,7 +287,7 @@ proptest! {
             (Mutation::Replace(v), Ok(parsed)) => {
                 // Only values the contract allows may pass: a valid replacement for that field.
                 let accepted = (v == &old)
-                    || (v.is_number() && !v.to_string().starts_with('-') && v.to_string() != "1e400")
+                    || v.as_number().is_some_and(|n| !n.as_str().starts_with('-') && n.as_str() != "1e400")
                     || (v.is_i64() && field == "object_id")
                     || (v.is_string() && !field.ends_with("status") && field != "date" && field != "dttm"
                         && field != "update_ts" && field != "sent_dttm" && field != "object_type")
@@ -562,7 +562,10 @@ fn recompute(orders: &[Vec<Version>]) -> BTreeMap<CounterKey, i64> {
     counters
 }
 
-fn arrivals() -> impl Strategy<Value = (Vec<Vec<Version>>, Vec<(usize, usize)>, Vec<usize>)> {
+/// Versions per order, deliveries as (order, version) indices, batch sizes.
+type Arrivals = (Vec<Vec<Version>>, Vec<(usize, usize)>, Vec<usize>);
+
+fn arrivals() -> impl Strategy<Value = Arrivals> {
     prop::collection::vec(versions(), 1..6).prop_flat_map(|orders| {
         // Every version at least once, some two or three times, in any order.
         let deliveries: Vec<(usize, usize)> = orders
