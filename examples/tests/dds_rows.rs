@@ -10,9 +10,16 @@ use serde_json::Value;
 /// `cargo test` builds examples next to the test binaries: target/<profile>/examples/.
 fn example_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
     let path = profile_dir.join("examples").join("dds_rows");
-    assert!(path.exists(), "{} is missing: cargo test builds examples", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: cargo test builds examples",
+        path.display()
+    );
     path
 }
 
@@ -23,7 +30,12 @@ fn run(stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start dds_rows");
-    child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
     child.wait_with_output().expect("dds_rows output")
 }
 
@@ -31,20 +43,29 @@ fn run(stdin: &[u8]) -> Output {
 fn prints_every_row_of_the_spec_sample_order() {
     let input = include_bytes!("../data/spec_order.jsonl");
     let out = run(input);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
-    let rows: Vec<Value> =
-        stdout.lines().map(|l| serde_json::from_str(l).expect("a JSON object per line")).collect();
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
 
     // The expected rows were computed by Python's uuid5 (vault-core/tests/golden/generate.py);
     // the SPEC sample is the first golden order.
-    let golden: Vec<BTreeMap<String, Vec<BTreeMap<String, String>>>> =
-        serde_json::from_str(include_str!("../../vault-core/tests/golden/order_rows.json"))
-            .expect("golden rows");
+    let golden: Vec<BTreeMap<String, Vec<BTreeMap<String, String>>>> = serde_json::from_str(
+        include_str!("../../vault-core/tests/golden/order_rows.json"),
+    )
+    .expect("golden rows");
     let expected = &golden[0];
     let mut got: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
     for row in rows {
-        let Value::Object(map) = row else { panic!("not an object: {row}") };
+        let Value::Object(map) = row else {
+            panic!("not an object: {row}")
+        };
         assert_eq!(map["load_src"], "orders-system-kafka");
         let table = map["table"].as_str().expect("table name").to_owned();
         let columns = map
@@ -74,7 +95,10 @@ fn a_bad_line_stops_with_a_message_naming_line_and_field() {
     let out = run(format!("{good}{bad}").as_bytes());
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("line 2") && stderr.contains("payload.cost"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("line 2") && stderr.contains("payload.cost"),
+        "stderr: {stderr}"
+    );
     // The good first order was still written.
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 14);
 

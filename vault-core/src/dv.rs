@@ -1,7 +1,8 @@
 //! The Data Vault model of SPEC §5: row types of every hub, link and satellite, and the builder
 //! that turns enriched orders into deduplicated rows.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Serialize;
@@ -23,6 +24,56 @@ pub trait DvRow: Serialize {
     const COLUMNS: &'static [&'static str];
     /// The row's primary key.
     fn key(&self) -> Uuid;
+    /// Hands the row's values to `f`, one per entry of [`DvRow::COLUMNS`], in that order.
+    fn visit_columns<'s>(&'s self, f: &mut dyn FnMut(Column<'s>));
+}
+
+/// One value of a DV row, typed for a writer to bind (no database types here: this crate is IO-free).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Column<'a> {
+    /// A key.
+    Uuid(Uuid),
+    /// A business id or a name.
+    Text(&'a str),
+    /// An order id.
+    BigInt(i64),
+    /// A timestamp without zone.
+    Timestamp(Timestamp),
+    /// An amount (numeric, as Python-`str()` text).
+    Numeric(&'a Amount),
+    /// A status name.
+    Status(OrderStatus),
+}
+
+impl From<Uuid> for Column<'_> {
+    fn from(v: Uuid) -> Self {
+        Column::Uuid(v)
+    }
+}
+impl<'a> From<&'a str> for Column<'a> {
+    fn from(v: &'a str) -> Self {
+        Column::Text(v)
+    }
+}
+impl From<i64> for Column<'_> {
+    fn from(v: i64) -> Self {
+        Column::BigInt(v)
+    }
+}
+impl From<Timestamp> for Column<'_> {
+    fn from(v: Timestamp) -> Self {
+        Column::Timestamp(v)
+    }
+}
+impl<'a> From<&'a Amount> for Column<'a> {
+    fn from(v: &'a Amount) -> Self {
+        Column::Numeric(v)
+    }
+}
+impl From<OrderStatus> for Column<'_> {
+    fn from(v: OrderStatus) -> Self {
+        Column::Status(v)
+    }
 }
 
 /// Something that takes the rows of each table in turn (writers, printers).
@@ -47,6 +98,10 @@ macro_rules! dv_tables {
                 const COLUMNS: &'static [&'static str] = &[stringify!($pk) $(, stringify!($col))*];
                 fn key(&self) -> Uuid {
                     self.$pk
+                }
+                fn visit_columns<'s>(&'s self, f: &mut dyn FnMut(Column<'s>)) {
+                    f(Column::from(self.$pk));
+                    $(f(Column::from(self.$col));)*
                 }
             }
         )*
@@ -82,7 +137,7 @@ macro_rules! dv_tables {
 
         #[derive(Debug, Default, Clone)]
         struct Seen {
-            $($table: KeySet,)*
+            $($table: KeyIndex,)*
         }
 
         impl Seen {
@@ -126,8 +181,10 @@ dv_tables! {
     s_product_names: SProductNames<'a> { hk_product_names_pk, h_product_pk: Uuid, name: &'a str }
     /// `dds.s_order_cost`.
     s_order_cost: SOrderCost<'a> { hk_order_cost_pk, h_order_pk: Uuid, cost: &'a Amount, payment: &'a Amount }
-    /// `dds.s_order_status`.
-    s_order_status: SOrderStatus { hk_order_status_pk, h_order_pk: Uuid, status: OrderStatus }
+    /// `dds.s_order_status`; `update_ts` (an addition) is the newest version seen in this status.
+    s_order_status: SOrderStatus {
+        hk_order_status_pk, h_order_pk: Uuid, status: OrderStatus, update_ts: Timestamp
+    }
 }
 
 /// The hub keys of one order, for the order report.
@@ -239,15 +296,18 @@ impl<'a> DvBatch<'a> {
                 payment: &p.payment,
             },
         );
-        push(
-            &mut rows.s_order_status,
-            &mut seen.s_order_status,
-            SOrderStatus {
-                hk_order_status_pk: k.hashdiff(order_id, &[p.status.as_str()]),
-                h_order_pk,
-                status: p.status,
-            },
-        );
+        let update_ts = order.version_ts();
+        let status = SOrderStatus {
+            hk_order_status_pk: k.hashdiff(order_id, &[p.status.as_str()]),
+            h_order_pk,
+            status: p.status,
+            update_ts,
+        };
+        if let Some(i) = push(&mut rows.s_order_status, &mut seen.s_order_status, status) {
+            // The same status again (another version in this batch): keep the newest version.
+            let kept = &mut rows.s_order_status[i];
+            kept.update_ts = kept.update_ts.max(update_ts);
+        }
 
         let mut products = Vec::with_capacity(p.products.len());
         for product in &p.products {
@@ -354,15 +414,21 @@ pub fn build_order(order: &EnrichedOrder, keys: KeySpec) -> (DvRows<'_>, OrderKe
     (batch.into_rows(), order_keys)
 }
 
-fn push<R: DvRow>(rows: &mut Vec<R>, seen: &mut KeySet, row: R) {
-    if seen.insert(row.key()) {
-        rows.push(row);
+/// Appends a row whose key is new; for a known key, returns the index of the row kept.
+fn push<R: DvRow>(rows: &mut Vec<R>, seen: &mut KeyIndex, row: R) -> Option<usize> {
+    match seen.entry(row.key()) {
+        Entry::Occupied(kept) => Some(*kept.get()),
+        Entry::Vacant(slot) => {
+            slot.insert(rows.len());
+            rows.push(row);
+            None
+        }
     }
 }
 
-/// A set of UUID keys. UUIDv5 keys are already uniformly distributed, so hashing them again with
+/// Row index by key. UUIDv5 keys are already uniformly distributed, so hashing them again with
 /// SipHash would be wasted work; a multiply-rotate over their bytes is enough.
-type KeySet = HashSet<Uuid, BuildHasherDefault<KeyHasher>>;
+type KeyIndex = HashMap<Uuid, usize, BuildHasherDefault<KeyHasher>>;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct KeyHasher(u64);

@@ -28,6 +28,7 @@
 
 pub mod amount;
 pub mod cdm;
+pub mod config;
 pub mod dv;
 pub mod enrich;
 pub mod error;
@@ -40,7 +41,8 @@ pub use amount::{Amount, AmountError};
 pub use cdm::{
     project, CounterBatch, CounterDelta, CounterKey, CounterNames, LedgerEntry, Outcome, Projection,
 };
-pub use dv::{build_order, DvBatch, DvRow, DvRows, OrderKeys, RowVisitor, LOAD_SRC};
+pub use config::{ConfigError, Env};
+pub use dv::{build_order, Column, DvBatch, DvRow, DvRows, OrderKeys, RowVisitor, LOAD_SRC};
 pub use enrich::{enrich, EnrichError};
 pub use error::{MessageError, MAX_MESSAGE_BYTES};
 pub use keys::{Joining, KeySpec, DELIMITER, KEY_SPEC_VERSION, SEED_NAMESPACE};

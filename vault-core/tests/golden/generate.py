@@ -150,7 +150,7 @@ def order_rows(order):
     put("s_order_cost", "hk_order_cost_pk", key(oid, str(p["cost"]), str(p["payment"])),
         h_order_pk=h_order, cost=p["cost"], payment=p["payment"])
     put("s_order_status", "hk_order_status_pk", key(oid, p["status"]),
-        h_order_pk=h_order, status=p["status"])
+        h_order_pk=h_order, status=p["status"], update_ts=p.get("update_ts", p["date"]))
     for pr in p["products"]:
         pid, cat = pr["id"], pr["category"]
         h_prod, h_cat = key(pid), key(cat)

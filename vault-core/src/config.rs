@@ -1,0 +1,127 @@
+//! Reading configuration from environment-style variables, IO-free: the caller passes the lookup
+//! (`std::env::var` in services, a map in tests). Errors name the variable in one line.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+/// A missing or malformed configuration variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is not set (or empty).
+    #[error("configuration: {0} is not set")]
+    Missing(String),
+    /// A variable is set to something unusable.
+    #[error("configuration: {name}={value:?} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: String,
+        /// Its value (passwords are never echoed: see [`Env::secret`]).
+        value: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+}
+
+/// Typed access to configuration variables through a lookup function.
+pub struct Env<F> {
+    lookup: F,
+}
+
+impl<F> std::fmt::Debug for Env<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Env")
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// Wraps a lookup; empty values count as unset.
+    pub fn new(lookup: F) -> Self {
+        Env { lookup }
+    }
+
+    /// The value, if set and not empty.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A required value.
+    pub fn required(&self, name: &str) -> Result<String, ConfigError> {
+        self.get(name)
+            .ok_or_else(|| ConfigError::Missing(name.to_owned()))
+    }
+
+    /// A value with a default.
+    pub fn or(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// A secret: may be empty (no password), never echoed in errors.
+    pub fn secret(&self, name: &str) -> String {
+        (self.lookup)(name).unwrap_or_default()
+    }
+
+    /// A required value parsed as `T`.
+    pub fn parse<T>(&self, name: &str) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        let value = self.required(name)?;
+        parse_value(name, value)
+    }
+
+    /// An optional value parsed as `T`, `default` when unset.
+    pub fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.get(name) {
+            Some(value) => parse_value(name, value),
+            None => Ok(default),
+        }
+    }
+}
+
+fn parse_value<T>(name: &str, value: String) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|err: T::Err| ConfigError::Invalid {
+            name: name.to_owned(),
+            reason: err.to_string(),
+            value,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_variable() {
+        let env = Env::new(|name: &str| match name {
+            "PORT" => Some("fifty".to_owned()),
+            "EMPTY" => Some("  ".to_owned()),
+            _ => None,
+        });
+        assert_eq!(
+            env.required("HOST").expect_err("unset").to_string(),
+            "configuration: HOST is not set"
+        );
+        assert!(matches!(
+            env.required("EMPTY"),
+            Err(ConfigError::Missing(_))
+        ));
+        let err = env.parse::<u16>("PORT").expect_err("not a number");
+        assert_eq!(
+            err.to_string(),
+            "configuration: PORT=\"fifty\" is invalid: invalid digit found in string"
+        );
+        assert_eq!(env.parse_or::<u16>("UNSET", 5000), Ok(5000));
+    }
+}
