@@ -35,6 +35,7 @@ pub mod error;
 pub mod keys;
 pub mod model;
 pub mod report;
+pub mod sample;
 pub mod time;
 
 pub use amount::{Amount, AmountError};
@@ -47,9 +48,9 @@ pub use enrich::{enrich, EnrichError};
 pub use error::{MessageError, MAX_MESSAGE_BYTES};
 pub use keys::{Joining, KeySpec, DELIMITER, KEY_SPEC_VERSION, SEED_NAMESPACE};
 pub use model::{
-    EnrichedOrder, EnrichedPayload, EnrichedUser, IdRef, KeyedName, MenuItem, NamedRef,
-    OrderReport, OrderStatus, Product, ReportPayload, ReportProduct, ReportUser, Restaurant,
-    SourceItem, SourceOrder, SourcePayload, StatusEntry, User,
+    raw_payload, EnrichedOrder, EnrichedPayload, EnrichedUser, IdRef, KeyedName, MenuItem,
+    NamedRef, OrderReport, OrderStatus, Product, ReportPayload, ReportProduct, ReportUser,
+    Restaurant, SourceItem, SourceOrder, SourcePayload, StatusEntry, User,
 };
 pub use report::order_report;
 pub use time::{Timestamp, TimestampError};

@@ -164,6 +164,23 @@ impl SourceOrder {
     }
 }
 
+/// The `payload` object of a message exactly as it was sent, for the raw layer (`stg`): numbers,
+/// key order and escapes untouched, so keys recomputed from it later are byte-identical.
+pub fn raw_payload(bytes: &[u8]) -> Result<&str, MessageError> {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        payload: &'a serde_json::value::RawValue,
+    }
+    match serde_json::from_slice::<Envelope<'_>>(bytes) {
+        Ok(envelope) => Ok(envelope.payload.get()),
+        Err(err) => Err(MessageError::Shape {
+            path: "payload".into(),
+            message: err.to_string(),
+        }),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // §3 Redis dictionaries
 

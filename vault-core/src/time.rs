@@ -28,6 +28,11 @@ impl Timestamp {
         self.0
     }
 
+    /// This time plus `delta` (saturating at the calendar's end).
+    pub fn plus(self, delta: chrono::Duration) -> Self {
+        Timestamp(self.0.checked_add_signed(delta).unwrap_or(self.0))
+    }
+
     /// Parses the source layout; `T` is accepted in place of the space.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
         parse_fixed(text.as_bytes())

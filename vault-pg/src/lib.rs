@@ -1,1 +1,31 @@
-//! PostgreSQL adapter for vault-core (migrations, warehouse writers). Filled in by the vault-pg issue.
+//! # vault-pg
+//!
+//! The PostgreSQL side of vault, on the synchronous `postgres` client and an `r2d2` pool:
+//!
+//! * [`migrate`] — versioned `.sql` migrations, applied in one transaction under an advisory lock;
+//! * [`stg`] — batch upsert of raw orders into `stg.order_events` (a stale version never wins);
+//! * [`dds`] — the Data Vault writer: one statement per table per batch (`unnest` arrays),
+//!   `ON CONFLICT DO NOTHING`, rows deduplicated in memory first by `vault_core::DvBatch`;
+//! * [`cdm`] — the exact counter applier: a per-order ledger plus the three datamarts, updated in
+//!   the same transaction from `vault_core`'s projection;
+//! * [`positions`] — the Kafka positions a batch consumed, recorded in the batch's transaction;
+//! * [`check`] — the datamarts compared with their recomputation from the Data Vault.
+//!
+//! Writers take a `&mut postgres::Transaction` so that the caller decides what one transaction
+//! holds (a service: one batch, its positions, then downstream acks before commit).
+//! All SQL lives in `sql/` and `migrations/`.
+
+pub mod cdm;
+pub mod check;
+pub mod config;
+pub mod dds;
+pub mod error;
+pub mod migrate;
+pub mod pool;
+pub mod positions;
+pub mod stg;
+
+pub use config::{PgConfig, SslMode};
+pub use error::PgError;
+pub use pool::{PooledClient, Warehouse};
+pub use postgres::{Client, Transaction};

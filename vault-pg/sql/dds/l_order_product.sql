@@ -1,0 +1,5 @@
+-- Inserts a batch of dds.l_order_product rows (one array per column); existing keys are left as they are.
+INSERT INTO dds.l_order_product AS existing (hk_order_product_pk, h_order_pk, h_product_pk, load_dt, load_src)
+SELECT t.hk_order_product_pk, t.h_order_pk, t.h_product_pk, (now() AT TIME ZONE 'utc'), $4
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS t (hk_order_product_pk, h_order_pk, h_product_pk)
+ON CONFLICT DO NOTHING

@@ -1,0 +1,1 @@
+SELECT version, name, checksum FROM vault.schema_migrations ORDER BY version

@@ -1,0 +1,114 @@
+//! Versioned migrations: `migrations/NNNN_name.sql`, applied in order in one transaction,
+//! recorded in `vault.schema_migrations` with a checksum, under an advisory lock so that replicas
+//! starting together are safe (one applies, the others wait and find nothing left to do).
+
+use postgres::Client;
+use sha1::{Digest, Sha1};
+
+use crate::error::{Context, PgError};
+
+/// One migration file.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Order of application.
+    pub version: i32,
+    /// Short name (the file name's rest).
+    pub name: &'static str,
+    /// The SQL.
+    pub sql: &'static str,
+}
+
+/// Every migration of this build, in order.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "cdm_recompute_views",
+        sql: include_str!("../migrations/0002_cdm_recompute_views.sql"),
+    },
+];
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MigrationReport {
+    /// Versions applied by this run.
+    pub applied: Vec<i32>,
+    /// Versions found already applied.
+    pub already_applied: Vec<i32>,
+}
+
+impl Migration {
+    /// SHA-1 of the SQL text, hex.
+    pub fn checksum(&self) -> String {
+        Sha1::digest(self.sql.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// Applies every pending migration of [`MIGRATIONS`].
+pub fn migrate(client: &mut Client) -> Result<MigrationReport, PgError> {
+    let mut tx = client.transaction().context("begin migration")?;
+    tx.execute(include_str!("../sql/migrate/lock.sql"), &[])
+        .context("take the migration lock")?;
+    tx.batch_execute(include_str!("../sql/migrate/bootstrap.sql"))
+        .context("create vault.schema_migrations")?;
+    let applied = tx
+        .query(include_str!("../sql/migrate/applied.sql"), &[])
+        .context("read vault.schema_migrations")?;
+
+    let mut report = MigrationReport::default();
+    for row in &applied {
+        let version: i32 = row.get(0);
+        let checksum: String = row.get(2);
+        let known = MIGRATIONS
+            .iter()
+            .find(|m| m.version == version)
+            .ok_or(PgError::UnknownMigration(version))?;
+        if known.checksum() != checksum {
+            return Err(PgError::MigrationChanged {
+                version,
+                name: known.name.to_owned(),
+                applied: checksum,
+                current: known.checksum(),
+            });
+        }
+        report.already_applied.push(version);
+    }
+    for migration in MIGRATIONS {
+        if report.already_applied.contains(&migration.version) {
+            continue;
+        }
+        tx.batch_execute(migration.sql).context(format!(
+            "apply migration {} ({})",
+            migration.version, migration.name
+        ))?;
+        tx.execute(
+            include_str!("../sql/migrate/record.sql"),
+            &[&migration.version, &migration.name, &migration.checksum()],
+        )
+        .context("record the migration")?;
+        report.applied.push(migration.version);
+    }
+    tx.commit().context("commit migrations")?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_increasing_and_checksums_stable() {
+        for pair in MIGRATIONS.windows(2) {
+            assert!(pair[0].version < pair[1].version);
+        }
+        assert_eq!(MIGRATIONS[0].checksum().len(), 40);
+        assert_eq!(MIGRATIONS[0].checksum(), MIGRATIONS[0].checksum());
+    }
+}

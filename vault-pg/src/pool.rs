@@ -1,0 +1,93 @@
+//! The connection pool (r2d2) with TLS per `sslmode`.
+
+use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use postgres_openssl::MakeTlsConnector;
+use r2d2_postgres::PostgresConnectionManager;
+
+use crate::config::{PgConfig, SslMode};
+use crate::error::PgError;
+use crate::migrate::{self, MigrationReport};
+
+type Manager = PostgresConnectionManager<MakeTlsConnector>;
+
+/// A pooled connection.
+pub type PooledClient = r2d2::PooledConnection<Manager>;
+
+/// A handle on the warehouse: cheap to clone, safe to share between threads.
+#[derive(Clone)]
+pub struct Warehouse {
+    pool: r2d2::Pool<Manager>,
+    config: PgConfig,
+}
+
+impl std::fmt::Debug for Warehouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Warehouse")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Warehouse {
+    /// A pool for `config`. Connections are opened lazily, so this succeeds while the server is
+    /// down; [`Warehouse::ping`] tells whether it is reachable.
+    pub fn new(config: &PgConfig) -> Result<Self, PgError> {
+        let manager = PostgresConnectionManager::new(config.client_config(), tls(config)?);
+        let pool = r2d2::Pool::builder()
+            .max_size(config.pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(config.connect_timeout)
+            .build_unchecked(manager);
+        Ok(Warehouse {
+            pool,
+            config: config.clone(),
+        })
+    }
+
+    /// A connection from the pool.
+    pub fn client(&self) -> Result<PooledClient, PgError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Whether the warehouse answers (`SELECT 1`).
+    pub fn ping(&self) -> Result<(), PgError> {
+        use crate::error::Context;
+        self.client()?.simple_query("SELECT 1").context("ping")?;
+        Ok(())
+    }
+
+    /// Applies pending migrations (see [`crate::migrate`]).
+    pub fn migrate(&self) -> Result<MigrationReport, PgError> {
+        migrate::migrate(&mut *self.client()?)
+    }
+
+    /// The settings this pool was made from.
+    pub fn config(&self) -> &PgConfig {
+        &self.config
+    }
+}
+
+fn tls(config: &PgConfig) -> Result<MakeTlsConnector, PgError> {
+    let tls_err = |e: openssl::error::ErrorStack| PgError::Tls(e.to_string());
+    let mut builder = SslConnector::builder(SslMethod::tls()).map_err(tls_err)?;
+    match config.sslmode {
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
+            builder.set_verify(SslVerifyMode::NONE);
+        }
+        SslMode::VerifyCa | SslMode::VerifyFull => {
+            let ca = config.sslrootcert.as_deref().unwrap_or_default();
+            builder
+                .set_ca_file(ca)
+                .map_err(|e| PgError::Tls(format!("PG_WAREHOUSE_SSLROOTCERT={ca}: {e}")))?;
+            builder.set_verify(SslVerifyMode::PEER);
+        }
+    }
+    let mut connector = MakeTlsConnector::new(builder.build());
+    if config.sslmode != SslMode::VerifyFull {
+        connector.set_callback(|connect, _| {
+            connect.set_verify_hostname(false);
+            Ok(())
+        });
+    }
+    Ok(connector)
+}
