@@ -167,7 +167,10 @@ fn write_counters(tx: &mut Transaction<'_>, batch: &CounterBatch<'_>) -> Result<
     // [user_product, user_category, restaurant_category] × [add, sub]
     let mut tables: [[Columns<'_>; 2]; 3] = Default::default();
     let mut changed = 0;
-    for d in batch.deltas() {
+    // In key order, so that concurrent appliers lock counter rows in one order.
+    let mut deltas: Vec<_> = batch.deltas().collect();
+    deltas.sort_unstable_by_key(|d| d.key);
+    for d in deltas {
         let side = usize::from(d.delta <= 0);
         let (table, first, second) = match d.key {
             CounterKey::UserProduct {

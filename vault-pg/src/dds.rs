@@ -85,9 +85,13 @@ enum ColumnArray<'a> {
 }
 
 impl<'a> ColumnArrays<'a> {
+    /// Rows sorted by key: concurrent writers then take index locks in one order (no deadlocks
+    /// between replicas inserting the same hubs).
     fn of<R: DvRow>(rows: &'a [R]) -> Self {
+        let mut sorted: Vec<&'a R> = rows.iter().collect();
+        sorted.sort_unstable_by_key(|row| row.key());
         let mut arrays: Vec<ColumnArray<'a>> = Vec::with_capacity(R::COLUMNS.len());
-        for row in rows {
+        for row in sorted {
             let mut i = 0;
             row.visit_columns(&mut |value| {
                 if arrays.len() == i {
