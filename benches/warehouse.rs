@@ -1,0 +1,250 @@
+//! Warehouse load benchmark (a command, not a timed test), on the PostgreSQL of `scripts/stack`:
+//!
+//! ```text
+//! eval "$(scripts/stack env)"; cargo bench -p vault-benches --bench warehouse [-- ORDERS [BATCH]]
+//! ```
+//!
+//! 1. builds the Data Vault rows of ORDERS generated orders (default 50,000) in batches of BATCH
+//!    (default 1,000), as the DDS service would;
+//! 2. loads them through `vault_pg::dds::write` (one transaction per batch) into a fresh database;
+//! 3. `COPY`s the same precomputed rows (text format, deduplicated over the whole backlog, one
+//!    transaction) into the same tables of another fresh database — the bulk-load ceiling;
+//! 4. applies the orders' reports through `vault_pg::cdm::apply` (one transaction per batch);
+//!
+//! and prints the rates and the writer/COPY ratio.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use vault_core::sample::{Catalog, Rng};
+use vault_core::{
+    enrich, order_report, Column, DvBatch, DvRow, EnrichedOrder, Env, KeySpec, OrderReport,
+    RowVisitor, Timestamp, LOAD_SRC,
+};
+use vault_pg::{PgConfig, Warehouse};
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let orders_n = args.first().copied().unwrap_or(50_000);
+    let batch_n = args.get(1).copied().unwrap_or(1_000);
+    let admin = PgConfig::from_env(&Env::new(|n: &str| std::env::var(n).ok()))
+        .unwrap_or_else(|e| panic!("{e}: run `eval \"$(scripts/stack env)\"` first"));
+
+    println!("generating {orders_n} orders …");
+    let orders = generate(orders_n);
+    let batches: Vec<&[EnrichedOrder]> = orders.chunks(batch_n).collect();
+    let t = Instant::now();
+    let built: Vec<DvBatch<'_>> = batches
+        .iter()
+        .map(|chunk| {
+            let mut b = DvBatch::new(KeySpec::SEED);
+            for o in chunk.iter() {
+                b.add(o);
+            }
+            b
+        })
+        .collect();
+    let build_time = t.elapsed();
+    let rows: usize = built.iter().map(|b| b.rows().len()).sum();
+    println!(
+        "{rows} rows in {} batches of {batch_n} orders (built in {build_time:.2?})",
+        built.len()
+    );
+
+    // The DDS writer.
+    let writer_db = fresh(&admin, "writer");
+    let mut client = writer_db.1.client().expect("client");
+    let t = Instant::now();
+    for batch in &built {
+        let mut tx = client.transaction().expect("begin");
+        vault_pg::dds::write(&mut tx, batch.rows()).expect("write");
+        tx.commit().expect("commit");
+    }
+    let writer = t.elapsed();
+
+    // COPY of the same rows, deduplicated over the whole backlog (raw COPY cannot skip keys that
+    // exist), into fresh tables, in one transaction.
+    let mut all = DvBatch::new(KeySpec::SEED);
+    for o in &orders {
+        all.add(o);
+    }
+    let copy_db = fresh(&admin, "copy");
+    let mut copy_client = copy_db.1.client().expect("client");
+    let t = Instant::now();
+    let mut tx = copy_client.transaction().expect("begin");
+    let mut copier = Copier {
+        tx: &mut tx,
+        line: String::new(),
+    };
+    all.rows().visit(&mut copier);
+    tx.commit().expect("commit");
+    let copy = t.elapsed();
+    let count = |c: &mut vault_pg::PooledClient| -> i64 {
+        c.query_one("SELECT (SELECT count(*) FROM dds.l_order_product) + (SELECT count(*) FROM dds.h_order)", &[])
+            .expect("count")
+            .get(0)
+    };
+    assert_eq!(
+        count(&mut client),
+        count(&mut copy_client),
+        "both loads hold the same rows"
+    );
+
+    // The CDM applier (reports of the same orders, in the writer's database).
+    let sent = Timestamp::parse("2024-02-01 00:00:00").expect("ts");
+    let reports: Vec<Vec<OrderReport>> = batches
+        .iter()
+        .zip(&built)
+        .map(|(chunk, _)| {
+            let mut b = DvBatch::new(KeySpec::SEED);
+            chunk
+                .iter()
+                .map(|o| order_report(o, &b.add(o), sent))
+                .collect()
+        })
+        .collect();
+    let t = Instant::now();
+    for batch in &reports {
+        let mut tx = client.transaction().expect("begin");
+        vault_pg::cdm::apply(&mut tx, batch).expect("apply");
+        tx.commit().expect("commit");
+    }
+    let cdm = t.elapsed();
+    let exact = vault_pg::check::cdm_mismatches(&mut *client)
+        .expect("check")
+        .is_empty();
+
+    let rate = |d: Duration| orders_n as f64 / d.as_secs_f64();
+    println!();
+    println!(
+        "DDS writer (unnest + ON CONFLICT): {:>9.0} orders/s  ({:.2?}, {:.0} rows/s)",
+        rate(writer),
+        writer,
+        rows as f64 / writer.as_secs_f64()
+    );
+    println!(
+        "COPY of the same rows:             {:>9.0} orders/s  ({:.2?}, {:.0} rows/s)",
+        rate(copy),
+        copy,
+        all.rows().len() as f64 / copy.as_secs_f64()
+    );
+    println!(
+        "writer / COPY:                     {:>9.1} %",
+        100.0 * copy.as_secs_f64() / writer.as_secs_f64()
+    );
+    println!(
+        "DDS writer incl. building rows:    {:>9.0} orders/s",
+        rate(writer + build_time)
+    );
+    println!(
+        "CDM applier:                       {:>9.0} orders/s  ({:.2?}; counters exact: {exact})",
+        rate(cdm),
+        cdm
+    );
+    drop(client);
+    drop(copy_client);
+}
+
+fn generate(n: usize) -> Vec<EnrichedOrder> {
+    let mut rng = Rng::new(20_261_124);
+    let catalog = Catalog::generate(&mut rng, 8, 1_000);
+    let start = Timestamp::parse("2024-01-01 00:00:00").expect("ts");
+    (0..n)
+        .map(|i| {
+            let placed = start.plus(chrono::Duration::seconds(12 * i as i64));
+            let mut history = catalog.order_history(&mut rng, 10_000_000 + i as i64, placed, 0.02);
+            let last = history.pop().expect("a history has versions");
+            enrich(
+                &last,
+                catalog.user(&last.payload.user.id),
+                catalog.restaurant(&last.payload.restaurant.id),
+            )
+            .expect("enrichable")
+        })
+        .collect()
+}
+
+/// A migrated database of its own, dropped at the end.
+struct Db(String, Warehouse, PgConfig);
+
+fn fresh(admin: &PgConfig, name: &str) -> Db {
+    let db = format!("vault_bench_{name}_{}", std::process::id());
+    let mut c = admin
+        .client_config()
+        .connect(postgres::NoTls)
+        .expect("connect");
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .expect("drop db");
+    c.batch_execute(&format!("CREATE DATABASE {db}"))
+        .expect("create db");
+    let warehouse = Warehouse::new(&admin.with_dbname(&db)).expect("pool");
+    warehouse.migrate().expect("migrate");
+    Db(db, warehouse, admin.clone())
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.2.client_config().connect(postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
+        }
+    }
+}
+
+/// COPY … FROM STDIN (text format) of each table's rows.
+struct Copier<'t, 'c> {
+    tx: &'t mut postgres::Transaction<'c>,
+    line: String,
+}
+
+impl RowVisitor for Copier<'_, '_> {
+    fn table<R: DvRow>(&mut self, rows: &[R]) {
+        if rows.is_empty() {
+            return;
+        }
+        let sql = format!(
+            "COPY dds.{} ({}, load_dt, load_src) FROM STDIN",
+            R::TABLE,
+            R::COLUMNS.join(", ")
+        );
+        let load_dt = chrono::Utc::now()
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S%.f")
+            .to_string();
+        let mut writer = self.tx.copy_in(&sql).expect("copy in");
+        for row in rows {
+            self.line.clear();
+            row.visit_columns(&mut |c| {
+                match c {
+                    Column::Uuid(v) => self.line.push_str(&v.to_string()),
+                    Column::Text(v) => escape(&mut self.line, v),
+                    Column::BigInt(v) => self.line.push_str(&v.to_string()),
+                    Column::Timestamp(v) => self.line.push_str(&v.to_string()),
+                    Column::Numeric(v) => self.line.push_str(v.as_str()),
+                    Column::Status(v) => self.line.push_str(v.as_str()),
+                }
+                self.line.push('\t');
+            });
+            self.line.push_str(&load_dt);
+            self.line.push('\t');
+            self.line.push_str(LOAD_SRC);
+            self.line.push('\n');
+            writer.write_all(self.line.as_bytes()).expect("copy row");
+        }
+        writer.finish().expect("copy finish");
+    }
+}
+
+fn escape(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            _ => out.push(c),
+        }
+    }
+}
