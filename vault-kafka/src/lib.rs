@@ -1,1 +1,17 @@
-//! Kafka adapter for vault-core (consumer with manual offsets, producers, dead letters). Filled in by the services issue.
+//! # vault-kafka
+//!
+//! The Kafka side of vault on `rdkafka`: client settings from the SPEC's environment variables,
+//! a batch consumer with manual offsets that is safe across rebalances, an idempotent producer
+//! that waits for every acknowledgement, and dead letters that keep the original bytes.
+
+pub mod admin;
+pub mod config;
+pub mod consumer;
+pub mod deadletter;
+pub mod error;
+pub mod producer;
+
+pub use config::{KafkaConfig, Security};
+pub use consumer::{positions, BatchConsumer, InMessage, Position};
+pub use error::KafkaError;
+pub use producer::{OutRecord, Producer};

@@ -1,0 +1,41 @@
+//! Topic administration (the broker may not auto-create topics).
+
+use std::time::Duration;
+
+use futures_executor::block_on;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::config::KafkaConfig;
+use crate::error::KafkaError;
+
+/// Creates the topics that do not exist yet, each with `partitions` partitions.
+pub fn ensure_topics(
+    config: &KafkaConfig,
+    topics: &[&str],
+    partitions: i32,
+) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> =
+        config.client_config().create().map_err(KafkaError::Setup)?;
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = block_on(admin.create_topics(&new, &options)).map_err(|e| KafkaError::Admin {
+        context: "create topics".into(),
+        message: e.to_string(),
+    })?;
+    for result in results {
+        if let Err((topic, code)) = result {
+            if code != RDKafkaErrorCode::TopicAlreadyExists {
+                return Err(KafkaError::Admin {
+                    context: format!("create topic {topic}"),
+                    message: code.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}

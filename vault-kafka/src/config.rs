@@ -1,0 +1,261 @@
+//! Kafka client settings from the SPEC's environment variables.
+//!
+//! Plaintext when no credentials are given (the local stack); `SASL_SSL` with `SCRAM-SHA-512`
+//! and a CA file when `KAFKA_CONSUMER_USERNAME`/`KAFKA_CONSUMER_PASSWORD` are set (the original
+//! cloud deployment: managed Kafka, CA at a file path). Any other librdkafka property can be
+//! passed through `KAFKA_EXTRA_CONFIG` without code changes.
+
+use rdkafka::ClientConfig;
+use vault_core::{ConfigError, Env};
+
+/// Where the CA certificate of the original deployment lived.
+pub const DEFAULT_CA_FILE: &str = "/crt/YandexInternalRootCA.crt";
+
+/// How the client authenticates.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Security {
+    /// No TLS, no SASL.
+    Plaintext,
+    /// TLS with SASL/SCRAM-SHA-512.
+    SaslSsl {
+        /// `KAFKA_CONSUMER_USERNAME`.
+        username: String,
+        /// `KAFKA_CONSUMER_PASSWORD`.
+        password: String,
+        /// `KAFKA_CA_FILE` (default [`DEFAULT_CA_FILE`]).
+        ca_file: String,
+    },
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Security::Plaintext => f.write_str("Plaintext"),
+            Security::SaslSsl {
+                username, ca_file, ..
+            } => f
+                .debug_struct("SaslSsl")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .field("ca_file", ca_file)
+                .finish(),
+        }
+    }
+}
+
+/// Everything a service needs to talk to Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConfig {
+    /// `KAFKA_HOST:KAFKA_PORT`.
+    pub bootstrap: String,
+    /// Plaintext or SASL_SSL.
+    pub security: Security,
+    /// `KAFKA_CONSUMER_GROUP`.
+    pub group: String,
+    /// `KAFKA_SOURCE_TOPIC`.
+    pub source_topic: String,
+    /// `KAFKA_DESTINATION_TOPIC` (absent for the last stage).
+    pub destination_topic: Option<String>,
+    /// `KAFKA_DLQ_TOPIC` (default `<source topic>.dlq`).
+    pub dlq_topic: String,
+    /// `KAFKA_EXTRA_CONFIG`: `key=value` pairs separated by `,` or newlines.
+    pub extra: Vec<(String, String)>,
+}
+
+impl KafkaConfig {
+    /// Reads the variables; `needs_destination` says whether `KAFKA_DESTINATION_TOPIC` is required.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+        needs_destination: bool,
+    ) -> Result<Self, ConfigError> {
+        let host = env.required("KAFKA_HOST")?;
+        let port: u16 = env.parse("KAFKA_PORT")?;
+        let security = match (
+            env.get("KAFKA_CONSUMER_USERNAME"),
+            env.get("KAFKA_CONSUMER_PASSWORD"),
+        ) {
+            (None, None) => Security::Plaintext,
+            (Some(username), Some(password)) => Security::SaslSsl {
+                username,
+                password,
+                ca_file: env.or("KAFKA_CA_FILE", DEFAULT_CA_FILE),
+            },
+            (Some(_), None) => return Err(ConfigError::Missing("KAFKA_CONSUMER_PASSWORD".into())),
+            (None, Some(_)) => return Err(ConfigError::Missing("KAFKA_CONSUMER_USERNAME".into())),
+        };
+        let source_topic = env.required("KAFKA_SOURCE_TOPIC")?;
+        let destination_topic = if needs_destination {
+            Some(env.required("KAFKA_DESTINATION_TOPIC")?)
+        } else {
+            env.get("KAFKA_DESTINATION_TOPIC")
+        };
+        let extra = match env.get("KAFKA_EXTRA_CONFIG") {
+            None => Vec::new(),
+            Some(text) => parse_extra(&text).map_err(|reason| ConfigError::Invalid {
+                name: "KAFKA_EXTRA_CONFIG".into(),
+                value: text.clone(),
+                reason,
+            })?,
+        };
+        Ok(KafkaConfig {
+            bootstrap: format!("{host}:{port}"),
+            security,
+            group: env.required("KAFKA_CONSUMER_GROUP")?,
+            dlq_topic: env.or("KAFKA_DLQ_TOPIC", &format!("{source_topic}.dlq")),
+            source_topic,
+            destination_topic,
+            extra,
+        })
+    }
+
+    /// Properties shared by consumers, producers and admin clients.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap);
+        match &self.security {
+            Security::Plaintext => {
+                config.set("security.protocol", "plaintext");
+            }
+            Security::SaslSsl {
+                username,
+                password,
+                ca_file,
+            } => {
+                config
+                    .set("security.protocol", "SASL_SSL")
+                    .set("sasl.mechanism", "SCRAM-SHA-512")
+                    .set("sasl.username", username)
+                    .set("sasl.password", password)
+                    .set("ssl.ca.location", ca_file);
+            }
+        }
+        for (key, value) in &self.extra {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// A consumer in `group` with manual offset commits.
+    pub fn consumer_config(&self) -> ClientConfig {
+        let mut config = self.client_config();
+        config
+            .set("group.id", &self.group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set("session.timeout.ms", "10000")
+            .set("max.poll.interval.ms", "300000");
+        for (key, value) in &self.extra {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// An idempotent producer that waits for all in-sync replicas.
+    pub fn producer_config(&self) -> ClientConfig {
+        let mut config = self.client_config();
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .set("message.timeout.ms", "30000");
+        for (key, value) in &self.extra {
+            config.set(key, value);
+        }
+        config
+    }
+}
+
+fn parse_extra(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            _ => Err(format!("`{pair}` is not key=value")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env::new(move |name: &str| map.get(name).cloned())
+    }
+
+    const LOCAL: [(&str, &str); 5] = [
+        ("KAFKA_HOST", "127.0.0.1"),
+        ("KAFKA_PORT", "19092"),
+        ("KAFKA_CONSUMER_GROUP", "stg"),
+        ("KAFKA_SOURCE_TOPIC", "order-service_orders"),
+        ("KAFKA_DESTINATION_TOPIC", "stg-service-orders"),
+    ];
+
+    #[test]
+    fn plaintext_locally() {
+        let config = KafkaConfig::from_env(&env(&LOCAL), true).expect("valid");
+        assert_eq!(config.security, Security::Plaintext);
+        assert_eq!(config.dlq_topic, "order-service_orders.dlq");
+        let client = config.consumer_config();
+        assert_eq!(client.get("bootstrap.servers"), Some("127.0.0.1:19092"));
+        assert_eq!(client.get("security.protocol"), Some("plaintext"));
+        assert_eq!(client.get("enable.auto.commit"), Some("false"));
+        assert_eq!(client.get("sasl.mechanism"), None);
+    }
+
+    #[test]
+    fn sasl_ssl_scram_with_a_ca_file_when_credentials_are_given() {
+        let mut vars = LOCAL.to_vec();
+        vars.extend([
+            ("KAFKA_CONSUMER_USERNAME", "producer_consumer"),
+            ("KAFKA_CONSUMER_PASSWORD", "p4ss"),
+            (
+                "KAFKA_EXTRA_CONFIG",
+                "client.id=stg-1, fetch.max.bytes=1048576",
+            ),
+        ]);
+        let config = KafkaConfig::from_env(&env(&vars), true).expect("valid");
+        let producer = config.producer_config();
+        assert_eq!(producer.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(producer.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+        assert_eq!(producer.get("sasl.username"), Some("producer_consumer"));
+        assert_eq!(producer.get("sasl.password"), Some("p4ss"));
+        assert_eq!(producer.get("ssl.ca.location"), Some(DEFAULT_CA_FILE));
+        assert_eq!(producer.get("enable.idempotence"), Some("true"));
+        assert_eq!(producer.get("acks"), Some("all"));
+        assert_eq!(producer.get("client.id"), Some("stg-1"));
+        assert_eq!(producer.get("fetch.max.bytes"), Some("1048576"));
+        assert!(!format!("{config:?}").contains("p4ss"));
+    }
+
+    #[test]
+    fn one_line_naming_the_bad_variable() {
+        let err = KafkaConfig::from_env(&env(&LOCAL[1..]), true).expect_err("no host");
+        assert_eq!(err.to_string(), "configuration: KAFKA_HOST is not set");
+        let mut vars = LOCAL.to_vec();
+        vars.push(("KAFKA_CONSUMER_USERNAME", "u"));
+        let err = KafkaConfig::from_env(&env(&vars), true).expect_err("no password");
+        assert_eq!(
+            err.to_string(),
+            "configuration: KAFKA_CONSUMER_PASSWORD is not set"
+        );
+        let err = KafkaConfig::from_env(&env(&LOCAL[..4]), true).expect_err("no destination");
+        assert!(err.to_string().contains("KAFKA_DESTINATION_TOPIC"));
+        let mut vars = LOCAL.to_vec();
+        vars.push(("KAFKA_EXTRA_CONFIG", "oops"));
+        let err = KafkaConfig::from_env(&env(&vars), true).expect_err("bad extra");
+        assert!(err
+            .to_string()
+            .starts_with("configuration: KAFKA_EXTRA_CONFIG="));
+    }
+}

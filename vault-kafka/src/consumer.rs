@@ -1,0 +1,314 @@
+//! A batch consumer with manual offsets that is safe across rebalances.
+//!
+//! * Offsets are never committed automatically: the caller commits the positions of a batch
+//!   after the warehouse transaction holding it committed ([`BatchConsumer::commit`]).
+//! * Commits are only made for partitions this consumer still owns.
+//! * Messages of partitions revoked while a batch is being collected are dropped from the batch
+//!   (the new owner reads them from the last committed offset), so an in-flight batch never
+//!   writes data of a partition it no longer owns.
+//! * After a failed batch the caller rewinds ([`BatchConsumer::rewind`]) so nothing is skipped.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::config::KafkaConfig;
+use crate::error::KafkaError;
+
+/// A consumed message, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InMessage {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key, if any.
+    pub key: Option<Vec<u8>>,
+    /// Value (empty for a null value).
+    pub payload: Vec<u8>,
+    /// Headers as (name, value).
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Creation/append time in ms since the epoch, if known.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl InMessage {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// The next offset to read from one partition after a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Last offset of the batch + 1.
+    pub next_offset: i64,
+}
+
+/// The positions after a batch: per partition, last offset + 1.
+pub fn positions(batch: &[InMessage]) -> Vec<Position> {
+    let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    for m in batch {
+        let slot = next
+            .entry((m.topic.as_str(), m.partition))
+            .or_insert(m.offset + 1);
+        *slot = (*slot).max(m.offset + 1);
+    }
+    next.into_iter()
+        .map(|((topic, partition), next_offset)| Position {
+            topic: topic.to_owned(),
+            partition,
+            next_offset,
+        })
+        .collect()
+}
+
+/// Rebalance bookkeeping shared with the client's callbacks.
+#[derive(Debug, Default)]
+struct Membership {
+    revoked: Vec<(String, i32)>,
+    assigned: HashSet<(String, i32)>,
+    rebalances: u64,
+}
+
+/// The client context: records assignments and revocations as they happen inside `poll`.
+#[derive(Debug, Default, Clone)]
+pub struct RebalanceContext {
+    membership: Arc<Mutex<Membership>>,
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            if let Ok(mut m) = self.membership.lock() {
+                for e in list.elements() {
+                    let tp = (e.topic().to_owned(), e.partition());
+                    m.assigned.remove(&tp);
+                    m.revoked.push(tp);
+                }
+                m.rebalances += 1;
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            if let Ok(mut m) = self.membership.lock() {
+                for e in list.elements() {
+                    m.assigned.insert((e.topic().to_owned(), e.partition()));
+                }
+                m.rebalances += 1;
+            }
+        }
+    }
+}
+
+/// A subscribed consumer that hands out batches.
+pub struct BatchConsumer {
+    consumer: BaseConsumer<RebalanceContext>,
+    context: RebalanceContext,
+    topic: String,
+}
+
+impl std::fmt::Debug for BatchConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchConsumer")
+            .field("topic", &self.topic)
+            .finish()
+    }
+}
+
+impl BatchConsumer {
+    /// A consumer in the configured group, subscribed to the source topic.
+    pub fn new(config: &KafkaConfig) -> Result<Self, KafkaError> {
+        let context = RebalanceContext::default();
+        let consumer: BaseConsumer<RebalanceContext> = config
+            .consumer_config()
+            .create_with_context(context.clone())
+            .map_err(KafkaError::Setup)?;
+        consumer
+            .subscribe(&[config.source_topic.as_str()])
+            .map_err(KafkaError::Setup)?;
+        Ok(BatchConsumer {
+            consumer,
+            context,
+            topic: config.source_topic.clone(),
+        })
+    }
+
+    /// Up to `max` messages, waiting at most `wait` for the batch to fill (returns early when
+    /// full; returns what it has when the time is up). Messages of partitions revoked meanwhile
+    /// are left out.
+    pub fn poll_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<InMessage>, KafkaError> {
+        let deadline = Instant::now() + wait;
+        let mut batch: Vec<InMessage> = Vec::with_capacity(max.min(4096));
+        while batch.len() < max {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.consumer.poll(left) {
+                None => break,
+                Some(Ok(m)) => batch.push(owned(&m)),
+                Some(Err(source)) => {
+                    if batch.is_empty() {
+                        return Err(KafkaError::Consume {
+                            topic: self.topic.clone(),
+                            source,
+                        });
+                    }
+                    break;
+                }
+            }
+            self.drop_revoked(&mut batch);
+        }
+        self.drop_revoked(&mut batch);
+        Ok(batch)
+    }
+
+    fn drop_revoked(&self, batch: &mut Vec<InMessage>) {
+        let Ok(mut m) = self.context.membership.lock() else {
+            return;
+        };
+        if m.revoked.is_empty() {
+            return;
+        }
+        let revoked: HashSet<(String, i32)> = m.revoked.drain(..).collect();
+        batch.retain(|msg| !revoked.contains(&(msg.topic.clone(), msg.partition)));
+    }
+
+    /// Commits positions synchronously, for the partitions still assigned to this consumer.
+    /// Returns how many partitions were committed.
+    pub fn commit(&self, positions: &[Position]) -> Result<usize, KafkaError> {
+        let assigned = self.consumer.assignment().map_err(KafkaError::Commit)?;
+        let owned: HashSet<(String, i32)> = assigned
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        let mut list = TopicPartitionList::new();
+        for p in positions {
+            if owned.contains(&(p.topic.clone(), p.partition)) {
+                list.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next_offset))
+                    .map_err(KafkaError::Commit)?;
+            }
+        }
+        if list.count() == 0 {
+            return Ok(0);
+        }
+        self.consumer
+            .commit(&list, CommitMode::Sync)
+            .map_err(KafkaError::Commit)?;
+        Ok(list.count())
+    }
+
+    /// Seeks every partition of a failed batch back to its first message, so the batch is read
+    /// again. Partitions no longer owned are skipped (their new owner starts from the commit).
+    pub fn rewind(&self, batch: &[InMessage]) -> Result<(), KafkaError> {
+        let mut first: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+        for m in batch {
+            let slot = first
+                .entry((m.topic.as_str(), m.partition))
+                .or_insert(m.offset);
+            *slot = (*slot).min(m.offset);
+        }
+        for ((topic, partition), offset) in first {
+            if let Err(source) = self.consumer.seek(
+                topic,
+                partition,
+                Offset::Offset(offset),
+                Duration::from_secs(5),
+            ) {
+                // Erroneous state for a partition just revoked: nothing to rewind then.
+                if self.is_assigned(topic, partition) {
+                    return Err(KafkaError::Consume {
+                        topic: topic.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_assigned(&self, topic: &str, partition: i32) -> bool {
+        self.context
+            .membership
+            .lock()
+            .map(|m| m.assigned.contains(&(topic.to_owned(), partition)))
+            .unwrap_or(false)
+    }
+
+    /// How many partitions this consumer owns now.
+    pub fn assigned_partitions(&self) -> usize {
+        self.context
+            .membership
+            .lock()
+            .map(|m| m.assigned.len())
+            .unwrap_or(0)
+    }
+
+    /// Messages not yet consumed on the owned partitions (high watermark − position); asks the
+    /// broker (one request per owned partition), so call it now and then, not per message.
+    pub fn lag(&self) -> Option<i64> {
+        let positions = self.consumer.position().ok()?;
+        let mut lag = 0;
+        for e in positions.elements() {
+            let Offset::Offset(position) = e.offset() else {
+                continue;
+            };
+            let (_, high) = self
+                .consumer
+                .fetch_watermarks(e.topic(), e.partition(), Duration::from_millis(500))
+                .ok()?;
+            lag += (high - position).max(0);
+        }
+        Some(lag)
+    }
+
+    /// Leaves the group cleanly (partitions are reassigned without waiting for a timeout).
+    pub fn close(self) {
+        self.consumer.unsubscribe();
+    }
+}
+
+fn owned<M: Message>(m: &M) -> InMessage {
+    let headers = m
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|header| {
+                    (
+                        header.key.to_owned(),
+                        header.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    InMessage {
+        topic: m.topic().to_owned(),
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(<[u8]>::to_vec),
+        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        headers,
+        timestamp_ms: m.timestamp().to_millis(),
+    }
+}
