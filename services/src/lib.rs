@@ -1,1 +1,29 @@
-//! The STG, DDS and CDM services. Filled in by the services issue.
+//! The services of vault and the `vault` operator CLI.
+//!
+//! * [`dictionary`] — the enrichment dictionary on Redis (SPEC §3): one `MGET` per batch, a short
+//!   in-process cache, reconnects;
+//! * [`replay`] — the backfill path: DDS and CDM rebuilt from `stg.order_events` without Kafka;
+//! * [`retry`] — bounded retries with exponential backoff for transient faults;
+//! * [`runner`] — the one batch runner the three services share; [`stages`] — their work;
+//!   [`service`] — the process around it (config, logs, health, metrics, shutdown);
+//! * [`ops`] — metrics, health endpoints, logging; [`shutdown`] — SIGTERM handling;
+//! * [`simulate`], [`redrive`] — the source-system simulator and dead-letter re-drive;
+//! * [`cli`] — the commands of the `vault` binary (`migrate`, `replay`, `check`, `simulate`, `redrive`).
+
+pub mod cli;
+pub mod dictionary;
+pub mod ops;
+pub mod redrive;
+pub mod replay;
+pub mod retry;
+pub mod runner;
+pub mod service;
+pub mod shutdown;
+pub mod simulate;
+pub mod stages;
+
+pub use dictionary::{
+    CacheConfig, DictionaryError, DictionaryStats, EntryKind, Lookup, RedisConfig, RedisDictionary,
+};
+pub use replay::{replay, Progress, ReplayError, ReplayOptions, ReplaySummary, Skipped};
+pub use retry::RetryPolicy;

@@ -1,0 +1,16 @@
+//! STG service: `order-service_orders` → `stg.order_events` + Redis enrichment → `stg-service-orders`.
+
+use std::process::ExitCode;
+
+use vault_services::dictionary::{CacheConfig, RedisConfig, RedisDictionary};
+use vault_services::service;
+use vault_services::stages::StgStage;
+
+fn main() -> ExitCode {
+    service::main(true, |env| {
+        let redis = RedisConfig::from_env(env).map_err(|e| e.to_string())?;
+        let dictionary =
+            RedisDictionary::new(&redis, CacheConfig::default()).map_err(|e| e.to_string())?;
+        Ok(StgStage::new(dictionary))
+    })
+}

@@ -1,0 +1,13 @@
+//! `vault`: the operator CLI (`migrate`, `replay`, `check`). Wiring only: see
+//! `vault_services::cli`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vault_services::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    cli::init_logging();
+    cli::main(&args)
+}

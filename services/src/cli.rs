@@ -1,0 +1,331 @@
+//! The commands of the `vault` operator CLI. Configuration comes only from the SPEC's
+//! environment variables (`PG_WAREHOUSE_*`, `REDIS_*`).
+//!
+//! Exit codes: 0 success; 1 the command ran and found a problem (counters that differ from
+//! their recomputation, raw orders that could not be replayed); 2 missing or invalid
+//! configuration or usage (one line on stderr naming the variable); 3 the command could not run
+//! to the end (warehouse or Redis unreachable after retries, a fault in stored data).
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use vault_core::{ConfigError, Env};
+use vault_pg::migrate::MIGRATIONS;
+use vault_pg::{PgConfig, PgError, Warehouse};
+
+use crate::dictionary::{CacheConfig, DictionaryError, RedisConfig, RedisDictionary};
+use crate::replay::{replay, Progress, ReplayError, ReplayOptions, ReplaySummary};
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 problems found (mismatching counters, \
+skipped orders); 2 missing or invalid configuration; 3 could not run (warehouse or Redis \
+unreachable, faulty stored data).\n\
+Configuration: PG_WAREHOUSE_HOST, PG_WAREHOUSE_PORT, PG_WAREHOUSE_DBNAME, PG_WAREHOUSE_USER, \
+PG_WAREHOUSE_PASSWORD (+ PG_WAREHOUSE_SSLMODE, PG_WAREHOUSE_SSLROOTCERT); replay also \
+REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_TLS.";
+
+/// `vault`: operator commands of the warehouse.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vault",
+    version,
+    about = "Operator commands of the vault warehouse: migrate, replay, check",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending schema migrations and print what was applied.
+    Migrate,
+    /// Rebuild DDS and CDM from stg.order_events (no Kafka); safe to run again.
+    Replay(ReplayArgs),
+    /// Compare the CDM counters with their recomputation from DDS.
+    Check,
+}
+
+/// Options of `vault replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Raw orders per page (one transaction each).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_size: u32,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Exit 0 even if some raw orders could not be replayed.
+    #[arg(long)]
+    pub allow_skipped: bool,
+}
+
+/// A command could not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Missing or invalid configuration: the operator's to fix (exit 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The warehouse failed (exit 3).
+    #[error(transparent)]
+    Warehouse(#[from] PgError),
+    /// The dictionary failed (exit 3).
+    #[error(transparent)]
+    Dictionary(#[from] DictionaryError),
+    /// The replay stopped (exit 3).
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// Standard output is gone (exit 3).
+    #[error("writing the output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Config(_) => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// How a command that ran to the end judged what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// All good (exit 0).
+    Clean,
+    /// Problems found and reported (exit 1).
+    Problems,
+}
+
+/// Runs a command with configuration from the process environment, printing to stdout and
+/// errors (one line) to stderr; returns the exit code.
+pub fn main(cli: &Cli) -> ExitCode {
+    let env = Env::new(|name: &str| std::env::var(name).ok());
+    let stdout = io::stdout();
+    match run(cli, &env, &mut stdout.lock()) {
+        Ok(Verdict::Clean) => ExitCode::SUCCESS,
+        Ok(Verdict::Problems) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("vault: {}", one_line(&with_causes(&err)));
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Logs (retries, warnings) go to stderr; `RUST_LOG` sets the filter (default: warnings, but
+/// not the connection pool's own error lines, which the command reports itself).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,r2d2=off"));
+    // Fails only if a subscriber is already set, which is then the one to use.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .try_init();
+}
+
+/// The error and its causes (drivers often keep the useful part, such as PostgreSQL's message,
+/// in a source), each said once.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Runs a command with configuration from `env`, writing its report to `out`.
+pub fn run<F: Fn(&str) -> Option<String>>(
+    cli: &Cli,
+    env: &Env<F>,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    match &cli.command {
+        Command::Migrate => migrate(env, out),
+        Command::Replay(args) => run_replay(args, env, out),
+        Command::Check => check(env, out),
+    }
+}
+
+fn warehouse<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Warehouse, CliError> {
+    let config = PgConfig::from_env(env)?;
+    Ok(Warehouse::new(&config)?)
+}
+
+fn migrate<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    let warehouse = warehouse(env)?;
+    let report = warehouse.migrate()?;
+    let name = |version: i32| {
+        MIGRATIONS
+            .iter()
+            .find(|m| m.version == version)
+            .map_or("?", |m| m.name)
+    };
+    for &version in &report.applied {
+        writeln!(out, "applied migration {version:04} {}", name(version))?;
+    }
+    let latest = report
+        .applied
+        .iter()
+        .chain(&report.already_applied)
+        .max()
+        .copied()
+        .unwrap_or(0);
+    if report.applied.is_empty() {
+        writeln!(out, "nothing to apply: schema is at version {latest}")?;
+    } else {
+        writeln!(out, "schema is at version {latest}")?;
+    }
+    Ok(Verdict::Clean)
+}
+
+fn check<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    let warehouse = warehouse(env)?;
+    let mismatches = vault_pg::check::cdm_mismatches(&mut *warehouse.client()?)?;
+    for m in &mismatches {
+        writeln!(
+            out,
+            "{} ({}, {}): stored {}, recomputed {}",
+            m.datamart, m.first_id, m.second_id, m.stored, m.recomputed
+        )?;
+    }
+    if mismatches.is_empty() {
+        writeln!(out, "cdm = recomputation from dds: exact")?;
+        Ok(Verdict::Clean)
+    } else {
+        writeln!(
+            out,
+            "cdm ≠ recomputation from dds: {} counter(s) differ",
+            mismatches.len()
+        )?;
+        Ok(Verdict::Problems)
+    }
+}
+
+fn run_replay<F: Fn(&str) -> Option<String>>(
+    args: &ReplayArgs,
+    env: &Env<F>,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    // All configuration first, so that a bad variable stops us before any work.
+    let pg = PgConfig::from_env(env)?;
+    let redis = RedisConfig::from_env(env)?;
+    let warehouse = Warehouse::new(&pg)?;
+    let mut dictionary = RedisDictionary::new(&redis, CacheConfig::default())?;
+    let options = ReplayOptions {
+        page_size: args.page_size,
+        ..ReplayOptions::default()
+    };
+
+    let bar = progress_bar(args.no_progress);
+    let result = replay(&warehouse, &mut dictionary, &options, |p: Progress| {
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+        if p.skipped > 0 {
+            bar.set_message(format!("{} skipped", p.skipped));
+        }
+    });
+    bar.finish_and_clear();
+    let summary = result?;
+    print_summary(&summary, out)?;
+
+    let skipped = summary.skipped_total();
+    if skipped > 0 && !args.allow_skipped {
+        writeln!(
+            out,
+            "{skipped} raw order(s) were not replayed (see above); fix them, or pass \
+             --allow-skipped to accept"
+        )?;
+        return Ok(Verdict::Problems);
+    }
+    Ok(Verdict::Clean)
+}
+
+fn progress_bar(hidden: bool) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    bar.enable_steady_tick(Duration::from_millis(250));
+    let template = "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} orders \
+                    ({per_sec}, eta {eta}) {msg}";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "replayed {} of {} raw orders in {:.1} s ({:.0} orders/s, {} pages)",
+        s.replayed,
+        s.read,
+        s.elapsed.as_secs_f64(),
+        s.rate(),
+        s.pages
+    )?;
+    writeln!(out, "dds: {} rows written", s.rows_written)?;
+    writeln!(
+        out,
+        "cdm: {} new, {} updated, {} duplicate, {} stale; {} counter rows changed",
+        s.cdm.new, s.cdm.updated, s.cdm.duplicate, s.cdm.stale, s.cdm.counters_changed
+    )?;
+    writeln!(
+        out,
+        "dictionary: {} MGET(s) for {} keys, {} cache hits",
+        s.dictionary.mgets, s.dictionary.keys_fetched, s.dictionary.cache_hits
+    )?;
+    if s.retries > 0 {
+        writeln!(out, "retries of transient faults: {}", s.retries)?;
+    }
+    if s.skipped.is_empty() {
+        writeln!(out, "skipped: none")?;
+    } else {
+        let reasons: Vec<String> = s
+            .skipped
+            .iter()
+            .map(|(reason, n)| format!("{reason} {n}"))
+            .collect();
+        writeln!(
+            out,
+            "skipped: {} ({})",
+            s.skipped_total(),
+            reasons.join(", ")
+        )?;
+        for example in &s.examples {
+            writeln!(
+                out,
+                "  object_id {}: {}: {}",
+                example.object_id,
+                example.reason,
+                one_line(&example.detail)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,199 @@
+//! Operations surface of a service: Prometheus metrics, liveness/readiness, the HTTP endpoint
+//! that serves them (`/healthz`, `/readyz`, `/metrics`), and structured logs.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// The service's metrics, all prefixed `vault_` and labelled with `service`.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// `vault_messages_consumed_total`.
+    pub consumed: IntCounter,
+    /// `vault_messages_produced_total` (downstream, not dead letters).
+    pub produced: IntCounter,
+    /// `vault_messages_dead_lettered_total{reason}`.
+    pub dead_lettered: IntCounterVec,
+    /// `vault_batches_total`.
+    pub batches: IntCounter,
+    /// `vault_batch_size_messages`.
+    pub batch_size: Histogram,
+    /// `vault_batch_duration_seconds`.
+    pub batch_duration: Histogram,
+    /// `vault_consumer_lag_messages`.
+    pub lag: IntGauge,
+    /// `vault_assigned_partitions`.
+    pub assigned: IntGauge,
+    /// `vault_errors_total{kind}` (`postgres`, `redis`, `kafka`, `warehouse_rejected`).
+    pub errors: IntCounterVec,
+}
+
+impl Metrics {
+    /// A registry for `service`, with process metrics (RSS, CPU, open fds) included.
+    pub fn new(service: &str) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(
+            Some("vault".into()),
+            Some([("service".to_owned(), service.to_owned())].into()),
+        )?;
+        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let consumed = counter(
+            "messages_consumed_total",
+            "Messages read from the source topic",
+        )?;
+        let produced = counter("messages_produced_total", "Messages produced downstream")?;
+        let batches = counter("batches_total", "Batches committed")?;
+        let dead_lettered = IntCounterVec::new(
+            Opts::new(
+                "messages_dead_lettered_total",
+                "Messages sent to the dead-letter topic",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(dead_lettered.clone()))?;
+        let errors = IntCounterVec::new(
+            Opts::new("errors_total", "Failed batch attempts by kind"),
+            &["kind"],
+        )?;
+        registry.register(Box::new(errors.clone()))?;
+        let batch_size = Histogram::with_opts(
+            HistogramOpts::new("batch_size_messages", "Messages per batch").buckets(vec![
+                1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
+            ]),
+        )?;
+        registry.register(Box::new(batch_size.clone()))?;
+        let batch_duration = Histogram::with_opts(
+            HistogramOpts::new("batch_duration_seconds", "Time from poll to offset commit")
+                .buckets(prometheus::exponential_buckets(0.001, 2.0, 15)?),
+        )?;
+        registry.register(Box::new(batch_duration.clone()))?;
+        let lag = IntGauge::new(
+            "consumer_lag_messages",
+            "Messages behind the end of the owned partitions",
+        )?;
+        registry.register(Box::new(lag.clone()))?;
+        let assigned = IntGauge::new("assigned_partitions", "Partitions owned by this replica")?;
+        registry.register(Box::new(assigned.clone()))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Metrics {
+            registry,
+            consumed,
+            produced,
+            dead_lettered,
+            batches,
+            batch_size,
+            batch_duration,
+            lag,
+            assigned,
+            errors,
+        })
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Liveness and readiness, updated by the batch runner.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: AtomicBool,
+    reason: std::sync::Mutex<String>,
+    heartbeat: AtomicU64,
+}
+
+impl Health {
+    /// Marks the runner alive now.
+    pub fn beat(&self) {
+        self.heartbeat.store(now_secs(), Ordering::Relaxed);
+    }
+
+    /// Ready (partitions assigned, warehouse reachable) or not, with why not.
+    pub fn set_ready(&self, ready: bool, reason: &str) {
+        self.ready.store(ready, Ordering::Relaxed);
+        if let Ok(mut r) = self.reason.lock() {
+            reason.clone_into(&mut r);
+        }
+    }
+
+    /// Whether the service takes traffic, and why not.
+    pub fn ready(&self) -> (bool, String) {
+        let reason = self.reason.lock().map(|r| r.clone()).unwrap_or_default();
+        (self.ready.load(Ordering::Relaxed), reason)
+    }
+
+    /// Whether the runner loop has beaten within `window` (a stuck loop fails liveness).
+    pub fn alive(&self, window: Duration) -> bool {
+        now_secs().saturating_sub(self.heartbeat.load(Ordering::Relaxed)) <= window.as_secs()
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Serves `/healthz`, `/readyz` and `/metrics` on `0.0.0.0:port` from a background thread.
+pub fn serve(
+    port: u16,
+    metrics: Metrics,
+    health: Arc<Health>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let server = tiny_http::Server::http(("0.0.0.0", port)).map_err(std::io::Error::other)?;
+    std::thread::Builder::new()
+        .name("http".into())
+        .spawn(move || {
+            for request in server.incoming_requests() {
+                let (status, body, content_type) = match request.url() {
+                    "/healthz" | "/livez" => {
+                        if health.alive(Duration::from_secs(60)) {
+                            (200, "ok\n".to_owned(), "text/plain")
+                        } else {
+                            (503, "batch loop stuck\n".to_owned(), "text/plain")
+                        }
+                    }
+                    "/readyz" => match health.ready() {
+                        (true, _) => (200, "ready\n".to_owned(), "text/plain"),
+                        (false, why) => (503, format!("not ready: {why}\n"), "text/plain"),
+                    },
+                    "/metrics" => (200, metrics.render(), "text/plain; version=0.0.4"),
+                    _ => (404, "not found\n".to_owned(), "text/plain"),
+                };
+                let header = tiny_http::Header::from_bytes("Content-Type", content_type)
+                    .unwrap_or_else(|()| {
+                        tiny_http::Header::from_bytes("X", "Y").expect("static header")
+                    });
+                let response = tiny_http::Response::from_string(body)
+                    .with_status_code(status)
+                    .with_header(header);
+                let _ = request.respond(response);
+            }
+        })
+}
+
+/// Structured (JSON) logs on stdout, level from `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .try_init();
+}

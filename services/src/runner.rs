@@ -1,0 +1,412 @@
+//! The one batch runner shared by the STG, DDS and CDM services.
+//!
+//! ```text
+//! poll ≤ BATCH_MAX messages or BATCH_WAIT_MS
+//!   → stage: decode each (bad → dead letter) and process the batch inside ONE warehouse transaction
+//!   → record the batch's Kafka positions in that transaction
+//!   → produce downstream messages and dead letters, wait for every acknowledgement
+//!   → commit the transaction → commit the offsets
+//! ```
+//!
+//! A crash anywhere means the batch is read again and applied idempotently: nothing is lost,
+//! nothing is counted twice. Retryable faults (PostgreSQL, Redis or Kafka down) rewind the
+//! consumer, mark the service not ready and back off (no busy loop, no skipped message).
+//! A batch the warehouse refuses for good is split to find the message at fault, which goes to
+//! the dead-letter topic with the reason `rejected_by_warehouse`; the partition never sticks.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use postgres::Transaction;
+use tracing::{error, info, warn};
+use vault_core::{ConfigError, Env};
+use vault_kafka::deadletter::dead_letter;
+use vault_kafka::{
+    positions, BatchConsumer, InMessage, KafkaConfig, KafkaError, OutRecord, Producer,
+};
+use vault_pg::{PgError, Warehouse};
+
+use crate::ops::{Health, Metrics};
+use crate::retry::RetryPolicy;
+use crate::shutdown::Shutdown;
+
+/// Batching and HTTP settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerConfig {
+    /// `BATCH_MAX` (default 1000): messages per batch at most.
+    pub batch_max: usize,
+    /// `BATCH_WAIT_MS` (default 200): how long a batch may wait to fill.
+    pub batch_wait: Duration,
+    /// `HTTP_PORT` (default 5000): health and metrics.
+    pub http_port: u16,
+}
+
+impl RunnerConfig {
+    /// Reads the variables.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let batch_max: usize = env.parse_or("BATCH_MAX", 1000)?;
+        if batch_max == 0 {
+            return Err(ConfigError::Invalid {
+                name: "BATCH_MAX".into(),
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(RunnerConfig {
+            batch_max,
+            batch_wait: Duration::from_millis(env.parse_or("BATCH_WAIT_MS", 200)?),
+            http_port: env.parse_or("HTTP_PORT", 5000)?,
+        })
+    }
+}
+
+/// A failure of one stage's processing.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// The warehouse.
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    /// The Redis dictionary.
+    #[error(transparent)]
+    Dictionary(#[from] crate::dictionary::DictionaryError),
+    /// A downstream message could not be encoded.
+    #[error("encode downstream message: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl StageError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            StageError::Pg(e) => e.is_retryable(),
+            StageError::Dictionary(e) => e.is_retryable(),
+            StageError::Encode(_) => false,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            StageError::Pg(_) => "postgres",
+            StageError::Dictionary(_) => "redis",
+            StageError::Encode(_) => "encode",
+        }
+    }
+}
+
+/// What a stage hands back for a batch: downstream messages and refused messages.
+#[derive(Debug, Default)]
+pub struct Output {
+    destination: Option<String>,
+    downstream: Vec<OutRecord>,
+    rejected: Vec<(usize, &'static str, String)>,
+}
+
+impl Output {
+    /// A message for the destination topic, keyed (by order id).
+    pub fn send(&mut self, key: String, payload: Vec<u8>) {
+        let topic = self.destination.clone().unwrap_or_default();
+        self.downstream.push(OutRecord {
+            topic,
+            key: Some(key.into_bytes()),
+            payload,
+            headers: Vec::new(),
+        });
+    }
+
+    /// Message `index` of the batch goes to the dead-letter topic with `reason` and `detail`.
+    pub fn reject(&mut self, index: usize, reason: &'static str, detail: impl Into<String>) {
+        self.rejected.push((index, reason, detail.into()));
+    }
+}
+
+/// One service's work on a batch, inside the batch's warehouse transaction.
+pub trait Stage {
+    /// The service name (`stg-service`, …): logs, metrics, dead-letter headers.
+    const NAME: &'static str;
+
+    /// Decodes and processes `batch`. Bad messages are `reject`ed (they go to the dead-letter
+    /// topic); an `Err` aborts the whole batch (it is retried or split).
+    fn process(
+        &mut self,
+        batch: &[InMessage],
+        tx: &mut Transaction<'_>,
+        out: &mut Output,
+    ) -> Result<(), StageError>;
+
+    /// Whether the stage's own dependencies answer (readiness); the warehouse is checked apart.
+    fn check(&mut self) -> Result<(), StageError> {
+        Ok(())
+    }
+}
+
+/// Why a batch attempt failed.
+#[derive(Debug, thiserror::Error)]
+enum BatchError {
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+}
+
+impl BatchError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            BatchError::Stage(e) => e.is_retryable(),
+            BatchError::Pg(e) => e.is_retryable(),
+            BatchError::Kafka(e) => e.is_retryable(),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            BatchError::Stage(e) => e.kind(),
+            BatchError::Pg(_) => "postgres",
+            BatchError::Kafka(_) => "kafka",
+        }
+    }
+}
+
+/// The runner: a consumer, a producer, the warehouse and a stage.
+pub struct Runner<S: Stage> {
+    stage: S,
+    consumer: BatchConsumer,
+    producer: Producer,
+    warehouse: Warehouse,
+    kafka: KafkaConfig,
+    config: RunnerConfig,
+    metrics: Metrics,
+    health: Arc<Health>,
+    backoff: RetryPolicy,
+}
+
+impl<S: Stage> std::fmt::Debug for Runner<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("service", &S::NAME)
+            .field("kafka", &self.kafka)
+            .finish()
+    }
+}
+
+impl<S: Stage> Runner<S> {
+    /// Connects a consumer and a producer; the warehouse pool connects lazily.
+    pub fn new(
+        stage: S,
+        kafka: KafkaConfig,
+        warehouse: Warehouse,
+        config: RunnerConfig,
+        metrics: Metrics,
+        health: Arc<Health>,
+    ) -> Result<Self, KafkaError> {
+        Ok(Runner {
+            stage,
+            consumer: BatchConsumer::new(&kafka)?,
+            producer: Producer::new(&kafka)?,
+            warehouse,
+            kafka,
+            config,
+            metrics,
+            health,
+            backoff: RetryPolicy {
+                max_attempts: u32::MAX,
+                initial_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(10),
+            },
+        })
+    }
+
+    /// Runs until `shutdown` is requested; then leaves the group and flushes the producer.
+    pub fn run(mut self, shutdown: &Shutdown) {
+        info!(service = S::NAME, topic = %self.kafka.source_topic, group = %self.kafka.group, "started");
+        let mut failures: u32 = 0;
+        let mut last_check = Instant::now() - Duration::from_secs(60);
+        while !shutdown.requested() {
+            self.health.beat();
+            if last_check.elapsed() >= Duration::from_secs(5) {
+                last_check = Instant::now();
+                self.refresh_health(failures);
+            }
+            let batch = match self
+                .consumer
+                .poll_batch(self.config.batch_max, self.config.batch_wait)
+            {
+                Ok(batch) => batch,
+                Err(err) => {
+                    failures += 1;
+                    self.failed("kafka", &err.to_string(), failures);
+                    shutdown.sleep(self.backoff.backoff(failures));
+                    continue;
+                }
+            };
+            if batch.is_empty() {
+                continue;
+            }
+            match self.attempt(&batch) {
+                Ok(()) => {
+                    if failures > 0 {
+                        info!(service = S::NAME, "recovered");
+                        failures = 0;
+                        self.refresh_health(0);
+                    }
+                }
+                Err(err) if err.is_retryable() => {
+                    failures += 1;
+                    self.failed(err.kind(), &err.to_string(), failures);
+                    if let Err(e) = self.consumer.rewind(&batch) {
+                        warn!(service = S::NAME, error = %e, "rewind failed; the group will redeliver from the last commit");
+                    }
+                    shutdown.sleep(self.backoff.backoff(failures));
+                }
+                Err(err) => {
+                    error!(service = S::NAME, error = %err, size = batch.len(), "batch refused for good; isolating the message at fault");
+                    self.metrics
+                        .errors
+                        .with_label_values(&["warehouse_rejected"])
+                        .inc();
+                    if let Err(e) = self.isolate(&batch) {
+                        failures += 1;
+                        self.failed(e.kind(), &e.to_string(), failures);
+                        if let Err(e) = self.consumer.rewind(&batch) {
+                            warn!(service = S::NAME, error = %e, "rewind failed");
+                        }
+                        shutdown.sleep(self.backoff.backoff(failures));
+                    }
+                }
+            }
+        }
+        info!(service = S::NAME, "stopping: leaving the group");
+        if let Err(e) = self.producer.flush(Duration::from_secs(5)) {
+            warn!(service = S::NAME, error = %e, "producer flush at shutdown");
+        }
+        self.consumer.close();
+    }
+
+    fn failed(&self, kind: &str, message: &str, failures: u32) {
+        self.metrics.errors.with_label_values(&[kind]).inc();
+        self.health.set_ready(false, &format!("{kind}: {message}"));
+        warn!(
+            service = S::NAME,
+            kind,
+            error = message,
+            attempt = failures,
+            "batch attempt failed; retrying with backoff"
+        );
+    }
+
+    fn refresh_health(&mut self, failures: u32) {
+        self.metrics
+            .assigned
+            .set(self.consumer.assigned_partitions() as i64);
+        if let Some(lag) = self.consumer.lag() {
+            self.metrics.lag.set(lag);
+        }
+        if failures > 0 {
+            return;
+        }
+        let verdict = match (self.warehouse.ping(), self.stage.check()) {
+            (Err(e), _) => Err(format!("postgres: {e}")),
+            (_, Err(e)) => Err(e.to_string()),
+            _ if self.consumer.assigned_partitions() == 0 => {
+                Err("no partitions assigned".to_owned())
+            }
+            _ => Ok(()),
+        };
+        match verdict {
+            Ok(()) => self.health.set_ready(true, ""),
+            Err(why) => self.health.set_ready(false, &why),
+        }
+    }
+
+    /// One attempt at a batch: transaction, positions, downstream acks, commit, offsets.
+    fn attempt(&mut self, batch: &[InMessage]) -> Result<(), BatchError> {
+        let started = Instant::now();
+        let mut client = self.warehouse.client()?;
+        let mut tx = client.transaction().map_err(|source| PgError::Db {
+            context: "begin batch".into(),
+            source,
+        })?;
+        let mut out = Output {
+            destination: self.kafka.destination_topic.clone(),
+            ..Output::default()
+        };
+        self.stage.process(batch, &mut tx, &mut out)?;
+        let done = positions(batch);
+        let recorded: Vec<vault_pg::positions::Position> = done
+            .iter()
+            .map(|p| vault_pg::positions::Position {
+                topic: p.topic.clone(),
+                partition: p.partition,
+                next_offset: p.next_offset,
+            })
+            .collect();
+        vault_pg::positions::record(&mut tx, &self.kafka.group, &recorded)?;
+        let mut records = std::mem::take(&mut out.downstream);
+        let produced = records.len();
+        for (index, reason, detail) in &out.rejected {
+            if let Some(message) = batch.get(*index) {
+                records.push(dead_letter(
+                    message,
+                    &self.kafka.dlq_topic,
+                    S::NAME,
+                    reason,
+                    detail,
+                ));
+                self.metrics
+                    .dead_lettered
+                    .with_label_values(&[reason])
+                    .inc();
+                warn!(service = S::NAME, reason, detail = %detail, topic = %message.topic, partition = message.partition, offset = message.offset, "dead-lettered");
+            }
+        }
+        self.producer.send_all(&records)?;
+        tx.commit().map_err(|source| PgError::Db {
+            context: "commit batch".into(),
+            source,
+        })?;
+        if let Err(e) = self.consumer.commit(&done) {
+            // The warehouse has the batch; it will be read again and applied idempotently.
+            warn!(service = S::NAME, error = %e, "offset commit failed after the warehouse commit");
+        }
+        self.metrics.consumed.inc_by(batch.len() as u64);
+        self.metrics.produced.inc_by(produced as u64);
+        self.metrics.batches.inc();
+        self.metrics.batch_size.observe(batch.len() as f64);
+        self.metrics
+            .batch_duration
+            .observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// After a permanent failure: each message alone; the one the warehouse refuses goes to the
+    /// dead-letter topic by itself.
+    fn isolate(&mut self, batch: &[InMessage]) -> Result<(), BatchError> {
+        for (i, message) in batch.iter().enumerate() {
+            let single = std::slice::from_ref(message);
+            match self.attempt(single) {
+                Ok(()) => {}
+                Err(err) if err.is_retryable() => {
+                    self.consumer.rewind(&batch[i..])?;
+                    return Err(err);
+                }
+                Err(err) => {
+                    let record = dead_letter(
+                        message,
+                        &self.kafka.dlq_topic,
+                        S::NAME,
+                        "rejected_by_warehouse",
+                        &err.to_string(),
+                    );
+                    self.producer.send_all(&[record])?;
+                    self.metrics
+                        .dead_lettered
+                        .with_label_values(&["rejected_by_warehouse"])
+                        .inc();
+                    error!(service = S::NAME, error = %err, offset = message.offset, partition = message.partition, "dead-lettered: rejected by the warehouse");
+                    self.consumer.commit(&positions(single))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

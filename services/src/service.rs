@@ -1,0 +1,112 @@
+//! What every service binary does: read and validate the environment (one clear line and exit
+//! code 2 on a bad variable), log in JSON, serve health and metrics, migrate the warehouse,
+//! and run its stage in the shared batch runner until SIGTERM.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{error, info, warn};
+use vault_core::{ConfigError, Env};
+use vault_kafka::KafkaConfig;
+use vault_pg::{PgConfig, Warehouse};
+
+use crate::ops::{self, Health, Metrics};
+use crate::runner::{Runner, RunnerConfig, Stage};
+use crate::shutdown::Shutdown;
+
+/// Exit code for a configuration error.
+pub const EXIT_CONFIG: u8 = 2;
+
+/// The process environment as a [`vault_core::Env`].
+pub type ProcessEnv = Env<fn(&str) -> Option<String>>;
+
+/// The environment of this process.
+pub fn process_env() -> ProcessEnv {
+    fn lookup(name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    Env::new(lookup)
+}
+
+/// Runs a service whose stage is built by `stage` from the environment.
+pub fn main<S, F>(needs_destination: bool, stage: F) -> ExitCode
+where
+    S: Stage,
+    F: FnOnce(&ProcessEnv) -> Result<S, String>,
+{
+    ops::init_logging();
+    let env = process_env();
+    let settings = (|| -> Result<_, ConfigError> {
+        Ok((
+            KafkaConfig::from_env(&env, needs_destination)?,
+            PgConfig::from_env(&env)?,
+            RunnerConfig::from_env(&env)?,
+        ))
+    })();
+    let (kafka, pg, runner_config) = match settings {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("{}: {err}", S::NAME);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let stage = match stage(&env) {
+        Ok(stage) => stage,
+        Err(err) => {
+            eprintln!("{}: {err}", S::NAME);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match run(stage, kafka, pg, runner_config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            error!(service = S::NAME, error = %err, "stopped");
+            eprintln!("{}: {err}", S::NAME);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run<S: Stage>(
+    stage: S,
+    kafka: KafkaConfig,
+    pg: PgConfig,
+    config: RunnerConfig,
+) -> Result<(), String> {
+    let shutdown = Shutdown::on_signals().map_err(|e| format!("signal handlers: {e}"))?;
+    let metrics = Metrics::new(S::NAME).map_err(|e| format!("metrics: {e}"))?;
+    let health = Arc::new(Health::default());
+    health.beat();
+    health.set_ready(false, "starting");
+    ops::serve(config.http_port, metrics.clone(), Arc::clone(&health))
+        .map_err(|e| format!("HTTP_PORT={}: {e}", config.http_port))?;
+    let warehouse = Warehouse::new(&pg).map_err(|e| e.to_string())?;
+    // Migrations are safe to run from every replica at once (advisory lock); wait for the
+    // warehouse while it is not there yet.
+    let mut attempt = 0;
+    loop {
+        health.beat();
+        match warehouse.migrate() {
+            Ok(report) => {
+                info!(service = S::NAME, applied = ?report.applied, "warehouse schema up to date");
+                break;
+            }
+            Err(err) if err.is_retryable() && !shutdown.requested() => {
+                attempt += 1;
+                health.set_ready(false, &format!("postgres: {err}"));
+                warn!(service = S::NAME, error = %err, attempt, "warehouse not reachable yet");
+                shutdown.sleep(Duration::from_secs(2));
+            }
+            Err(err) => return Err(err.to_string()),
+        }
+        if shutdown.requested() {
+            return Ok(());
+        }
+    }
+    let runner =
+        Runner::new(stage, kafka, warehouse, config, metrics, health).map_err(|e| e.to_string())?;
+    runner.run(&shutdown);
+    info!(service = S::NAME, "stopped");
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! CDM (SPEC §6): order reports applied to the ledger and the three datamarts.
+
+use postgres::Transaction;
+use vault_core::OrderReport;
+use vault_kafka::InMessage;
+
+use crate::runner::{Output, Stage, StageError};
+
+/// Counter datamarts.
+#[derive(Debug, Default)]
+pub struct CdmStage;
+
+impl Stage for CdmStage {
+    const NAME: &'static str = "cdm-service";
+
+    fn process(
+        &mut self,
+        batch: &[InMessage],
+        tx: &mut Transaction<'_>,
+        out: &mut Output,
+    ) -> Result<(), StageError> {
+        let mut reports = Vec::with_capacity(batch.len());
+        for (i, message) in batch.iter().enumerate() {
+            match OrderReport::from_json(&message.payload) {
+                Ok(report) => reports.push(report),
+                Err(err) => out.reject(i, err.reason(), err.to_string()),
+            }
+        }
+        vault_pg::cdm::apply(tx, &reports)?;
+        Ok(())
+    }
+}

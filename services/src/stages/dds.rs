@@ -1,0 +1,52 @@
+//! DDS (SPEC §5): the Data Vault rows of each enriched order, then the order report downstream.
+
+use chrono::Utc;
+use postgres::Transaction;
+use vault_core::{order_report, DvBatch, EnrichedOrder, KeySpec, Timestamp};
+use vault_kafka::InMessage;
+
+use crate::runner::{Output, Stage, StageError};
+
+/// Data Vault loader.
+#[derive(Debug, Default)]
+pub struct DdsStage {
+    keys: KeySpec,
+}
+
+impl DdsStage {
+    /// A stage deriving keys with `keys` ([`KeySpec::SEED`] for warehouses of the original).
+    pub fn new(keys: KeySpec) -> Self {
+        DdsStage { keys }
+    }
+}
+
+impl Stage for DdsStage {
+    const NAME: &'static str = "dds-service";
+
+    fn process(
+        &mut self,
+        batch: &[InMessage],
+        tx: &mut Transaction<'_>,
+        out: &mut Output,
+    ) -> Result<(), StageError> {
+        let mut orders: Vec<EnrichedOrder> = Vec::with_capacity(batch.len());
+        for (i, message) in batch.iter().enumerate() {
+            match EnrichedOrder::from_json(&message.payload) {
+                Ok(order) => orders.push(order),
+                Err(err) => out.reject(i, err.reason(), err.to_string()),
+            }
+        }
+        let sent = Timestamp::new(Utc::now().naive_utc());
+        let mut rows = DvBatch::new(self.keys);
+        let mut reports = Vec::with_capacity(orders.len());
+        for order in &orders {
+            let keys = rows.add(order);
+            reports.push(order_report(order, &keys, sent));
+        }
+        vault_pg::dds::write(tx, rows.rows())?;
+        for report in reports {
+            out.send(report.object_id.to_string(), report.to_json()?);
+        }
+        Ok(())
+    }
+}

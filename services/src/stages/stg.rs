@@ -1,0 +1,69 @@
+//! STG (SPEC §4): keep the raw order, enrich it from Redis, publish it downstream.
+
+use postgres::Transaction;
+use vault_core::{raw_payload, SourceOrder};
+use vault_kafka::InMessage;
+use vault_pg::stg::{self, StgEvent};
+
+use crate::dictionary::RedisDictionary;
+use crate::runner::{Output, Stage, StageError};
+
+/// Raw layer + enrichment.
+#[derive(Debug)]
+pub struct StgStage {
+    dictionary: RedisDictionary,
+}
+
+impl StgStage {
+    /// A stage enriching from `dictionary`.
+    pub fn new(dictionary: RedisDictionary) -> Self {
+        StgStage { dictionary }
+    }
+}
+
+impl Stage for StgStage {
+    const NAME: &'static str = "stg-service";
+
+    fn process(
+        &mut self,
+        batch: &[InMessage],
+        tx: &mut Transaction<'_>,
+        out: &mut Output,
+    ) -> Result<(), StageError> {
+        let mut indices = Vec::with_capacity(batch.len());
+        let mut orders = Vec::with_capacity(batch.len());
+        let mut payloads = Vec::with_capacity(batch.len());
+        for (i, message) in batch.iter().enumerate() {
+            let parsed = SourceOrder::from_json(&message.payload)
+                .and_then(|order| raw_payload(&message.payload).map(|payload| (order, payload)));
+            match parsed {
+                Ok((order, payload)) => {
+                    indices.push(i);
+                    orders.push(order);
+                    payloads.push(payload);
+                }
+                Err(err) => out.reject(i, err.reason(), err.to_string()),
+            }
+        }
+        // The raw layer keeps every order, also those the dictionaries do not know yet.
+        let events: Vec<StgEvent<'_>> = orders
+            .iter()
+            .zip(&payloads)
+            .map(|(order, payload)| StgEvent::new(order, payload))
+            .collect();
+        stg::upsert(tx, &events)?;
+
+        let enriched = self.dictionary.enrich_batch(&orders)?;
+        for ((index, order), result) in indices.into_iter().zip(&orders).zip(enriched) {
+            match result {
+                Ok(enriched) => out.send(order.object_id.to_string(), enriched.to_json()?),
+                Err(err) => out.reject(index, err.reason(), err.to_string()),
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&mut self) -> Result<(), StageError> {
+        Ok(self.dictionary.ping()?)
+    }
+}

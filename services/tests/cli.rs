@@ -1,0 +1,168 @@
+//! The `vault` binary, run as an operator would (real PostgreSQL and Redis; `scripts/test`).
+
+mod common;
+
+use std::process::{Command, Output};
+
+use vault_core::sample::Rng;
+
+use common::{require_env, seed, RedisKeys, Scenario, TestDb};
+
+fn vault(args: &[&str], env: &[(&str, &str)], unset: &[&str]) -> Output {
+    require_env("PG_WAREHOUSE_HOST");
+    require_env("REDIS_HOST");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vault"));
+    cmd.args(args).env("RUST_LOG", "warn");
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    for name in unset {
+        cmd.env_remove(name);
+    }
+    cmd.output().expect("run the vault binary")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn missing_or_invalid_configuration_is_one_line_and_exit_2() {
+    for (args, env, unset, variable) in [
+        (
+            &["check"][..],
+            &[][..],
+            &["PG_WAREHOUSE_HOST"][..],
+            "PG_WAREHOUSE_HOST",
+        ),
+        (
+            &["migrate"],
+            &[],
+            &["PG_WAREHOUSE_HOST"],
+            "PG_WAREHOUSE_HOST",
+        ),
+        (
+            &["check"],
+            &[("PG_WAREHOUSE_PORT", "fifty")],
+            &[],
+            "PG_WAREHOUSE_PORT",
+        ),
+        (
+            &["replay", "--no-progress"],
+            &[],
+            &["REDIS_HOST"],
+            "REDIS_HOST",
+        ),
+        (
+            &["replay", "--no-progress"],
+            &[("REDIS_TLS", "maybe")],
+            &[],
+            "REDIS_TLS",
+        ),
+    ] {
+        let out = vault(args, env, unset);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+        assert!(err.contains(variable), "names {variable}: {err}");
+        assert!(stdout(&out).is_empty());
+    }
+}
+
+#[test]
+fn migrate_twice_then_check() {
+    let db = TestDb::empty("cli_migrate");
+    let env = [("PG_WAREHOUSE_DBNAME", db.name.as_str())];
+
+    // Before the migration: the command cannot run, and says why in one line.
+    let early = vault(&["check"], &env, &[]);
+    assert_eq!(early.status.code(), Some(3), "{}", stderr(&early));
+    let err = stderr(&early);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("does not exist"),
+        "PostgreSQL's message: {err}"
+    );
+
+    let first = vault(&["migrate"], &env, &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let text = stdout(&first);
+    assert!(text.contains("applied migration 0001 init"), "{text}");
+    assert!(text.contains("applied migration 0002"), "{text}");
+
+    let second = vault(&["migrate"], &env, &[]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert!(
+        stdout(&second).starts_with("nothing to apply"),
+        "{}",
+        stdout(&second)
+    );
+
+    let check = vault(&["check"], &env, &[]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    assert_eq!(stdout(&check).trim(), "cdm = recomputation from dds: exact");
+}
+
+#[test]
+fn replay_and_check_from_the_command_line() {
+    let mut rng = Rng::new(seed());
+    let scenario = Scenario::generate(&mut rng, 40, 100);
+    let mut redis = RedisKeys::new();
+    redis.load_catalog(&scenario.catalog);
+    let db = TestDb::new("cli_replay");
+    let mut orders = scenario.latest();
+    let mut stranger = orders[0].clone();
+    stranger.object_id = 7;
+    stranger.payload.user.id = rng.object_id();
+    orders.push(stranger);
+    db.stg_upsert(&orders);
+    let env = [("PG_WAREHOUSE_DBNAME", db.name.as_str())];
+
+    // One order has an id Redis does not know: reported, and the exit code says so.
+    let out = vault(&["replay", "--no-progress", "--page-size", "16"], &env, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("replayed 40 of 41 raw orders"), "{text}");
+    assert!(
+        text.contains("cdm: 40 new, 0 updated, 0 duplicate, 0 stale"),
+        "{text}"
+    );
+    assert!(text.contains("skipped: 1 (unknown_user 1)"), "{text}");
+    assert!(text.contains("object_id 7: unknown_user"), "{text}");
+    assert!(text.contains("--allow-skipped"), "{text}");
+
+    let out = vault(&["replay", "--no-progress", "--allow-skipped"], &env, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("dds: 0 rows written"), "{text}");
+    assert!(
+        text.contains("cdm: 0 new, 0 updated, 40 duplicate, 0 stale"),
+        "{text}"
+    );
+
+    let check = vault(&["check"], &env, &[]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    assert_eq!(stdout(&check).trim(), "cdm = recomputation from dds: exact");
+
+    // A counter broken by hand: found, listed, exit 1.
+    db.client()
+        .batch_execute(include_str!("sql/tamper_counter.sql"))
+        .expect("tamper");
+    let check = vault(&["check"], &env, &[]);
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    let text = stdout(&check);
+    assert!(text.contains("user_category_counters"), "{text}");
+    assert!(text.contains("1 counter(s) differ"), "{text}");
+}
+
+#[test]
+fn bad_usage_is_exit_2() {
+    let out = vault(&["replay", "--page-size", "0"], &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = vault(&["frobnicate"], &[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
