@@ -49,6 +49,65 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Compare the CDM counters with their recomputation from DDS.
     Check,
+    /// Act as the source system: load dictionaries into Redis, produce source orders.
+    Simulate(SimulateArgs),
+    /// Move dead letters back to the topic they came from (after a fix).
+    Redrive(RedriveArgs),
+}
+
+/// Options of `vault simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Orders to produce.
+    #[arg(long, default_value_t = 1000)]
+    pub orders: usize,
+    /// Orders per second (default: the whole backlog as fast as the broker takes it).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seed of all generated data (same seed, same dictionaries and orders).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Restaurants in the dictionary.
+    #[arg(long, default_value_t = 8)]
+    pub restaurants: usize,
+    /// Users in the dictionary.
+    #[arg(long, default_value_t = 500)]
+    pub users: usize,
+    /// First order id (use distinct ranges for several runs).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub first_id: i64,
+    /// Fraction of orders sent twice.
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicates: f64,
+    /// Fraction of orders closed and later cancelled.
+    #[arg(long, default_value_t = 0.0)]
+    pub cancel_after_close: f64,
+    /// Fraction of orders with ids Redis does not know.
+    #[arg(long, default_value_t = 0.0)]
+    pub unknown: f64,
+    /// Fraction of extra garbage messages.
+    #[arg(long, default_value_t = 0.0)]
+    pub garbage: f64,
+    /// Topic to produce to (default: KAFKA_SOURCE_TOPIC, else order-service_orders).
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Do not write the dictionaries into Redis.
+    #[arg(long)]
+    pub no_dictionaries: bool,
+}
+
+/// Options of `vault redrive`.
+#[derive(Debug, Args)]
+pub struct RedriveArgs {
+    /// The dead-letter topic (e.g. order-service_orders.dlq).
+    #[arg(long)]
+    pub topic: String,
+    /// Consumer group that remembers what was re-driven.
+    #[arg(long, default_value = "vault-redrive")]
+    pub group: String,
+    /// Stop after this long without new dead letters.
+    #[arg(long, default_value_t = 3000)]
+    pub idle_ms: u64,
 }
 
 /// Options of `vault replay`.
@@ -80,6 +139,12 @@ pub enum CliError {
     /// The replay stopped (exit 3).
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// Kafka failed (exit 3).
+    #[error(transparent)]
+    Kafka(#[from] vault_kafka::KafkaError),
+    /// Redis failed while loading dictionaries (exit 3).
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
     /// Standard output is gone (exit 3).
     #[error("writing the output: {0}")]
     Output(#[from] io::Error),
@@ -158,7 +223,127 @@ pub fn run<F: Fn(&str) -> Option<String>>(
         Command::Migrate => migrate(env, out),
         Command::Replay(args) => run_replay(args, env, out),
         Command::Check => check(env, out),
+        Command::Simulate(args) => simulate(args, env, out),
+        Command::Redrive(args) => redrive(args, env, out),
     }
+}
+
+/// Kafka settings for a CLI command: the SPEC's variables, with the topic and group given here.
+fn kafka<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+    topic: &str,
+    group: &str,
+) -> Result<vault_kafka::KafkaConfig, CliError> {
+    let overlay = Env::new(|name: &str| match name {
+        "KAFKA_SOURCE_TOPIC" => Some(topic.to_owned()),
+        "KAFKA_CONSUMER_GROUP" => Some(group.to_owned()),
+        _ => env.get(name),
+    });
+    Ok(vault_kafka::KafkaConfig::from_env(&overlay, false)?)
+}
+
+fn simulate<F: Fn(&str) -> Option<String>>(
+    args: &SimulateArgs,
+    env: &Env<F>,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    use crate::simulate::{self, Planned, SimulateOptions};
+    for (name, value) in [
+        ("--duplicates", args.duplicates),
+        ("--cancel-after-close", args.cancel_after_close),
+        ("--unknown", args.unknown),
+        ("--garbage", args.garbage),
+    ] {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(ConfigError::Invalid {
+                name: name.into(),
+                value: value.to_string(),
+                reason: "a fraction between 0 and 1".into(),
+            }
+            .into());
+        }
+    }
+    let topic = args
+        .topic
+        .clone()
+        .or_else(|| env.get("KAFKA_SOURCE_TOPIC"))
+        .unwrap_or_else(|| "order-service_orders".to_owned());
+    let kafka = kafka(env, &topic, "vault-simulate")?;
+    let redis = if args.no_dictionaries {
+        None
+    } else {
+        Some(RedisConfig::from_env(env)?)
+    };
+    let options = SimulateOptions {
+        seed: args.seed,
+        restaurants: args.restaurants,
+        users: args.users,
+        orders: args.orders,
+        duplicates: args.duplicates,
+        cancel_after_close: args.cancel_after_close,
+        unknown: args.unknown,
+        garbage: args.garbage,
+        first_id: args.first_id,
+        ..SimulateOptions::default()
+    };
+    let plan = simulate::plan(&options);
+    if let Some(redis) = redis {
+        let client = redis::Client::open(redis.connection_info()?)?;
+        let mut connection = client.get_connection()?;
+        let keys = simulate::load_dictionaries(&mut connection, &plan.catalog)?;
+        writeln!(
+            out,
+            "dictionaries: {keys} Redis keys ({} users, {} restaurants)",
+            plan.catalog.users.len(),
+            plan.catalog.restaurants.len()
+        )?;
+    }
+    let producer = vault_kafka::Producer::new(&kafka)?;
+    let shutdown = crate::shutdown::Shutdown::on_signals()?;
+    let bar = progress_bar(args.rate.is_some_and(|r| r < 50.0));
+    bar.set_length(plan.messages.len() as u64);
+    let sent = simulate::produce(
+        &producer,
+        &topic,
+        &plan.messages,
+        args.rate,
+        &shutdown,
+        |n| bar.set_position(n as u64),
+    )?;
+    bar.finish_and_clear();
+    let count = |f: fn(&Planned) -> bool| plan.messages.iter().filter(|m| f(m)).count();
+    writeln!(
+        out,
+        "produced {sent} messages to {topic}: {} order versions, {} with unknown ids, {} garbage",
+        count(|m| matches!(m, Planned::Order(_))),
+        count(|m| matches!(m, Planned::Unknown(..))),
+        count(|m| matches!(m, Planned::Garbage(..)))
+    )?;
+    Ok(Verdict::Clean)
+}
+
+fn redrive<F: Fn(&str) -> Option<String>>(
+    args: &RedriveArgs,
+    env: &Env<F>,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    let kafka = kafka(env, &args.topic, &args.group)?;
+    let summary = crate::redrive::run(&kafka, Duration::from_millis(args.idle_ms))?;
+    writeln!(
+        out,
+        "re-drove {} dead letter(s) from {}",
+        summary.redriven, args.topic
+    )?;
+    if summary.unroutable.is_empty() {
+        return Ok(Verdict::Clean);
+    }
+    writeln!(
+        out,
+        "{} message(s) carry no origin headers and stay in place: {}",
+        summary.unroutable.len(),
+        summary.unroutable.join(", ")
+    )?;
+    Ok(Verdict::Problems)
 }
 
 fn warehouse<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Warehouse, CliError> {

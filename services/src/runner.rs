@@ -298,9 +298,7 @@ impl<S: Stage> Runner<S> {
         self.metrics
             .assigned
             .set(self.consumer.assigned_partitions() as i64);
-        if let Some(lag) = self.consumer.lag() {
-            self.metrics.lag.set(lag);
-        }
+        self.metrics.lag.set(self.consumer.lag());
         if failures > 0 {
             return;
         }

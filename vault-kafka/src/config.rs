@@ -145,7 +145,8 @@ impl KafkaConfig {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("session.timeout.ms", "10000")
-            .set("max.poll.interval.ms", "300000");
+            .set("max.poll.interval.ms", "300000")
+            .set("statistics.interval.ms", "5000");
         for (key, value) in &self.extra {
             config.set(key, value);
         }

@@ -9,11 +9,13 @@
 //! * After a failed batch the caller rewinds ([`BatchConsumer::rewind`]) so nothing is skipped.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{Headers, Message};
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
@@ -85,13 +87,26 @@ struct Membership {
     rebalances: u64,
 }
 
-/// The client context: records assignments and revocations as they happen inside `poll`.
+/// The client context: records assignments and revocations as they happen inside `poll`, and
+/// the consumer lag from librdkafka's periodic statistics (no extra broker requests).
 #[derive(Debug, Default, Clone)]
 pub struct RebalanceContext {
     membership: Arc<Mutex<Membership>>,
+    lag: Arc<AtomicI64>,
 }
 
-impl ClientContext for RebalanceContext {}
+impl ClientContext for RebalanceContext {
+    fn stats(&self, statistics: Statistics) {
+        let lag: i64 = statistics
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|(id, p)| **id >= 0 && p.consumer_lag >= 0)
+            .map(|(_, p)| p.consumer_lag)
+            .sum();
+        self.lag.store(lag, Ordering::Relaxed);
+    }
+}
 
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -264,22 +279,10 @@ impl BatchConsumer {
             .unwrap_or(0)
     }
 
-    /// Messages not yet consumed on the owned partitions (high watermark − position); asks the
-    /// broker (one request per owned partition), so call it now and then, not per message.
-    pub fn lag(&self) -> Option<i64> {
-        let positions = self.consumer.position().ok()?;
-        let mut lag = 0;
-        for e in positions.elements() {
-            let Offset::Offset(position) = e.offset() else {
-                continue;
-            };
-            let (_, high) = self
-                .consumer
-                .fetch_watermarks(e.topic(), e.partition(), Duration::from_millis(500))
-                .ok()?;
-            lag += (high - position).max(0);
-        }
-        Some(lag)
+    /// Messages behind the end of the owned partitions, as of librdkafka's last statistics
+    /// (every `statistics.interval.ms`, 5 s by default here).
+    pub fn lag(&self) -> i64 {
+        self.context.lag.load(Ordering::Relaxed)
     }
 
     /// Leaves the group cleanly (partitions are reassigned without waiting for a timeout).
