@@ -7,7 +7,7 @@ pub enum PgError {
     #[error("PostgreSQL unreachable: {0}")]
     Pool(#[from] r2d2::Error),
     /// A statement failed.
-    #[error("PostgreSQL, {context}: {source}")]
+    #[error("PostgreSQL, {context}: {}", describe(source))]
     Db {
         /// What was being done.
         context: String,
@@ -58,6 +58,7 @@ impl PgError {
                         let code = code.code();
                         // 08 connection exception, 40001 serialization failure, 40P01 deadlock,
                         // 53 insufficient resources, 57P0x operator intervention (shutdown).
+                        // 28 invalid authorization and 3D000 unknown database are not.
                         code.starts_with("08")
                             || code == "40001"
                             || code == "40P01"
@@ -74,8 +75,21 @@ impl PgError {
     }
 }
 
+/// The server's message and SQLSTATE, or the connection fault, of a driver error (the driver's
+/// own `Display` says only "db error").
+fn describe(err: &postgres::Error) -> String {
+    if let Some(db) = err.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    match std::error::Error::source(err) {
+        Some(cause) => format!("{err}: {cause}"),
+        None => err.to_string(),
+    }
+}
+
 /// Adds what was being done to a driver error.
-pub(crate) trait Context<T> {
+pub trait Context<T> {
+    /// Wraps the error as [`PgError::Db`] with `what` as context.
     fn context(self, what: impl Into<String>) -> Result<T, PgError>;
 }
 

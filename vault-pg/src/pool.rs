@@ -18,6 +18,7 @@ pub type PooledClient = r2d2::PooledConnection<Manager>;
 pub struct Warehouse {
     pool: r2d2::Pool<Manager>,
     config: PgConfig,
+    tls: MakeTlsConnector,
 }
 
 impl std::fmt::Debug for Warehouse {
@@ -32,7 +33,8 @@ impl Warehouse {
     /// A pool for `config`. Connections are opened lazily, so this succeeds while the server is
     /// down; [`Warehouse::ping`] tells whether it is reachable.
     pub fn new(config: &PgConfig) -> Result<Self, PgError> {
-        let manager = PostgresConnectionManager::new(config.client_config(), tls(config)?);
+        let tls = tls(config)?;
+        let manager = PostgresConnectionManager::new(config.client_config(), tls.clone());
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size.max(1))
             .min_idle(Some(0))
@@ -41,12 +43,34 @@ impl Warehouse {
         Ok(Warehouse {
             pool,
             config: config.clone(),
+            tls,
         })
     }
 
-    /// A connection from the pool.
+    /// A connection from the pool. When none can be had, one direct connection attempt tells
+    /// why (server down, wrong password, no such database), so the error names the cause and
+    /// [`PgError::is_retryable`] can tell an outage from a configuration fault.
     pub fn client(&self) -> Result<PooledClient, PgError> {
-        Ok(self.pool.get()?)
+        self.pool
+            .get()
+            .map_err(|pool_error| self.diagnose(pool_error))
+    }
+
+    #[cold]
+    fn diagnose(&self, pool_error: r2d2::Error) -> PgError {
+        let mut config = self.config.client_config();
+        config.connect_timeout(
+            self.config
+                .connect_timeout
+                .min(std::time::Duration::from_secs(1)),
+        );
+        match config.connect(self.tls.clone()) {
+            Err(source) => PgError::Db {
+                context: "connect".into(),
+                source,
+            },
+            Ok(_) => PgError::Pool(pool_error),
+        }
     }
 
     /// Whether the warehouse answers (`SELECT 1`).
