@@ -53,6 +53,44 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Move dead letters back to the topic they came from (after a fix).
     Redrive(RedriveArgs),
+    /// Show each running stage's progress (from its /metrics), optionally until drained.
+    Watch(WatchArgs),
+    /// Print the top rows of each datamart.
+    Top(TopArgs),
+}
+
+/// Options of `vault watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// A stage to watch, as NAME=HOST:PORT of its HTTP endpoint (repeat for each stage).
+    #[arg(long = "stage", required = true, value_parser = parse_stage)]
+    pub stages: Vec<(String, String)>,
+    /// Stop (exit 0) once each stage has consumed what the stage before it produced.
+    #[arg(long)]
+    pub until_drained: bool,
+    /// With --until-drained: also wait until the first stage consumed this many messages.
+    #[arg(long, default_value_t = 0)]
+    pub expect: u64,
+    /// Give up (exit 1) after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub timeout_s: u64,
+}
+
+/// Options of `vault top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Rows per datamart.
+    #[arg(long, default_value_t = 5)]
+    pub limit: i64,
+}
+
+fn parse_stage(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, addr)) if !name.is_empty() && addr.contains(':') => {
+            Ok((name.to_owned(), addr.to_owned()))
+        }
+        _ => Err(format!("`{text}`: expected NAME=HOST:PORT")),
+    }
 }
 
 /// Options of `vault simulate`.
@@ -225,7 +263,127 @@ pub fn run<F: Fn(&str) -> Option<String>>(
         Command::Check => check(env, out),
         Command::Simulate(args) => simulate(args, env, out),
         Command::Redrive(args) => redrive(args, env, out),
+        Command::Watch(args) => watch(args, out),
+        Command::Top(args) => top(args, env, out),
     }
+}
+
+fn watch(args: &WatchArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
+    use crate::watch::{scrape, StageCounters};
+    use std::time::Instant;
+    let started = Instant::now();
+    let tty = io::stderr().is_terminal();
+    let mut previous: Vec<Option<(Instant, StageCounters)>> = vec![None; args.stages.len()];
+    let mut idle_rounds = 0;
+    let mut drawn = 0;
+    let mut last_print = Instant::now() - Duration::from_secs(60);
+    loop {
+        let now = Instant::now();
+        let mut lines = vec![format!(
+            "{:>7.1}s  {:<6} {:>10} {:>10} {:>13} {:>8} {:>10} {:>8}",
+            started.elapsed().as_secs_f64(),
+            "stage",
+            "consumed",
+            "produced",
+            "dead-lettered",
+            "lag",
+            "orders/s",
+            "RSS MiB"
+        )];
+        // Drained: the first stage consumed what was expected, and every later stage consumed
+        // at least what the stage before it produced (a live trickle may still be flowing).
+        let mut drained = true;
+        let mut upstream_produced: Option<f64> = None;
+        for (i, (name, addr)) in args.stages.iter().enumerate() {
+            match scrape(addr) {
+                Ok(c) => {
+                    let rate = previous[i].map_or(0.0, |(t, p)| {
+                        (c.consumed - p.consumed) / now.duration_since(t).as_secs_f64().max(1e-3)
+                    });
+                    let behind = match upstream_produced {
+                        None => c.consumed < args.expect as f64,
+                        Some(produced) => c.consumed < produced,
+                    };
+                    if behind {
+                        drained = false;
+                    }
+                    upstream_produced = Some(c.produced);
+                    lines.push(format!(
+                        "          {:<6} {:>10} {:>10} {:>13} {:>8} {:>10.0} {:>8.1}",
+                        name,
+                        c.consumed,
+                        c.produced,
+                        c.dead_lettered,
+                        c.lag,
+                        rate,
+                        c.rss_bytes / 1048576.0
+                    ));
+                    previous[i] = Some((now, c));
+                }
+                Err(e) => {
+                    drained = false;
+                    lines.push(format!("          {name:<6} unreachable at {addr}: {e}"));
+                }
+            }
+        }
+        idle_rounds = if drained { idle_rounds + 1 } else { 0 };
+        if tty {
+            let mut err = io::stderr().lock();
+            if drawn > 0 {
+                write!(err, "\x1b[{drawn}A")?;
+            }
+            for line in &lines {
+                writeln!(err, "\x1b[2K{line}")?;
+            }
+            drawn = lines.len();
+        } else if last_print.elapsed() >= Duration::from_secs(5) {
+            last_print = Instant::now();
+            writeln!(out, "{}", lines.join("\n"))?;
+        }
+        if args.until_drained && idle_rounds >= 3 {
+            writeln!(
+                out,
+                "drained after {:.1} s",
+                started.elapsed().as_secs_f64()
+            )?;
+            return Ok(Verdict::Clean);
+        }
+        if started.elapsed() >= Duration::from_secs(args.timeout_s) {
+            writeln!(out, "not drained after {} s", args.timeout_s)?;
+            return Ok(Verdict::Problems);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn top<F: Fn(&str) -> Option<String>>(
+    args: &TopArgs,
+    env: &Env<F>,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    let warehouse = warehouse(env)?;
+    let mut client = warehouse.client()?;
+    let tables = crate::watch::top(&mut *client, args.limit).map_err(|source| PgError::Db {
+        context: "read the datamarts".into(),
+        source,
+    })?;
+    for crate::watch::Top {
+        title,
+        header,
+        rows,
+    } in tables
+    {
+        writeln!(out, "\n{title}")?;
+        writeln!(
+            out,
+            "  {:<36} {:<32} {:>6}",
+            header[0], header[1], header[2]
+        )?;
+        for row in rows {
+            writeln!(out, "  {:<36} {:<32} {:>6}", row[0], row[1], row[2])?;
+        }
+    }
+    Ok(Verdict::Clean)
 }
 
 /// Kafka settings for a CLI command: the SPEC's variables, with the topic and group given here.

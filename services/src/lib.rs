@@ -21,6 +21,7 @@ pub mod service;
 pub mod shutdown;
 pub mod simulate;
 pub mod stages;
+pub mod watch;
 
 pub use dictionary::{
     CacheConfig, DictionaryError, DictionaryStats, EntryKind, Lookup, RedisConfig, RedisDictionary,

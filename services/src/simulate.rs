@@ -96,7 +96,8 @@ pub struct Plan {
     pub messages: Vec<Planned>,
 }
 
-/// Plans a simulation.
+/// Plans a simulation. The same seed gives the same dictionaries, and the same seed and order id
+/// give the same order whatever the other options.
 pub fn plan(options: &SimulateOptions) -> Plan {
     let mut rng = Rng::new(options.seed);
     let catalog = Catalog::generate(&mut rng, options.restaurants.max(1), options.users.max(1));
@@ -106,7 +107,11 @@ pub fn plan(options: &SimulateOptions) -> Plan {
             .start
             .plus(chrono::Duration::from_std(options.spacing * i as u32).unwrap_or_default());
         let id = options.first_id + i as i64;
-        let mut history = catalog.order_history(&mut rng, id, placed, options.cancel_after_close);
+        // An order's content depends only on the seed and its id, so runs with other fractions
+        // or counts send the same order for the same id (real orders do not change their lines).
+        let mut order_rng = Rng::new(options.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id as u64);
+        let mut history =
+            catalog.order_history(&mut order_rng, id, placed, options.cancel_after_close);
         let last = history.pop().unwrap_or_else(|| unreachable_history(id));
         if rng.chance(options.unknown) {
             let mut order = last;
