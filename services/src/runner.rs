@@ -158,6 +158,15 @@ impl BatchError {
         }
     }
 
+    /// The dead-letter reason of a message isolated as the cause of a permanent failure.
+    fn dead_letter_reason(&self) -> &'static str {
+        match self {
+            BatchError::Stage(StageError::Dictionary(_)) => "invalid_dictionary_entry",
+            BatchError::Stage(StageError::Encode(_)) => "unencodable",
+            _ => "rejected_by_warehouse",
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             BatchError::Stage(e) => e.kind(),
@@ -388,19 +397,20 @@ impl<S: Stage> Runner<S> {
                     return Err(err);
                 }
                 Err(err) => {
+                    let reason = err.dead_letter_reason();
                     let record = dead_letter(
                         message,
                         &self.kafka.dlq_topic,
                         S::NAME,
-                        "rejected_by_warehouse",
+                        reason,
                         &err.to_string(),
                     );
                     self.producer.send_all(&[record])?;
                     self.metrics
                         .dead_lettered
-                        .with_label_values(&["rejected_by_warehouse"])
+                        .with_label_values(&[reason])
                         .inc();
-                    error!(service = S::NAME, error = %err, offset = message.offset, partition = message.partition, "dead-lettered: rejected by the warehouse");
+                    error!(service = S::NAME, error = %err, reason, offset = message.offset, partition = message.partition, "dead-lettered: refused for good");
                     self.consumer.commit(&positions(single))?;
                 }
             }
