@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cdm_recompute_views",
         sql: include_str!("../migrations/0002_cdm_recompute_views.sql"),
     },
+    Migration {
+        version: 3,
+        name: "columns_for_existing_warehouses",
+        sql: include_str!("../migrations/0003_columns_for_existing_warehouses.sql"),
+    },
 ];
 
 /// What a run did.

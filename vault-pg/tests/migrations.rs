@@ -83,3 +83,38 @@ fn an_edited_migration_is_refused() {
     );
     assert!(!err.is_retryable());
 }
+
+#[test]
+fn a_warehouse_of_the_original_services_is_upgraded_in_place() {
+    let db = TestDb::empty("migrate_original");
+    // The raw layer as the original STG service created it: int ids, no update_ts, no load_dt.
+    db.client()
+        .batch_execute(
+            "CREATE SCHEMA stg;
+             CREATE TABLE stg.order_events (
+                 id serial PRIMARY KEY, object_id int NOT NULL UNIQUE,
+                 object_type varchar NOT NULL, sent_dttm timestamp NOT NULL, payload json NOT NULL);
+             INSERT INTO stg.order_events (object_id, object_type, sent_dttm, payload)
+             VALUES (322519, 'order', '2022-11-19 16:07:00', '{\"old\": true}');",
+        )
+        .expect("original schema");
+    db.warehouse
+        .migrate()
+        .expect("migrations apply over the original tables");
+
+    // The STG writer works on the upgraded table and replaces the row the original loaded.
+    let message = r#"{"object_id": 322519, "object_type": "order", "sent_dttm": "2022-11-19 16:07:00",
+      "payload": {"restaurant": {"id": "r1"}, "date": "2022-11-19 16:06:36", "user": {"id": "u1"},
+      "order_items": [], "cost": 300, "payment": 300, "final_status": "CLOSED",
+      "update_ts": "2022-11-19 16:06:36"}}"#;
+    let order = vault_core::SourceOrder::from_json(message.as_bytes()).expect("valid");
+    let payload = vault_core::raw_payload(message.as_bytes()).expect("payload");
+    let mut client = db.client();
+    let mut tx = client.transaction().expect("begin");
+    vault_pg::stg::upsert(&mut tx, &[vault_pg::stg::StgEvent::new(&order, payload)])
+        .expect("upsert");
+    tx.commit().expect("commit");
+    let stored = vault_pg::stg::page(&mut *client, 0, 10).expect("page");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].parse().expect("parses"), order);
+}
