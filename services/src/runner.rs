@@ -285,7 +285,7 @@ impl<S: Stage> Runner<S> {
             }
         }
         info!(service = S::NAME, "stopping: leaving the group");
-        if let Err(e) = self.producer.flush(Duration::from_secs(5)) {
+        if let Err(e) = self.producer.flush(Duration::from_secs(1)) {
             warn!(service = S::NAME, error = %e, "producer flush at shutdown");
         }
         self.consumer.close();

@@ -161,7 +161,9 @@ impl KafkaConfig {
             .set("acks", "all")
             .set("linger.ms", "5")
             .set("compression.type", "lz4")
-            .set("message.timeout.ms", "30000");
+            // A batch whose messages are not acknowledged in 8 s is retried as a whole; this also
+            // bounds how long a stop can wait on an unreachable broker.
+            .set("message.timeout.ms", "8000");
         for (key, value) in &self.extra {
             config.set(key, value);
         }
