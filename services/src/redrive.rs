@@ -27,9 +27,12 @@ pub fn run(config: &KafkaConfig, idle: Duration) -> Result<RedriveSummary, Kafka
     let mut summary = RedriveSummary::default();
     let mut last_message = Instant::now();
     loop {
-        let batch = consumer.poll_batch(500, Duration::from_millis(500))?;
+        let batch = consumer.poll_batch(500, Duration::from_millis(500));
         if batch.is_empty() {
             if last_message.elapsed() >= idle {
+                if let Some(error) = consumer.recent_error(idle) {
+                    return Err(KafkaError::Unavailable(error.to_owned()));
+                }
                 break;
             }
             continue;

@@ -234,53 +234,39 @@ impl<S: Stage> Runner<S> {
             self.health.beat();
             if last_check.elapsed() >= Duration::from_secs(5) {
                 last_check = Instant::now();
-                self.refresh_health(failures);
+                self.refresh_health();
             }
-            let batch = match self
+            // Blocks up to BATCH_WAIT_MS: an idle or disconnected consumer never spins.
+            let batch = self
                 .consumer
-                .poll_batch(self.config.batch_max, self.config.batch_wait)
-            {
-                Ok(batch) => batch,
-                Err(err) => {
-                    failures += 1;
-                    self.failed("kafka", &err.to_string(), failures);
-                    shutdown.sleep(self.backoff.backoff(failures));
-                    continue;
-                }
-            };
+                .poll_batch(self.config.batch_max, self.config.batch_wait);
             if batch.is_empty() {
                 continue;
             }
-            match self.attempt(&batch) {
-                Ok(()) => {
-                    if failures > 0 {
-                        info!(service = S::NAME, "recovered");
-                        failures = 0;
-                        self.refresh_health(0);
-                    }
-                }
-                Err(err) if err.is_retryable() => {
-                    failures += 1;
-                    self.failed(err.kind(), &err.to_string(), failures);
-                    if let Err(e) = self.consumer.rewind(&batch) {
-                        warn!(service = S::NAME, error = %e, "rewind failed; the group will redeliver from the last commit");
-                    }
-                    shutdown.sleep(self.backoff.backoff(failures));
-                }
-                Err(err) => {
+            let result = match self.attempt(&batch) {
+                Err(err) if !err.is_retryable() => {
                     error!(service = S::NAME, error = %err, size = batch.len(), "batch refused for good; isolating the message at fault");
                     self.metrics
                         .errors
                         .with_label_values(&["warehouse_rejected"])
                         .inc();
-                    if let Err(e) = self.isolate(&batch) {
-                        failures += 1;
-                        self.failed(e.kind(), &e.to_string(), failures);
-                        if let Err(e) = self.consumer.rewind(&batch) {
-                            warn!(service = S::NAME, error = %e, "rewind failed");
-                        }
-                        shutdown.sleep(self.backoff.backoff(failures));
+                    self.isolate(&batch)
+                }
+                other => other,
+            };
+            match result {
+                Ok(()) => {
+                    if failures > 0 {
+                        info!(service = S::NAME, "recovered");
+                        failures = 0;
+                        self.refresh_health();
                     }
+                }
+                Err(err) => {
+                    failures += 1;
+                    self.failed(err.kind(), &err.to_string(), failures);
+                    self.rewind(&batch);
+                    shutdown.sleep(self.backoff.backoff(failures));
                 }
             }
         }
@@ -289,6 +275,18 @@ impl<S: Stage> Runner<S> {
             warn!(service = S::NAME, error = %e, "producer flush at shutdown");
         }
         self.consumer.close();
+    }
+
+    /// Makes the consumer read `batch` again. If seeking is impossible, the consumer rejoins the
+    /// group so every partition restarts from its last committed offset: it never goes on past
+    /// an uncommitted batch.
+    fn rewind(&mut self, batch: &[InMessage]) {
+        if let Err(e) = self.consumer.rewind(batch) {
+            warn!(service = S::NAME, error = %e, "rewind failed; rejoining the group to restart from the committed offsets");
+            if let Err(e) = self.consumer.reset_to_committed() {
+                error!(service = S::NAME, error = %e, "rejoining the group failed");
+            }
+        }
     }
 
     fn failed(&self, kind: &str, message: &str, failures: u32) {
@@ -303,21 +301,27 @@ impl<S: Stage> Runner<S> {
         );
     }
 
-    fn refresh_health(&mut self, failures: u32) {
+    /// Readiness from live checks: the warehouse and the stage's dependencies answer, the broker
+    /// has not reported an error lately, and partitions are assigned.
+    fn refresh_health(&mut self) {
         self.metrics
             .assigned
             .set(self.consumer.assigned_partitions() as i64);
         self.metrics.lag.set(self.consumer.lag());
-        if failures > 0 {
-            return;
-        }
+        let kafka_error = self
+            .consumer
+            .recent_error(Duration::from_secs(10))
+            .map(str::to_owned);
         let verdict = match (self.warehouse.ping(), self.stage.check()) {
             (Err(e), _) => Err(format!("postgres: {e}")),
             (_, Err(e)) => Err(e.to_string()),
-            _ if self.consumer.assigned_partitions() == 0 => {
-                Err("no partitions assigned".to_owned())
-            }
-            _ => Ok(()),
+            _ => match kafka_error {
+                Some(e) => Err(format!("kafka: {e}")),
+                None if self.consumer.assigned_partitions() == 0 => {
+                    Err("no partitions assigned".to_owned())
+                }
+                None => Ok(()),
+            },
         };
         match verdict {
             Ok(()) => self.health.set_ready(true, ""),
@@ -388,14 +392,12 @@ impl<S: Stage> Runner<S> {
     /// After a permanent failure: each message alone; the one the warehouse refuses goes to the
     /// dead-letter topic by itself.
     fn isolate(&mut self, batch: &[InMessage]) -> Result<(), BatchError> {
-        for (i, message) in batch.iter().enumerate() {
+        for message in batch {
             let single = std::slice::from_ref(message);
             match self.attempt(single) {
                 Ok(()) => {}
-                Err(err) if err.is_retryable() => {
-                    self.consumer.rewind(&batch[i..])?;
-                    return Err(err);
-                }
+                // The caller rewinds to the batch start; what was done is replayed idempotently.
+                Err(err) if err.is_retryable() => return Err(err),
                 Err(err) => {
                     let reason = err.dead_letter_reason();
                     let record = dead_letter(

@@ -249,7 +249,15 @@ pub fn produce(
             shutdown.sleep(due.saturating_duration_since(Instant::now()));
         }
         let records: Vec<OutRecord> = part.iter().map(|m| m.record(topic)).collect();
-        producer.send_all(&records)?;
+        // A broker restart should not end a long simulation: retry the chunk (the pipeline is
+        // idempotent, so a message sent twice changes nothing).
+        crate::retry::RetryPolicy::default()
+            .run(
+                || producer.send_all(&records),
+                KafkaError::is_retryable,
+                |_, _, _| {},
+            )
+            .map_err(|failed| failed.error)?;
         sent += part.len();
         progress(sent);
     }

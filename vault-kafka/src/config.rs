@@ -146,7 +146,10 @@ impl KafkaConfig {
             .set("enable.partition.eof", "false")
             .set("session.timeout.ms", "10000")
             .set("max.poll.interval.ms", "300000")
-            .set("statistics.interval.ms", "5000");
+            .set("statistics.interval.ms", "5000")
+            // How long the broker may hold a fetch open waiting for data: short, so a lone
+            // order does not wait (brokers like Tansu always sleep a part of it).
+            .set("fetch.wait.max.ms", "50");
         for (key, value) in &self.extra {
             config.set(key, value);
         }

@@ -139,6 +139,7 @@ pub struct BatchConsumer {
     consumer: BaseConsumer<RebalanceContext>,
     context: RebalanceContext,
     topic: String,
+    last_error: Option<(Instant, String)>,
 }
 
 impl std::fmt::Debug for BatchConsumer {
@@ -164,13 +165,19 @@ impl BatchConsumer {
             consumer,
             context,
             topic: config.source_topic.clone(),
+            last_error: None,
         })
     }
 
     /// Up to `max` messages, waiting at most `wait` for the batch to fill (returns early when
     /// full; returns what it has when the time is up). Messages of partitions revoked meanwhile
     /// are left out.
-    pub fn poll_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<InMessage>, KafkaError> {
+    ///
+    /// Client errors delivered by `poll` (broker down, transport failures) are notifications:
+    /// librdkafka keeps reconnecting by itself, so they are recorded ([`BatchConsumer::recent_error`])
+    /// and polling goes on — returning early on them would leave queued events unread and slow
+    /// the recovery down.
+    pub fn poll_batch(&mut self, max: usize, wait: Duration) -> Vec<InMessage> {
         let deadline = Instant::now() + wait;
         let mut batch: Vec<InMessage> = Vec::with_capacity(max.min(4096));
         while batch.len() < max {
@@ -182,19 +189,40 @@ impl BatchConsumer {
                 None => break,
                 Some(Ok(m)) => batch.push(owned(&m)),
                 Some(Err(source)) => {
-                    if batch.is_empty() {
-                        return Err(KafkaError::Consume {
+                    self.last_error = Some((
+                        Instant::now(),
+                        KafkaError::Consume {
                             topic: self.topic.clone(),
                             source,
-                        });
-                    }
-                    break;
+                        }
+                        .to_string(),
+                    ));
                 }
             }
             self.drop_revoked(&mut batch);
         }
         self.drop_revoked(&mut batch);
-        Ok(batch)
+        if !batch.is_empty() {
+            self.last_error = None;
+        }
+        batch
+    }
+
+    /// The last client error, if it happened within `window` and no message arrived since.
+    pub fn recent_error(&self, window: Duration) -> Option<&str> {
+        self.last_error
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() <= window)
+            .map(|(_, text)| text.as_str())
+    }
+
+    /// Drops every fetch position and rejoins the group, so each owned partition is read again
+    /// from its last committed offset (the fallback when a rewind is impossible).
+    pub fn reset_to_committed(&self) -> Result<(), KafkaError> {
+        self.consumer.unsubscribe();
+        self.consumer
+            .subscribe(&[self.topic.as_str()])
+            .map_err(KafkaError::Setup)
     }
 
     fn drop_revoked(&self, batch: &mut Vec<InMessage>) {
@@ -208,7 +236,7 @@ impl BatchConsumer {
         batch.retain(|msg| !revoked.contains(&(msg.topic.clone(), msg.partition)));
     }
 
-    /// Commits positions synchronously, for the partitions still assigned to this consumer.
+    /// Commits positions (asynchronously), for the partitions still assigned to this consumer.
     /// Returns how many partitions were committed.
     pub fn commit(&self, positions: &[Position]) -> Result<usize, KafkaError> {
         let assigned = self.consumer.assignment().map_err(KafkaError::Commit)?;
@@ -227,8 +255,10 @@ impl BatchConsumer {
         if list.count() == 0 {
             return Ok(0);
         }
+        // Asynchronous: the warehouse already holds the batch, so a lost commit only means the
+        // batch is read again and applied idempotently; waiting for the broker buys nothing.
         self.consumer
-            .commit(&list, CommitMode::Sync)
+            .commit(&list, CommitMode::Async)
             .map_err(KafkaError::Commit)?;
         Ok(list.count())
     }

@@ -29,6 +29,9 @@ pub enum KafkaError {
     /// Committing offsets failed.
     #[error("Kafka offset commit: {0}")]
     Commit(#[source] RdError),
+    /// The broker could not be reached for a while (as reported by the client).
+    #[error("Kafka unavailable: {0}")]
+    Unavailable(String),
     /// An admin request failed.
     #[error("Kafka admin, {context}: {message}")]
     Admin {
@@ -45,7 +48,7 @@ impl KafkaError {
     pub fn is_retryable(&self) -> bool {
         let code = match self {
             KafkaError::Setup(_) => return false,
-            KafkaError::Admin { .. } => return true,
+            KafkaError::Admin { .. } | KafkaError::Unavailable(_) => return true,
             KafkaError::Consume { source, .. }
             | KafkaError::Produce { source, .. }
             | KafkaError::Commit(source) => source.rdkafka_error_code(),
