@@ -141,7 +141,7 @@ pub struct StatusEntry {
 impl SourceOrder {
     /// Parses and validates a source message (`object_type` must be `order`).
     pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
-        let order: SourceOrder = from_json(bytes)?;
+        let order: SourceOrder = from_json_of_type(bytes, ORDER_OBJECT_TYPE)?;
         expect_object_type(&order.object_type, ORDER_OBJECT_TYPE)?;
         let p = &order.payload;
         non_empty("payload.user.id", &p.user.id)?;
@@ -338,7 +338,7 @@ pub struct Product {
 impl EnrichedOrder {
     /// Parses and validates an enriched order.
     pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
-        let order: EnrichedOrder = from_json(bytes)?;
+        let order: EnrichedOrder = from_json_of_type(bytes, ORDER_OBJECT_TYPE)?;
         expect_object_type(&order.object_type, ORDER_OBJECT_TYPE)?;
         let p = &order.payload;
         non_empty("payload.user.id", &p.user.id)?;
@@ -435,7 +435,7 @@ pub struct ReportProduct {
 impl OrderReport {
     /// Parses an order report (`object_type` must be `order_report`).
     pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
-        let report: OrderReport = from_json(bytes)?;
+        let report: OrderReport = from_json_of_type(bytes, ORDER_REPORT_OBJECT_TYPE)?;
         expect_object_type(&report.object_type, ORDER_REPORT_OBJECT_TYPE)?;
         if report.object_id != report.payload.id {
             return Err(MessageError::value("payload.id", "differs from object_id"));
@@ -455,6 +455,36 @@ impl OrderReport {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/// Parses a message of `expected` object type. A document of another type is reported as such
+/// (`unknown_object_type`), not as the shape errors its other fields would cause.
+fn from_json_of_type<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    expected: &'static str,
+) -> Result<T, MessageError> {
+    from_json(bytes).map_err(|err| match err {
+        MessageError::Shape { .. } => match object_type_of(bytes) {
+            Some(found) if found != expected => MessageError::ObjectType {
+                found: found.chars().take(64).collect(),
+                expected,
+            },
+            _ => err,
+        },
+        other => other,
+    })
+}
+
+/// The `object_type` of a JSON object, if it has a string one.
+#[cold]
+fn object_type_of(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        object_type: String,
+    }
+    serde_json::from_slice::<Envelope>(bytes)
+        .ok()
+        .map(|e| e.object_type)
+}
 
 fn expect_object_type(found: &str, expected: &'static str) -> Result<(), MessageError> {
     if found == expected {
@@ -483,5 +513,29 @@ fn non_negative(path: &str, value: &Amount) -> Result<(), MessageError> {
         ))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_object_type_is_named_as_such_even_with_another_shape() {
+        let user = br#"{"object_id": 1, "object_type": "user", "payload": {}}"#;
+        let err = SourceOrder::from_json(user).expect_err("not an order");
+        assert_eq!(err.reason(), "unknown_object_type");
+        assert_eq!(err.to_string(), "object_type is `user`, expected `order`");
+        // An order with a missing field is still a shape error.
+        let broken = br#"{"object_id": 1, "object_type": "order", "payload": {}}"#;
+        assert_eq!(
+            SourceOrder::from_json(broken).expect_err("broken").reason(),
+            "invalid_shape"
+        );
+        let report = br#"{"object_id": 1, "object_type": "order"}"#;
+        assert_eq!(
+            OrderReport::from_json(report).expect_err("wrong").reason(),
+            "unknown_object_type"
+        );
     }
 }

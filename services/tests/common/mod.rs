@@ -1,7 +1,8 @@
-//! Helpers of the integration tests. They run against the real PostgreSQL and Redis whose
-//! settings `scripts/test` exports (`PG_WAREHOUSE_*`, `REDIS_*`); without them the tests fail
-//! and say so. Every test gets its own database (dropped at the end, also when the test fails)
-//! and removes the Redis keys it set.
+//! Helpers of the integration tests. They run against the real PostgreSQL, Redis and broker
+//! whose settings `scripts/test` exports (`PG_WAREHOUSE_*`, `REDIS_*`, `KAFKA_*`); without them
+//! the tests fail and say so. [`pipeline`] runs the services as processes, [`expected`] computes
+//! what a simulated run must leave in the warehouse. Every test gets its own database (dropped
+//! at the end, also when the test fails) and removes the Redis keys it set.
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,14 +18,17 @@ use vault_pg::stg::StgEvent;
 use vault_pg::{PgConfig, PooledClient, Warehouse};
 use vault_services::RedisConfig;
 
+pub mod expected;
+pub mod pipeline;
+
 /// The value of a variable the tests cannot run without.
 pub fn require_env(name: &str) -> String {
     match std::env::var(name) {
         Ok(value) if !value.trim().is_empty() => value,
         _ => panic!(
-            "{name} is not set: these tests need the local PostgreSQL and Redis; run them via \
-             scripts/test (it starts the servers and exports PG_WAREHOUSE_*, REDIS_*), or \
-             `eval \"$(scripts/stack env)\"` first"
+            "{name} is not set: these tests need the local PostgreSQL, Redis and Kafka-protocol \
+             broker; run them via scripts/test (it starts the servers and exports \
+             PG_WAREHOUSE_*, REDIS_*, KAFKA_*), or `eval \"$(scripts/stack env)\"` first"
         ),
     }
 }
@@ -305,6 +309,11 @@ impl RedisKeys {
             cmd.exec(&mut self.conn).expect("MSET");
             self.keys.extend(chunk.iter().map(|(key, _)| key.clone()));
         }
+    }
+
+    /// Keys set by other means (`simulate::load_dictionaries`, say), to delete at the end too.
+    pub fn track(&mut self, keys: impl IntoIterator<Item = String>) {
+        self.keys.extend(keys);
     }
 
     /// The fixture connection (to kill clients, say).

@@ -1,0 +1,1201 @@
+//! End-to-end pipeline benchmark (a command, not a timed test): the three RELEASE service
+//! binaries STG → DDS → CDM as child processes, on the servers of `scripts/stack`:
+//!
+//! ```text
+//! eval "$(scripts/stack env)"
+//! cargo bench -p vault-benches --bench pipeline [-- ORDERS] [--nominal N] [--nominal-per-min R]
+//!     [--burst-rate R] [--burst-secs S] [--seed S] [--keep-db]
+//! ```
+//!
+//! 0. runs `cargo build --release -p vault-services --bins` (a no-op when up to date, so the
+//!    binaries measured are never stale) and takes the binaries' paths from cargo's JSON output;
+//!    creates a fresh migrated database, unique topics (4 partitions each, DLQs included) and
+//!    consumer groups, and writes the simulator's dictionaries into Redis (removed at the end);
+//! 1. **backlog**: produces ORDERS orders (default 100,000) as fast as the broker takes them,
+//!    *then* starts the services (logs in `target/bench-pipeline/<run>/`) and measures the drain
+//!    time from their start to the moment `cdm.order_ledger` holds every order; per stage
+//!    (`stg.order_events`, `dds.h_order`, `cdm.order_ledger`, counted every 500 ms) the average
+//!    rate over the stage's active span and the peak rate over 2 s;
+//! 2. **latency** order-in → counter-visible, per order: the source producer's acknowledgement
+//!    (wall clock in the delivery callback) against `cdm.order_ledger.applied_at` (the CDM
+//!    transaction's `now()`, same machine clock); also against the moment a 50 ms poll first
+//!    sees the ledger row (commit included), and per hop through `stg.order_events.load_dt`
+//!    and `dds.h_order.load_dt` (each stage's transaction start). Two windows: N orders
+//!    (default 10) at the nominal rate (default 5/min, i.e. ~2 minutes), then a burst (default
+//!    500 orders/s for 10 s);
+//! 3. peak RSS (VmHWM) and CPU time of each service from `/proc`, the services' own metrics,
+//!    `vault_pg::check::cdm_mismatches` (must be empty), a graceful SIGTERM stop;
+//!
+//! and prints the figures next to the targets (exit status 1 when orders are missing from a
+//! layer or the counters differ from their recomputation). The database is dropped at the end (`--keep-db`
+//! keeps it for inspection), the dictionary keys are removed from Redis; the topics stay.
+//!
+//! The services inherit the bench's environment, so `BATCH_MAX`, `BATCH_WAIT_MS` and
+//! `KAFKA_EXTRA_CONFIG` set for the bench apply to them. Latency caveat: the local broker (Tansu
+//! 0.6) answers a fetch only after sleeping part of the consumer's `fetch.wait.max.ms` (librdkafka
+//! default 500 ms), even when data is there, which adds 250–500 ms per hop; a Kafka broker
+//! answers as soon as data arrives. `KAFKA_EXTRA_CONFIG=fetch.wait.max.ms=20` shows the pipeline
+//! without that artefact.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext};
+use rdkafka::producer::{NoCustomPartitioner, ThreadedProducer};
+use rdkafka::ClientContext;
+use uuid::Uuid;
+use vault_core::{Env, KeySpec};
+use vault_kafka::KafkaConfig;
+use vault_pg::{PgConfig, Warehouse};
+use vault_services::shutdown::Shutdown;
+use vault_services::simulate::{self, Planned, SimulateOptions};
+use vault_services::RedisConfig;
+
+const SERVICES: [&str; 3] = ["stg-service", "dds-service", "cdm-service"];
+const PARTITIONS: i32 = 4;
+const SAMPLE: Duration = Duration::from_millis(500);
+const POLL: Duration = Duration::from_millis(50);
+
+// Targets.
+const DRAIN_TARGET_S: f64 = 60.0;
+const DDS_TARGET_RATE: f64 = 5_000.0;
+const P99_TARGET_MS: f64 = 1_000.0;
+const RSS_TARGET_MIB: f64 = 64.0;
+
+const USAGE: &str = "usage: cargo bench -p vault-benches --bench pipeline -- [ORDERS] \
+[--nominal N] [--nominal-per-min R] [--burst-rate R] [--burst-secs S] [--seed S] [--keep-db]";
+
+#[derive(Debug)]
+struct Options {
+    orders: usize,
+    nominal: usize,
+    nominal_per_min: f64,
+    burst_rate: f64,
+    burst_secs: f64,
+    seed: u64,
+    keep_db: bool,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let mut o = Options {
+            orders: 100_000,
+            nominal: 10,
+            nominal_per_min: 5.0,
+            burst_rate: 500.0,
+            burst_secs: 10.0,
+            seed: 0,
+            keep_db: false,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (arg.clone(), None),
+            };
+            let mut value = |what: &str| -> f64 {
+                let text = inline.clone().or_else(|| args.next()).unwrap_or_default();
+                text.parse()
+                    .unwrap_or_else(|_| panic!("{what} needs a number, got {text:?}\n{USAGE}"))
+            };
+            match name.as_str() {
+                "--bench" => {} // passed by `cargo bench`
+                "--nominal" => o.nominal = value("--nominal") as usize,
+                "--nominal-per-min" => o.nominal_per_min = value("--nominal-per-min"),
+                "--burst-rate" => o.burst_rate = value("--burst-rate"),
+                "--burst-secs" => o.burst_secs = value("--burst-secs"),
+                "--seed" => o.seed = value("--seed") as u64,
+                "--keep-db" => o.keep_db = true,
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                n => match n.parse() {
+                    Ok(orders) => o.orders = orders,
+                    Err(_) => panic!("unknown argument {n:?}\n{USAGE}"),
+                },
+            }
+        }
+        assert!(
+            o.nominal_per_min > 0.0 && o.burst_rate > 0.0,
+            "rates must be positive"
+        );
+        o
+    }
+
+    fn burst(&self) -> usize {
+        (self.burst_rate * self.burst_secs).round() as usize
+    }
+}
+
+fn main() {
+    // Everything is cleaned up when `run` returns (or unwinds); only then exit.
+    if !run() {
+        std::process::exit(1);
+    }
+}
+
+/// The benchmark; false when the pipeline lost or miscounted orders.
+fn run() -> bool {
+    let opts = Options::parse();
+    let stop = Shutdown::on_signals().expect("signal handlers");
+    let env = Env::new(|n: &str| std::env::var(n).ok());
+    let admin = PgConfig::from_env(&env)
+        .unwrap_or_else(|e| panic!("{e}: run `eval \"$(scripts/stack env)\"` first"));
+    let redis_config = RedisConfig::from_env(&env).expect("REDIS_* settings");
+    let batch_max = std::env::var("BATCH_MAX").unwrap_or_else(|_| "1000 (default)".into());
+    let batch_wait = std::env::var("BATCH_WAIT_MS").unwrap_or_else(|_| "200 (default)".into());
+    let extra = std::env::var("KAFKA_EXTRA_CONFIG").unwrap_or_default();
+
+    let binaries = build_services();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let run = format!(
+        "{}_{:x}",
+        std::process::id(),
+        (nanos / 1_000_000) % (1 << 32)
+    );
+    let seed = if opts.seed == 0 {
+        nanos as u64 ^ u64::from(std::process::id())
+    } else {
+        opts.seed
+    };
+    let topics = [
+        format!("bench-pipeline-{run}-orders"),
+        format!("bench-pipeline-{run}-stg"),
+        format!("bench-pipeline-{run}-dds"),
+    ];
+    let groups = SERVICES.map(|s| format!("bench-pipeline-{run}-{s}"));
+    let source = kafka_config(&format!("bench-pipeline-{run}-source"), &topics[0]);
+    let mut all_topics: Vec<String> = topics.to_vec();
+    all_topics.extend(topics.iter().map(|t| format!("{t}.dlq")));
+    let names: Vec<&str> = all_topics.iter().map(String::as_str).collect();
+    vault_kafka::admin::ensure_topics(&source, &names, PARTITIONS).expect("create topics");
+    let db = Db::fresh(&admin, &format!("vault_bench_pipeline_{run}"), opts.keep_db);
+    let mut client = db.warehouse.client().expect("client");
+
+    let total = opts.orders + opts.nominal + opts.burst();
+    let plan = simulate::plan(&SimulateOptions {
+        seed,
+        orders: total,
+        ..SimulateOptions::default()
+    });
+    assert_eq!(
+        plan.messages.len(),
+        total,
+        "one message per order (no duplicates, no garbage)"
+    );
+    let _dictionaries = Dictionaries::load(&redis_config, &plan.catalog);
+    let (backlog, rest) = plan.messages.split_at(opts.orders);
+    let (nominal, burst) = rest.split_at(opts.nominal);
+
+    println!(
+        "pipeline benchmark, run {run}: {} backlog orders, {} at {}/min, {} at {}/s; seed {seed}",
+        opts.orders,
+        opts.nominal,
+        opts.nominal_per_min,
+        opts.burst(),
+        opts.burst_rate
+    );
+    println!(
+        "BATCH_MAX={batch_max} BATCH_WAIT_MS={batch_wait} KAFKA_EXTRA_CONFIG={extra:?}, \
+         {PARTITIONS} partitions, database {}, load average {}",
+        db.name,
+        loadavg()
+    );
+
+    // 1. The backlog, produced before the services start.
+    let producer = vault_kafka::Producer::new(&source).expect("producer");
+    let t = Instant::now();
+    let sent = simulate::produce(&producer, &topics[0], backlog, None, &stop, |_| {})
+        .expect("produce the backlog");
+    let produce_time = t.elapsed();
+    interrupted(&stop);
+    assert_eq!(sent, backlog.len());
+    println!(
+        "backlog: {sent} orders produced in {produce_time:.2?} ({:.0}/s)",
+        sent as f64 / produce_time.as_secs_f64()
+    );
+
+    let logs = binaries.log_dir.join(&run);
+    std::fs::create_dir_all(&logs).expect("log directory");
+    println!("starting the services (logs in {})", logs.display());
+    let mut services = Services::start(&binaries, &logs, &topics, &groups, &db.name);
+    let drain = drain(&mut services, &mut client, opts.orders as i64, &stop);
+    let after_drain: Vec<ServiceStats> = services.0.iter().map(ServiceStats::read).collect();
+
+    // 2. Latency.
+    let acker = Acker::new(&source);
+    if opts.orders == 0 {
+        services.wait_ready(&stop);
+    }
+    let nominal = latency(
+        &format!(
+            "nominal: {} orders at {}/min",
+            nominal.len(),
+            opts.nominal_per_min
+        ),
+        nominal,
+        opts.nominal_per_min / 60.0,
+        &topics[0],
+        &acker,
+        &db.warehouse,
+        &mut services,
+        &stop,
+    );
+    let burst = latency(
+        &format!("burst: {} orders at {}/s", burst.len(), opts.burst_rate),
+        burst,
+        opts.burst_rate,
+        &topics[0],
+        &acker,
+        &db.warehouse,
+        &mut services,
+        &stop,
+    );
+
+    // 3. Resources, checks, stop.
+    let stats: Vec<ServiceStats> = services.0.iter().map(ServiceStats::read).collect();
+    let counts = counts(&mut client);
+    let mismatches = vault_pg::check::cdm_mismatches(&mut *client).expect("check");
+    let stopped = services.stop();
+
+    // The report.
+    println!();
+    println!("== per service ==");
+    println!(
+        "{:<12} {:>9} {:>5} {:>7} | {:>8} {:>8} {:>7} {:>10} | {:>6} {:>11} {:>10} {:>10} {:>6}",
+        "",
+        "consumed",
+        "DLQ",
+        "errors",
+        "batches",
+        "avg size",
+        "avg ms",
+        "busy msg/s",
+        "CPU s",
+        "VmHWM drain",
+        "VmRSS end",
+        "VmHWM end",
+        "stop"
+    );
+    for ((s, d), stop) in stats.iter().zip(&after_drain).zip(&stopped) {
+        println!(
+            "{:<12} {:>9.0} {:>5.0} {:>7.0} | {:>8.0} {:>8.1} {:>7.1} {:>10.0} | {:>6.1} {:>11} {:>10} {:>10} {:>6}",
+            s.name,
+            s.consumed,
+            s.dead_lettered,
+            s.errors,
+            d.batches,
+            d.batch_size_sum / d.batches.max(1.0),
+            1000.0 * d.batch_seconds_sum / d.batches.max(1.0),
+            d.busy_rate(),
+            s.cpu_seconds,
+            mib(d.hwm_kib),
+            mib(s.rss_kib),
+            mib(s.hwm_kib),
+            stop
+        );
+    }
+    println!(
+        "(middle columns: the backlog drain only; busy msg/s = messages ÷ time inside batches, \
+         transaction to offset commit, poll waits excluded; stop = SIGTERM → exit)"
+    );
+    println!(
+        "rows: stg.order_events {}, dds.h_order {}, cdm.order_ledger {} (expected {total}); \
+         load average {}",
+        counts[0],
+        counts[1],
+        counts[2],
+        loadavg()
+    );
+
+    println!();
+    println!("== result ==");
+    let row = |what: &str, value: String, target: &str, ok: Option<bool>| {
+        let verdict = match ok {
+            Some(true) => "ok",
+            Some(false) => "MISSED",
+            None => "",
+        };
+        println!("{what:<44} {value:>26}  {target:<14} {verdict}");
+    };
+    row(
+        "backlog produced (before the services)",
+        format!(
+            "{:.1} s, {:.0}/s",
+            produce_time.as_secs_f64(),
+            sent as f64 / produce_time.as_secs_f64()
+        ),
+        "",
+        None,
+    );
+    match &drain {
+        Some(d) => {
+            row(
+                &format!("drain of {} orders (services start → cdm)", opts.orders),
+                format!("{:.1} s", d.seconds),
+                "< 60 s",
+                Some(d.seconds < DRAIN_TARGET_S),
+            );
+            for (i, stage) in ["STG", "DDS", "CDM"].iter().enumerate() {
+                let s = &d.stages[i];
+                row(
+                    &format!("{stage} orders/s (avg over active span; peak 2 s)"),
+                    format!("{:.0}; {:.0}", s.average, s.peak),
+                    if i == 1 { "≥ 5000" } else { "" },
+                    (i == 1).then_some(s.average >= DDS_TARGET_RATE),
+                );
+                if i == 1 {
+                    row(
+                        "  DDS busy rate (msgs ÷ Σ batch time, drain)",
+                        format!("{:.0}", after_drain[1].busy_rate()),
+                        "",
+                        None,
+                    );
+                }
+                row(
+                    &format!("  {stage} active span (since services start)"),
+                    format!("{:.1}–{:.1} s", s.first, s.done),
+                    "",
+                    None,
+                );
+            }
+        }
+        None => row("drain", "no backlog".into(), "", None),
+    }
+    for (window, target) in [(&nominal, true), (&burst, false)] {
+        let Some(w) = window else { continue };
+        println!("{}", w.label);
+        for (name, samples) in &w.hops {
+            let q = Quantiles::of(samples);
+            let is_target = target && *name == HOP_APPLIED;
+            row(
+                &format!("  {name} p50/p99/max ms"),
+                q.to_string(),
+                if is_target { "p99 < 1000 ms" } else { "" },
+                is_target.then_some(q.p99 < P99_TARGET_MS),
+            );
+        }
+    }
+    for s in &stats {
+        row(
+            &format!("peak RSS (VmHWM) {}", s.name),
+            format!("{:.1} MiB", s.hwm_kib as f64 / 1024.0),
+            "≤ 64 MiB",
+            Some((s.hwm_kib as f64 / 1024.0) <= RSS_TARGET_MIB),
+        );
+    }
+    row(
+        "all orders in every layer",
+        format!("{}/{}/{} of {total}", counts[0], counts[1], counts[2]),
+        "",
+        Some(counts.iter().all(|c| *c == total as i64)),
+    );
+    row(
+        "cdm_mismatches (counters = recomputation)",
+        format!("{} mismatching", mismatches.len()),
+        "none",
+        Some(mismatches.is_empty()),
+    );
+    if !mismatches.is_empty() {
+        for m in mismatches.iter().take(5) {
+            println!("  {m:?}");
+        }
+    }
+    println!("service logs: {}", logs.display());
+    drop(client);
+    mismatches.is_empty() && counts.iter().all(|c| *c == total as i64)
+}
+
+fn interrupted(stop: &Shutdown) {
+    if stop.requested() {
+        panic!("interrupted; cleaning up");
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Kafka settings of the environment with our own group and source topic.
+fn kafka_config(group: &str, source: &str) -> KafkaConfig {
+    let env = Env::new(|n: &str| match n {
+        "KAFKA_CONSUMER_GROUP" => Some(group.to_owned()),
+        "KAFKA_SOURCE_TOPIC" => Some(source.to_owned()),
+        _ => std::env::var(n).ok(),
+    });
+    KafkaConfig::from_env(&env, false).expect("KAFKA_* settings")
+}
+
+// ---------------------------------------------------------------------------------------------
+// the binaries
+
+#[derive(Debug)]
+struct Binaries {
+    paths: HashMap<String, PathBuf>,
+    log_dir: PathBuf,
+}
+
+/// `cargo build --release -p vault-services --bins`, paths from cargo's own report.
+fn build_services() -> Binaries {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    println!(
+        "building the release service binaries (cargo build --release -p vault-services --bins) …"
+    );
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "vault-services",
+            "--bins",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo");
+    assert!(output.status.success(), "cargo build --release failed");
+    let mut paths = HashMap::new();
+    for line in output.stdout.split(|b| *b == b'\n') {
+        let Ok(message) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact" {
+            continue;
+        }
+        if let (Some(name), Some(exe)) = (
+            message["target"]["name"].as_str(),
+            message["executable"].as_str(),
+        ) {
+            paths.insert(name.to_owned(), PathBuf::from(exe));
+        }
+    }
+    for s in SERVICES {
+        assert!(paths.contains_key(s), "cargo did not report the {s} binary");
+    }
+    // <target>/release/<bin> → <target>/bench-pipeline
+    let log_dir = paths[SERVICES[0]]
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        .join("bench-pipeline");
+    Binaries { paths, log_dir }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the warehouse and the dictionaries
+
+/// A migrated database of its own, dropped at the end.
+struct Db {
+    name: String,
+    warehouse: Warehouse,
+    admin: PgConfig,
+    keep: bool,
+}
+
+impl Db {
+    fn fresh(admin: &PgConfig, name: &str, keep: bool) -> Db {
+        let mut c = admin
+            .client_config()
+            .connect(postgres::NoTls)
+            .expect("connect");
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .expect("drop db");
+        c.batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create db");
+        let warehouse = Warehouse::new(&admin.with_dbname(name)).expect("pool");
+        warehouse.migrate().expect("migrate");
+        Db {
+            name: name.to_owned(),
+            warehouse,
+            admin: admin.clone(),
+            keep,
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if self.keep {
+            println!("kept database {}", self.name);
+            return;
+        }
+        if let Ok(mut c) = self.admin.client_config().connect(postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// The simulator's dictionaries in Redis (keys unique to the run's seed), removed at the end.
+struct Dictionaries {
+    connection: redis::Connection,
+    keys: Vec<String>,
+}
+
+impl Dictionaries {
+    fn load(config: &RedisConfig, catalog: &vault_core::sample::Catalog) -> Dictionaries {
+        let client =
+            redis::Client::open(config.connection_info().expect("redis")).expect("redis client");
+        let mut connection = client.get_connection().expect("connect to Redis");
+        simulate::load_dictionaries(&mut connection, catalog).expect("load dictionaries");
+        let keys = catalog
+            .users
+            .iter()
+            .map(|u| u.id.clone())
+            .chain(catalog.restaurants.iter().map(|r| r.id.clone()))
+            .collect();
+        Dictionaries { connection, keys }
+    }
+}
+
+impl Drop for Dictionaries {
+    fn drop(&mut self) {
+        match redis::cmd("DEL")
+            .arg(&self.keys)
+            .query::<i64>(&mut self.connection)
+        {
+            Ok(n) => println!("removed {n} dictionary keys from Redis"),
+            Err(e) => println!("could not remove the dictionary keys from Redis: {e}"),
+        }
+    }
+}
+
+fn counts(client: &mut postgres::Client) -> [i64; 3] {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM stg.order_events), (SELECT count(*) FROM dds.h_order), \
+             (SELECT count(*) FROM cdm.order_ledger)",
+            &[],
+        )
+        .expect("count");
+    [row.get(0), row.get(1), row.get(2)]
+}
+
+// ---------------------------------------------------------------------------------------------
+// the services
+
+struct Service {
+    name: &'static str,
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Service {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        let status = text.split_whitespace().nth(1)?.parse().ok()?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+        Some((status, body))
+    }
+
+    fn tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+}
+
+struct Services(Vec<Service>);
+
+impl Services {
+    fn start(
+        binaries: &Binaries,
+        logs: &Path,
+        topics: &[String; 3],
+        groups: &[String; 3],
+        dbname: &str,
+    ) -> Services {
+        let mut services = Vec::new();
+        for (i, name) in SERVICES.iter().enumerate() {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let log = logs.join(format!("{name}.log"));
+            let file = std::fs::File::create(&log).expect("log file");
+            let mut command = Command::new(&binaries.paths[*name]);
+            command
+                .env("KAFKA_CONSUMER_GROUP", &groups[i])
+                .env("KAFKA_SOURCE_TOPIC", &topics[i])
+                .env("KAFKA_DLQ_TOPIC", format!("{}.dlq", topics[i]))
+                .env("PG_WAREHOUSE_DBNAME", dbname)
+                .env("HTTP_PORT", port.to_string())
+                .stdin(Stdio::null())
+                .stdout(file.try_clone().expect("log file"))
+                .stderr(file);
+            match topics.get(i + 1) {
+                Some(destination) => command.env("KAFKA_DESTINATION_TOPIC", destination),
+                None => command.env_remove("KAFKA_DESTINATION_TOPIC"),
+            };
+            let child = command.spawn().expect("start a service");
+            services.push(Service {
+                name,
+                child,
+                port,
+                log,
+            });
+        }
+        Services(services)
+    }
+
+    /// Panics (cleaning up) when a service died.
+    fn check_alive(&mut self) {
+        for s in &mut self.0 {
+            if let Ok(Some(status)) = s.child.try_wait() {
+                panic!(
+                    "{} exited ({status}); last lines of {}:\n{}",
+                    s.name,
+                    s.log.display(),
+                    s.tail()
+                );
+            }
+        }
+    }
+
+    fn wait_ready(&mut self, stop: &Shutdown) {
+        let until = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < until {
+            interrupted(stop);
+            self.check_alive();
+            if self
+                .0
+                .iter()
+                .all(|s| s.get("/readyz").is_some_and(|(code, _)| code == 200))
+            {
+                return;
+            }
+            stop.sleep(Duration::from_millis(500));
+        }
+        panic!("the services did not become ready within 120 s");
+    }
+
+    /// SIGTERM each, wait (≤ 30 s), SIGKILL what is left; how long each took.
+    fn stop(&mut self) -> Vec<String> {
+        let started = Instant::now();
+        for s in &self.0 {
+            let _ = Command::new("kill")
+                .args(["-TERM", &s.pid().to_string()])
+                .status();
+        }
+        let mut result = Vec::new();
+        for s in &mut self.0 {
+            let outcome = loop {
+                match s.child.try_wait() {
+                    Ok(Some(status)) if status.success() => {
+                        break format!("{:.1} s", started.elapsed().as_secs_f64());
+                    }
+                    Ok(Some(status)) => break format!("{status}"),
+                    Ok(None) if started.elapsed() < Duration::from_secs(30) => {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    _ => {
+                        let _ = s.child.kill();
+                        let _ = s.child.wait();
+                        break "killed after 30 s".to_owned();
+                    }
+                }
+            };
+            result.push(outcome);
+        }
+        result
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        if self
+            .0
+            .iter_mut()
+            .any(|s| matches!(s.child.try_wait(), Ok(None)))
+        {
+            self.stop();
+        }
+    }
+}
+
+/// (VmRSS, VmHWM) in KiB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// User + system CPU seconds (clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    ticks(11).unwrap_or(0.0) / 100.0 + ticks(12).unwrap_or(0.0) / 100.0
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+#[derive(Debug)]
+struct ServiceStats {
+    name: &'static str,
+    consumed: f64,
+    batches: f64,
+    batch_size_sum: f64,
+    batch_seconds_sum: f64,
+    errors: f64,
+    dead_lettered: f64,
+    cpu_seconds: f64,
+    rss_kib: u64,
+    hwm_kib: u64,
+}
+
+impl ServiceStats {
+    /// Messages per second of batch processing (transaction to offset commit).
+    fn busy_rate(&self) -> f64 {
+        self.consumed / self.batch_seconds_sum.max(1e-9)
+    }
+
+    fn read(s: &Service) -> ServiceStats {
+        let metrics = s.get("/metrics").map(|(_, body)| body).unwrap_or_default();
+        let sum = |name: &str| -> f64 {
+            metrics
+                .lines()
+                .filter(|l| {
+                    l.strip_prefix(name)
+                        .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .fold(0.0, |a, b| a + b)
+        };
+        let (rss_kib, hwm_kib) = memory(s.pid());
+        ServiceStats {
+            name: s.name,
+            consumed: sum("vault_messages_consumed_total"),
+            batches: sum("vault_batches_total"),
+            batch_size_sum: sum("vault_batch_size_messages_sum"),
+            batch_seconds_sum: sum("vault_batch_duration_seconds_sum"),
+            errors: sum("vault_errors_total"),
+            dead_lettered: sum("vault_messages_dead_lettered_total"),
+            cpu_seconds: cpu_seconds(s.pid()),
+            rss_kib,
+            hwm_kib,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. the backlog
+
+#[derive(Debug)]
+struct Drain {
+    seconds: f64,
+    stages: [StageRate; 3],
+}
+
+#[derive(Debug, Default)]
+struct StageRate {
+    /// Last sample without rows and first sample with all rows (s since services start).
+    first: f64,
+    done: f64,
+    average: f64,
+    peak: f64,
+}
+
+fn drain(
+    services: &mut Services,
+    client: &mut postgres::Client,
+    orders: i64,
+    stop: &Shutdown,
+) -> Option<Drain> {
+    let started = Instant::now();
+    if orders == 0 {
+        return None;
+    }
+    let limit = Duration::from_secs(300 + orders as u64 / 100);
+    let mut samples: Vec<(f64, [i64; 3])> = vec![(0.0, [0; 3])];
+    let mut next = started;
+    let mut counting = Duration::ZERO;
+    loop {
+        next += SAMPLE;
+        stop.sleep(next.saturating_duration_since(Instant::now()));
+        interrupted(stop);
+        let q = Instant::now();
+        let c = counts(client);
+        counting += q.elapsed();
+        let t = started.elapsed().as_secs_f64();
+        samples.push((t, c));
+        if samples.len() % 4 == 1 {
+            println!(
+                "  t={t:>6.1} s   stg {:>7}   dds {:>7}   cdm {:>7}",
+                c[0], c[1], c[2]
+            );
+        }
+        if c[2] >= orders {
+            println!(
+                "  t={t:>6.1} s   stg {:>7}   dds {:>7}   cdm {:>7}   drained",
+                c[0], c[1], c[2]
+            );
+            break;
+        }
+        services.check_alive();
+        if started.elapsed() > limit {
+            panic!(
+                "not drained after {limit:?}: {c:?} of {orders}; see {}",
+                services.0[0].log.display()
+            );
+        }
+    }
+    let seconds = samples.last().map_or(0.0, |s| s.0);
+    println!(
+        "  (the three counts took {:.1} ms per sample on average)",
+        counting.as_secs_f64() * 1e3 / (samples.len() - 1).max(1) as f64
+    );
+    let stages = [0, 1, 2].map(|k| {
+        let first = samples
+            .iter()
+            .rev()
+            .find(|s| s.1[k] == 0)
+            .map_or(0.0, |s| s.0);
+        let done = samples
+            .iter()
+            .find(|s| s.1[k] >= orders)
+            .map_or(seconds, |s| s.0);
+        let peak = samples
+            .windows(5)
+            .map(|w| (w[4].1[k] - w[0].1[k]) as f64 / (w[4].0 - w[0].0))
+            .fold(0.0, f64::max);
+        StageRate {
+            first,
+            done,
+            average: orders as f64 / (done - first).max(1e-9),
+            peak,
+        }
+    });
+    Some(Drain { seconds, stages })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. latency
+
+/// Records the wall-clock time of each source message's acknowledgement.
+#[derive(Debug, Default)]
+struct AckClock {
+    acked: Mutex<HashMap<i64, SystemTime>>,
+    failed: Mutex<Vec<String>>,
+}
+
+impl ClientContext for AckClock {}
+
+impl ProducerContext<NoCustomPartitioner> for AckClock {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, id: usize) {
+        let now = SystemTime::now();
+        match result {
+            Ok(_) => {
+                if let Ok(mut acked) = self.acked.lock() {
+                    acked.insert(id as i64, now);
+                }
+            }
+            Err((e, _)) => {
+                if let Ok(mut failed) = self.failed.lock() {
+                    failed.push(format!("order {id}: {e}"));
+                }
+            }
+        }
+    }
+}
+
+struct Acker(ThreadedProducer<AckClock>);
+
+impl Acker {
+    /// A producer with the services' settings (`KafkaConfig::producer_config`).
+    fn new(config: &KafkaConfig) -> Acker {
+        Acker(
+            config
+                .producer_config()
+                .create_with_context(AckClock::default())
+                .expect("latency producer"),
+        )
+    }
+
+    fn clock(&self) -> &AckClock {
+        self.0.context()
+    }
+}
+
+const HOP_APPLIED: &str = "ack → cdm applied_at";
+
+#[derive(Debug)]
+struct Window {
+    label: String,
+    hops: Vec<(&'static str, Vec<f64>)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn latency(
+    label: &str,
+    orders: &[Planned],
+    per_second: f64,
+    topic: &str,
+    acker: &Acker,
+    warehouse: &Warehouse,
+    services: &mut Services,
+    stop: &Shutdown,
+) -> Option<Window> {
+    if orders.is_empty() {
+        return None;
+    }
+    println!(
+        "latency, {label} (~{:.0} s) …",
+        (orders.len() - 1) as f64 / per_second
+    );
+    let ids: Vec<i64> = orders
+        .iter()
+        .map(|m| match m {
+            Planned::Order(o) | Planned::Unknown(o, _) => o.object_id,
+            Planned::Garbage(..) => unreachable!("no garbage planned"),
+        })
+        .collect();
+    let keys: HashMap<i64, Uuid> = ids
+        .iter()
+        .map(|id| (*id, KeySpec::SEED.hub(&id.to_string())))
+        .collect();
+    let clock = acker.clock();
+    if let Ok(mut a) = clock.acked.lock() {
+        a.clear();
+    }
+
+    // Who sees each ledger row first: a poll every 50 ms over the acknowledged, unseen orders.
+    let done = Arc::new(AtomicBool::new(false));
+    let visible: HashMap<i64, SystemTime> = std::thread::scope(|scope| {
+        let poller = {
+            let done = Arc::clone(&done);
+            let keys = &keys;
+            let mut client = warehouse.client().expect("client");
+            scope.spawn(move || {
+                let mut seen: HashMap<i64, SystemTime> = HashMap::new();
+                loop {
+                    let finished = done.load(Ordering::Relaxed);
+                    let pending: Vec<Uuid> = clock
+                        .acked
+                        .lock()
+                        .map(|a| {
+                            a.keys()
+                                .filter(|id| !seen.contains_key(id))
+                                .map(|id| keys[id])
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if finished || (pending.is_empty() && seen.len() == keys.len()) {
+                        return seen;
+                    }
+                    let at = SystemTime::now();
+                    if !pending.is_empty() {
+                        let rows = client
+                            .query(
+                                "SELECT h.order_id FROM cdm.order_ledger l \
+                                 JOIN dds.h_order h ON h.h_order_pk = l.order_id \
+                                 WHERE l.order_id = ANY($1)",
+                                &[&pending],
+                            )
+                            .expect("poll the ledger");
+                        for row in rows {
+                            seen.insert(row.get(0), at);
+                        }
+                    }
+                    std::thread::sleep(POLL);
+                }
+            })
+        };
+
+        // Stops the poller however this closure ends (a panic included).
+        let _stop_poller = StopOnDrop(Arc::clone(&done));
+        let started = Instant::now();
+        for (i, message) in orders.iter().enumerate() {
+            let due = started + Duration::from_secs_f64(i as f64 / per_second);
+            stop.sleep(due.saturating_duration_since(Instant::now()));
+            if stop.requested() {
+                break;
+            }
+            let record = message.record(topic);
+            let key = record.key.unwrap_or_default();
+            let mut base = BaseRecord::with_opaque_to(topic, ids[i] as usize)
+                .key(&key[..])
+                .payload(&record.payload[..]);
+            loop {
+                match acker.0.send(base) {
+                    Ok(()) => break,
+                    Err((e, back))
+                        if e.rdkafka_error_code()
+                            == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
+                    {
+                        base = back;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err((e, _)) => panic!("produce order {}: {e}", ids[i]),
+                }
+            }
+        }
+        let _ = acker.0.flush(Duration::from_secs(30));
+        let send_time = started.elapsed();
+        // Wait for the last order to be visible (or give up after 120 s).
+        let until = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < until && !stop.requested() {
+            let rows: i64 = warehouse
+                .client()
+                .expect("client")
+                .query_one(
+                    "SELECT count(*) FROM cdm.order_ledger WHERE order_id = ANY($1)",
+                    &[&keys.values().copied().collect::<Vec<Uuid>>()],
+                )
+                .expect("count")
+                .get(0);
+            if rows == keys.len() as i64 {
+                break;
+            }
+            services.check_alive();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Give the poller a last round.
+        std::thread::sleep(2 * POLL);
+        done.store(true, Ordering::Relaxed);
+        let visible = poller.join().expect("poller");
+        println!(
+            "  sent in {:.1} s; {} of {} visible",
+            send_time.as_secs_f64(),
+            visible.len(),
+            orders.len()
+        );
+        visible
+    });
+    interrupted(stop);
+    if let Ok(failed) = clock.failed.lock() {
+        assert!(failed.is_empty(), "deliveries failed: {failed:?}");
+    }
+    let acked = clock.acked.lock().map(|a| a.clone()).unwrap_or_default();
+
+    let mut client = warehouse.client().expect("client");
+    let pks: Vec<Uuid> = ids.iter().map(|id| keys[id]).collect();
+    let rows = client
+        .query(
+            "SELECT t.id, s.load_dt, h.load_dt, l.applied_at \
+             FROM unnest($1::bigint[], $2::uuid[]) AS t (id, pk) \
+             LEFT JOIN stg.order_events s ON s.object_id = t.id \
+             LEFT JOIN dds.h_order h ON h.h_order_pk = t.pk \
+             LEFT JOIN cdm.order_ledger l ON l.order_id = t.pk",
+            &[&ids, &pks],
+        )
+        .expect("timestamps");
+    let ms =
+        |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_microseconds().unwrap_or(0) as f64 / 1e3;
+    let mut hops: Vec<(&'static str, Vec<f64>)> = vec![
+        ("ack → stg tx start", Vec::new()),
+        ("stg → dds tx start", Vec::new()),
+        ("dds → cdm tx start", Vec::new()),
+        (HOP_APPLIED, Vec::new()),
+        ("ack → seen by 50 ms poll", Vec::new()),
+    ];
+    let mut missing = 0;
+    for row in rows {
+        let id: i64 = row.get(0);
+        let stg: Option<NaiveDateTime> = row.get(1);
+        let dds: Option<NaiveDateTime> = row.get(2);
+        let cdm: Option<DateTime<Utc>> = row.get(3);
+        let (Some(ack), Some(stg), Some(dds), Some(cdm)) = (acked.get(&id), stg, dds, cdm) else {
+            missing += 1;
+            continue;
+        };
+        let ack = DateTime::<Utc>::from(*ack);
+        let (stg, dds) = (stg.and_utc(), dds.and_utc());
+        hops[0].1.push(ms(ack, stg));
+        hops[1].1.push(ms(stg, dds));
+        hops[2].1.push(ms(dds, cdm));
+        hops[3].1.push(ms(ack, cdm));
+        if let Some(seen) = visible.get(&id) {
+            hops[4].1.push(ms(ack, DateTime::<Utc>::from(*seen)));
+        }
+    }
+    if missing > 0 {
+        println!("  {missing} orders did not arrive in every layer (left out)");
+    }
+    Some(Window {
+        label: format!(
+            "latency, {label} ({} measured; nearest-rank percentiles)",
+            hops[3].1.len()
+        ),
+        hops,
+    })
+}
+
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug)]
+struct Quantiles {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+impl Quantiles {
+    /// Nearest-rank percentiles.
+    fn of(samples: &[f64]) -> Quantiles {
+        let mut v = samples.to_vec();
+        v.sort_by(f64::total_cmp);
+        let rank = |p: f64| {
+            let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1)) - 1;
+            v.get(i).copied().unwrap_or(f64::NAN)
+        };
+        Quantiles {
+            p50: rank(0.50),
+            p99: rank(0.99),
+            max: v.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+impl std::fmt::Display for Quantiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.0} / {:.0} / {:.0}", self.p50, self.p99, self.max)
+    }
+}
