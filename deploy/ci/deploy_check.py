@@ -1,0 +1,851 @@
+#!/usr/bin/env python3
+"""The checks of deploy/ that need neither a Docker engine nor a cluster.
+
+Run by scripts/deploy-check, which installs the tools first (helm, and a venv with
+kubernetes-validate, check-jsonschema, hadolint and PyYAML) and passes their paths:
+
+    deploy_check.py --helm PATH --check-jsonschema PATH --hadolint PATH --out DIR
+
+What is checked, each as one named check (a line `ok` or `FAIL` each):
+- the env contract: the names below are the ones the services read (SPEC §7 plus the
+  services' own), and each is still read by the Rust code;
+- Dockerfile (hadolint, plus: multi-stage, `cargo build --release --locked`, numeric non-root
+  user, no HEALTHCHECK, no secret-looking ARG/ENV) and .dockerignore;
+- deploy/docker-compose.yaml: the compose-spec schema, env names, required variables, the
+  SPEC's topic chain, health-gated start order;
+- the Helm chart: `helm lint --strict` and `helm template` for the default values, every
+  deploy/helm/examples/*.yaml and deploy/helm/tests/valid/*.yaml; the rendered manifests
+  against the Kubernetes schemas (kubernetes-validate, strict) of the oldest and newest
+  versions it knows; policy on every Deployment (restricted pod security, probes, grace
+  period, resources, env names, passwords only from Secrets, topics); and every
+  deploy/helm/tests/invalid/*.yaml must be REJECTED by helm with the expected message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import jsonschema
+import yaml
+from kubernetes_validate import utils as kv
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+CHART = DEPLOY / "helm" / "vault"
+COMPOSE = DEPLOY / "docker-compose.yaml"
+
+# ---- the contract -------------------------------------------------------------------------------
+
+# SPEC §7: the variables of the original deployments.
+SPEC_ENV = {
+    "KAFKA_HOST", "KAFKA_PORT", "KAFKA_CONSUMER_USERNAME", "KAFKA_CONSUMER_PASSWORD",
+    "KAFKA_CONSUMER_GROUP", "KAFKA_SOURCE_TOPIC", "KAFKA_DESTINATION_TOPIC",
+    "PG_WAREHOUSE_HOST", "PG_WAREHOUSE_PORT", "PG_WAREHOUSE_DBNAME", "PG_WAREHOUSE_USER",
+    "PG_WAREHOUSE_PASSWORD", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD",
+}
+# Every variable the services and the vault CLI read (docs/configuration.md).
+ALLOWED_ENV = SPEC_ENV | {
+    "KAFKA_CA_FILE", "KAFKA_DLQ_TOPIC", "KAFKA_EXTRA_CONFIG",
+    "PG_WAREHOUSE_SSLMODE", "PG_WAREHOUSE_SSLROOTCERT", "PG_WAREHOUSE_POOL_SIZE",
+    "PG_WAREHOUSE_CONNECT_TIMEOUT_MS",
+    "REDIS_TLS", "REDIS_TIMEOUT_MS",
+    "HTTP_PORT", "BATCH_MAX", "BATCH_WAIT_MS", "RUST_LOG",
+}
+SECRET_ENV = {"KAFKA_CONSUMER_PASSWORD", "PG_WAREHOUSE_PASSWORD", "REDIS_PASSWORD"}
+REDIS_ENV = {n for n in ALLOWED_ENV if n.startswith("REDIS_")}
+BINARIES = ("stg-service", "dds-service", "cdm-service", "vault")
+
+# SPEC §1: order-service_orders -> stg -> stg-service-orders -> dds -> dds-service-orders -> cdm.
+TOPIC_CHAIN = {
+    "stg-service": ("order-service_orders", "stg-service-orders"),
+    "dds-service": ("stg-service-orders", "dds-service-orders"),
+    "cdm-service": ("dds-service-orders", None),
+}
+SPEC_TOPICS = ["order-service_orders", "stg-service-orders", "dds-service-orders"]
+ALL_TOPICS = sorted(SPEC_TOPICS + [t + ".dlq" for t in SPEC_TOPICS])
+
+REQUIRED_ENV = {
+    "stg-service": {"KAFKA_HOST", "KAFKA_PORT", "KAFKA_CONSUMER_GROUP", "KAFKA_SOURCE_TOPIC",
+                    "KAFKA_DESTINATION_TOPIC", "PG_WAREHOUSE_HOST", "PG_WAREHOUSE_PORT",
+                    "PG_WAREHOUSE_DBNAME", "PG_WAREHOUSE_USER", "REDIS_HOST", "REDIS_PORT"},
+    "dds-service": {"KAFKA_HOST", "KAFKA_PORT", "KAFKA_CONSUMER_GROUP", "KAFKA_SOURCE_TOPIC",
+                    "KAFKA_DESTINATION_TOPIC", "PG_WAREHOUSE_HOST", "PG_WAREHOUSE_PORT",
+                    "PG_WAREHOUSE_DBNAME", "PG_WAREHOUSE_USER"},
+    "cdm-service": {"KAFKA_HOST", "KAFKA_PORT", "KAFKA_CONSUMER_GROUP", "KAFKA_SOURCE_TOPIC",
+                    "PG_WAREHOUSE_HOST", "PG_WAREHOUSE_PORT", "PG_WAREHOUSE_DBNAME",
+                    "PG_WAREHOUSE_USER"},
+}
+SHUTDOWN_SECONDS = 10  # a service exits within 10 s of SIGTERM
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def problems_to_failure(problems: list[str]) -> None:
+    if problems:
+        raise CheckFailed("\n".join(problems))
+
+
+# ---- reporting ----------------------------------------------------------------------------------
+
+class Report:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed: list[str] = []
+
+    def run(self, name: str, fn: Callable[[], str | None]) -> None:
+        try:
+            note = fn()
+        except CheckFailed as e:
+            self.failed.append(name)
+            print(f"FAIL {name}")
+            for line in str(e).splitlines():
+                print(f"       {line}")
+            return
+        except Exception:  # a bug in a check is a failure too, with its trace
+            self.failed.append(name)
+            print(f"FAIL {name} (error in the check)")
+            for line in traceback.format_exc().rstrip().splitlines()[-3:]:
+                print(f"       {line}")
+            return
+        self.passed += 1
+        print(f"ok   {name}" + (f" ({note})" if note else ""))
+
+
+def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, **kw)
+
+
+def rel(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+# ---- env contract -------------------------------------------------------------------------------
+
+def check_env_contract() -> str:
+    require(SPEC_ENV <= ALLOWED_ENV, "SPEC names missing from the allowed list")
+    sources = []
+    for crate in ("vault-core", "vault-pg", "vault-kafka", "services"):
+        sources += [p.read_text() for p in (ROOT / crate / "src").rglob("*.rs")]
+    text = "\n".join(sources)
+    unread = []
+    for name in sorted(ALLOWED_ENV):
+        if name == "RUST_LOG":  # read by tracing's EnvFilter::try_from_default_env
+            if "try_from_default_env" not in text:
+                unread.append(name)
+        elif f'"{name}"' not in text:
+            unread.append(name)
+    require(not unread, "allowed but no longer read by the services' code: " + ", ".join(unread))
+    return f"{len(ALLOWED_ENV)} names, each read by the Rust code"
+
+
+# ---- Dockerfile ---------------------------------------------------------------------------------
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    logical, current = [], ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if current and stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        current += stripped
+        logical.append(current)
+        current = ""
+    out = []
+    for line in logical:
+        word, _, rest = line.partition(" ")
+        out.append((word.upper(), rest.strip()))
+    return out
+
+
+def check_hadolint(hadolint: str) -> str:
+    result = run([hadolint, "--no-color", "--config", str(DEPLOY / "ci" / "hadolint.yaml"),
+                  "Dockerfile"])
+    require(result.returncode == 0, (result.stdout + result.stderr).strip() or "hadolint failed")
+    return "no findings at warning level (DL3008 ignored, see deploy/ci/hadolint.yaml)"
+
+
+def check_dockerfile_rules() -> str:
+    instructions = dockerfile_instructions((ROOT / "Dockerfile").read_text())
+    problems = []
+    args = {}
+    for word, rest in instructions:
+        if word == "ARG" and "=" in rest:
+            k, v = rest.split("=", 1)
+            args[k.strip()] = v.strip()
+    stages: list[list[tuple[str, str]]] = []
+    for word, rest in instructions:
+        if word == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append((word, rest))
+    froms = [s[0][1] for s in stages]
+    resolved = [re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), f) for f in froms]
+    if len(stages) < 2:
+        problems.append("not multi-stage")
+    if not any(f.split()[0] == "rust:1-bookworm" for f in resolved):
+        problems.append("no build stage FROM rust:1-bookworm")
+    runtime = resolved[-1].split()[0] if resolved else ""
+    if not (runtime.startswith("debian:bookworm-slim") or runtime.startswith("gcr.io/distroless/cc")):
+        problems.append(f"runtime base {runtime!r} is neither debian:bookworm-slim nor distroless/cc")
+    all_runs = " ".join(rest for word, rest in instructions if word == "RUN")
+    if not re.search(r"cargo build --release --locked", all_runs):
+        problems.append("no `cargo build --release --locked`")
+    if not re.search(r"cargo chef cook --release --locked", all_runs):
+        problems.append("no dependency-caching layer (`cargo chef cook --release --locked`)")
+    final = stages[-1] if stages else []
+    users = [rest for word, rest in final if word == "USER"]
+    if not users:
+        problems.append("the final stage sets no USER")
+    else:
+        uid = users[-1].split(":")[0]
+        if not uid.isdigit() or int(uid) == 0:
+            problems.append(f"USER {users[-1]} is not a numeric non-root user")
+    if any(word == "HEALTHCHECK" for word, _ in instructions):
+        problems.append("HEALTHCHECK present (Kubernetes probes do that)")
+    if any(word == "ENTRYPOINT" for word, _ in final):
+        problems.append("ENTRYPOINT in the runtime stage (the command selects the binary)")
+    secretish = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY)", re.I)
+    for word, rest in instructions:
+        if word in ("ARG", "ENV") and secretish.search(rest.split("=")[0]):
+            problems.append(f"{word} {rest}: looks like a secret at build time")
+    for word, rest in final:
+        if word in ("COPY", "ADD") and "--from=" not in rest:
+            problems.append(f"runtime stage copies from the build context: {word} {rest}")
+    cmd = [rest for word, rest in final if word == "CMD"]
+    copied = " ".join(rest for word, rest in instructions if word == "RUN")
+    for binary in BINARIES:
+        if binary not in copied:
+            problems.append(f"binary {binary} is not put into the image")
+    if not cmd:
+        problems.append("no CMD")
+    problems_to_failure(problems)
+    return f"{len(stages)} stages, runtime {runtime}, USER {users[-1]}"
+
+
+def check_dockerignore() -> str:
+    lines = {l.strip() for l in (ROOT / ".dockerignore").read_text().splitlines()
+             if l.strip() and not l.startswith("#")}
+    missing = [p for p in ("target/", ".stack/", ".git/") if p not in lines and p.rstrip("/") not in lines]
+    require(not missing, "missing from .dockerignore: " + ", ".join(missing))
+    return "target/, .stack/, .git/ kept out"
+
+
+# ---- docker-compose -----------------------------------------------------------------------------
+
+def load_compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def vault_services(compose: dict) -> dict[str, dict]:
+    """The services that run the vault image, by name."""
+    vault_image = None
+    for svc in compose["services"].values():
+        if "build" in svc:
+            vault_image = svc.get("image")
+    return {name: svc for name, svc in compose["services"].items()
+            if "build" in svc or (vault_image and svc.get("image") == vault_image)}
+
+
+def compose_program(svc: dict) -> tuple[str, str]:
+    """(binary, full command text) of a vault-image service."""
+    command = svc.get("command") or []
+    entrypoint = svc.get("entrypoint") or []
+    if isinstance(command, str):
+        command = [command]
+    if isinstance(entrypoint, str):
+        entrypoint = [entrypoint]
+    words = list(entrypoint) + list(command)
+    text = " ".join(words)
+    if words and words[0] in BINARIES:
+        return words[0], text
+    if words[:2] == ["bash", "-c"] or words[:2] == ["sh", "-c"]:
+        return "script", text
+    return "", text
+
+
+def compose_env(svc: dict) -> dict[str, str]:
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    return {k: ("" if v is None else str(v)) for k, v in env.items()}
+
+
+def check_compose_schema(check_jsonschema: str) -> str:
+    result = run([check_jsonschema, "--builtin-schema", "vendor.compose-spec", rel(COMPOSE)])
+    require(result.returncode == 0, (result.stdout + result.stderr).strip())
+    return "compose-spec (check-jsonschema, vendored schema)"
+
+
+def check_compose_env() -> str:
+    raw = COMPOSE.read_text()
+    problems = []
+    # Interpolation: every ${VAR} must carry a default, or the file depends on the caller's shell.
+    for m in re.finditer(r"(?<!\$)\$\{([^}]*)\}", raw):
+        if ":-" not in m.group(1) and "-" not in m.group(1):
+            problems.append(f"${{{m.group(1)}}} has no default")
+    for m in re.finditer(r"(?<!\$)\$([A-Za-z_][A-Za-z0-9_]*)", raw):
+        problems.append(f"${m.group(1)} is interpolated by compose (write $${m.group(1)})")
+    compose = load_compose()
+    services = vault_services(compose)
+    require(services, "no service runs the vault image")
+    programs = {}
+    for name, svc in services.items():
+        binary, text = compose_program(svc)
+        env = compose_env(svc)
+        unknown = sorted(set(env) - ALLOWED_ENV)
+        if unknown:
+            problems.append(f"{name}: env not read by the services: {', '.join(unknown)}")
+        if binary in TOPIC_CHAIN:
+            programs[binary] = name
+            missing = sorted(REQUIRED_ENV[binary] - set(env))
+            if missing:
+                problems.append(f"{name}: missing {', '.join(missing)}")
+            if binary != "stg-service" and set(env) & REDIS_ENV:
+                problems.append(f"{name}: Redis variables on a service that does not read Redis")
+            source, destination = TOPIC_CHAIN[binary]
+            if env.get("KAFKA_SOURCE_TOPIC") != source:
+                problems.append(f"{name}: KAFKA_SOURCE_TOPIC={env.get('KAFKA_SOURCE_TOPIC')} (SPEC: {source})")
+            if env.get("KAFKA_DESTINATION_TOPIC") != destination and destination:
+                problems.append(f"{name}: KAFKA_DESTINATION_TOPIC={env.get('KAFKA_DESTINATION_TOPIC')} (SPEC: {destination})")
+            if destination is None and "KAFKA_DESTINATION_TOPIC" in env:
+                problems.append(f"{name}: the last stage has a KAFKA_DESTINATION_TOPIC")
+            port = env.get("HTTP_PORT", "5000")
+            test = " ".join(svc.get("healthcheck", {}).get("test", []))
+            if f"/{port}" not in test or "/readyz" not in test:
+                problems.append(f"{name}: health check does not ask /readyz on HTTP_PORT {port}")
+        elif binary == "script":
+            if not re.search(r"\bvault simulate\b", text):
+                problems.append(f"{name}: a script that does not run `vault simulate`")
+            else:
+                programs["simulate"] = name
+            if env.get("KAFKA_SOURCE_TOPIC", SPEC_TOPICS[0]) != SPEC_TOPICS[0]:
+                problems.append(f"{name}: simulates into {env.get('KAFKA_SOURCE_TOPIC')}")
+        else:
+            problems.append(f"{name}: command {text!r} does not select one of {', '.join(BINARIES)}")
+    for binary in TOPIC_CHAIN:
+        if binary not in programs:
+            problems.append(f"no service runs {binary}")
+    if "simulate" not in programs:
+        problems.append("no simulator (`vault simulate`)")
+    problems_to_failure(problems)
+    return (f"{len(services)} vault containers ({', '.join(sorted(services))}): "
+            "env names, required variables, SPEC topic chain")
+
+
+def check_compose_order() -> str:
+    compose = load_compose()
+    all_services = compose["services"]
+    services = vault_services(compose)
+    problems = []
+    completed = set()
+    for name, svc in all_services.items():
+        image = svc.get("image", "")
+        if "build" not in svc and (":" not in image or image.endswith(":latest")):
+            problems.append(f"{name}: image {image!r} not pinned to a tag")
+        deps = svc.get("depends_on") or {}
+        if isinstance(deps, list):
+            problems.append(f"{name}: depends_on without conditions")
+            continue
+        for dep, spec in deps.items():
+            condition = (spec or {}).get("condition")
+            target = all_services.get(dep)
+            if target is None:
+                problems.append(f"{name}: depends on unknown service {dep}")
+                continue
+            if condition == "service_healthy" and "healthcheck" not in target:
+                problems.append(f"{name}: waits for {dep} to be healthy, which has no healthcheck")
+            elif condition == "service_completed_successfully":
+                completed.add(dep)
+                if target.get("restart", "no") != "no":
+                    problems.append(f"{name}: {dep} is a one-shot but restarts")
+            elif condition not in ("service_healthy", "service_completed_successfully"):
+                problems.append(f"{name}: depends on {dep} with condition {condition} (not health-gated)")
+    # What each vault container must wait for.
+    for name, svc in services.items():
+        binary, _ = compose_program(svc)
+        deps = svc.get("depends_on") or {}
+        env = compose_env(svc)
+        kafka_host = env.get("KAFKA_HOST")
+        pg_host = env.get("PG_WAREHOUSE_HOST")
+        redis_host = env.get("REDIS_HOST")
+        topic_jobs = [d for d in deps if d in completed]
+        if not topic_jobs:
+            problems.append(f"{name}: does not wait for the topic creator")
+        if binary in TOPIC_CHAIN and deps.get(pg_host, {}).get("condition") != "service_healthy":
+            problems.append(f"{name}: does not wait for PostgreSQL ({pg_host}) to be healthy")
+        if redis_host and deps.get(redis_host, {}).get("condition") != "service_healthy":
+            problems.append(f"{name}: does not wait for Redis ({redis_host}) to be healthy")
+        if kafka_host not in all_services:
+            problems.append(f"{name}: KAFKA_HOST={kafka_host} is no service of the file")
+    # The topic creator creates exactly the SPEC's topics and their dead-letter topics.
+    creators = [all_services[d] for d in completed if d not in services]
+    created = set()
+    for creator in creators:
+        text = " ".join(creator.get("command") if isinstance(creator.get("command"), list)
+                        else [creator.get("command") or ""])
+        m = re.search(r"for topic in (.*?); do", text, re.S)
+        if m:
+            created |= set(m.group(1).replace("\\", " ").split())
+    if sorted(created) != ALL_TOPICS:
+        problems.append(f"topics created {sorted(created)}, SPEC wants {ALL_TOPICS}")
+    problems_to_failure(problems)
+    return "depends_on health-gated; topic job creates " + ", ".join(ALL_TOPICS)
+
+
+# ---- Helm ---------------------------------------------------------------------------------------
+
+class Helm:
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+
+    def lint(self, values: Path | None) -> subprocess.CompletedProcess[str]:
+        cmd = [self.binary, "lint", "--strict", rel(CHART)]
+        if values:
+            cmd += ["-f", rel(values)]
+        return run(cmd)
+
+    def template(self, values: Path | None) -> subprocess.CompletedProcess[str]:
+        cmd = [self.binary, "template", "vault", rel(CHART), "--namespace", "vault"]
+        if values:
+            cmd += ["-f", rel(values)]
+        return run(cmd)
+
+
+def values_files() -> list[tuple[str, Path | None]]:
+    files: list[tuple[str, Path | None]] = [("default values", None)]
+    for path in sorted((DEPLOY / "helm" / "examples").glob("*.yaml")):
+        files.append((rel(path), path))
+    for path in sorted((DEPLOY / "helm" / "tests" / "valid").glob("*.yaml")):
+        files.append((rel(path), path))
+    return files
+
+
+def load_values(path: Path | None) -> dict:
+    base = yaml.safe_load((CHART / "values.yaml").read_text())
+    if path is None:
+        return base
+    return deep_merge(base, yaml.safe_load(path.read_text()) or {})
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = deep_merge(base.get(k), v) if k in base else v
+        return out
+    return over
+
+
+SERVICE_MONITOR_SCHEMA = {
+    # The part of monitoring.coreos.com/v1 ServiceMonitor the chart uses (the CRD is not in
+    # the Kubernetes schemas); strict, like the rest.
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "ServiceMonitor"},
+        "metadata": {"type": "object", "required": ["name"], "additionalProperties": False,
+                     "properties": {"name": {"type": "string"}, "namespace": {"type": "string"},
+                                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                                    "annotations": {"type": "object"}}},
+        "spec": {"type": "object", "required": ["selector", "endpoints"], "additionalProperties": False,
+                 "properties": {
+                     "selector": {"type": "object", "additionalProperties": False, "properties": {
+                         "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                     "namespaceSelector": {"type": "object", "additionalProperties": False, "properties": {
+                         "matchNames": {"type": "array", "items": {"type": "string"}},
+                         "any": {"type": "boolean"}}},
+                     "jobLabel": {"type": "string"},
+                     "endpoints": {"type": "array", "minItems": 1, "items": {
+                         "type": "object", "additionalProperties": False, "required": ["port"],
+                         "properties": {"port": {"type": "string"}, "path": {"type": "string"},
+                                        "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
+                                        "scrapeTimeout": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"}}}},
+                 }},
+    },
+}
+
+
+def kube_versions() -> list[str]:
+    """The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest known."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    m = re.match(r"\s*>=\s*v?(\d+)\.(\d+)", chart.get("kubeVersion", ""))
+    require(m is not None, f"Chart.yaml kubeVersion {chart.get('kubeVersion')!r} is not '>=X.Y...'")
+    oldest = f"{m.group(1)}.{m.group(2)}"
+    known = [kv.major_minor(v) for v in kv.all_versions()]
+    require(oldest in known, f"kubernetes-validate has no schemas for {oldest}")
+    return [oldest, known[-1]]
+
+
+def validate_k8s(docs: list[dict], label: str) -> str:
+    problems = []
+    versions = kube_versions()
+    for doc in docs:
+        name = f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+        if doc.get("kind") == "ServiceMonitor":
+            errors = sorted(jsonschema.Draft202012Validator(SERVICE_MONITOR_SCHEMA).iter_errors(doc),
+                            key=lambda e: list(e.path))
+            for e in errors:
+                problems.append(f"{name}: {'.'.join(map(str, e.path))}: {e.message}")
+            continue
+        for version in versions:
+            try:
+                kv.validate(doc, version, strict=True)
+            except kv.ValidationError as e:
+                problems.append(f"{name} (Kubernetes {version}): {'.'.join(map(str, e.path))}: {e.message}")
+            except kv.SchemaNotFoundError as e:
+                problems.append(f"{name}: {e.message}")
+    problems_to_failure(problems)
+    kinds = sorted({d["kind"] for d in docs})
+    return f"{len(docs)} objects ({', '.join(kinds)}) valid against Kubernetes {' and '.join(versions)}"
+
+
+def env_map(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def pod_security_problems(pod: dict, c: dict, p: str) -> list[str]:
+    """Pod Security Standard "restricted" (and a little more) for one pod and its container."""
+    problems = []
+    # restricted pod security
+    psc, sc = pod.get("securityContext", {}), c.get("securityContext", {})
+    if not (psc.get("runAsNonRoot") or sc.get("runAsNonRoot")):
+        problems.append(f"{p} runAsNonRoot is not set")
+    uid = sc.get("runAsUser", psc.get("runAsUser"))
+    if uid is not None and uid == 0:
+        problems.append(f"{p} runAsUser 0")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        problems.append(f"{p} allowPrivilegeEscalation is not false")
+    if "ALL" not in (sc.get("capabilities", {}).get("drop") or []) or sc.get("capabilities", {}).get("add"):
+        problems.append(f"{p} capabilities: not drop ALL (or some added)")
+    seccomp = (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+    if seccomp not in ("RuntimeDefault", "Localhost"):
+        problems.append(f"{p} seccompProfile {seccomp}")
+    if sc.get("readOnlyRootFilesystem") is not True:
+        problems.append(f"{p} readOnlyRootFilesystem is not true")
+    if sc.get("privileged"):
+        problems.append(f"{p} privileged")
+    for v in pod.get("volumes", []):
+        if "hostPath" in v:
+            problems.append(f"{p} hostPath volume {v['name']}")
+    if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
+        problems.append(f"{p} shares a host namespace")
+    if pod.get("automountServiceAccountToken") is not False:
+        problems.append(f"{p} mounts a service account token")
+    return problems
+
+
+def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
+    problems = []
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    expected = {bin_ for key, bin_ in (("stg", "stg-service"), ("dds", "dds-service"), ("cdm", "cdm-service"))
+                if values.get(key, {}).get("enabled", True)}
+    seen = set()
+    for name, dep in deployments.items():
+        pod = dep["spec"]["template"]["spec"]
+        p = f"{name}:"
+        containers = pod["containers"]
+        if len(containers) != 1:
+            problems.append(f"{p} {len(containers)} containers")
+        c = containers[0]
+        args = (c.get("command") or []) + (c.get("args") or [])
+        binary = args[0] if args else ""
+        if binary not in TOPIC_CHAIN:
+            problems.append(f"{p} runs {args} (not one of the services)")
+            continue
+        seen.add(binary)
+        problems += pod_security_problems(pod, c, p)
+        # probes, ports, shutdown
+        ports = {pt["name"]: pt["containerPort"] for pt in c.get("ports", [])}
+        env = env_map(c)
+        http_port = env.get("HTTP_PORT", {}).get("value", "5000")
+        if str(ports.get("http")) != http_port:
+            problems.append(f"{p} HTTP_PORT {http_port} is not the http port {ports.get('http')}")
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            get = (c.get(probe) or {}).get("httpGet") or {}
+            if get.get("path") != path or get.get("port") not in ("http", ports.get("http")):
+                problems.append(f"{p} {probe} is not GET {path} on the http port")
+        grace = pod.get("terminationGracePeriodSeconds", 30)
+        if grace <= SHUTDOWN_SECONDS:
+            problems.append(f"{p} terminationGracePeriodSeconds {grace} <= the {SHUTDOWN_SECONDS} s shutdown")
+        res = c.get("resources") or {}
+        if not res.get("requests", {}).get("memory") or not res.get("requests", {}).get("cpu") \
+                or not res.get("limits", {}).get("memory"):
+            problems.append(f"{p} resources: requests cpu+memory and a memory limit are needed")
+        image = c.get("image", "")
+        if image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1]:
+            problems.append(f"{p} image {image} has no pinned tag")
+        # env: names, passwords only from Secrets, Redis only for stg, topics
+        unknown = sorted(set(env) - ALLOWED_ENV)
+        if unknown:
+            problems.append(f"{p} env not read by the services: {', '.join(unknown)}")
+        for var, e in env.items():
+            if var in SECRET_ENV and ("value" in e or "secretKeyRef" not in (e.get("valueFrom") or {})):
+                problems.append(f"{p} {var} is not taken from a Secret")
+        if c.get("envFrom"):
+            problems.append(f"{p} envFrom (names unchecked)")
+        missing = sorted(REQUIRED_ENV[binary] - set(env))
+        if missing:
+            problems.append(f"{p} missing {', '.join(missing)}")
+        if binary != "stg-service" and set(env) & REDIS_ENV:
+            problems.append(f"{p} Redis variables on a service that does not read Redis")
+        if "KAFKA_CONSUMER_USERNAME" in env and "KAFKA_CONSUMER_PASSWORD" not in env:
+            problems.append(f"{p} SASL user without a password")
+        source, destination = TOPIC_CHAIN[binary]
+        if env.get("KAFKA_SOURCE_TOPIC", {}).get("value") != source:
+            problems.append(f"{p} KAFKA_SOURCE_TOPIC is not {source}")
+        got_destination = env.get("KAFKA_DESTINATION_TOPIC", {}).get("value")
+        if got_destination != destination:
+            problems.append(f"{p} KAFKA_DESTINATION_TOPIC {got_destination} (SPEC: {destination})")
+        # CA files must be mounted where the variables point.
+        mounts = [m["mountPath"].rstrip("/") + "/" for m in c.get("volumeMounts", [])]
+        ca_vars = ["PG_WAREHOUSE_SSLROOTCERT"]
+        if "KAFKA_CONSUMER_USERNAME" in env:
+            ca_vars.append("KAFKA_CA_FILE")
+        for var in ca_vars:
+            path = env.get(var, {}).get("value") or ("/crt/YandexInternalRootCA.crt" if var == "KAFKA_CA_FILE" else "")
+            if path.startswith("/crt/") and not any(path.startswith(m) for m in mounts):
+                problems.append(f"{p} {var}={path} but nothing is mounted there")
+        # a Service in front of the http port
+        svc = services.get(name)
+        if not svc:
+            problems.append(f"{p} no Service")
+        metrics = values.get("metrics", {})
+        annotations = dep["spec"]["template"]["metadata"].get("annotations", {})
+        if metrics.get("podAnnotations") and (annotations.get("prometheus.io/scrape") != "true"
+                                             or annotations.get("prometheus.io/port") != http_port):
+            problems.append(f"{p} Prometheus scrape annotations missing or on the wrong port")
+    for job in (d for d in docs if d["kind"] == "Job"):
+        pod = job["spec"]["template"]["spec"]
+        p = f"{job['metadata']['name']}:"
+        for c in pod["containers"]:
+            problems += pod_security_problems(pod, c, p)
+            env = env_map(c)
+            unknown = sorted(set(env) - ALLOWED_ENV)
+            if unknown:
+                problems.append(f"{p} env not read by vault: {', '.join(unknown)}")
+            for var, e in env.items():
+                if var in SECRET_ENV and "secretKeyRef" not in (e.get("valueFrom") or {}):
+                    problems.append(f"{p} {var} is not taken from a Secret")
+            if not c.get("resources", {}).get("limits", {}).get("memory"):
+                problems.append(f"{p} no memory limit")
+    if seen != expected:
+        problems.append(f"services deployed {sorted(seen)}, enabled {sorted(expected)}")
+    problems_to_failure(problems)
+    jobs = sum(1 for d in docs if d["kind"] == "Job")
+    return (f"{len(deployments)} Deployments{f', {jobs} Job' if jobs else ''}: restricted security, "
+            "probes, grace, resources, env, topics")
+
+
+def check_values_env_names(helm_values: list[tuple[str, Path | None]]) -> str:
+    problems = []
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    config_props = set(schema["definitions"]["config"]["properties"])
+    extra = config_props - ALLOWED_ENV
+    if extra:
+        problems.append(f"values.schema.json config accepts unknown names: {sorted(extra)}")
+    if config_props & SECRET_ENV:
+        problems.append("values.schema.json config accepts passwords")
+    if schema["definitions"]["config"].get("additionalProperties") is not False:
+        problems.append("values.schema.json config allows additional properties")
+    secret_keys = set(schema["properties"]["secretKeys"]["properties"])
+    if secret_keys != SECRET_ENV:
+        problems.append(f"secretKeys names {sorted(secret_keys)} are not the password variables")
+    for label, path in helm_values:
+        raw = yaml.safe_load((path or CHART / "values.yaml").read_text()) or {}
+        blocks = [("config", raw.get("config") or {})]
+        blocks += [(f"{k}.config", (raw.get(k) or {}).get("config") or {}) for k in ("stg", "dds", "cdm")]
+        blocks += [("secretKeys", raw.get("secretKeys") or {})]
+        for where, block in blocks:
+            unknown = sorted(set(block) - ALLOWED_ENV)
+            if unknown:
+                problems.append(f"{label}: {where}: {', '.join(unknown)}")
+    # Every name written in a template is an allowed one.
+    for tpl in sorted((CHART / "templates").glob("*")):
+        for m in re.finditer(r"\b((?:KAFKA|PG_WAREHOUSE|REDIS|HTTP|BATCH|RUST)_[A-Z_]+)\b", tpl.read_text()):
+            if m.group(1) not in ALLOWED_ENV:
+                problems.append(f"{rel(tpl)}: {m.group(1)}")
+    problems_to_failure(problems)
+    return "values.yaml, examples, schema and templates name only the services' variables"
+
+
+def check_helm_default_topics() -> str:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    problems = []
+    for key, binary in (("stg", "stg-service"), ("dds", "dds-service"), ("cdm", "cdm-service")):
+        cfg = values[key]["config"]
+        source, destination = TOPIC_CHAIN[binary]
+        if cfg.get("KAFKA_SOURCE_TOPIC") != source or cfg.get("KAFKA_DESTINATION_TOPIC") != destination:
+            problems.append(f"{key}: {cfg.get('KAFKA_SOURCE_TOPIC')} -> {cfg.get('KAFKA_DESTINATION_TOPIC')}"
+                            f" (SPEC: {source} -> {destination})")
+        if cfg.get("KAFKA_CONSUMER_GROUP") != binary:
+            problems.append(f"{key}: consumer group {cfg.get('KAFKA_CONSUMER_GROUP')} (original: {binary})")
+    problems_to_failure(problems)
+    return " -> ".join(SPEC_TOPICS)
+
+
+def check_cloud_example(docs: list[dict]) -> str:
+    """The SASL_SSL example really is SASL_SSL + CA + verify-full + existingSecret."""
+    problems = []
+    kinds = {d["kind"] for d in docs}
+    for kind in ("PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceMonitor"):
+        if kind not in kinds:
+            problems.append(f"no {kind} rendered (the example turns it on)")
+    for dep in (d for d in docs if d["kind"] == "Deployment"):
+        c = dep["spec"]["template"]["spec"]["containers"][0]
+        env = env_map(c)
+        name = dep["metadata"]["name"]
+        if "KAFKA_CONSUMER_USERNAME" not in env:
+            problems.append(f"{name}: no KAFKA_CONSUMER_USERNAME (not SASL_SSL)")
+        if env.get("PG_WAREHOUSE_SSLMODE", {}).get("value") != "verify-full":
+            problems.append(f"{name}: PG_WAREHOUSE_SSLMODE is not verify-full")
+        for var in ("KAFKA_CONSUMER_PASSWORD", "PG_WAREHOUSE_PASSWORD"):
+            if "secretKeyRef" not in (env.get(var, {}).get("valueFrom") or {}):
+                problems.append(f"{name}: {var} not from existingSecret")
+        if not any(m["mountPath"] == "/crt" for m in c.get("volumeMounts", [])):
+            problems.append(f"{name}: no CA volume at /crt")
+    problems_to_failure(problems)
+    return "SASL_SSL user, passwords from existingSecret, CA at /crt, verify-full, PDB + HPA + ServiceMonitor"
+
+
+def invalid_expectations(path: Path) -> tuple[str, list[str]]:
+    kind, patterns = "schema", []
+    for line in path.read_text().splitlines():
+        m = re.match(r"#\s*must-fail:\s*(\w+)", line)
+        if m:
+            kind = m.group(1)
+        m = re.match(r"#\s*expect:\s*(.+)", line)
+        if m:
+            patterns.append(m.group(1).strip())
+    return kind, patterns
+
+
+def check_invalid(helm: Helm, path: Path) -> str:
+    kind, patterns = invalid_expectations(path)
+    require(patterns, "no `# expect: REGEX` line")
+    result = helm.template(path)
+    output = (result.stdout + result.stderr).strip()
+    require(result.returncode != 0, "helm ACCEPTED these values (it must reject them)")
+    marker = {"schema": r"values don't meet the specifications of the schema",
+              "template": r"execution error"}.get(kind, kind)
+    require(re.search(marker, output) is not None,
+            f"rejected, but not by the {kind} check:\n{output}")
+    for pattern in patterns:
+        require(re.search(pattern, output) is not None,
+                f"rejected, but the message does not match {pattern!r}:\n{output}")
+    if kind == "schema":  # (helm lint only logs a template's `fail`, by design)
+        lint = helm.lint(path)
+        require(lint.returncode != 0, "helm lint accepted these values")
+    reason = next((l.strip(" -") for l in output.splitlines()
+                   if re.search(patterns[0], l)), output.splitlines()[-1])
+    return f"rejected by the {kind}: {reason}"
+
+
+# ---- main ---------------------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--helm", required=True)
+    parser.add_argument("--check-jsonschema", required=True)
+    parser.add_argument("--hadolint", required=True)
+    parser.add_argument("--out", required=True, help="where rendered manifests are written")
+    args = parser.parse_args()
+    for tool in ("helm", "check_jsonschema", "hadolint"):  # commands run from the repository root
+        found = shutil.which(getattr(args, tool))
+        if not found:
+            parser.error(f"--{tool.replace('_', '-')}: {getattr(args, tool)} not found")
+        setattr(args, tool, os.path.abspath(found))
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report()
+    helm = Helm(args.helm)
+
+    print("-- contract")
+    report.run("env names: SPEC §7 + the services' own, each read by the code", check_env_contract)
+
+    print("-- image")
+    report.run("Dockerfile: hadolint", lambda: check_hadolint(args.hadolint))
+    report.run("Dockerfile: multi-stage, --locked, numeric non-root USER, no HEALTHCHECK, no build secrets",
+               check_dockerfile_rules)
+    report.run(".dockerignore", check_dockerignore)
+
+    print("-- docker-compose")
+    report.run(f"{rel(COMPOSE)}: parses, compose-spec schema",
+               lambda: check_compose_schema(args.check_jsonschema))
+    report.run(f"{rel(COMPOSE)}: env names, required variables, SPEC topics", check_compose_env)
+    report.run(f"{rel(COMPOSE)}: health-gated start order, topic creator", check_compose_order)
+
+    print("-- helm chart")
+    helm_values = values_files()
+    report.run("chart values, schema and templates: env names", lambda: check_values_env_names(helm_values))
+    report.run("chart default topics and consumer groups (SPEC)", check_helm_default_topics)
+    for label, path in helm_values:
+        def lint(path: Path | None = path) -> str:
+            result = helm.lint(path)
+            require(result.returncode == 0, (result.stdout + result.stderr).strip())
+            return ""
+        report.run(f"helm lint --strict: {label}", lint)
+
+        rendered: dict[str, list[dict]] = {}
+
+        def template(path: Path | None = path, label: str = label,
+                     rendered: dict[str, list[dict]] = rendered) -> str:
+            result = helm.template(path)
+            require(result.returncode == 0, (result.stdout + result.stderr).strip())
+            name = "default" if path is None else path.stem
+            (out / f"{name}.yaml").write_text(result.stdout)
+            docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+            rendered["docs"] = docs
+            return f"{len(docs)} objects -> {os.path.relpath(out / (name + '.yaml'), ROOT)}"
+        report.run(f"helm template: {label}", template)
+        if "docs" not in rendered:
+            continue
+        docs = rendered["docs"]
+        values = load_values(path)
+        report.run(f"kubernetes-validate --strict: {label}", lambda docs=docs, label=label: validate_k8s(docs, label))
+        report.run(f"policy (pod security, probes, env, secrets, topics): {label}",
+                   lambda docs=docs, values=values, label=label: check_deployment_policy(docs, values, label))
+        if path is not None and path.name == "cloud-sasl-ssl.yaml":
+            report.run(f"cloud example is SASL_SSL + CA + verify-full + existingSecret: {label}",
+                       lambda docs=docs: check_cloud_example(docs))
+
+    invalid = sorted((DEPLOY / "helm" / "tests" / "invalid").glob("*.yaml"))
+    report.run("invalid values files exist", lambda: require(len(invalid) >= 2, "fewer than 2") or f"{len(invalid)} files")
+    for path in invalid:
+        report.run(f"must be rejected: {rel(path)}", lambda path=path: check_invalid(helm, path))
+
+    failed = len(report.failed)
+    print()
+    if failed:
+        print("failed checks:")
+        for name in report.failed:
+            print(f"  - {name}")
+    print(f"deploy-check: {report.passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

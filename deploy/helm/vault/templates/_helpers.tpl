@@ -1,0 +1,194 @@
+{{/*
+Helpers shared by every component. A component is addressed by its values key (stg, dds, cdm);
+"vault.components" maps each key to the binary (and resource suffix) it runs.
+*/}}
+
+{{- define "vault.components" -}}
+stg: stg-service
+dds: dds-service
+cdm: cdm-service
+{{- end -}}
+
+{{/* Keys a component takes whose top-level value is the default of all three. */}}
+{{- define "vault.settingKeys" -}}
+{{- list "image" "replicaCount" "containerPort" "config" "resources" "podAnnotations" "podLabels" "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" "priorityClassName" "strategy" "autoscaling" "podDisruptionBudget" | toJson -}}
+{{- end -}}
+
+{{- define "vault.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "vault.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "vault.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels common to every object of the release. */}}
+{{- define "vault.labels" -}}
+helm.sh/chart: {{ include "vault.chart" . }}
+app.kubernetes.io/name: {{ include "vault.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: vault
+{{- end -}}
+
+{{/* (dict "root" $ "bin" "stg-service") */}}
+{{- define "vault.componentName" -}}
+{{- printf "%s-%s" (include "vault.fullname" .root) .bin | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "vault.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vault.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .bin }}
+{{- end -}}
+
+{{- define "vault.componentLabels" -}}
+{{ include "vault.labels" .root }}
+app.kubernetes.io/component: {{ .bin }}
+{{- end -}}
+
+{{- define "vault.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "vault.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+(list base override) -> YAML of base deep-merged with override: maps merge key by key, any
+other value of override (false, 0, "", a list, null) replaces the base's. (sprig's
+mergeOverwrite would keep the base's value where the override is false or 0.)
+*/}}
+{{- define "vault.deepMerge" -}}
+{{- $out := deepCopy (index . 0) -}}
+{{- range $key, $value := (index . 1) -}}
+{{- $current := get $out $key -}}
+{{- if and (kindIs "map" $value) (kindIs "map" $current) -}}
+{{- $_ := set $out $key (include "vault.deepMerge" (list $current $value) | fromYaml) -}}
+{{- else -}}
+{{- $_ := set $out $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/* (dict "root" $ "key" "stg") -> YAML of the component's settings merged over the defaults. */}}
+{{- define "vault.settings" -}}
+{{- $defaults := dict -}}
+{{- range $k := include "vault.settingKeys" . | fromJsonArray -}}
+{{- if hasKey $.root.Values $k -}}
+{{- $_ := set $defaults $k (get $.root.Values $k) -}}
+{{- end -}}
+{{- end -}}
+{{- $own := omit (get .root.Values .key | default dict) "enabled" -}}
+{{- include "vault.deepMerge" (list $defaults $own) -}}
+{{- end -}}
+
+{{/* The text of a config value: integers without a decimal point or exponent, "" for null. */}}
+{{- define "vault.envValue" -}}
+{{- if kindIs "invalid" . -}}
+{{- else if or (kindIs "float64" .) (kindIs "float32" .) -}}
+{{- . | int64 | toString -}}
+{{- else -}}
+{{- . | toString -}}
+{{- end -}}
+{{- end -}}
+
+{{/* (dict "root" $ "key" "stg" "bin" "stg-service" "c" $settings): fail early on what the service would refuse at start. */}}
+{{- define "vault.validate" -}}
+{{- $c := .c -}}
+{{- $bin := .bin -}}
+{{- $v := .root.Values -}}
+{{- $cfg := dict -}}
+{{- range $name, $value := $c.config -}}
+{{- $text := include "vault.envValue" $value | trim -}}
+{{- if $text }}{{ $_ := set $cfg $name $text }}{{ end -}}
+{{- end -}}
+{{- $required := list "KAFKA_HOST" "KAFKA_PORT" "KAFKA_CONSUMER_GROUP" "KAFKA_SOURCE_TOPIC" "PG_WAREHOUSE_HOST" "PG_WAREHOUSE_PORT" "PG_WAREHOUSE_DBNAME" "PG_WAREHOUSE_USER" -}}
+{{- if ne $bin "cdm-service" }}{{ $required = append $required "KAFKA_DESTINATION_TOPIC" }}{{ end -}}
+{{- if eq $bin "stg-service" }}{{ $required = concat $required (list "REDIS_HOST" "REDIS_PORT") }}{{ end -}}
+{{- range $name := $required -}}
+{{- if not (hasKey $cfg $name) -}}
+{{- fail (printf "%s: config.%s is required (set it in config or %s.config)" $bin $name $.key) -}}
+{{- end -}}
+{{- end -}}
+{{- $mount := $v.caCertificate.mountPath | default "/crt" | trimSuffix "/" -}}
+{{- $hasCa := or $v.caCertificate.secretName $v.caCertificate.configMapName -}}
+{{- if and $v.caCertificate.secretName $v.caCertificate.configMapName -}}
+{{- fail "caCertificate: set secretName or configMapName, not both" -}}
+{{- end -}}
+{{- if hasKey $cfg "KAFKA_CONSUMER_USERNAME" -}}
+{{- if not (and $v.existingSecret $v.secretKeys.KAFKA_CONSUMER_PASSWORD) -}}
+{{- fail (printf "%s: config.KAFKA_CONSUMER_USERNAME is set (SASL_SSL): the password must come from a Secret: set existingSecret and secretKeys.KAFKA_CONSUMER_PASSWORD" $bin) -}}
+{{- end -}}
+{{- $caFile := get $cfg "KAFKA_CA_FILE" | default "/crt/YandexInternalRootCA.crt" -}}
+{{- if and (hasPrefix (printf "%s/" $mount) $caFile) (not $hasCa) -}}
+{{- fail (printf "%s: SASL_SSL reads the CA file %s: set caCertificate.secretName or caCertificate.configMapName (mounted at %s), or point config.KAFKA_CA_FILE at a file in the image (/etc/ssl/certs/ca-certificates.crt for a public CA)" $bin $caFile $mount) -}}
+{{- end -}}
+{{- end -}}
+{{- $sslmode := get $cfg "PG_WAREHOUSE_SSLMODE" | default "prefer" -}}
+{{- if hasPrefix "verify-" $sslmode -}}
+{{- $root := get $cfg "PG_WAREHOUSE_SSLROOTCERT" -}}
+{{- if not $root -}}
+{{- fail (printf "%s: PG_WAREHOUSE_SSLMODE=%s needs config.PG_WAREHOUSE_SSLROOTCERT" $bin $sslmode) -}}
+{{- end -}}
+{{- if and (hasPrefix (printf "%s/" $mount) $root) (not $hasCa) -}}
+{{- fail (printf "%s: PG_WAREHOUSE_SSLROOTCERT=%s is under %s but no caCertificate.secretName or caCertificate.configMapName is set" $bin $root $mount) -}}
+{{- end -}}
+{{- end -}}
+{{- if $c.autoscaling.enabled -}}
+{{- if gt (int $c.autoscaling.minReplicas) (int $c.autoscaling.maxReplicas) -}}
+{{- fail (printf "%s: autoscaling.minReplicas (%v) is above autoscaling.maxReplicas (%v)" $bin $c.autoscaling.minReplicas $c.autoscaling.maxReplicas) -}}
+{{- end -}}
+{{- end -}}
+{{- if $c.podDisruptionBudget.enabled -}}
+{{- if and (not (kindIs "invalid" $c.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" $c.podDisruptionBudget.maxUnavailable)) -}}
+{{- fail (printf "%s: podDisruptionBudget: set maxUnavailable or minAvailable, not both (set the other to null)" $bin) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* (dict "root" $ "bin" "stg-service" "c" $settings) -> the container's env list. */}}
+{{- define "vault.env" -}}
+{{- $c := .c -}}
+{{- $v := .root.Values -}}
+- name: HTTP_PORT
+  value: {{ $c.containerPort | int | toString | quote }}
+{{- range $name := keys $c.config | sortAlpha }}
+{{- $text := include "vault.envValue" (get $c.config $name) }}
+{{- if $text }}
+- name: {{ $name }}
+  value: {{ $text | quote }}
+{{- end }}
+{{- end }}
+{{- if $v.existingSecret }}
+{{- $secrets := list "PG_WAREHOUSE_PASSWORD" }}
+{{- if include "vault.envValue" $c.config.KAFKA_CONSUMER_USERNAME }}{{ $secrets = append $secrets "KAFKA_CONSUMER_PASSWORD" }}{{ end }}
+{{- if eq .bin "stg-service" }}{{ $secrets = append $secrets "REDIS_PASSWORD" }}{{ end }}
+{{- range $name := $secrets | sortAlpha }}
+{{- $key := get $v.secretKeys $name }}
+{{- if $key }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.existingSecret }}
+      key: {{ $key }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
