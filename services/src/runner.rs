@@ -22,7 +22,7 @@ use tracing::{error, info, warn};
 use vault_core::{ConfigError, Env};
 use vault_kafka::deadletter::dead_letter;
 use vault_kafka::{
-    positions, BatchConsumer, InMessage, KafkaConfig, KafkaError, OutRecord, Producer,
+    positions, BatchConsumer, InMessage, KafkaConfig, KafkaError, OutRecord, Pending, Producer,
 };
 use vault_pg::{PgError, Warehouse};
 
@@ -72,6 +72,9 @@ pub enum StageError {
     /// A downstream message could not be encoded.
     #[error("encode downstream message: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A downstream message could not be handed to the producer.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
 }
 
 impl StageError {
@@ -80,6 +83,7 @@ impl StageError {
             StageError::Pg(e) => e.is_retryable(),
             StageError::Dictionary(e) => e.is_retryable(),
             StageError::Encode(_) => false,
+            StageError::Kafka(e) => e.is_retryable(),
         }
     }
 
@@ -88,28 +92,45 @@ impl StageError {
             StageError::Pg(_) => "postgres",
             StageError::Dictionary(_) => "redis",
             StageError::Encode(_) => "encode",
+            StageError::Kafka(_) => "kafka",
         }
     }
 }
 
-/// What a stage hands back for a batch: downstream messages and refused messages.
-#[derive(Debug, Default)]
+/// What a stage hands back for a batch: downstream messages (already on their way: delivery
+/// starts at once, so it overlaps the stage's warehouse write) and refused messages.
+#[derive(Debug)]
 pub struct Output {
     destination: Option<String>,
-    downstream: Vec<OutRecord>,
+    producer: Producer,
+    pending: Pending,
+    produced: usize,
     rejected: Vec<(usize, &'static str, String)>,
 }
 
 impl Output {
-    /// A message for the destination topic, keyed (by order id).
-    pub fn send(&mut self, key: String, payload: Vec<u8>) {
-        let topic = self.destination.clone().unwrap_or_default();
-        self.downstream.push(OutRecord {
-            topic,
+    fn new(destination: Option<String>, producer: Producer) -> Self {
+        Output {
+            destination,
+            producer,
+            pending: Pending::default(),
+            produced: 0,
+            rejected: Vec::new(),
+        }
+    }
+
+    /// A message for the destination topic, keyed (by order id). Its acknowledgement is awaited
+    /// by the runner before the warehouse transaction commits.
+    pub fn send(&mut self, key: String, payload: Vec<u8>) -> Result<(), StageError> {
+        let record = OutRecord {
+            topic: self.destination.clone().unwrap_or_default(),
             key: Some(key.into_bytes()),
             payload,
             headers: Vec::new(),
-        });
+        };
+        self.producer.enqueue(&record, &mut self.pending)?;
+        self.produced += 1;
+        Ok(())
     }
 
     /// Message `index` of the batch goes to the dead-letter topic with `reason` and `detail`.
@@ -337,10 +358,7 @@ impl<S: Stage> Runner<S> {
             context: "begin batch".into(),
             source,
         })?;
-        let mut out = Output {
-            destination: self.kafka.destination_topic.clone(),
-            ..Output::default()
-        };
+        let mut out = Output::new(self.kafka.destination_topic.clone(), self.producer.clone());
         self.stage.process(batch, &mut tx, &mut out)?;
         let done = positions(batch);
         let recorded: Vec<vault_pg::positions::Position> = done
@@ -352,17 +370,16 @@ impl<S: Stage> Runner<S> {
             })
             .collect();
         vault_pg::positions::record(&mut tx, &self.kafka.group, &recorded)?;
-        let mut records = std::mem::take(&mut out.downstream);
-        let produced = records.len();
-        for (index, reason, detail) in &out.rejected {
+        let Output {
+            mut pending,
+            produced,
+            rejected,
+            ..
+        } = out;
+        for (index, reason, detail) in &rejected {
             if let Some(message) = batch.get(*index) {
-                records.push(dead_letter(
-                    message,
-                    &self.kafka.dlq_topic,
-                    S::NAME,
-                    reason,
-                    detail,
-                ));
+                let record = dead_letter(message, &self.kafka.dlq_topic, S::NAME, reason, detail);
+                self.producer.enqueue(&record, &mut pending)?;
                 self.metrics
                     .dead_lettered
                     .with_label_values(&[reason])
@@ -370,7 +387,8 @@ impl<S: Stage> Runner<S> {
                 warn!(service = S::NAME, reason, detail = %detail, topic = %message.topic, partition = message.partition, offset = message.offset, "dead-lettered");
             }
         }
-        self.producer.send_all(&records)?;
+        // Every downstream message and dead letter acknowledged before the warehouse commits.
+        pending.wait()?;
         tx.commit().map_err(|source| PgError::Db {
             context: "commit batch".into(),
             source,

@@ -149,7 +149,12 @@ impl KafkaConfig {
             .set("statistics.interval.ms", "5000")
             // How long the broker may hold a fetch open waiting for data: short, so a lone
             // order does not wait (brokers like Tansu always sleep a part of it).
-            .set("fetch.wait.max.ms", "50");
+            .set("fetch.wait.max.ms", "50")
+            // Prefetch at most ~2 MiB and fetch at most 2 MiB at a time (librdkafka's defaults
+            // are 64 MiB and 50 MiB): a batch is 1,000 messages of ~1 KiB, and a long backlog
+            // must not become resident memory (RSS target 64 MiB per service).
+            .set("queued.max.messages.kbytes", "2048")
+            .set("fetch.max.bytes", "2097152");
         for (key, value) in &self.extra {
             config.set(key, value);
         }

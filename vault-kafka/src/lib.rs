@@ -14,4 +14,4 @@ pub mod producer;
 pub use config::{KafkaConfig, Security};
 pub use consumer::{positions, BatchConsumer, InMessage, Position};
 pub use error::KafkaError;
-pub use producer::{OutRecord, Producer};
+pub use producer::{OutRecord, Pending, Producer};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures_executor::block_on;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 
 use crate::config::KafkaConfig;
 use crate::error::KafkaError;
@@ -46,64 +46,54 @@ impl Producer {
 
     /// Sends every record and returns once all are acknowledged (or the first failure).
     pub fn send_all(&self, records: &[OutRecord]) -> Result<(), KafkaError> {
-        let mut pending = Vec::with_capacity(records.len());
+        let mut pending = Pending::default();
         for record in records {
-            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-            for (name, value) in &record.headers {
-                headers = headers.insert(Header {
-                    key: name,
-                    value: Some(value),
-                });
-            }
-            let mut future_record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic)
-                .payload(&record.payload[..])
-                .headers(headers);
-            if let Some(key) = &record.key {
-                future_record = future_record.key(&key[..]);
-            }
-            // The local queue may be full: let deliveries drain, then try again.
-            loop {
-                match self.inner.send_result(future_record) {
-                    Ok(delivery) => {
-                        pending.push((record.topic.as_str(), delivery));
-                        break;
-                    }
-                    Err((
-                        rdkafka::error::KafkaError::MessageProduction(
-                            rdkafka::types::RDKafkaErrorCode::QueueFull,
-                        ),
-                        back,
-                    )) => {
-                        future_record = back;
-                        self.inner.poll(Duration::from_millis(10));
-                    }
-                    Err((source, _)) => {
-                        return Err(KafkaError::Produce {
-                            topic: record.topic.clone(),
-                            source,
-                        })
-                    }
-                }
-            }
+            self.enqueue(record, &mut pending)?;
         }
-        for (topic, delivery) in pending {
-            match block_on(delivery) {
-                Ok(Ok(_)) => {}
-                Ok(Err((source, _))) => {
+        pending.wait()
+    }
+
+    /// Hands one record to the client without waiting for its acknowledgement; `pending`
+    /// collects the delivery to [`Pending::wait`] for later. Lets a caller overlap delivery with
+    /// other work (the warehouse write of the same batch).
+    pub fn enqueue(&self, record: &OutRecord, pending: &mut Pending) -> Result<(), KafkaError> {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (name, value) in &record.headers {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value),
+            });
+        }
+        let mut future_record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic)
+            .payload(&record.payload[..])
+            .headers(headers);
+        if let Some(key) = &record.key {
+            future_record = future_record.key(&key[..]);
+        }
+        // The local queue may be full: let deliveries drain, then try again.
+        loop {
+            match self.inner.send_result(future_record) {
+                Ok(delivery) => {
+                    pending.deliveries.push((record.topic.clone(), delivery));
+                    return Ok(());
+                }
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    back,
+                )) => {
+                    future_record = back;
+                    self.inner.poll(Duration::from_millis(10));
+                }
+                Err((source, _)) => {
                     return Err(KafkaError::Produce {
-                        topic: topic.to_owned(),
+                        topic: record.topic.clone(),
                         source,
                     })
                 }
-                Err(_canceled) => {
-                    return Err(KafkaError::Produce {
-                        topic: topic.to_owned(),
-                        source: rdkafka::error::KafkaError::Canceled,
-                    })
-                }
             }
         }
-        Ok(())
     }
 
     /// Waits for anything still queued (at shutdown).
@@ -114,5 +104,46 @@ impl Producer {
                 topic: "*".into(),
                 source,
             })
+    }
+}
+
+/// Deliveries handed to the client and not yet confirmed.
+#[derive(Default)]
+pub struct Pending {
+    deliveries: Vec<(String, DeliveryFuture)>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pending({} deliveries)", self.deliveries.len())
+    }
+}
+
+impl Pending {
+    /// How many deliveries are outstanding.
+    pub fn len(&self) -> usize {
+        self.deliveries.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.deliveries.is_empty()
+    }
+
+    /// Waits until every delivery is acknowledged; the first failure is returned.
+    pub fn wait(self) -> Result<(), KafkaError> {
+        for (topic, delivery) in self.deliveries {
+            match block_on(delivery) {
+                Ok(Ok(_)) => {}
+                Ok(Err((source, _))) => return Err(KafkaError::Produce { topic, source }),
+                Err(_canceled) => {
+                    return Err(KafkaError::Produce {
+                        topic,
+                        source: rdkafka::error::KafkaError::Canceled,
+                    })
+                }
+            }
+        }
+        Ok(())
     }
 }

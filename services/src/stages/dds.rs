@@ -43,10 +43,12 @@ impl Stage for DdsStage {
             let keys = rows.add(order);
             reports.push(order_report(order, &keys, sent));
         }
-        vault_pg::dds::write(tx, rows.rows())?;
-        for report in reports {
-            out.send(report.object_id.to_string(), report.to_json()?);
+        // Reports go out first: their delivery overlaps the warehouse write, and the runner
+        // waits for every acknowledgement before the transaction commits.
+        for report in &reports {
+            out.send(report.object_id.to_string(), report.to_json()?)?;
         }
+        vault_pg::dds::write(tx, rows.rows())?;
         Ok(())
     }
 }

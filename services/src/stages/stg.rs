@@ -45,6 +45,15 @@ impl Stage for StgStage {
                 Err(err) => out.reject(i, err.reason(), err.to_string()),
             }
         }
+        // Enriched orders go out first: their delivery overlaps the raw-layer write, and the
+        // runner waits for every acknowledgement before the transaction commits.
+        let enriched = self.dictionary.enrich_batch(&orders)?;
+        for ((index, order), result) in indices.into_iter().zip(&orders).zip(enriched) {
+            match result {
+                Ok(enriched) => out.send(order.object_id.to_string(), enriched.to_json()?)?,
+                Err(err) => out.reject(index, err.reason(), err.to_string()),
+            }
+        }
         // The raw layer keeps every order, also those the dictionaries do not know yet.
         let events: Vec<StgEvent<'_>> = orders
             .iter()
@@ -52,14 +61,6 @@ impl Stage for StgStage {
             .map(|(order, payload)| StgEvent::new(order, payload))
             .collect();
         stg::upsert(tx, &events)?;
-
-        let enriched = self.dictionary.enrich_batch(&orders)?;
-        for ((index, order), result) in indices.into_iter().zip(&orders).zip(enriched) {
-            match result {
-                Ok(enriched) => out.send(order.object_id.to_string(), enriched.to_json()?),
-                Err(err) => out.reject(index, err.reason(), err.to_string()),
-            }
-        }
         Ok(())
     }
 

@@ -322,12 +322,24 @@ pub fn read_topic(topic: &str) -> Vec<Record> {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, below the ephemeral range (32768+): a port the kernel
+/// handed out with `bind(:0)` can be reused at once as the local port of some client connection
+/// (a Kafka or PostgreSQL socket) before the service binds it. Each test process starts from its
+/// own offset, so parallel tests rarely try the same ports.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 500) as u16 * 20;
+    for _ in 0..10_000 {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
+        let port = 20_000 + (base - 20_000 + offset) % 10_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("0.0.0.0", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..30000")
 }
 
 /// `GET path` on `127.0.0.1:port`: status code and body.
