@@ -652,11 +652,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Env::new(move |name: &str| map.get(name).cloned())
+        vault_core::env_from_pairs(pairs)
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use postgres::Transaction;
 use tracing::{error, info, warn};
-use vault_core::{ConfigError, Env};
+use vault_core::{ConfigError, Env, MessageError};
 use vault_kafka::deadletter::dead_letter;
 use vault_kafka::{
     positions, BatchConsumer, InMessage, KafkaConfig, KafkaError, OutRecord, Pending, Producer,
@@ -136,6 +136,24 @@ impl Output {
     /// Message `index` of the batch goes to the dead-letter topic with `reason` and `detail`.
     pub fn reject(&mut self, index: usize, reason: &'static str, detail: impl Into<String>) {
         self.rejected.push((index, reason, detail.into()));
+    }
+
+    /// Decodes every message of `batch` with `parse`; each one that does not parse goes to the
+    /// dead-letter topic with the error's reason and description. Returns the decoded values
+    /// with their index in the batch.
+    pub fn decode<'a, T>(
+        &mut self,
+        batch: &'a [InMessage],
+        parse: impl Fn(&'a [u8]) -> Result<T, MessageError>,
+    ) -> Vec<(usize, T)> {
+        let mut decoded = Vec::with_capacity(batch.len());
+        for (index, message) in batch.iter().enumerate() {
+            match parse(&message.payload) {
+                Ok(value) => decoded.push((index, value)),
+                Err(err) => self.reject(index, err.reason(), err.to_string()),
+            }
+        }
+        decoded
     }
 }
 

@@ -22,6 +22,15 @@ pub enum ConfigError {
     },
 }
 
+/// An environment made of fixed pairs (tests, tools that build their own settings).
+pub fn env_from_pairs(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Env::new(move |name: &str| map.get(name).cloned())
+}
+
 /// Typed access to configuration variables through a lookup function.
 pub struct Env<F> {
     lookup: F,

@@ -42,7 +42,7 @@ pub use amount::{Amount, AmountError};
 pub use cdm::{
     project, CounterBatch, CounterDelta, CounterKey, CounterNames, LedgerEntry, Outcome, Projection,
 };
-pub use config::{ConfigError, Env};
+pub use config::{env_from_pairs, ConfigError, Env};
 pub use dv::{build_order, Column, DvBatch, DvRow, DvRows, OrderKeys, RowVisitor, LOAD_SRC};
 pub use enrich::{enrich, EnrichError};
 pub use error::{MessageError, MAX_MESSAGE_BYTES};

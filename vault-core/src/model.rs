@@ -142,12 +142,14 @@ impl SourceOrder {
     /// Parses and validates a source message (`object_type` must be `order`).
     pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
         let order: SourceOrder = from_json_of_type(bytes, ORDER_OBJECT_TYPE)?;
-        expect_object_type(&order.object_type, ORDER_OBJECT_TYPE)?;
         let p = &order.payload;
-        non_empty("payload.user.id", &p.user.id)?;
-        non_empty("payload.restaurant.id", &p.restaurant.id)?;
-        non_negative("payload.cost", &p.cost)?;
-        non_negative("payload.payment", &p.payment)?;
+        validate_order(
+            &order.object_type,
+            &p.user.id,
+            &p.restaurant.id,
+            &p.cost,
+            &p.payment,
+        )?;
         if let Some(bonus) = &p.bonus_payment {
             non_negative("payload.bonus_payment", bonus)?;
         }
@@ -339,12 +341,14 @@ impl EnrichedOrder {
     /// Parses and validates an enriched order.
     pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
         let order: EnrichedOrder = from_json_of_type(bytes, ORDER_OBJECT_TYPE)?;
-        expect_object_type(&order.object_type, ORDER_OBJECT_TYPE)?;
         let p = &order.payload;
-        non_empty("payload.user.id", &p.user.id)?;
-        non_empty("payload.restaurant.id", &p.restaurant.id)?;
-        non_negative("payload.cost", &p.cost)?;
-        non_negative("payload.payment", &p.payment)?;
+        validate_order(
+            &order.object_type,
+            &p.user.id,
+            &p.restaurant.id,
+            &p.cost,
+            &p.payment,
+        )?;
         for (i, product) in p.products.iter().enumerate() {
             let at = |field: &str| format!("payload.products[{i}].{field}");
             non_empty(&at("id"), &product.id)?;
@@ -484,6 +488,22 @@ fn object_type_of(bytes: &[u8]) -> Option<String> {
     serde_json::from_slice::<Envelope>(bytes)
         .ok()
         .map(|e| e.object_type)
+}
+
+/// The checks source and enriched orders share: an order, with ids, and amounts that are not
+/// negative.
+fn validate_order(
+    object_type: &str,
+    user_id: &str,
+    restaurant_id: &str,
+    cost: &Amount,
+    payment: &Amount,
+) -> Result<(), MessageError> {
+    expect_object_type(object_type, ORDER_OBJECT_TYPE)?;
+    non_empty("payload.user.id", user_id)?;
+    non_empty("payload.restaurant.id", restaurant_id)?;
+    non_negative("payload.cost", cost)?;
+    non_negative("payload.payment", payment)
 }
 
 fn expect_object_type(found: &str, expected: &'static str) -> Result<(), MessageError> {

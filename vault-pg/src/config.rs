@@ -128,16 +128,10 @@ impl PgConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Env::new(move |name: &str| map.get(name).cloned())
+        vault_core::env_from_pairs(pairs)
     }
 
     const BASE: [(&str, &str); 5] = [

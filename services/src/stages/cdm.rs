@@ -19,13 +19,11 @@ impl Stage for CdmStage {
         tx: &mut Transaction<'_>,
         out: &mut Output,
     ) -> Result<(), StageError> {
-        let mut reports = Vec::with_capacity(batch.len());
-        for (i, message) in batch.iter().enumerate() {
-            match OrderReport::from_json(&message.payload) {
-                Ok(report) => reports.push(report),
-                Err(err) => out.reject(i, err.reason(), err.to_string()),
-            }
-        }
+        let reports: Vec<OrderReport> = out
+            .decode(batch, OrderReport::from_json)
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
         vault_pg::cdm::apply(tx, &reports)?;
         Ok(())
     }

@@ -29,13 +29,11 @@ impl Stage for DdsStage {
         tx: &mut Transaction<'_>,
         out: &mut Output,
     ) -> Result<(), StageError> {
-        let mut orders: Vec<EnrichedOrder> = Vec::with_capacity(batch.len());
-        for (i, message) in batch.iter().enumerate() {
-            match EnrichedOrder::from_json(&message.payload) {
-                Ok(order) => orders.push(order),
-                Err(err) => out.reject(i, err.reason(), err.to_string()),
-            }
-        }
+        let orders: Vec<EnrichedOrder> = out
+            .decode(batch, EnrichedOrder::from_json)
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect();
         let sent = Timestamp::new(Utc::now().naive_utc());
         let mut rows = DvBatch::new(self.keys);
         let mut reports = Vec::with_capacity(orders.len());

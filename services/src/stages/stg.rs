@@ -30,20 +30,16 @@ impl Stage for StgStage {
         tx: &mut Transaction<'_>,
         out: &mut Output,
     ) -> Result<(), StageError> {
-        let mut indices = Vec::with_capacity(batch.len());
-        let mut orders = Vec::with_capacity(batch.len());
-        let mut payloads = Vec::with_capacity(batch.len());
-        for (i, message) in batch.iter().enumerate() {
-            let parsed = SourceOrder::from_json(&message.payload)
-                .and_then(|order| raw_payload(&message.payload).map(|payload| (order, payload)));
-            match parsed {
-                Ok((order, payload)) => {
-                    indices.push(i);
-                    orders.push(order);
-                    payloads.push(payload);
-                }
-                Err(err) => out.reject(i, err.reason(), err.to_string()),
-            }
+        let decoded = out.decode(batch, |bytes| {
+            Ok((SourceOrder::from_json(bytes)?, raw_payload(bytes)?))
+        });
+        let mut indices = Vec::with_capacity(decoded.len());
+        let mut orders = Vec::with_capacity(decoded.len());
+        let mut payloads = Vec::with_capacity(decoded.len());
+        for (index, (order, payload)) in decoded {
+            indices.push(index);
+            orders.push(order);
+            payloads.push(payload);
         }
         // Enriched orders go out first: their delivery overlaps the raw-layer write, and the
         // runner waits for every acknowledgement before the transaction commits.
