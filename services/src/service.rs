@@ -87,7 +87,7 @@ fn run<S: Stage>(
     let mut attempt = 0;
     loop {
         health.beat();
-        match warehouse.migrate() {
+        match migrate_alive(&warehouse, &health) {
             Ok(report) => {
                 info!(service = S::NAME, applied = ?report.applied, "warehouse schema up to date");
                 break;
@@ -109,4 +109,24 @@ fn run<S: Stage>(
     runner.run(&shutdown);
     info!(service = S::NAME, "stopped");
     Ok(())
+}
+
+/// Migrates while keeping the liveness heartbeat going: a long migration (or one waiting for
+/// another replica's migration lock) must not get the pod restarted by its liveness probe.
+fn migrate_alive(
+    warehouse: &Warehouse,
+    health: &Health,
+) -> Result<vault_pg::migrate::MigrationReport, vault_pg::PgError> {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                health.beat();
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        let result = warehouse.migrate();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        result
+    })
 }
