@@ -175,13 +175,11 @@ pub fn serve(
                     "/metrics" => (200, metrics.render(), "text/plain; version=0.0.4"),
                     _ => (404, "not found\n".to_owned(), "text/plain"),
                 };
-                let header = tiny_http::Header::from_bytes("Content-Type", content_type)
-                    .unwrap_or_else(|()| {
-                        tiny_http::Header::from_bytes("X", "Y").expect("static header")
-                    });
-                let response = tiny_http::Response::from_string(body)
-                    .with_status_code(status)
-                    .with_header(header);
+                let mut response = tiny_http::Response::from_string(body).with_status_code(status);
+                // A static, valid header: `from_bytes` cannot fail on it.
+                if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", content_type) {
+                    response = response.with_header(header);
+                }
                 let _ = request.respond(response);
             }
         })
