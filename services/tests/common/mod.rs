@@ -20,6 +20,7 @@ use vault_services::RedisConfig;
 
 pub mod expected;
 pub mod pipeline;
+pub mod proxy;
 
 /// The value of a variable the tests cannot run without.
 pub fn require_env(name: &str) -> String {
