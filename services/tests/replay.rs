@@ -54,23 +54,6 @@ fn without(mut row: Value, column: &str) -> Value {
     row
 }
 
-const DDS_TABLES: [&str; 14] = [
-    "h_user",
-    "h_product",
-    "h_category",
-    "h_restaurant",
-    "h_order",
-    "l_order_product",
-    "l_product_restaurant",
-    "l_product_category",
-    "l_order_user",
-    "s_user_names",
-    "s_restaurant_names",
-    "s_product_names",
-    "s_order_cost",
-    "s_order_status",
-];
-
 /// Counters that count something (a row at 0 and no row mean the same), and ledger entries
 /// without their wall-clock `applied_at`.
 fn cdm_state(db: &TestDb) -> Vec<(String, Value)> {
@@ -140,7 +123,7 @@ fn replay_equals_the_writers() {
     // DDS: the same rows, except that the raw layer only keeps each order's newest version,
     // so replay knows only the latest status of each order (the writers also saw the others).
     let (dds_w, dds_r) = (writers.dds(false), replayed.dds(false));
-    for name in DDS_TABLES {
+    for &name in vault_core::DvRows::TABLES {
         let (w, r) = (table(&dds_w, name), table(&dds_r, name));
         assert!(!w.is_empty(), "{name} is empty");
         if name == "s_order_status" {

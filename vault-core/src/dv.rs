@@ -114,6 +114,9 @@ macro_rules! dv_tables {
         }
 
         impl DvRows<'_> {
+            /// The names of every DV table, hubs first, then links, then satellites.
+            pub const TABLES: &'static [&'static str] = &[$(stringify!($table)),*];
+
             /// Rows in all tables.
             pub fn len(&self) -> usize {
                 0 $(+ self.$table.len())*

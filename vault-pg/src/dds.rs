@@ -164,5 +164,6 @@ mod tests {
         let mut check = Check(Vec::new());
         DvRows::default().visit(&mut check);
         assert_eq!(check.0.len(), 14);
+        assert_eq!(check.0, DvRows::TABLES);
     }
 }

@@ -5,24 +5,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{enriched_histories, TestDb};
-use vault_core::{Column, DvBatch, DvRow, EnrichedOrder, KeySpec, RowVisitor};
-
-const TABLES: [&str; 14] = [
-    "h_user",
-    "h_product",
-    "h_category",
-    "h_restaurant",
-    "h_order",
-    "l_order_product",
-    "l_product_restaurant",
-    "l_product_category",
-    "l_order_user",
-    "s_user_names",
-    "s_restaurant_names",
-    "s_product_names",
-    "s_order_cost",
-    "s_order_status",
-];
+use vault_core::{Column, DvBatch, DvRow, DvRows, EnrichedOrder, KeySpec, RowVisitor};
 
 fn load(db: &TestDb, orders: &[EnrichedOrder], batch_size: usize) -> u64 {
     let mut client = db.client();
@@ -40,7 +23,7 @@ fn load(db: &TestDb, orders: &[EnrichedOrder], batch_size: usize) -> u64 {
 }
 
 fn counts(db: &TestDb) -> BTreeMap<&'static str, i64> {
-    TABLES
+    DvRows::TABLES
         .iter()
         .map(|t| (*t, db.scalar(&format!("SELECT count(*) FROM dds.{t}"))))
         .collect()
@@ -113,7 +96,7 @@ fn load_twice_changes_nothing_and_rows_equal_vault_core() {
     all.rows().visit(&mut expected);
     let mut stored = Stored(&db, BTreeMap::new());
     all.rows().visit(&mut stored);
-    for table in TABLES {
+    for &table in DvRows::TABLES {
         assert_eq!(stored.1[table], expected.0[table], "dds.{table}");
     }
     assert_eq!(
