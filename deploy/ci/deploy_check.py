@@ -413,6 +413,21 @@ def check_compose_order() -> str:
     return "depends_on health-gated; topic job creates " + ", ".join(ALL_TOPICS)
 
 
+def check_compose_kafka_version() -> str:
+    """compose runs the same Apache Kafka as scripts/stack (pinned in scripts/kafka/pom.xml)."""
+    pom = (ROOT / "scripts" / "kafka" / "pom.xml").read_text()
+    m = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
+    require(m is not None, "scripts/kafka/pom.xml has no <kafka.version>")
+    pinned = m.group(1).strip()
+    problems = []
+    for name, svc in load_compose()["services"].items():
+        image = svc.get("image", "")
+        if image.startswith("apache/kafka:") and image != f"apache/kafka:{pinned}":
+            problems.append(f"{name}: image {image}, scripts/stack runs Kafka {pinned}")
+    problems_to_failure(problems)
+    return f"apache/kafka:{pinned}"
+
+
 # ---- Helm ---------------------------------------------------------------------------------------
 
 class Helm:
@@ -797,6 +812,7 @@ def main() -> int:
                lambda: check_compose_schema(args.check_jsonschema))
     report.run(f"{rel(COMPOSE)}: env names, required variables, SPEC topics", check_compose_env)
     report.run(f"{rel(COMPOSE)}: health-gated start order, topic creator", check_compose_order)
+    report.run(f"{rel(COMPOSE)}: the Kafka version of scripts/stack", check_compose_kafka_version)
 
     print("-- helm chart")
     helm_values = values_files()

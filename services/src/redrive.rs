@@ -51,6 +51,6 @@ pub fn run(config: &KafkaConfig, idle: Duration) -> Result<RedriveSummary, Kafka
         summary.redriven += records.len();
         consumer.commit(&positions(&batch))?;
     }
-    consumer.close();
+    consumer.close(Duration::from_secs(5));
     Ok(summary)
 }

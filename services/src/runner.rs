@@ -22,7 +22,8 @@ use tracing::{error, info, warn};
 use vault_core::{ConfigError, Env, MessageError};
 use vault_kafka::deadletter::dead_letter;
 use vault_kafka::{
-    positions, BatchConsumer, InMessage, KafkaConfig, KafkaError, OutRecord, Pending, Producer,
+    positions, AssignmentChange, BatchConsumer, InMessage, KafkaConfig, KafkaError, OutRecord,
+    Pending, Producer,
 };
 use vault_pg::{PgError, Warehouse};
 
@@ -39,6 +40,8 @@ pub struct RunnerConfig {
     pub batch_wait: Duration,
     /// `HTTP_PORT` (default 5000): health and metrics.
     pub http_port: u16,
+    /// `SHUTDOWN_TIMEOUT_MS` (default 8000): the bound of a stop, from SIGTERM to exit.
+    pub shutdown_timeout: Duration,
 }
 
 impl RunnerConfig {
@@ -52,10 +55,23 @@ impl RunnerConfig {
                 reason: "must be at least 1".into(),
             });
         }
+        let shutdown_ms: u64 = env.parse_or(
+            "SHUTDOWN_TIMEOUT_MS",
+            crate::shutdown::DEFAULT_TIMEOUT.as_millis() as u64,
+        )?;
+        if shutdown_ms < 1000 {
+            return Err(ConfigError::Invalid {
+                name: "SHUTDOWN_TIMEOUT_MS".into(),
+                value: shutdown_ms.to_string(),
+                reason: "must be at least 1000 (a clean stop needs a moment to leave the group)"
+                    .into(),
+            });
+        }
         Ok(RunnerConfig {
             batch_max,
             batch_wait: Duration::from_millis(env.parse_or("BATCH_WAIT_MS", 200)?),
             http_port: env.parse_or("HTTP_PORT", 5000)?,
+            shutdown_timeout: Duration::from_millis(shutdown_ms),
         })
     }
 }
@@ -215,6 +231,26 @@ impl BatchError {
     }
 }
 
+/// `topic[0,1,3]` lists, one per topic.
+fn partition_list(partitions: &[(String, i32)]) -> String {
+    let mut by_topic: std::collections::BTreeMap<&str, Vec<i32>> = Default::default();
+    for (topic, partition) in partitions {
+        by_topic.entry(topic).or_default().push(*partition);
+    }
+    if by_topic.is_empty() {
+        return "none".to_owned();
+    }
+    by_topic
+        .into_iter()
+        .map(|(topic, mut ps)| {
+            ps.sort_unstable();
+            let list: Vec<String> = ps.iter().map(i32::to_string).collect();
+            format!("{topic}[{}]", list.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The runner: a consumer, a producer, the warehouse and a stage.
 pub struct Runner<S: Stage> {
     stage: S,
@@ -226,7 +262,16 @@ pub struct Runner<S: Stage> {
     metrics: Metrics,
     health: Arc<Health>,
     backoff: RetryPolicy,
+    shutdown: Shutdown,
+    idle_since: Option<Instant>,
 }
+
+/// How often a replica that holds no partitions says so.
+const IDLE_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Bounds of the steps of a stop (each also within the whole stop's deadline).
+const LEAVE_GROUP_MAX: Duration = Duration::from_secs(5);
+const FLUSH_MAX: Duration = Duration::from_secs(2);
 
 impl<S: Stage> std::fmt::Debug for Runner<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -261,11 +306,15 @@ impl<S: Stage> Runner<S> {
                 initial_backoff: Duration::from_millis(200),
                 max_backoff: Duration::from_secs(10),
             },
+            shutdown: Shutdown::default(),
+            idle_since: Some(Instant::now()),
         })
     }
 
-    /// Runs until `shutdown` is requested; then leaves the group and flushes the producer.
+    /// Runs until `shutdown` is requested; then leaves the group and flushes the producer,
+    /// each step bounded (see [`crate::shutdown`]).
     pub fn run(mut self, shutdown: &Shutdown) {
+        self.shutdown = shutdown.clone();
         info!(service = S::NAME, topic = %self.kafka.source_topic, group = %self.kafka.group, "started");
         let mut failures: u32 = 0;
         let mut last_check = Instant::now() - Duration::from_secs(60);
@@ -275,13 +324,17 @@ impl<S: Stage> Runner<S> {
                 last_check = Instant::now();
                 self.refresh_health();
             }
+            shutdown.step("polling");
             // Blocks up to BATCH_WAIT_MS: an idle or disconnected consumer never spins.
             let batch = self
                 .consumer
                 .poll_batch(self.config.batch_max, self.config.batch_wait);
+            self.log_assignment();
             if batch.is_empty() {
                 continue;
             }
+            shutdown
+                .step("finishing the batch in flight (uncommitted: read again by the next owner)");
             let result = match self.attempt(&batch) {
                 Err(err) if !err.is_retryable() => {
                     error!(service = S::NAME, error = %err, size = batch.len(), "batch refused for good; isolating the message at fault");
@@ -301,6 +354,9 @@ impl<S: Stage> Runner<S> {
                         self.refresh_health();
                     }
                 }
+                Err(_) if shutdown.requested() => {
+                    info!(service = S::NAME, size = batch.len(), "stopping: the batch in flight is abandoned uncommitted (it is read again by the next owner)");
+                }
                 Err(err) => {
                     failures += 1;
                     self.failed(err.kind(), &err.to_string(), failures);
@@ -309,11 +365,67 @@ impl<S: Stage> Runner<S> {
                 }
             }
         }
-        info!(service = S::NAME, "stopping: leaving the group");
-        if let Err(e) = self.producer.flush(Duration::from_secs(1)) {
-            warn!(service = S::NAME, error = %e, "producer flush at shutdown");
+        self.stop();
+    }
+
+    /// The end of a stop: leave the group, flush the producer; each step bounded, so that a
+    /// broker that does not answer cannot hold the process past its deadline.
+    fn stop(self) {
+        let shutdown = self.shutdown.clone();
+        shutdown.step("leaving the group");
+        let budget = shutdown.budget(LEAVE_GROUP_MAX);
+        info!(
+            service = S::NAME,
+            timeout_ms = budget.as_millis() as u64,
+            "stopping: leaving the group"
+        );
+        if !self.consumer.close(budget) {
+            warn!(service = S::NAME, timeout_ms = budget.as_millis() as u64, "gave up on leaving the group: the broker did not answer in time; its partitions move once the session times out");
         }
-        self.consumer.close();
+        shutdown.step("flushing the producer");
+        let budget = shutdown.budget(FLUSH_MAX);
+        if !self.producer.close(budget) {
+            warn!(
+                service = S::NAME,
+                timeout_ms = budget.as_millis() as u64,
+                "gave up on flushing the producer: nothing committed depends on it"
+            );
+        }
+    }
+
+    /// Logs every assignment change, and once a minute that this replica holds no partitions.
+    fn log_assignment(&mut self) {
+        for change in self.consumer.take_assignment_changes() {
+            let (what, partitions) = match &change {
+                AssignmentChange::Assigned(p) => ("partitions assigned", p),
+                AssignmentChange::Revoked(p) => ("partitions revoked", p),
+            };
+            let owned = self.consumer.assignment();
+            info!(
+                service = S::NAME,
+                group = %self.kafka.group,
+                partitions = %partition_list(partitions),
+                owned = %partition_list(&owned),
+                "{what}"
+            );
+            self.metrics.assigned.set(owned.len() as i64);
+            match (owned.is_empty(), self.idle_since) {
+                (true, None) => self.idle_since = Some(Instant::now()),
+                (false, Some(_)) => self.idle_since = None,
+                _ => {}
+            }
+        }
+        if let Some(since) = self.idle_since {
+            if since.elapsed() >= IDLE_LOG_EVERY {
+                info!(
+                    service = S::NAME,
+                    group = %self.kafka.group,
+                    topic = %self.kafka.source_topic,
+                    "holding no partitions: the group has as many members as partitions, or a rebalance is under way"
+                );
+                self.idle_since = Some(Instant::now());
+            }
+        }
     }
 
     /// Makes the consumer read `batch` again. If seeking is impossible, the consumer rejoins the
@@ -405,8 +517,10 @@ impl<S: Stage> Runner<S> {
                 warn!(service = S::NAME, reason, detail = %detail, topic = %message.topic, partition = message.partition, offset = message.offset, "dead-lettered");
             }
         }
-        // Every downstream message and dead letter acknowledged before the warehouse commits.
-        pending.wait()?;
+        // Every downstream message and dead letter acknowledged before the warehouse commits
+        // (a stop gives up waiting: the batch is then not committed and is read again).
+        let shutdown = &self.shutdown;
+        pending.wait_or_cancel(|| shutdown.requested())?;
         tx.commit().map_err(|source| PgError::Db {
             context: "commit batch".into(),
             source,
@@ -443,7 +557,10 @@ impl<S: Stage> Runner<S> {
                         reason,
                         &err.to_string(),
                     );
-                    self.producer.send_all(&[record])?;
+                    let mut pending = Pending::default();
+                    self.producer.enqueue(&record, &mut pending)?;
+                    let shutdown = &self.shutdown;
+                    pending.wait_or_cancel(|| shutdown.requested())?;
                     self.metrics
                         .dead_lettered
                         .with_label_values(&[reason])

@@ -74,7 +74,9 @@ fn run<S: Stage>(
     pg: PgConfig,
     config: RunnerConfig,
 ) -> Result<(), String> {
-    let shutdown = Shutdown::on_signals().map_err(|e| format!("signal handlers: {e}"))?;
+    let shutdown = Shutdown::on_signals_with(config.shutdown_timeout)
+        .map_err(|e| format!("signal handlers: {e}"))?;
+    shutdown.step("starting");
     let metrics = Metrics::new(S::NAME).map_err(|e| format!("metrics: {e}"))?;
     let health = Arc::new(Health::default());
     health.beat();
@@ -85,6 +87,7 @@ fn run<S: Stage>(
     // Migrations are safe to run from every replica at once (advisory lock); wait for the
     // warehouse while it is not there yet.
     let mut attempt = 0;
+    shutdown.step("migrating the warehouse");
     loop {
         health.beat();
         match migrate_alive(&warehouse, &health) {

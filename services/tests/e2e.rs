@@ -1,5 +1,5 @@
 //! End to end: `stg-service`, `dds-service` and `cdm-service` as real processes against the real
-//! Kafka-protocol broker, PostgreSQL and Redis (run via `scripts/test`, which starts them and
+//! Apache Kafka broker, PostgreSQL and Redis (run via `scripts/test`, which starts them and
 //! exports their settings; without them these tests fail and say so).
 //!
 //! Input comes from the simulator's plan; what the warehouse must end up with is computed from
@@ -22,14 +22,10 @@ use vault_services::simulate::{load_dictionaries, plan, produce, Planned, Simula
 
 use common::expected::{diff, Expected};
 use common::pipeline::{
-    dlq, kafka_config, label_value, metric_samples, metric_sum, read_topic, require_servers,
-    total_messages, wait_timeout, ChildGuard, Kind, Pipeline,
+    dlq, label_value, metric_samples, metric_sum, require_servers, wait_timeout, ChildGuard, Kind,
+    Pipeline,
 };
 use common::{require_env, seed, unique, RedisKeys};
-
-/// Longer than the services' `session.timeout.ms` (10 s): after this, the broker has dropped a
-/// crashed member from its group.
-const CRASHED_SESSION_EXPIRY: Duration = Duration::from_secs(11);
 
 /// The catalog into Redis through the simulator's loader; the keys are deleted at the end.
 fn load_catalog(catalog: &Catalog) -> RedisKeys {
@@ -48,7 +44,11 @@ fn load_catalog(catalog: &Catalog) -> RedisKeys {
 
 /// A producer to the test's source topic.
 fn producer(p: &Pipeline) -> Producer {
-    Producer::new(&kafka_config("e2e-producer", &p.topics.source, None)).expect("a producer")
+    Producer::new(
+        &p.broker
+            .kafka_config("e2e-producer", &p.topics.source, None),
+    )
+    .expect("a producer")
 }
 
 /// Sends every planned message to the source topic (`rate` per second, `None`: at once).
@@ -82,11 +82,13 @@ fn dead_letter_problems(
     exactly_once: bool,
     reasons: bool,
 ) -> Vec<String> {
-    let source: BTreeMap<(i32, i64), Vec<u8>> = read_topic(&p.topics.source)
+    let source: BTreeMap<(i32, i64), Vec<u8>> = p
+        .broker
+        .read_topic(&p.topics.source)
         .into_iter()
         .map(|r| ((r.partition, r.offset), r.payload))
         .collect();
-    let dead = read_topic(&dlq(&p.topics.source));
+    let dead = p.broker.read_topic(&dlq(&p.topics.source));
     let mut problems = Vec::new();
     let mut origins: BTreeMap<(i32, i64), usize> = BTreeMap::new();
     let mut letters: BTreeMap<(Vec<u8>, String), usize> = BTreeMap::new();
@@ -210,7 +212,7 @@ fn verify_dead_letters(p: &Pipeline, expected: &Expected, exactly_once: bool, re
 /// DDS and CDM refuse nothing of what STG sends them.
 fn verify_no_downstream_dead_letters(p: &Pipeline) {
     for topic in [dlq(&p.topics.stg), dlq(&p.topics.dds)] {
-        let n = total_messages(&topic).expect("count dead letters");
+        let n = p.broker.total_messages(&topic).expect("count dead letters");
         assert_eq!(n, 0, "{topic} holds dead letters\n{}", p.diagnostics());
     }
 }
@@ -275,7 +277,7 @@ fn end_to_end_exact() {
     // Every further check is gathered, so that one failure does not hide the others.
     let mut problems = dead_letter_problems(&p, &expected, true, true);
     for topic in [dlq(&p.topics.stg), dlq(&p.topics.dds)] {
-        match total_messages(&topic) {
+        match p.broker.total_messages(&topic) {
             Ok(0) => {}
             Ok(n) => problems.push(format!("{topic} holds {n} dead letter(s)")),
             Err(e) => problems.push(e),
@@ -401,12 +403,9 @@ fn restart_mid_stream() {
             std::thread::sleep(Duration::from_millis(20));
         }
         p.services[dds].crash();
-        eprintln!("dds-1: killed with SIGKILL while working off its backlog");
-        // The local broker (Tansu 0.6) never completes a rebalance that a new member starts
-        // while a crashed member's session (session.timeout.ms = 10 s) is still open: the new
-        // replica would wait for partitions forever. Restart once the session has expired, as
-        // an orchestrator's restart back-off would.
-        std::thread::sleep(CRASHED_SESSION_EXPIRY);
+        eprintln!("dds-1: killed with SIGKILL while working off its backlog; restarted at once");
+        // No waiting for the crashed member's session to expire: the broker hands the
+        // partitions to the new member once that session is gone.
         p.services[dds].start();
     });
     eprintln!(
@@ -421,7 +420,7 @@ fn restart_mid_stream() {
     verify_no_downstream_dead_letters(&p);
     let counts: Vec<String> = [&p.topics.source, &p.topics.stg, &p.topics.dds]
         .iter()
-        .map(|t| format!("{t}: {}", total_messages(t).unwrap_or(-1)))
+        .map(|t| format!("{t}: {}", p.broker.total_messages(t).unwrap_or(-1)))
         .collect();
     eprintln!(
         "messages on the topics (more on {} than on {}: re-sent after the crash): {counts:?}",
@@ -630,7 +629,7 @@ fn redrive_after_dictionary_fix() {
     verify_dead_letters(&p, &expected_before, true, true);
     let source_dlq = dlq(&p.topics.source);
     assert_eq!(
-        total_messages(&source_dlq).expect("count"),
+        p.broker.total_messages(&source_dlq).expect("count"),
         stranger_messages as i64
     );
 
@@ -684,12 +683,14 @@ fn redrive_after_dictionary_fix() {
     });
     // Nothing was dead-lettered again, and the re-driven copies are on the source topic.
     assert_eq!(
-        total_messages(&source_dlq).expect("count"),
+        p.broker.total_messages(&source_dlq).expect("count"),
         stranger_messages as i64,
         "re-driven messages were dead-lettered again\n{}",
         p.diagnostics()
     );
-    let redriven = read_topic(&p.topics.source)
+    let redriven = p
+        .broker
+        .read_topic(&p.topics.source)
         .into_iter()
         .filter(|r| r.header("vault.redriven_from").is_some())
         .count();

@@ -16,7 +16,7 @@ use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{load_dictionaries, plan, produce, SimulateOptions};
 
 use common::expected::{diff, Expected};
-use common::pipeline::{dlq, kafka_config, read_topic, require_servers, total_messages, Pipeline};
+use common::pipeline::{dlq, require_servers, Pipeline};
 use common::proxy::Proxy;
 use common::{require_env, seed, RedisKeys};
 
@@ -124,7 +124,7 @@ fn dead_letter_problems(p: &Pipeline, expected: &Expected) -> Vec<String> {
     let mut origins: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut letters: BTreeMap<(Vec<u8>, String), usize> = BTreeMap::new();
     let mut problems = Vec::new();
-    for record in read_topic(&topic) {
+    for record in p.broker.read_topic(&topic) {
         let Some(reason) = record.header("vault.reason") else {
             problems.push(format!(
                 "{topic} {}/{}: no vault.reason header",
@@ -169,7 +169,7 @@ fn dead_letter_problems(p: &Pipeline, expected: &Expected) -> Vec<String> {
         expected.dead_letters_by_reason()
     );
     for topic in [dlq(&p.topics.stg), dlq(&p.topics.dds)] {
-        match total_messages(&topic) {
+        match p.broker.total_messages(&topic) {
             Ok(0) => {}
             Ok(n) => problems.push(format!("{topic} holds {n} dead letter(s)")),
             Err(e) => problems.push(e),
@@ -243,8 +243,11 @@ fn outage_of_postgres_and_redis_is_survived() {
     let all = [stg, dds, cdm];
     p.wait_ready(&all, Duration::from_secs(30));
 
-    let producer =
-        Producer::new(&kafka_config("e2e-producer", &p.topics.source, None)).expect("a producer");
+    let producer = Producer::new(
+        &p.broker
+            .kafka_config("e2e-producer", &p.topics.source, None),
+    )
+    .expect("a producer");
     let topic = p.topics.source.clone();
     std::thread::scope(|scope| {
         let sending = scope.spawn(|| {

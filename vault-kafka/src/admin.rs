@@ -10,7 +10,8 @@ use rdkafka::types::RDKafkaErrorCode;
 use crate::config::KafkaConfig;
 use crate::error::KafkaError;
 
-/// Creates the topics that do not exist yet, each with `partitions` partitions.
+/// Creates the topics that do not exist yet, each with `partitions` partitions and the
+/// cluster's `default.replication.factor` (3 on a managed cluster, 1 on a one-node stack).
 pub fn ensure_topics(
     config: &KafkaConfig,
     topics: &[&str],
@@ -20,7 +21,7 @@ pub fn ensure_topics(
         config.client_config().create().map_err(KafkaError::Setup)?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(-1)))
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = block_on(admin.create_topics(&new, &options)).map_err(|e| KafkaError::Admin {
@@ -32,6 +33,29 @@ pub fn ensure_topics(
             if code != RDKafkaErrorCode::TopicAlreadyExists {
                 return Err(KafkaError::Admin {
                     context: format!("create topic {topic}"),
+                    message: code.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the topics (those that do not exist are skipped).
+pub fn delete_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> =
+        config.client_config().create().map_err(KafkaError::Setup)?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results =
+        block_on(admin.delete_topics(topics, &options)).map_err(|e| KafkaError::Admin {
+            context: "delete topics".into(),
+            message: e.to_string(),
+        })?;
+    for result in results {
+        if let Err((topic, code)) = result {
+            if code != RDKafkaErrorCode::UnknownTopicOrPartition {
+                return Err(KafkaError::Admin {
+                    context: format!("delete topic {topic}"),
                     message: code.to_string(),
                 });
             }

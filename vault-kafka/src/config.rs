@@ -46,7 +46,8 @@ impl std::fmt::Debug for Security {
 /// Everything a service needs to talk to Kafka.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaConfig {
-    /// `KAFKA_HOST:KAFKA_PORT`.
+    /// `bootstrap.servers`: every host of `KAFKA_HOST` (comma-separated, `host` or `host:port`),
+    /// the port defaulting to `KAFKA_PORT`.
     pub bootstrap: String,
     /// Plaintext or SASL_SSL.
     pub security: Security,
@@ -68,8 +69,13 @@ impl KafkaConfig {
         env: &Env<F>,
         needs_destination: bool,
     ) -> Result<Self, ConfigError> {
-        let host = env.required("KAFKA_HOST")?;
+        let hosts = env.required("KAFKA_HOST")?;
         let port: u16 = env.parse("KAFKA_PORT")?;
+        let bootstrap = bootstrap_servers(&hosts, port).map_err(|reason| ConfigError::Invalid {
+            name: "KAFKA_HOST".into(),
+            value: hosts.clone(),
+            reason,
+        })?;
         let security = match (
             env.get("KAFKA_CONSUMER_USERNAME"),
             env.get("KAFKA_CONSUMER_PASSWORD"),
@@ -98,7 +104,7 @@ impl KafkaConfig {
             })?,
         };
         Ok(KafkaConfig {
-            bootstrap: format!("{host}:{port}"),
+            bootstrap,
             security,
             group: env.required("KAFKA_CONSUMER_GROUP")?,
             dlq_topic: env.or("KAFKA_DLQ_TOPIC", &format!("{source_topic}.dlq")),
@@ -147,14 +153,19 @@ impl KafkaConfig {
             .set("session.timeout.ms", "10000")
             .set("max.poll.interval.ms", "300000")
             .set("statistics.interval.ms", "5000")
-            // How long the broker may hold a fetch open waiting for data: short, so a lone
-            // order does not wait (brokers like Tansu always sleep a part of it).
-            .set("fetch.wait.max.ms", "50")
+            // A Kafka broker answers a fetch as soon as one byte is there (fetch.min.bytes=1);
+            // this only bounds an idle long-poll, so librdkafka's default keeps idle CPU low
+            // without delaying a lone order (docs/performance.md).
+            .set("fetch.wait.max.ms", "500")
             // Prefetch at most ~2 MiB and fetch at most 2 MiB at a time (librdkafka's defaults
             // are 64 MiB and 50 MiB): a batch is 1,000 messages of ~1 KiB, and a long backlog
             // must not become resident memory (RSS target 64 MiB per service).
             .set("queued.max.messages.kbytes", "2048")
-            .set("fetch.max.bytes", "2097152");
+            .set("fetch.max.bytes", "2097152")
+            // With so small a prefetch queue the threshold is reached all the time during a
+            // backlog; librdkafka then postpones the next fetch by this much (default 1000 ms,
+            // which starved the batch loop): fetch again as soon as the queue has room.
+            .set("fetch.queue.backoff.ms", "10");
         for (key, value) in &self.extra {
             config.set(key, value);
         }
@@ -177,6 +188,46 @@ impl KafkaConfig {
         }
         config
     }
+}
+
+/// `bootstrap.servers` from `KAFKA_HOST` (`host`, `host:port`, `[v6]` or `[v6]:port`, several
+/// separated by commas) and the default port.
+pub fn bootstrap_servers(hosts: &str, default_port: u16) -> Result<String, String> {
+    let mut servers = Vec::new();
+    for entry in hosts.split(',').map(str::trim) {
+        if entry.is_empty() {
+            return Err("an empty host in the list".into());
+        }
+        let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("`{entry}`: `[` without `]`"))?;
+            match after {
+                "" => (format!("[{host}]"), None),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (format!("[{host}]"), Some(port)),
+                    None => return Err(format!("`{entry}`: expected `:port` after `]`")),
+                },
+            }
+        } else {
+            match entry.split_once(':') {
+                None => (entry.to_owned(), None),
+                Some((host, port)) => (host.to_owned(), Some(port)),
+            }
+        };
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(format!("`{entry}` is not a host name"));
+        }
+        let port = match port {
+            None => default_port,
+            Some(text) => match text.parse::<u16>() {
+                Ok(port) if port > 0 => port,
+                _ => return Err(format!("`{entry}`: `{text}` is not a port")),
+            },
+        };
+        servers.push(format!("{host}:{port}"));
+    }
+    Ok(servers.join(","))
 }
 
 fn parse_extra(text: &str) -> Result<Vec<(String, String)>, String> {
@@ -241,6 +292,43 @@ mod tests {
         assert_eq!(producer.get("client.id"), Some("stg-1"));
         assert_eq!(producer.get("fetch.max.bytes"), Some("1048576"));
         assert!(!format!("{config:?}").contains("p4ss"));
+    }
+
+    #[test]
+    fn several_brokers_in_kafka_host() {
+        let mut vars = LOCAL.to_vec();
+        vars[0] = (
+            "KAFKA_HOST",
+            "rc1a.kafka:9091, rc1b.kafka,[::1]:9093,[fe80::1]",
+        );
+        let config = KafkaConfig::from_env(&env(&vars), true).expect("valid");
+        assert_eq!(
+            config.bootstrap,
+            "rc1a.kafka:9091,rc1b.kafka:19092,[::1]:9093,[fe80::1]:19092"
+        );
+        assert_eq!(
+            config.consumer_config().get("bootstrap.servers"),
+            Some(config.bootstrap.as_str())
+        );
+        for bad in [
+            "a,,b",
+            "a:",
+            "a:0",
+            "a:99999",
+            "a:x",
+            "[::1",
+            "[::1]9092",
+            "a b",
+            ",",
+        ] {
+            vars[0] = ("KAFKA_HOST", bad);
+            let err = KafkaConfig::from_env(&env(&vars), true).expect_err(bad);
+            assert!(
+                err.to_string().starts_with("configuration: KAFKA_HOST=")
+                    && !err.to_string().contains('\n'),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

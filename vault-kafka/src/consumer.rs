@@ -79,12 +79,22 @@ pub fn positions(batch: &[InMessage]) -> Vec<Position> {
         .collect()
 }
 
+/// A change of the partitions this consumer owns, as the group coordinator decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignmentChange {
+    /// These partitions were handed to this consumer (topic, partitions).
+    Assigned(Vec<(String, i32)>),
+    /// These were taken away (a rebalance, or the consumer leaving the group).
+    Revoked(Vec<(String, i32)>),
+}
+
 /// Rebalance bookkeeping shared with the client's callbacks.
 #[derive(Debug, Default)]
 struct Membership {
     revoked: Vec<(String, i32)>,
     assigned: HashSet<(String, i32)>,
     rebalances: u64,
+    changes: Vec<AssignmentChange>,
 }
 
 /// The client context: records assignments and revocations as they happen inside `poll`, and
@@ -112,11 +122,15 @@ impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             if let Ok(mut m) = self.membership.lock() {
+                let mut revoked = Vec::new();
                 for e in list.elements() {
                     let tp = (e.topic().to_owned(), e.partition());
                     m.assigned.remove(&tp);
-                    m.revoked.push(tp);
+                    m.revoked.push(tp.clone());
+                    revoked.push(tp);
                 }
+                revoked.sort();
+                m.changes.push(AssignmentChange::Revoked(revoked));
                 m.rebalances += 1;
             }
         }
@@ -125,9 +139,14 @@ impl ConsumerContext for RebalanceContext {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
             if let Ok(mut m) = self.membership.lock() {
+                let mut assigned = Vec::new();
                 for e in list.elements() {
-                    m.assigned.insert((e.topic().to_owned(), e.partition()));
+                    let tp = (e.topic().to_owned(), e.partition());
+                    m.assigned.insert(tp.clone());
+                    assigned.push(tp);
                 }
+                assigned.sort();
+                m.changes.push(AssignmentChange::Assigned(assigned));
                 m.rebalances += 1;
             }
         }
@@ -300,6 +319,27 @@ impl BatchConsumer {
             .unwrap_or(false)
     }
 
+    /// The assignment changes since the last call, oldest first (for the log).
+    pub fn take_assignment_changes(&self) -> Vec<AssignmentChange> {
+        self.context
+            .membership
+            .lock()
+            .map(|mut m| std::mem::take(&mut m.changes))
+            .unwrap_or_default()
+    }
+
+    /// The partitions this consumer owns now, sorted.
+    pub fn assignment(&self) -> Vec<(String, i32)> {
+        let mut owned: Vec<(String, i32)> = self
+            .context
+            .membership
+            .lock()
+            .map(|m| m.assigned.iter().cloned().collect())
+            .unwrap_or_default();
+        owned.sort();
+        owned
+    }
+
     /// How many partitions this consumer owns now.
     pub fn assigned_partitions(&self) -> usize {
         self.context
@@ -315,9 +355,23 @@ impl BatchConsumer {
         self.context.lag.load(Ordering::Relaxed)
     }
 
-    /// Leaves the group cleanly (partitions are reassigned without waiting for a timeout).
-    pub fn close(self) {
-        self.consumer.unsubscribe();
+    /// Leaves the group cleanly (its partitions move at once, not after the session timeout),
+    /// waiting at most `timeout` for the broker. Returns whether the leave completed; when it
+    /// did not (a broker that accepts connections and answers nothing), the client is left to
+    /// a background thread and the caller goes on — its partitions then move when the session
+    /// times out, and nothing is lost: what was not committed is read again.
+    pub fn close(self, timeout: Duration) -> bool {
+        let BatchConsumer { consumer, .. } = self;
+        let (done, finished) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("consumer-close".into())
+            .spawn(move || {
+                consumer.unsubscribe();
+                // Dropping the client closes it: LeaveGroup, then the client's own shutdown.
+                drop(consumer);
+                let _ = done.send(());
+            });
+        spawned.is_ok() && finished.recv_timeout(timeout).is_ok()
     }
 }
 

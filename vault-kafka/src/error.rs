@@ -32,6 +32,9 @@ pub enum KafkaError {
     /// The broker could not be reached for a while (as reported by the client).
     #[error("Kafka unavailable: {0}")]
     Unavailable(String),
+    /// A wait was given up because the process is stopping.
+    #[error("Kafka: stopped while waiting for acknowledgements")]
+    Cancelled,
     /// An admin request failed.
     #[error("Kafka admin, {context}: {message}")]
     Admin {
@@ -48,7 +51,9 @@ impl KafkaError {
     pub fn is_retryable(&self) -> bool {
         let code = match self {
             KafkaError::Setup(_) => return false,
-            KafkaError::Admin { .. } | KafkaError::Unavailable(_) => return true,
+            KafkaError::Admin { .. } | KafkaError::Unavailable(_) | KafkaError::Cancelled => {
+                return true
+            }
             KafkaError::Consume { source, .. }
             | KafkaError::Produce { source, .. }
             | KafkaError::Commit(source) => source.rdkafka_error_code(),

@@ -12,6 +12,6 @@ pub mod error;
 pub mod producer;
 
 pub use config::{KafkaConfig, Security};
-pub use consumer::{positions, BatchConsumer, InMessage, Position};
+pub use consumer::{positions, AssignmentChange, BatchConsumer, InMessage, Position};
 pub use error::KafkaError;
 pub use producer::{OutRecord, Pending, Producer};

@@ -1,5 +1,9 @@
 //! The idempotent producer (`acks=all`), used for downstream messages and dead letters alike.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use futures_executor::block_on;
@@ -96,7 +100,24 @@ impl Producer {
         }
     }
 
-    /// Waits for anything still queued (at shutdown).
+    /// At shutdown: waits at most `timeout` for anything still queued, then drops the client
+    /// with the same bound (in the background: the process goes on when a broker does not
+    /// answer). Returns whether both finished in time.
+    pub fn close(self, timeout: Duration) -> bool {
+        let started = std::time::Instant::now();
+        let flushed = self.flush(timeout).is_ok();
+        let left = timeout.saturating_sub(started.elapsed());
+        let (done, finished) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("producer-close".into())
+            .spawn(move || {
+                drop(self);
+                let _ = done.send(());
+            });
+        flushed && spawned.is_ok() && finished.recv_timeout(left).is_ok()
+    }
+
+    /// Waits for anything still queued.
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.inner
             .flush(timeout)
@@ -133,17 +154,50 @@ impl Pending {
     /// Waits until every delivery is acknowledged; the first failure is returned.
     pub fn wait(self) -> Result<(), KafkaError> {
         for (topic, delivery) in self.deliveries {
-            match block_on(delivery) {
-                Ok(Ok(_)) => {}
-                Ok(Err((source, _))) => return Err(KafkaError::Produce { topic, source }),
-                Err(_canceled) => {
-                    return Err(KafkaError::Produce {
-                        topic,
-                        source: rdkafka::error::KafkaError::Canceled,
-                    })
+            outcome(topic, block_on(delivery))?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Pending::wait`], but gives up with [`KafkaError::Cancelled`] as soon as `cancel`
+    /// returns true (checked at least every 50 ms while a delivery is outstanding): a stop must
+    /// not wait for a broker that does not answer. What was not acknowledged is simply not
+    /// committed, and is produced again when the batch is read again.
+    pub fn wait_or_cancel(self, cancel: impl Fn() -> bool) -> Result<(), KafkaError> {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        for (topic, mut delivery) in self.deliveries {
+            loop {
+                match Pin::new(&mut delivery).poll(&mut cx) {
+                    Poll::Ready(result) => {
+                        outcome(topic, result)?;
+                        break;
+                    }
+                    Poll::Pending if cancel() => return Err(KafkaError::Cancelled),
+                    Poll::Pending => std::thread::park_timeout(Duration::from_millis(50)),
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Wakes the waiting thread when a delivery report arrives.
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+fn outcome(topic: String, result: <DeliveryFuture as Future>::Output) -> Result<(), KafkaError> {
+    match result {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err((source, _))) => Err(KafkaError::Produce { topic, source }),
+        Err(_canceled) => Err(KafkaError::Produce {
+            topic,
+            source: rdkafka::error::KafkaError::Canceled,
+        }),
     }
 }

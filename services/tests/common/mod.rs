@@ -27,8 +27,8 @@ pub fn require_env(name: &str) -> String {
     match std::env::var(name) {
         Ok(value) if !value.trim().is_empty() => value,
         _ => panic!(
-            "{name} is not set: these tests need the local PostgreSQL, Redis and Kafka-protocol \
-             broker; run them via scripts/test (it starts the servers and exports \
+            "{name} is not set: these tests need the local PostgreSQL, Redis and Apache \
+             Kafka; run them via scripts/test (it starts the servers and exports \
              PG_WAREHOUSE_*, REDIS_*, KAFKA_*), or `eval \"$(scripts/stack env)\"` first"
         ),
     }

@@ -62,25 +62,50 @@ impl Kind {
     pub const ALL: [Kind; 3] = [Kind::Stg, Kind::Dds, Kind::Cdm];
 }
 
-/// `KAFKA_HOST:KAFKA_PORT` of the local broker.
-pub fn bootstrap() -> String {
-    format!(
-        "{}:{}",
-        require_env("KAFKA_HOST"),
-        require_env("KAFKA_PORT")
-    )
+/// A Kafka cluster the tests talk to: the local stack's (`KAFKA_HOST`/`KAFKA_PORT` of the
+/// environment), or one a test started for itself ([`super::stack::KafkaStack`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broker {
+    /// `KAFKA_HOST` as the services get it (one host, or a comma-separated list).
+    pub host: String,
+    /// `KAFKA_PORT`.
+    pub port: u16,
 }
 
-/// Plaintext client settings for the local broker.
-pub fn kafka_config(group: &str, source: &str, destination: Option<&str>) -> KafkaConfig {
-    KafkaConfig {
-        bootstrap: bootstrap(),
-        security: Security::Plaintext,
-        group: group.to_owned(),
-        source_topic: source.to_owned(),
-        destination_topic: destination.map(str::to_owned),
-        dlq_topic: dlq(source),
-        extra: Vec::new(),
+impl Broker {
+    /// The local stack's broker, from the environment `scripts/test` exports.
+    pub fn local() -> Self {
+        let port = require_env("KAFKA_PORT");
+        Broker {
+            host: require_env("KAFKA_HOST"),
+            port: port
+                .parse()
+                .unwrap_or_else(|e| panic!("KAFKA_PORT={port}: {e}")),
+        }
+    }
+
+    /// `bootstrap.servers`: every host with its port.
+    pub fn bootstrap(&self) -> String {
+        vault_kafka::config::bootstrap_servers(&self.host, self.port)
+            .unwrap_or_else(|e| panic!("KAFKA_HOST={}: {e}", self.host))
+    }
+
+    /// Plaintext client settings for this broker.
+    pub fn kafka_config(
+        &self,
+        group: &str,
+        source: &str,
+        destination: Option<&str>,
+    ) -> KafkaConfig {
+        KafkaConfig {
+            bootstrap: self.bootstrap(),
+            security: Security::Plaintext,
+            group: group.to_owned(),
+            source_topic: source.to_owned(),
+            destination_topic: destination.map(str::to_owned),
+            dlq_topic: dlq(source),
+            extra: Vec::new(),
+        }
     }
 }
 
@@ -108,12 +133,8 @@ pub fn require_servers() {
 // ---------------------------------------------------------------------------------------------
 // topics
 
-/// The six topics of one test (source, stg→dds, dds→cdm and their `.dlq`), 4 partitions each.
-///
-/// They are NOT deleted at the end: Tansu 0.6 (the local broker) deletes every topic of the
-/// cluster on a DeleteTopics request for one of them (`topic_delete_by.sql` filters on the
-/// cluster only), which would wipe the stack's topics and those of tests running in parallel.
-/// The names are unique, so leftovers do not disturb later runs.
+/// The six topics of one test (source, stg→dds, dds→cdm and their `.dlq`), 4 partitions each,
+/// deleted when the value goes out of scope.
 #[derive(Debug)]
 pub struct Topics {
     /// The source system's topic (`order-service_orders`).
@@ -122,27 +143,29 @@ pub struct Topics {
     pub stg: String,
     /// DDS → CDM (`dds-service-orders`).
     pub dds: String,
+    broker: Broker,
 }
 
 impl Topics {
     /// Creates them through `vault_kafka::admin::ensure_topics`.
-    pub fn create(tag: &str) -> Self {
+    pub fn create(tag: &str, broker: &Broker) -> Self {
         let base = unique(&format!("e2e_{tag}"));
         let topics = Topics {
             source: format!("{base}.orders"),
             stg: format!("{base}.stg"),
             dds: format!("{base}.dds"),
+            broker: broker.clone(),
         };
         let all = topics.all();
         let names: Vec<&str> = all.iter().map(String::as_str).collect();
-        let config = kafka_config("e2e-admin", &topics.source, None);
+        let config = broker.kafka_config("e2e-admin", &topics.source, None);
         vault_kafka::admin::ensure_topics(&config, &names, PARTITIONS)
             .unwrap_or_else(|e| panic!("create topics {names:?}: {e}"));
         // The broker may take a moment until every partition has a leader.
         let deadline = Instant::now() + Duration::from_secs(30);
         for topic in &all {
             loop {
-                match total_messages(topic) {
+                match broker.total_messages(topic) {
                     Ok(_) => break,
                     Err(e) if Instant::now() > deadline => {
                         panic!("topic {topic} not usable after creation: {e}")
@@ -164,6 +187,17 @@ impl Topics {
             dlq(&self.stg),
             dlq(&self.dds),
         ]
+    }
+}
+
+impl Drop for Topics {
+    fn drop(&mut self) {
+        let all = self.all();
+        let names: Vec<&str> = all.iter().map(String::as_str).collect();
+        let config = self.broker.kafka_config("e2e-admin", &self.source, None);
+        if let Err(e) = vault_kafka::admin::delete_topics(&config, &names) {
+            eprintln!("could not delete the test topics {names:?}: {e}");
+        }
     }
 }
 
@@ -192,16 +226,123 @@ impl Record {
     }
 }
 
-fn reader() -> Result<BaseConsumer, String> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .set("group.id", unique("e2e_reader"))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .map_err(|e| format!("reader: {e}"))
+impl Broker {
+    fn reader(&self) -> Result<BaseConsumer, String> {
+        ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .set("group.id", unique("e2e_reader"))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .map_err(|e| format!("reader: {e}"))
+    }
+
+    /// How many messages `topic` holds (Σ high − low watermark over its partitions).
+    pub fn total_messages(&self, topic: &str) -> Result<i64, String> {
+        let consumer = self.reader()?;
+        Ok(watermarks(&consumer, topic)?
+            .iter()
+            .map(|(low, high)| high - low)
+            .sum())
+    }
+
+    /// Messages of `topic` that consumer group `group` has not committed yet (Σ over partitions of
+    /// high watermark − committed offset; a partition without commit counts from its low mark).
+    /// Asks the group coordinator only (OffsetFetch): the group itself is not joined.
+    pub fn uncommitted(&self, group: &str, topic: &str) -> Result<i64, String> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .map_err(|e| format!("offsets reader: {e}"))?;
+        let marks = watermarks(&consumer, topic)?;
+        let mut list = TopicPartitionList::new();
+        for partition in 0..PARTITIONS {
+            list.add_partition(topic, partition);
+        }
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .map_err(|e| format!("committed offsets of {group} on {topic}: {e}"))?;
+        let mut behind = 0;
+        for (partition, &(low, high)) in (0..PARTITIONS).zip(&marks) {
+            let at = match committed
+                .find_partition(topic, partition)
+                .map(|e| e.offset())
+            {
+                Some(Offset::Offset(offset)) => offset,
+                _ => low,
+            };
+            behind += (high - at).max(0);
+        }
+        Ok(behind)
+    }
+
+    /// Every message of `topic` up to its current end, read with a fresh group (no commits).
+    pub fn read_topic(&self, topic: &str) -> Vec<Record> {
+        let consumer = self.reader().unwrap_or_else(|e| panic!("{e}"));
+        let marks = watermarks(&consumer, topic).unwrap_or_else(|e| panic!("{e}"));
+        let mut list = TopicPartitionList::new();
+        let mut pending: BTreeMap<i32, i64> = BTreeMap::new();
+        for (partition, &(low, high)) in (0..PARTITIONS).zip(&marks) {
+            if high > low {
+                list.add_partition_offset(topic, partition, Offset::Offset(low))
+                    .expect("partition offset");
+                pending.insert(partition, high);
+            }
+        }
+        let mut records = Vec::new();
+        if pending.is_empty() {
+            return records;
+        }
+        consumer.assign(&list).expect("assign partitions");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !pending.is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "reading {topic} to its end timed out; still to read: {pending:?} (read {})",
+                records.len()
+            );
+            let Some(result) = consumer.poll(Duration::from_millis(200)) else {
+                continue;
+            };
+            let message = result.unwrap_or_else(|e| panic!("read {topic}: {e}"));
+            let partition = message.partition();
+            let Some(&high) = pending.get(&partition) else {
+                continue;
+            };
+            if message.offset() >= high {
+                pending.remove(&partition);
+                continue;
+            }
+            let headers = message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|header| {
+                            (
+                                header.key.to_owned(),
+                                header.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            records.push(Record {
+                partition,
+                offset: message.offset(),
+                key: message.key().map(<[u8]>::to_vec),
+                payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                headers,
+            });
+            if message.offset() + 1 >= high {
+                pending.remove(&partition);
+            }
+        }
+        records
+    }
 }
 
 fn watermarks(consumer: &BaseConsumer, topic: &str) -> Result<Vec<(i64, i64)>, String> {
@@ -212,111 +353,6 @@ fn watermarks(consumer: &BaseConsumer, topic: &str) -> Result<Vec<(i64, i64)>, S
                 .map_err(|e| format!("watermarks of {topic}/{p}: {e}"))
         })
         .collect()
-}
-
-/// How many messages `topic` holds (Σ high − low watermark over its partitions).
-pub fn total_messages(topic: &str) -> Result<i64, String> {
-    let consumer = reader()?;
-    Ok(watermarks(&consumer, topic)?
-        .iter()
-        .map(|(low, high)| high - low)
-        .sum())
-}
-
-/// Messages of `topic` that consumer group `group` has not committed yet (Σ over partitions of
-/// high watermark − committed offset; a partition without commit counts from its low mark).
-/// Asks the group coordinator only (OffsetFetch): the group itself is not joined.
-pub fn uncommitted(group: &str, topic: &str) -> Result<i64, String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .map_err(|e| format!("offsets reader: {e}"))?;
-    let marks = watermarks(&consumer, topic)?;
-    let mut list = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        list.add_partition(topic, partition);
-    }
-    let committed = consumer
-        .committed_offsets(list, Duration::from_secs(10))
-        .map_err(|e| format!("committed offsets of {group} on {topic}: {e}"))?;
-    let mut behind = 0;
-    for (partition, &(low, high)) in (0..PARTITIONS).zip(&marks) {
-        let at = match committed
-            .find_partition(topic, partition)
-            .map(|e| e.offset())
-        {
-            Some(Offset::Offset(offset)) => offset,
-            _ => low,
-        };
-        behind += (high - at).max(0);
-    }
-    Ok(behind)
-}
-
-/// Every message of `topic` up to its current end, read with a fresh group (no commits).
-pub fn read_topic(topic: &str) -> Vec<Record> {
-    let consumer = reader().unwrap_or_else(|e| panic!("{e}"));
-    let marks = watermarks(&consumer, topic).unwrap_or_else(|e| panic!("{e}"));
-    let mut list = TopicPartitionList::new();
-    let mut pending: BTreeMap<i32, i64> = BTreeMap::new();
-    for (partition, &(low, high)) in (0..PARTITIONS).zip(&marks) {
-        if high > low {
-            list.add_partition_offset(topic, partition, Offset::Offset(low))
-                .expect("partition offset");
-            pending.insert(partition, high);
-        }
-    }
-    let mut records = Vec::new();
-    if pending.is_empty() {
-        return records;
-    }
-    consumer.assign(&list).expect("assign partitions");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !pending.is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "reading {topic} to its end timed out; still to read: {pending:?} (read {})",
-            records.len()
-        );
-        let Some(result) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let message = result.unwrap_or_else(|e| panic!("read {topic}: {e}"));
-        let partition = message.partition();
-        let Some(&high) = pending.get(&partition) else {
-            continue;
-        };
-        if message.offset() >= high {
-            pending.remove(&partition);
-            continue;
-        }
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|header| {
-                        (
-                            header.key.to_owned(),
-                            header.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        records.push(Record {
-            partition,
-            offset: message.offset(),
-            key: message.key().map(<[u8]>::to_vec),
-            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-            headers,
-        });
-        if message.offset() + 1 >= high {
-            pending.remove(&partition);
-        }
-    }
-    records
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -572,6 +608,8 @@ impl Service {
 pub struct Pipeline {
     /// The replicas, in the order they were added (dropped, i.e. killed, first).
     pub services: Vec<Service>,
+    /// The Kafka cluster of this pipeline.
+    pub broker: Broker,
     /// The topics.
     pub topics: Topics,
     /// The database.
@@ -592,11 +630,17 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// A database, topics and log directory; no service started yet.
+    /// A database, topics on the local stack's broker and a log directory; no service started.
     pub fn new(tag: &str) -> Self {
         require_servers();
+        Self::with_broker(tag, Broker::local())
+    }
+
+    /// The same on another Kafka cluster (one a fault test started for itself).
+    pub fn with_broker(tag: &str, broker: Broker) -> Self {
+        require_servers();
         let db = TestDb::new(tag);
-        let topics = Topics::create(tag);
+        let topics = Topics::create(tag, &broker);
         let dir = std::env::temp_dir().join(unique(&format!("vault_e2e_{tag}")));
         fs::create_dir_all(&dir).expect("create the log directory");
         let groups = Kind::ALL
@@ -611,6 +655,7 @@ impl Pipeline {
         );
         Pipeline {
             services: Vec::new(),
+            broker,
             topics,
             db,
             dir,
@@ -630,10 +675,10 @@ impl Pipeline {
             .filter(|(name, _)| {
                 name.starts_with("PG_WAREHOUSE_")
                     || (kind == Kind::Stg && name.starts_with("REDIS_"))
-                    || name == "KAFKA_HOST"
-                    || name == "KAFKA_PORT"
             })
             .collect();
+        env.push(("KAFKA_HOST".to_owned(), self.broker.host.clone()));
+        env.push(("KAFKA_PORT".to_owned(), self.broker.port.to_string()));
         let (source, destination) = match kind {
             Kind::Stg => (&self.topics.source, Some(&self.topics.stg)),
             Kind::Dds => (&self.topics.stg, Some(&self.topics.dds)),
@@ -757,7 +802,7 @@ impl Pipeline {
             (Kind::Dds, &self.topics.stg),
             (Kind::Cdm, &self.topics.dds),
         ] {
-            let n = uncommitted(self.group(kind), topic)?;
+            let n = self.broker.uncommitted(self.group(kind), topic)?;
             if n > 0 {
                 behind.push(format!(
                     "{} group: {n} uncommitted on {topic}",
@@ -808,7 +853,10 @@ impl Pipeline {
             count("SELECT count(*) FROM cdm.order_ledger"),
         ));
         for topic in self.topics.all() {
-            let n = total_messages(&topic).map_or_else(|e| format!("? ({e})"), |n| n.to_string());
+            let n = self
+                .broker
+                .total_messages(&topic)
+                .map_or_else(|e| format!("? ({e})"), |n| n.to_string());
             text.push_str(&format!("--- topic {topic}: {n} message(s)\n"));
         }
         for service in &self.services {
