@@ -5,7 +5,7 @@
 use vault_core::sample::{Catalog, Rng};
 use vault_core::{enrich, Timestamp};
 
-/// `n` enriched orders (SPEC §4) as JSON lines.
+/// `n` enriched orders (docs/contract.md §4) as JSON lines.
 pub fn enriched_orders(n: usize) -> Vec<String> {
     let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let catalog = Catalog::generate(&mut rng, 5, 500);

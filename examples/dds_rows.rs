@@ -4,11 +4,11 @@
 //! cargo run -q --release --example dds_rows < examples/data/orders.jsonl
 //! ```
 //!
-//! Reads enriched orders (SPEC §4) as JSON lines on stdin and writes every Data Vault row
-//! (SPEC §5) as one JSON object per line: `{"table": "h_user", "h_user_pk": "…", "user_id": "…",
-//! "load_src": "orders-system-kafka"}`. A row already written for an earlier order is not written
-//! again. A line that is not a valid order stops the program with a message naming the line and
-//! the field, and exit code 1.
+//! Reads enriched orders (docs/contract.md §4) as JSON lines on stdin and writes every Data Vault
+//! row (docs/contract.md §5) as one JSON object per line: `{"table": "h_user", "h_user_pk": "…",
+//! "user_id": "…", "load_src": "orders-system-kafka"}`. A row already written for an earlier order
+//! is not written again. A line that is not a valid order stops the program with a message naming
+//! the line and the field, and exit code 1.
 
 use std::collections::HashSet;
 use std::io::{self, BufRead, BufWriter, Write};

@@ -7,12 +7,12 @@ kubernetes-validate, check-jsonschema, hadolint and PyYAML) and passes their pat
     deploy_check.py --helm PATH --check-jsonschema PATH --hadolint PATH --out DIR
 
 What is checked, each as one named check (a line `ok` or `FAIL` each):
-- the env contract: the names below are the ones the services read (SPEC §7 plus the
+- the env contract: the names below are the ones the services read (docs/contract.md §7.4 plus the
   services' own), and each is still read by the Rust code;
 - Dockerfile (hadolint, plus: multi-stage, `cargo build --release --locked`, numeric non-root
   user, no HEALTHCHECK, no secret-looking ARG/ENV) and .dockerignore;
 - deploy/docker-compose.yaml: the compose-spec schema, env names, required variables, the
-  SPEC's topic chain, health-gated start order;
+  contract's topic chain (docs/contract.md §1), health-gated start order;
 - the Helm chart: `helm lint --strict` and `helm template` for the default values, every
   deploy/helm/examples/*.yaml and deploy/helm/tests/valid/*.yaml; the rendered manifests
   against the Kubernetes schemas (kubernetes-validate, strict) of the oldest and newest
@@ -45,15 +45,15 @@ COMPOSE = DEPLOY / "docker-compose.yaml"
 
 # ---- the contract -------------------------------------------------------------------------------
 
-# SPEC §7: the variables of the original deployments.
-SPEC_ENV = {
+# docs/contract.md §7.4: the variables of the original deployments.
+CONTRACT_ENV = {
     "KAFKA_HOST", "KAFKA_PORT", "KAFKA_CONSUMER_USERNAME", "KAFKA_CONSUMER_PASSWORD",
     "KAFKA_CONSUMER_GROUP", "KAFKA_SOURCE_TOPIC", "KAFKA_DESTINATION_TOPIC",
     "PG_WAREHOUSE_HOST", "PG_WAREHOUSE_PORT", "PG_WAREHOUSE_DBNAME", "PG_WAREHOUSE_USER",
     "PG_WAREHOUSE_PASSWORD", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD",
 }
 # Every variable the services and the vault CLI read (docs/configuration.md).
-ALLOWED_ENV = SPEC_ENV | {
+ALLOWED_ENV = CONTRACT_ENV | {
     "KAFKA_CA_FILE", "KAFKA_DLQ_TOPIC", "KAFKA_EXTRA_CONFIG",
     "PG_WAREHOUSE_SSLMODE", "PG_WAREHOUSE_SSLROOTCERT", "PG_WAREHOUSE_POOL_SIZE",
     "PG_WAREHOUSE_CONNECT_TIMEOUT_MS",
@@ -64,14 +64,15 @@ SECRET_ENV = {"KAFKA_CONSUMER_PASSWORD", "PG_WAREHOUSE_PASSWORD", "REDIS_PASSWOR
 REDIS_ENV = {n for n in ALLOWED_ENV if n.startswith("REDIS_")}
 BINARIES = ("stg-service", "dds-service", "cdm-service", "vault")
 
-# SPEC §1: order-service_orders -> stg -> stg-service-orders -> dds -> dds-service-orders -> cdm.
+# docs/contract.md §1: order-service_orders -> stg -> stg-service-orders -> dds ->
+# dds-service-orders -> cdm.
 TOPIC_CHAIN = {
     "stg-service": ("order-service_orders", "stg-service-orders"),
     "dds-service": ("stg-service-orders", "dds-service-orders"),
     "cdm-service": ("dds-service-orders", None),
 }
-SPEC_TOPICS = ["order-service_orders", "stg-service-orders", "dds-service-orders"]
-ALL_TOPICS = sorted(SPEC_TOPICS + [t + ".dlq" for t in SPEC_TOPICS])
+CONTRACT_TOPICS = ["order-service_orders", "stg-service-orders", "dds-service-orders"]
+ALL_TOPICS = sorted(CONTRACT_TOPICS + [t + ".dlq" for t in CONTRACT_TOPICS])
 
 REQUIRED_ENV = {
     "stg-service": {"KAFKA_HOST", "KAFKA_PORT", "KAFKA_CONSUMER_GROUP", "KAFKA_SOURCE_TOPIC",
@@ -138,7 +139,7 @@ def rel(path: Path) -> str:
 # ---- env contract -------------------------------------------------------------------------------
 
 def check_env_contract() -> str:
-    require(SPEC_ENV <= ALLOWED_ENV, "SPEC names missing from the allowed list")
+    require(CONTRACT_ENV <= ALLOWED_ENV, "contract names missing from the allowed list")
     sources = []
     for crate in ("vault-core", "vault-pg", "vault-kafka", "services"):
         sources += [p.read_text() for p in (ROOT / crate / "src").rglob("*.rs")]
@@ -325,9 +326,9 @@ def check_compose_env() -> str:
                 problems.append(f"{name}: Redis variables on a service that does not read Redis")
             source, destination = TOPIC_CHAIN[binary]
             if env.get("KAFKA_SOURCE_TOPIC") != source:
-                problems.append(f"{name}: KAFKA_SOURCE_TOPIC={env.get('KAFKA_SOURCE_TOPIC')} (SPEC: {source})")
+                problems.append(f"{name}: KAFKA_SOURCE_TOPIC={env.get('KAFKA_SOURCE_TOPIC')} (contract: {source})")
             if env.get("KAFKA_DESTINATION_TOPIC") != destination and destination:
-                problems.append(f"{name}: KAFKA_DESTINATION_TOPIC={env.get('KAFKA_DESTINATION_TOPIC')} (SPEC: {destination})")
+                problems.append(f"{name}: KAFKA_DESTINATION_TOPIC={env.get('KAFKA_DESTINATION_TOPIC')} (contract: {destination})")
             if destination is None and "KAFKA_DESTINATION_TOPIC" in env:
                 problems.append(f"{name}: the last stage has a KAFKA_DESTINATION_TOPIC")
             port = env.get("HTTP_PORT", "5000")
@@ -339,7 +340,7 @@ def check_compose_env() -> str:
                 problems.append(f"{name}: a script that does not run `vault simulate`")
             else:
                 programs["simulate"] = name
-            if env.get("KAFKA_SOURCE_TOPIC", SPEC_TOPICS[0]) != SPEC_TOPICS[0]:
+            if env.get("KAFKA_SOURCE_TOPIC", CONTRACT_TOPICS[0]) != CONTRACT_TOPICS[0]:
                 problems.append(f"{name}: simulates into {env.get('KAFKA_SOURCE_TOPIC')}")
         else:
             problems.append(f"{name}: command {text!r} does not select one of {', '.join(BINARIES)}")
@@ -350,7 +351,7 @@ def check_compose_env() -> str:
         problems.append("no simulator (`vault simulate`)")
     problems_to_failure(problems)
     return (f"{len(services)} vault containers ({', '.join(sorted(services))}): "
-            "env names, required variables, SPEC topic chain")
+            "env names, required variables, contract topic chain")
 
 
 def check_compose_order() -> str:
@@ -398,7 +399,8 @@ def check_compose_order() -> str:
             problems.append(f"{name}: does not wait for Redis ({redis_host}) to be healthy")
         if kafka_host not in all_services:
             problems.append(f"{name}: KAFKA_HOST={kafka_host} is no service of the file")
-    # The topic creator creates exactly the SPEC's topics and their dead-letter topics.
+    # The topic creator creates exactly the topics of docs/contract.md §1 and their dead-letter
+    # topics.
     creators = [all_services[d] for d in completed if d not in services]
     created = set()
     for creator in creators:
@@ -408,7 +410,7 @@ def check_compose_order() -> str:
         if m:
             created |= set(m.group(1).replace("\\", " ").split())
     if sorted(created) != ALL_TOPICS:
-        problems.append(f"topics created {sorted(created)}, SPEC wants {ALL_TOPICS}")
+        problems.append(f"topics created {sorted(created)}, the contract wants {ALL_TOPICS}")
     problems_to_failure(problems)
     return "depends_on health-gated; topic job creates " + ", ".join(ALL_TOPICS)
 
@@ -634,7 +636,7 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
             problems.append(f"{p} KAFKA_SOURCE_TOPIC is not {source}")
         got_destination = env.get("KAFKA_DESTINATION_TOPIC", {}).get("value")
         if got_destination != destination:
-            problems.append(f"{p} KAFKA_DESTINATION_TOPIC {got_destination} (SPEC: {destination})")
+            problems.append(f"{p} KAFKA_DESTINATION_TOPIC {got_destination} (contract: {destination})")
         # CA files must be mounted where the variables point.
         mounts = [m["mountPath"].rstrip("/") + "/" for m in c.get("volumeMounts", [])]
         ca_vars = ["PG_WAREHOUSE_SSLROOTCERT"]
@@ -715,11 +717,11 @@ def check_helm_default_topics() -> str:
         source, destination = TOPIC_CHAIN[binary]
         if cfg.get("KAFKA_SOURCE_TOPIC") != source or cfg.get("KAFKA_DESTINATION_TOPIC") != destination:
             problems.append(f"{key}: {cfg.get('KAFKA_SOURCE_TOPIC')} -> {cfg.get('KAFKA_DESTINATION_TOPIC')}"
-                            f" (SPEC: {source} -> {destination})")
+                            f" (contract: {source} -> {destination})")
         if cfg.get("KAFKA_CONSUMER_GROUP") != binary:
             problems.append(f"{key}: consumer group {cfg.get('KAFKA_CONSUMER_GROUP')} (original: {binary})")
     problems_to_failure(problems)
-    return " -> ".join(SPEC_TOPICS)
+    return " -> ".join(CONTRACT_TOPICS)
 
 
 def check_cloud_example(docs: list[dict]) -> str:
@@ -799,7 +801,7 @@ def main() -> int:
     helm = Helm(args.helm)
 
     print("-- contract")
-    report.run("env names: SPEC §7 + the services' own, each read by the code", check_env_contract)
+    report.run("env names: docs/contract.md §7.4 + the services' own, each read by the code", check_env_contract)
 
     print("-- image")
     report.run("Dockerfile: hadolint", lambda: check_hadolint(args.hadolint))
@@ -810,14 +812,14 @@ def main() -> int:
     print("-- docker-compose")
     report.run(f"{rel(COMPOSE)}: parses, compose-spec schema",
                lambda: check_compose_schema(args.check_jsonschema))
-    report.run(f"{rel(COMPOSE)}: env names, required variables, SPEC topics", check_compose_env)
+    report.run(f"{rel(COMPOSE)}: env names, required variables, contract topics", check_compose_env)
     report.run(f"{rel(COMPOSE)}: health-gated start order, topic creator", check_compose_order)
     report.run(f"{rel(COMPOSE)}: the Kafka version of scripts/stack", check_compose_kafka_version)
 
     print("-- helm chart")
     helm_values = values_files()
     report.run("chart values, schema and templates: env names", lambda: check_values_env_names(helm_values))
-    report.run("chart default topics and consumer groups (SPEC)", check_helm_default_topics)
+    report.run("chart default topics and consumer groups (contract)", check_helm_default_topics)
     for label, path in helm_values:
         def lint(path: Path | None = path) -> str:
             result = helm.lint(path)

@@ -1,4 +1,4 @@
-//! Runs the `dds_rows` example as a user would: the SPEC's sample order on stdin.
+//! Runs the `dds_rows` example as a user would: the sample order of docs/contract.md §4.2 on stdin.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -55,7 +55,7 @@ fn prints_every_row_of_the_spec_sample_order() {
         .collect();
 
     // The expected rows were computed by Python's uuid5 (vault-core/tests/golden/generate.py);
-    // the SPEC sample is the first golden order.
+    // the sample of docs/contract.md §4.2 is the first golden order.
     let golden: Vec<BTreeMap<String, Vec<BTreeMap<String, String>>>> = serde_json::from_str(
         include_str!("../../vault-core/tests/golden/order_rows.json"),
     )

@@ -1,4 +1,4 @@
-//! The commands of the `vault` operator CLI. Configuration comes only from the SPEC's
+//! The commands of the `vault` operator CLI. Configuration comes only from the contract's
 //! environment variables (`PG_WAREHOUSE_*`, `REDIS_*`).
 //!
 //! Exit codes: 0 success; 1 the command ran and found a problem (counters that differ from
@@ -386,7 +386,8 @@ fn top<F: Fn(&str) -> Option<String>>(
     Ok(Verdict::Clean)
 }
 
-/// Kafka settings for a CLI command: the SPEC's variables, with the topic and group given here.
+/// Kafka settings for a CLI command: the variables of docs/contract.md §7.4, with the topic and
+/// group given here.
 fn kafka<F: Fn(&str) -> Option<String>>(
     env: &Env<F>,
     topic: &str,
@@ -515,6 +516,13 @@ fn migrate<F: Fn(&str) -> Option<String>>(
 ) -> Result<Verdict, CliError> {
     let warehouse = warehouse(env)?;
     let report = warehouse.migrate()?;
+    if report.adopted_original {
+        writeln!(
+            out,
+            "adopted a warehouse of the original services: order ids widened to bigint, \
+             vault's columns added, CDM ledger and counters rebuilt from the Data Vault"
+        )?;
+    }
     let name = |version: i32| {
         MIGRATIONS
             .iter()

@@ -1,4 +1,5 @@
-//! The enrichment dictionary on Redis (SPEC §3): plain string keys = the entity id, JSON values.
+//! The enrichment dictionary on Redis (docs/contract.md §3): plain string keys = the entity id,
+//! JSON values.
 //!
 //! [`RedisDictionary::lookup`] resolves the distinct user and restaurant ids of a whole batch with
 //! **one** `MGET` (users and restaurants together), minus what its in-process cache already holds.
@@ -186,18 +187,6 @@ pub enum DictionaryError {
         #[source]
         source: redis::RedisError,
     },
-    /// The entry under `key` exists but is not a valid user or restaurant: the dictionary's
-    /// data is at fault (not retryable until someone fixes the entry).
-    #[error("Redis dictionary entry `{key}` is not a valid {kind}: {source}")]
-    InvalidEntry {
-        /// The Redis key (the entity id).
-        key: String,
-        /// What it was looked up as.
-        kind: EntryKind,
-        /// What is wrong with its value.
-        #[source]
-        source: MessageError,
-    },
     /// The server answered `MGET` with the wrong number of values (a proxy or server bug).
     #[error("Redis dictionary at {address}: MGET of {expected} keys returned {got} values")]
     Protocol {
@@ -218,15 +207,7 @@ impl DictionaryError {
             DictionaryError::Connect { source, .. } | DictionaryError::Command { source, .. } => {
                 transient(source)
             }
-            DictionaryError::InvalidEntry { .. } | DictionaryError::Protocol { .. } => false,
-        }
-    }
-
-    /// The key at fault, for an invalid entry.
-    pub fn key(&self) -> Option<&str> {
-        match self {
-            DictionaryError::InvalidEntry { key, .. } => Some(key),
-            _ => None,
+            DictionaryError::Protocol { .. } => false,
         }
     }
 }
@@ -349,6 +330,8 @@ pub struct DictionaryStats {
     pub connects: u64,
     /// Calls that found their connection lost and reopened it.
     pub reconnects: u64,
+    /// Entries found unusable (each time one was fetched).
+    pub invalid_entries: u64,
 }
 
 /// The entries a batch needs, by id; an id Redis does not have is absent.
@@ -356,6 +339,8 @@ pub struct DictionaryStats {
 pub struct Lookup {
     users: HashMap<String, Arc<User>>,
     restaurants: HashMap<String, Arc<Restaurant>>,
+    /// Entries that exist but are unusable: what is wrong with each.
+    invalid: HashMap<(EntryKind, String), String>,
 }
 
 impl Lookup {
@@ -369,9 +354,30 @@ impl Lookup {
         self.restaurants.get(id).map(Arc::as_ref)
     }
 
-    /// Enriches one order from these entries (SPEC §4).
+    /// What is wrong with the entry of this kind and id, if it exists but is unusable.
+    pub fn invalid(&self, kind: EntryKind, id: &str) -> Option<&str> {
+        self.invalid.get(&(kind, id.to_owned())).map(String::as_str)
+    }
+
+    /// Enriches one order from these entries (docs/contract.md §4). An order whose user or
+    /// restaurant entry is unusable fails with [`EnrichError::InvalidEntry`].
     pub fn enrich(&self, order: &SourceOrder) -> Result<EnrichedOrder, EnrichError> {
         let p = &order.payload;
+        for (kind, key) in [
+            (EntryKind::User, &p.user.id),
+            (EntryKind::Restaurant, &p.restaurant.id),
+        ] {
+            if let Some(detail) = self.invalid.get(&(kind, key.clone())) {
+                return Err(EnrichError::InvalidEntry {
+                    kind: match kind {
+                        EntryKind::User => "user",
+                        EntryKind::Restaurant => "restaurant",
+                    },
+                    key: key.clone(),
+                    detail: detail.clone(),
+                });
+            }
+        }
         enrich(
             order,
             self.user(&p.user.id),
@@ -502,18 +508,28 @@ impl RedisDictionary {
         }
         let now = Instant::now();
         for ((kind, id), value) in wanted.into_iter().zip(values) {
-            let invalid = |source| DictionaryError::InvalidEntry {
-                key: id.to_owned(),
-                kind,
-                source,
+            // An unusable entry concerns only the orders that reference it: they are
+            // dead-lettered (`invalid_dictionary_entry`), the rest of the batch goes on. It is
+            // not cached, so a fixed entry is used at once.
+            let mut invalid = |source: MessageError| {
+                self.stats.invalid_entries += 1;
+                found
+                    .invalid
+                    .insert((kind, id.to_owned()), source.to_string());
             };
             match kind {
                 EntryKind::User => {
                     let user = match value {
                         Some(bytes) => {
-                            let user = User::from_json(&bytes).map_err(invalid)?;
-                            check_id(&user.id, id).map_err(invalid)?;
-                            Some(Arc::new(user))
+                            match User::from_json(&bytes)
+                                .and_then(|u| check_id(&u.id, id).map(|()| u))
+                            {
+                                Ok(user) => Some(Arc::new(user)),
+                                Err(source) => {
+                                    invalid(source);
+                                    continue;
+                                }
+                            }
                         }
                         None => None,
                     };
@@ -524,11 +540,15 @@ impl RedisDictionary {
                 }
                 EntryKind::Restaurant => {
                     let restaurant = match value {
-                        Some(bytes) => {
-                            let restaurant = Restaurant::from_json(&bytes).map_err(invalid)?;
-                            check_id(&restaurant.id, id).map_err(invalid)?;
-                            Some(Arc::new(restaurant))
-                        }
+                        Some(bytes) => match Restaurant::from_json(&bytes)
+                            .and_then(|r| check_id(&r.id, id).map(|()| r))
+                        {
+                            Ok(restaurant) => Some(Arc::new(restaurant)),
+                            Err(source) => {
+                                invalid(source);
+                                continue;
+                            }
+                        },
                         None => None,
                     };
                     if let Some(restaurant) = &restaurant {
@@ -543,10 +563,10 @@ impl RedisDictionary {
         Ok(found)
     }
 
-    /// Enriches a batch of orders (SPEC §4) with one dictionary lookup: per order, in input
-    /// order, the enriched order or why it cannot be enriched (`unknown_user`,
-    /// `unknown_restaurant`, `unknown_menu_item`). The outer error is a fault of Redis or of a
-    /// dictionary entry, which concerns the whole batch.
+    /// Enriches a batch of orders (docs/contract.md §4) with one dictionary lookup: per order, in
+    /// input order, the enriched order or why it cannot be enriched (`unknown_user`,
+    /// `unknown_restaurant`, `unknown_menu_item`, `invalid_dictionary_entry`). The outer error
+    /// is a fault of Redis itself, which concerns the whole batch.
     pub fn enrich_batch(
         &mut self,
         orders: &[SourceOrder],

@@ -1,6 +1,7 @@
 //! The services of vault and the `vault` operator CLI.
 //!
-//! * [`dictionary`] — the enrichment dictionary on Redis (SPEC §3): one `MGET` per batch, a short
+//! * [`dictionary`] — the enrichment dictionary on Redis (docs/contract.md §3): one `MGET` per
+//!   batch, a short
 //!   in-process cache, reconnects;
 //! * [`replay`] — the backfill path: DDS and CDM rebuilt from `stg.order_events` without Kafka;
 //! * [`retry`] — bounded retries with exponential backoff for transient faults;
@@ -11,6 +12,7 @@
 //! * [`cli`] — the commands of the `vault` binary (`migrate`, `replay`, `check`, `simulate`, `redrive`).
 
 pub mod cli;
+pub mod clock;
 pub mod dictionary;
 pub mod ops;
 pub mod redrive;

@@ -32,6 +32,12 @@ pub struct Metrics {
     pub assigned: IntGauge,
     /// `vault_errors_total{kind}` (`postgres`, `redis`, `kafka`, `warehouse_rejected`).
     pub errors: IntCounterVec,
+    /// `vault_messages_resent_total`: downstream messages produced again because an earlier
+    /// attempt at the same source messages had produced them and then failed.
+    pub resent: IntCounter,
+    /// `vault_messages_reapplied_total`: messages the warehouse already held (below its recorded
+    /// position) that a batch applied again, idempotently.
+    pub reapplied: IntCounter,
 }
 
 impl Metrics {
@@ -51,6 +57,14 @@ impl Metrics {
             "Messages read from the source topic",
         )?;
         let produced = counter("messages_produced_total", "Messages produced downstream")?;
+        let reapplied = counter(
+            "messages_reapplied_total",
+            "Messages applied again that the warehouse already held (idempotent, but wasted)",
+        )?;
+        let resent = counter(
+            "messages_resent_total",
+            "Downstream messages produced again after a failed attempt had produced them",
+        )?;
         let batches = counter("batches_total", "Batches committed")?;
         let dead_lettered = IntCounterVec::new(
             Opts::new(
@@ -97,6 +111,8 @@ impl Metrics {
             lag,
             assigned,
             errors,
+            resent,
+            reapplied,
         })
     }
 
@@ -114,7 +130,13 @@ pub struct Health {
     ready: AtomicBool,
     reason: std::sync::Mutex<String>,
     heartbeat: AtomicU64,
+    waiting: std::sync::Mutex<Option<(std::time::Instant, &'static str)>>,
 }
+
+/// A wait on a dependency longer than this makes the service not ready, live: the runner is
+/// inside a batch and cannot refresh its readiness meanwhile (a broker that died while the
+/// batch waited for its acknowledgements, say).
+pub const STALLED_AFTER: Duration = Duration::from_secs(5);
 
 impl Health {
     /// Marks the runner alive now.
@@ -130,8 +152,25 @@ impl Health {
         }
     }
 
+    /// The runner starts (`Some(what)`, e.g. `kafka: waiting for acknowledgements`) or ends
+    /// (`None`) a wait on a dependency.
+    pub fn waiting(&self, what: Option<&'static str>) {
+        if let Ok(mut waiting) = self.waiting.lock() {
+            *waiting = what.map(|w| (std::time::Instant::now(), w));
+        }
+    }
+
     /// Whether the service takes traffic, and why not.
     pub fn ready(&self) -> (bool, String) {
+        let stalled = self
+            .waiting
+            .lock()
+            .ok()
+            .and_then(|w| *w)
+            .filter(|(since, _)| since.elapsed() >= STALLED_AFTER);
+        if let Some((since, what)) = stalled {
+            return (false, format!("{what} for {} s", since.elapsed().as_secs()));
+        }
         let reason = self.reason.lock().map(|r| r.clone()).unwrap_or_default();
         (self.ready.load(Ordering::Relaxed), reason)
     }

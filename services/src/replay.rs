@@ -16,11 +16,9 @@
 //! the statuses of intermediate versions the live services may have seen.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use vault_core::{
-    order_report, DvBatch, EnrichedOrder, KeySpec, OrderReport, SourceOrder, Timestamp,
-};
+use vault_core::{order_report, DvBatch, EnrichedOrder, KeySpec, OrderReport, SourceOrder};
 use vault_pg::cdm::ApplyStats;
 use vault_pg::stg::StoredOrder;
 use vault_pg::{PgError, Warehouse};
@@ -313,7 +311,7 @@ fn replay_page(
         return Ok(());
     }
 
-    let now = now();
+    let now = crate::clock::sent_dttm();
     let mut batch = DvBatch::new(options.keys);
     let reports: Vec<OrderReport> = good
         .iter()
@@ -363,15 +361,4 @@ fn with_pg<T>(
             attempts,
             source: error,
         })
-}
-
-/// The current UTC time, whole seconds (the reports' `sent_dttm`).
-fn now() -> Timestamp {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-    let naive = chrono::DateTime::from_timestamp(secs, 0)
-        .map(|dt| dt.naive_utc())
-        .unwrap_or_default();
-    Timestamp::new(naive)
 }

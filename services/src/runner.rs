@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use postgres::Transaction;
 use tracing::{error, info, warn};
 use vault_core::{ConfigError, Env, MessageError};
-use vault_kafka::deadletter::dead_letter;
+use vault_kafka::deadletter::{dead_letter, fit};
 use vault_kafka::{
     positions, AssignmentChange, BatchConsumer, InMessage, KafkaConfig, KafkaError, OutRecord,
     Pending, Producer,
@@ -97,7 +97,10 @@ impl StageError {
     fn is_retryable(&self) -> bool {
         match self {
             StageError::Pg(e) => e.is_retryable(),
-            StageError::Dictionary(e) => e.is_retryable(),
+            // Whatever ails Redis (down, a wrong password, a TLS mismatch) is no fault of the
+            // message: the batch waits, with backoff and not ready, instead of dead-lettering
+            // every order. Unusable entries are per order (`invalid_dictionary_entry`).
+            StageError::Dictionary(_) => true,
             StageError::Encode(_) => false,
             StageError::Kafka(e) => e.is_retryable(),
         }
@@ -216,8 +219,12 @@ impl BatchError {
     /// The dead-letter reason of a message isolated as the cause of a permanent failure.
     fn dead_letter_reason(&self) -> &'static str {
         match self {
-            BatchError::Stage(StageError::Dictionary(_)) => "invalid_dictionary_entry",
             BatchError::Stage(StageError::Encode(_)) => "unencodable",
+            BatchError::Stage(StageError::Kafka(e)) | BatchError::Kafka(e)
+                if e.is_message_too_large() =>
+            {
+                "oversize"
+            }
             _ => "rejected_by_warehouse",
         }
     }
@@ -229,6 +236,22 @@ impl BatchError {
             BatchError::Kafka(_) => "kafka",
         }
     }
+}
+
+/// Where a consumer of `group` starts: the warehouse's recorded positions
+/// (docs/contract.md §7.7), read when partitions are assigned.
+fn warehouse_positions(warehouse: &Warehouse, group: &str) -> vault_kafka::PositionSource {
+    let warehouse = warehouse.clone();
+    let group = group.to_owned();
+    Arc::new(move |partitions: &[(String, i32)]| {
+        let mut client = warehouse.client().map_err(|e| e.to_string())?;
+        let held = vault_pg::positions::load_partitions(&mut client, &group, partitions)
+            .map_err(|e| e.to_string())?;
+        Ok(held
+            .into_iter()
+            .map(|p| (p.topic, p.partition, p.next_offset))
+            .collect())
+    })
 }
 
 /// `topic[0,1,3]` lists, one per topic.
@@ -264,14 +287,24 @@ pub struct Runner<S: Stage> {
     backoff: RetryPolicy,
     shutdown: Shutdown,
     idle_since: Option<Instant>,
+    /// The dead-letter topic's `max.message.bytes`: larger dead letters are cut to fit.
+    dlq_limit: usize,
+    /// Per source partition, the highest offset whose downstream messages a failed attempt
+    /// produced: their next successful attempt produces them again (counted as re-sent).
+    unconfirmed: std::collections::BTreeMap<(String, i32), i64>,
 }
+
+/// A consumer out of its group this long is not ready ...
+const UNJOINED_NOT_READY: Duration = Duration::from_secs(15);
+/// ... and this long, replaced (see `Runner::replace_consumer_if_stuck`).
+const REJOIN_AFTER: Duration = Duration::from_secs(45);
 
 /// How often a replica that holds no partitions says so.
 const IDLE_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Bounds of the steps of a stop (each also within the whole stop's deadline).
-const LEAVE_GROUP_MAX: Duration = Duration::from_secs(5);
-const FLUSH_MAX: Duration = Duration::from_secs(2);
+const LEAVE_GROUP_MAX: Duration = Duration::from_secs(3);
+const FLUSH_MAX: Duration = Duration::from_secs(1);
 
 impl<S: Stage> std::fmt::Debug for Runner<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -292,10 +325,23 @@ impl<S: Stage> Runner<S> {
         metrics: Metrics,
         health: Arc<Health>,
     ) -> Result<Self, KafkaError> {
+        let dlq_limit = match vault_kafka::admin::max_message_bytes(&kafka, &kafka.dlq_topic) {
+            Ok(limit) => limit,
+            Err(e) => {
+                let limit = vault_kafka::admin::DEFAULT_MAX_MESSAGE_BYTES;
+                warn!(service = S::NAME, topic = %kafka.dlq_topic, error = %e, limit, "could not read the dead-letter topic's max.message.bytes; assuming Kafka's default");
+                limit
+            }
+        };
         Ok(Runner {
             stage,
-            consumer: BatchConsumer::new(&kafka)?,
-            producer: Producer::new(&kafka)?,
+            consumer: BatchConsumer::with_positions(
+                &kafka,
+                warehouse_positions(&warehouse, &kafka.group),
+            )?,
+            producer: Producer::with_message_limit(&kafka, dlq_limit)?,
+            dlq_limit,
+            unconfirmed: Default::default(),
             warehouse,
             kafka,
             config,
@@ -374,12 +420,11 @@ impl<S: Stage> Runner<S> {
         let shutdown = self.shutdown.clone();
         shutdown.step("leaving the group");
         let budget = shutdown.budget(LEAVE_GROUP_MAX);
-        info!(
-            service = S::NAME,
-            timeout_ms = budget.as_millis() as u64,
-            "stopping: leaving the group"
-        );
-        if !self.consumer.close(budget) {
+        let owned = partition_list(&self.consumer.assignment());
+        info!(service = S::NAME, timeout_ms = budget.as_millis() as u64, owned = %owned, "stopping: leaving the group");
+        if self.consumer.close(budget) {
+            info!(service = S::NAME, group = %self.kafka.group, released = %owned, "left the consumer group");
+        } else {
             warn!(service = S::NAME, timeout_ms = budget.as_millis() as u64, "gave up on leaving the group: the broker did not answer in time; its partitions move once the session times out");
         }
         shutdown.step("flushing the producer");
@@ -395,6 +440,21 @@ impl<S: Stage> Runner<S> {
 
     /// Logs every assignment change, and once a minute that this replica holds no partitions.
     fn log_assignment(&mut self) {
+        for resume in self.consumer.take_resumes() {
+            match resume {
+                Ok(r) => info!(
+                    service = S::NAME,
+                    topic = %r.topic,
+                    partition = r.partition,
+                    committed = ?r.committed,
+                    warehouse = r.warehouse,
+                    "starting from the warehouse's position (ahead of the committed offset)"
+                ),
+                Err(e) => {
+                    warn!(service = S::NAME, error = %e, "warehouse positions not used on this assignment: starting from the committed offsets")
+                }
+            }
+        }
         for change in self.consumer.take_assignment_changes() {
             let (what, partitions) = match &change {
                 AssignmentChange::Assigned(p) => ("partitions assigned", p),
@@ -452,9 +512,42 @@ impl<S: Stage> Runner<S> {
         );
     }
 
+    /// librdkafka can stay out of its group after a broker came back from a freeze (seen on
+    /// Kafka 4.4 with librdkafka 2.12: the coordinator is never looked up again, and the replica
+    /// holds no partitions for ever). A consumer that has not been a steady member for this long
+    /// is replaced by a new one, which joins afresh; nothing is lost (uncommitted work is read
+    /// again).
+    fn replace_consumer_if_stuck(&mut self) {
+        let Some((out, state)) = self.consumer.unjoined_for() else {
+            return;
+        };
+        if out < REJOIN_AFTER {
+            return;
+        }
+        warn!(service = S::NAME, group = %self.kafka.group, state = %state, seconds = out.as_secs(), "not a member of the consumer group for too long: replacing the consumer");
+        match BatchConsumer::with_positions(
+            &self.kafka,
+            warehouse_positions(&self.warehouse, &self.kafka.group),
+        ) {
+            Ok(fresh) => {
+                let stale = std::mem::replace(&mut self.consumer, fresh);
+                self.metrics
+                    .errors
+                    .with_label_values(&["kafka_rejoin"])
+                    .inc();
+                if !stale.close(Duration::from_secs(2)) {
+                    warn!(service = S::NAME, "the replaced consumer did not close in 2 s; left to close in the background");
+                }
+                self.idle_since = Some(Instant::now());
+            }
+            Err(e) => error!(service = S::NAME, error = %e, "could not create a new consumer"),
+        }
+    }
+
     /// Readiness from live checks: the warehouse and the stage's dependencies answer, the broker
-    /// has not reported an error lately, and partitions are assigned.
+    /// has not reported an error lately, the consumer is in its group, and partitions are assigned.
     fn refresh_health(&mut self) {
+        self.replace_consumer_if_stuck();
         self.metrics
             .assigned
             .set(self.consumer.assigned_partitions() as i64);
@@ -468,6 +561,17 @@ impl<S: Stage> Runner<S> {
             (_, Err(e)) => Err(e.to_string()),
             _ => match kafka_error {
                 Some(e) => Err(format!("kafka: {e}")),
+                None if self
+                    .consumer
+                    .unjoined_for()
+                    .is_some_and(|(d, _)| d >= UNJOINED_NOT_READY) =>
+                {
+                    let (d, state) = self.consumer.unjoined_for().unwrap_or_default();
+                    Err(format!(
+                        "kafka: not in the consumer group for {} s ({state})",
+                        d.as_secs()
+                    ))
+                }
                 None if self.consumer.assigned_partitions() == 0 => {
                     Err("no partitions assigned".to_owned())
                 }
@@ -482,6 +586,55 @@ impl<S: Stage> Runner<S> {
 
     /// One attempt at a batch: transaction, positions, downstream acks, commit, offsets.
     fn attempt(&mut self, batch: &[InMessage]) -> Result<(), BatchError> {
+        let mut produced = 0;
+        let result = self.try_batch(batch, &mut produced);
+        match &result {
+            Ok(()) => self.count_resent(batch),
+            Err(_) if produced > 0 => {
+                for p in positions(batch) {
+                    let slot = self.unconfirmed.entry((p.topic, p.partition)).or_insert(-1);
+                    *slot = (*slot).max(p.next_offset - 1);
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Counts the messages of a committed batch whose downstream messages an earlier, failed
+    /// attempt had already produced.
+    fn count_resent(&mut self, batch: &[InMessage]) {
+        if self.unconfirmed.is_empty() {
+            return;
+        }
+        let resent = batch
+            .iter()
+            .filter(|m| {
+                self.unconfirmed
+                    .get(&(m.topic.clone(), m.partition))
+                    .is_some_and(|&upto| m.offset <= upto)
+            })
+            .count();
+        if resent > 0 {
+            self.metrics.resent.inc_by(resent as u64);
+        }
+        for p in positions(batch) {
+            let key = (p.topic, p.partition);
+            if self
+                .unconfirmed
+                .get(&key)
+                .is_some_and(|&upto| upto < p.next_offset)
+            {
+                self.unconfirmed.remove(&key);
+            }
+        }
+    }
+
+    fn try_batch(
+        &mut self,
+        batch: &[InMessage],
+        produced_so_far: &mut usize,
+    ) -> Result<(), BatchError> {
         let started = Instant::now();
         let mut client = self.warehouse.client()?;
         let mut tx = client.transaction().map_err(|source| PgError::Db {
@@ -489,7 +642,9 @@ impl<S: Stage> Runner<S> {
             source,
         })?;
         let mut out = Output::new(self.kafka.destination_topic.clone(), self.producer.clone());
-        self.stage.process(batch, &mut tx, &mut out)?;
+        let processed = self.stage.process(batch, &mut tx, &mut out);
+        *produced_so_far = out.produced;
+        processed?;
         let done = positions(batch);
         let recorded: Vec<vault_pg::positions::Position> = done
             .iter()
@@ -499,7 +654,15 @@ impl<S: Stage> Runner<S> {
                 next_offset: p.next_offset,
             })
             .collect();
-        vault_pg::positions::record(&mut tx, &self.kafka.group, &recorded)?;
+        let before = vault_pg::positions::record(&mut tx, &self.kafka.group, &recorded)?;
+        let reapplied = batch
+            .iter()
+            .filter(|m| {
+                before.iter().any(|p| {
+                    p.topic == m.topic && p.partition == m.partition && m.offset < p.next_offset
+                })
+            })
+            .count();
         let Output {
             mut pending,
             produced,
@@ -508,7 +671,10 @@ impl<S: Stage> Runner<S> {
         } = out;
         for (index, reason, detail) in &rejected {
             if let Some(message) = batch.get(*index) {
-                let record = dead_letter(message, &self.kafka.dlq_topic, S::NAME, reason, detail);
+                let record = fit(
+                    dead_letter(message, &self.kafka.dlq_topic, S::NAME, reason, detail),
+                    self.dlq_limit,
+                );
                 self.producer.enqueue(&record, &mut pending)?;
                 self.metrics
                     .dead_lettered
@@ -519,8 +685,7 @@ impl<S: Stage> Runner<S> {
         }
         // Every downstream message and dead letter acknowledged before the warehouse commits
         // (a stop gives up waiting: the batch is then not committed and is read again).
-        let shutdown = &self.shutdown;
-        pending.wait_or_cancel(|| shutdown.requested())?;
+        self.wait_for_acks(pending)?;
         tx.commit().map_err(|source| PgError::Db {
             context: "commit batch".into(),
             source,
@@ -528,6 +693,14 @@ impl<S: Stage> Runner<S> {
         if let Err(e) = self.consumer.commit(&done) {
             // The warehouse has the batch; it will be read again and applied idempotently.
             warn!(service = S::NAME, error = %e, "offset commit failed after the warehouse commit");
+        }
+        if reapplied > 0 {
+            self.metrics.reapplied.inc_by(reapplied as u64);
+            warn!(
+                service = S::NAME,
+                messages = reapplied,
+                "applied again what the warehouse already held (idempotent)"
+            );
         }
         self.metrics.consumed.inc_by(batch.len() as u64);
         self.metrics.produced.inc_by(produced as u64);
@@ -537,6 +710,47 @@ impl<S: Stage> Runner<S> {
             .batch_duration
             .observe(started.elapsed().as_secs_f64());
         Ok(())
+    }
+
+    /// Records the positions after `batch` in a transaction of their own.
+    fn record_done(&mut self, batch: &[InMessage]) -> Result<(), BatchError> {
+        let recorded: Vec<vault_pg::positions::Position> = positions(batch)
+            .into_iter()
+            .map(|p| vault_pg::positions::Position {
+                topic: p.topic,
+                partition: p.partition,
+                next_offset: p.next_offset,
+            })
+            .collect();
+        let mut client = self.warehouse.client()?;
+        let mut tx = client.transaction().map_err(|source| PgError::Db {
+            context: "begin recording positions".into(),
+            source,
+        })?;
+        vault_pg::positions::record(&mut tx, &self.kafka.group, &recorded)?;
+        tx.commit().map_err(|source| PgError::Db {
+            context: "commit positions".into(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Waits for the broker's acknowledgements of `pending`: gives up on a stop, keeps the
+    /// liveness heartbeat going, and turns readiness off while the wait is long (a broker that
+    /// is gone or does not answer; librdkafka keeps retrying up to `message.timeout.ms`).
+    fn wait_for_acks(&self, pending: Pending) -> Result<(), KafkaError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.health
+            .waiting(Some("kafka: waiting for acknowledgements"));
+        let (shutdown, health) = (&self.shutdown, &self.health);
+        let result = pending.wait_or_cancel(|| {
+            health.beat();
+            shutdown.requested()
+        });
+        self.health.waiting(None);
+        result
     }
 
     /// After a permanent failure: each message alone; the one the warehouse refuses goes to the
@@ -550,22 +764,27 @@ impl<S: Stage> Runner<S> {
                 Err(err) if err.is_retryable() => return Err(err),
                 Err(err) => {
                     let reason = err.dead_letter_reason();
-                    let record = dead_letter(
-                        message,
-                        &self.kafka.dlq_topic,
-                        S::NAME,
-                        reason,
-                        &err.to_string(),
+                    let record = fit(
+                        dead_letter(
+                            message,
+                            &self.kafka.dlq_topic,
+                            S::NAME,
+                            reason,
+                            &err.to_string(),
+                        ),
+                        self.dlq_limit,
                     );
                     let mut pending = Pending::default();
                     self.producer.enqueue(&record, &mut pending)?;
-                    let shutdown = &self.shutdown;
-                    pending.wait_or_cancel(|| shutdown.requested())?;
+                    self.wait_for_acks(pending)?;
                     self.metrics
                         .dead_lettered
                         .with_label_values(&[reason])
                         .inc();
                     error!(service = S::NAME, error = %err, reason, offset = message.offset, partition = message.partition, "dead-lettered: refused for good");
+                    // The warehouse records that it is done with this message too, so that a
+                    // restart resumes after it (and does not dead-letter it twice).
+                    self.record_done(single)?;
                     self.consumer.commit(&positions(single))?;
                 }
             }

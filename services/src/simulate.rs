@@ -1,7 +1,7 @@
-//! The source system, simulated: realistic dictionaries in Redis and source orders (SPEC §2) on
-//! the source topic — as a backlog or at a rate — with chosen fractions of duplicates,
-//! CLOSED→CANCELLED updates, unknown ids and garbage. The plan is deterministic for a seed, so
-//! tests can compute what the pipeline must end up with independently of it.
+//! The source system, simulated: realistic dictionaries in Redis and source orders
+//! (docs/contract.md §2) on the source topic — as a backlog or at a rate — with chosen fractions of
+//! duplicates, CLOSED→CANCELLED updates, unknown ids and garbage. The plan is deterministic for a
+//! seed, so tests can compute what the pipeline must end up with independently of it.
 
 use std::time::{Duration, Instant};
 
@@ -199,7 +199,8 @@ fn garbage(rng: &mut Rng, id: i64) -> Planned {
     }
 }
 
-/// Writes the catalog into Redis (plain keys = ids, JSON values, SPEC §3). Returns the keys set.
+/// Writes the catalog into Redis (plain keys = ids, JSON values, docs/contract.md §3). Returns the
+/// keys set.
 pub fn load_dictionaries(
     connection: &mut redis::Connection,
     catalog: &Catalog,
@@ -251,13 +252,16 @@ pub fn produce(
         let records: Vec<OutRecord> = part.iter().map(|m| m.record(topic)).collect();
         // A broker restart should not end a long simulation: retry the chunk (the pipeline is
         // idempotent, so a message sent twice changes nothing).
-        crate::retry::RetryPolicy::default()
-            .run(
-                || producer.send_all(&records),
-                KafkaError::is_retryable,
-                |_, _, _| {},
-            )
-            .map_err(|failed| failed.error)?;
+        let sent_chunk = crate::retry::RetryPolicy::default().run(
+            || producer.send_all_or_cancel(&records, || shutdown.requested()),
+            |e| KafkaError::is_retryable(e) && !shutdown.requested(),
+            |_, _, _| {},
+        );
+        match sent_chunk {
+            Ok(()) => {}
+            Err(_) if shutdown.requested() => break,
+            Err(failed) => return Err(failed.error),
+        }
         sent += part.len();
         progress(sent);
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use vault_core::sample::{Catalog, Rng};
 use vault_core::{SourceOrder, Timestamp, User};
-use vault_services::{CacheConfig, DictionaryError, EntryKind, RedisDictionary};
+use vault_services::{CacheConfig, EntryKind, RedisDictionary};
 
 use common::{redis_config, seed, RedisKeys};
 
@@ -147,15 +147,17 @@ fn unknown_ids_are_reported_per_order() {
 }
 
 #[test]
-fn an_invalid_entry_is_an_error_naming_its_key() {
+fn an_invalid_entry_concerns_only_its_orders() {
     let mut rng = Rng::new(seed());
     let mut redis = RedisKeys::new();
     let not_json = rng.object_id();
     let no_name = rng.object_id();
     let other_id = rng.object_id();
+    let good = rng.object_id();
     redis.set(&not_json, "{not json");
     redis.set(&no_name, format!(r#"{{"_id": "{no_name}"}}"#));
     redis.set(&other_id, user_json("someone-else", "Имя"));
+    redis.set(&good, user_json(&good, "Имя"));
 
     let mut dict = RedisDictionary::new(&redis_config(), CacheConfig::default()).expect("dict");
     for (key, as_user) in [
@@ -164,23 +166,36 @@ fn an_invalid_entry_is_an_error_naming_its_key() {
         (&no_name, true),
         (&other_id, true),
     ] {
-        let result = if as_user {
-            dict.lookup([key.as_str()], [])
+        let kind = if as_user {
+            EntryKind::User
         } else {
-            dict.lookup([], [key.as_str()])
+            EntryKind::Restaurant
         };
-        let err = result.expect_err("invalid entry");
-        assert!(
-            matches!(&err, DictionaryError::InvalidEntry { kind, .. }
-                if *kind == if as_user { EntryKind::User } else { EntryKind::Restaurant }),
-            "{err:?}"
-        );
-        assert_eq!(err.key(), Some(key.as_str()));
-        assert!(err.to_string().contains(key.as_str()), "{err}");
-        assert!(!err.is_retryable(), "the data is at fault: {err}");
+        // The lookup itself goes through (the other entries of the batch are fine) ...
+        let lookup = if as_user {
+            dict.lookup([key.as_str(), good.as_str()], [])
+        } else {
+            dict.lookup([good.as_str()], [key.as_str()])
+        }
+        .expect("a lookup with an unusable entry in it");
+        // ... and says which entry is unusable and why.
+        let why = lookup.invalid(kind, key).expect("marked invalid");
+        assert!(!why.is_empty());
+        if as_user {
+            assert!(lookup.user(&good).is_some(), "the good entry is there");
+            assert!(lookup.user(key).is_none());
+        }
     }
-    // Not cached as a miss either: still an error on the next lookup.
-    assert!(dict.lookup([not_json.as_str()], []).is_err());
+    // Not cached: still unusable on the next lookup, and usable at once once fixed.
+    let again = dict.lookup([not_json.as_str()], []).expect("lookup");
+    assert!(again.invalid(EntryKind::User, &not_json).is_some());
+    redis.set(&not_json, user_json(&not_json, "Исправлено"));
+    let fixed = dict.lookup([not_json.as_str()], []).expect("lookup");
+    assert!(fixed.invalid(EntryKind::User, &not_json).is_none());
+    assert_eq!(
+        fixed.user(&not_json).map(|u| u.name.as_str()),
+        Some("Исправлено")
+    );
 }
 
 #[test]

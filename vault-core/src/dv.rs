@@ -1,5 +1,5 @@
-//! The Data Vault model of SPEC §5: row types of every hub, link and satellite, and the builder
-//! that turns enriched orders into deduplicated rows.
+//! The Data Vault model of docs/contract.md §5: row types of every hub, link and satellite, and the
+//! builder that turns enriched orders into deduplicated rows.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -223,7 +223,7 @@ impl<'a> DvBatch<'a> {
         }
     }
 
-    /// Adds every row of one order (SPEC §5) and returns its hub keys.
+    /// Adds every row of one order (docs/contract.md §5) and returns its hub keys.
     pub fn add(&mut self, order: &'a EnrichedOrder) -> OrderKeys {
         let k = &self.keys;
         let p = &order.payload;

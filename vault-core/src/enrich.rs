@@ -1,13 +1,26 @@
-//! Enrichment (SPEC §4): a source order joined with its user and restaurant from the dictionaries.
+//! Enrichment (docs/contract.md §4): a source order joined with its user and restaurant from the
+//! dictionaries.
 
 use crate::model::{
     EnrichedOrder, EnrichedPayload, EnrichedUser, NamedRef, Product, Restaurant, SourceOrder, User,
     ORDER_OBJECT_TYPE,
 };
 
-/// Why an order could not be enriched: an id the dictionaries do not (yet) know.
+/// Why an order could not be enriched: an id the dictionaries do not (yet) know, or an entry
+/// that is there but unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnrichError {
+    /// The entry of the order's user or restaurant exists but is not a valid one (a user
+    /// without `name`, a menu that is not a list, an item without `category`, …).
+    #[error("dictionary entry `{key}` is not a valid {kind}: {detail}")]
+    InvalidEntry {
+        /// `user` or `restaurant`.
+        kind: &'static str,
+        /// The entry's key (the entity id).
+        key: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// `payload.user.id` is not in the user dictionary.
     #[error("unknown user `{0}`")]
     UnknownUser(String),
@@ -25,9 +38,11 @@ pub enum EnrichError {
 }
 
 impl EnrichError {
-    /// The dead-letter reason code: `unknown_user`, `unknown_restaurant`, `unknown_menu_item`.
+    /// The dead-letter reason code: `unknown_user`, `unknown_restaurant`, `unknown_menu_item`,
+    /// `invalid_dictionary_entry`.
     pub fn reason(&self) -> &'static str {
         match self {
+            EnrichError::InvalidEntry { .. } => "invalid_dictionary_entry",
             EnrichError::UnknownUser(_) => "unknown_user",
             EnrichError::UnknownRestaurant(_) => "unknown_restaurant",
             EnrichError::UnknownMenuItem { .. } => "unknown_menu_item",

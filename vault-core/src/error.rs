@@ -91,6 +91,13 @@ pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageE
             limit: MAX_MESSAGE_BYTES,
         });
     }
+    // serde takes a JSON array for a struct (its fields in order): a message is one object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(MessageError::Shape {
+            path: ".".into(),
+            message: "a JSON array is not a message: expected one JSON object".into(),
+        });
+    }
     // Fast path without path tracking; a failure is parsed again to say where it is.
     match serde_json::from_slice(bytes) {
         Ok(value) => Ok(value),
@@ -101,14 +108,15 @@ pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageE
 /// Parses again with path tracking to describe the fault of a document that failed to parse.
 #[cold]
 fn locate_error<T: DeserializeOwned>(bytes: &[u8]) -> MessageError {
+    let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Err(err) => {
             let path = err.path().to_string();
-            classify(err.into_inner(), path)
+            classify(err.into_inner(), path, well_formed)
         }
         Ok(_) => match de.end() {
-            Err(err) => classify(err, String::from(".")),
+            Err(err) => classify(err, String::from("."), well_formed),
             Ok(()) => MessageError::Syntax {
                 line: 0,
                 column: 0,
@@ -118,7 +126,7 @@ fn locate_error<T: DeserializeOwned>(bytes: &[u8]) -> MessageError {
     }
 }
 
-fn classify(err: serde_json::Error, path: String) -> MessageError {
+fn classify(err: serde_json::Error, path: String, well_formed: bool) -> MessageError {
     // serde_json appends " at line L column C"; the path (or the fields below) say where.
     let full = err.to_string();
     let message = full
@@ -126,7 +134,12 @@ fn classify(err: serde_json::Error, path: String) -> MessageError {
         .map_or(full.as_str(), |cut| &full[..cut])
         .to_owned();
     match err.classify() {
+        // A well-formed document that does not fit the type is a shape fault, whatever the
+        // parser calls it (`"final_status": null` reads as "expected value").
         serde_json::error::Category::Data => MessageError::Shape { path, message },
+        _ if well_formed && !path.is_empty() && path != "." => {
+            MessageError::Shape { path, message }
+        }
         _ => MessageError::Syntax {
             line: err.line(),
             column: err.column(),

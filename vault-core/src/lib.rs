@@ -1,8 +1,8 @@
 //! # vault-core
 //!
-//! The IO-free heart of vault, the food-delivery Data Vault pipeline: the order model (SPEC §2–§5.2),
-//! enrichment, deterministic UUIDv5 hub/link/satellite keys compatible with the original Python
-//! services, the Data Vault row builders, and the CDM counter projection.
+//! The IO-free heart of vault, the food-delivery Data Vault pipeline: the order model
+//! (docs/contract.md §2–§5.2), enrichment, deterministic UUIDv5 hub/link/satellite keys compatible
+//! with the original Python services, the Data Vault row builders, and the CDM counter projection.
 //!
 //! No IO happens here: no network, no database, no async runtime. Adapters (`vault-pg`,
 //! `vault-kafka`) and services build on it, and so can any other Rust ETL code.

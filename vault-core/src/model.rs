@@ -1,4 +1,4 @@
-//! The messages of the pipeline (SPEC §2–§5.2) as typed values.
+//! The messages of the pipeline (docs/contract.md §2–§5.2) as typed values.
 //!
 //! Every `from_json` returns a [`MessageError`] naming what is wrong and where; unknown extra
 //! fields are accepted everywhere so producers can add fields without breaking consumers.
@@ -73,7 +73,7 @@ pub struct IdRef {
 // ---------------------------------------------------------------------------------------------
 // §2 source orders
 
-/// A message of topic `order-service_orders` (SPEC §2).
+/// A message of topic `order-service_orders` (docs/contract.md §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceOrder {
     /// The order id.
@@ -259,7 +259,8 @@ impl Restaurant {
 // ---------------------------------------------------------------------------------------------
 // §4 enriched orders
 
-/// A message of topic `stg-service-orders` (SPEC §4): the order with dictionary data joined in.
+/// A message of topic `stg-service-orders` (docs/contract.md §4): the order with dictionary data
+/// joined in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrichedOrder {
     /// The order id.
@@ -316,7 +317,7 @@ pub struct EnrichedUser {
 }
 
 impl EnrichedUser {
-    /// `user.login` when present, else `user.name` (SPEC §5 `userlogin`).
+    /// `user.login` when present, else `user.name` (docs/contract.md §5 `userlogin`).
     pub fn userlogin(&self) -> &str {
         self.login.as_deref().unwrap_or(&self.name)
     }
@@ -372,7 +373,7 @@ impl EnrichedOrder {
 // ---------------------------------------------------------------------------------------------
 // §5.2 order reports
 
-/// A message of topic `dds-service-orders` (SPEC §5.2): the order in Data Vault keys.
+/// A message of topic `dds-service-orders` (docs/contract.md §5.2): the order in Data Vault keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderReport {
     /// The order's hub key.
@@ -556,6 +557,58 @@ mod tests {
         assert_eq!(
             OrderReport::from_json(report).expect_err("wrong").reason(),
             "unknown_object_type"
+        );
+    }
+
+    const ORDER: &str = r#"{"object_id": 1371198, "object_type": "order", "sent_dttm": "2023-04-08 20:27:36",
+        "payload": {"restaurant": {"id": "r1"}, "date": "2023-04-01 20:45:43", "user": {"id": "u1"},
+        "order_items": [{"id": "i1", "name": "Рис", "price": 175, "quantity": 5}],
+        "bonus_payment": 0, "cost": 875, "payment": 875, "bonus_grant": 0,
+        "statuses": [{"status": "CLOSED", "dttm": "2023-04-01 20:45:43"}],
+        "final_status": "CLOSED", "update_ts": "2023-04-01 20:45:43"}}"#;
+
+    #[test]
+    fn a_json_array_is_not_a_message() {
+        assert!(SourceOrder::from_json(ORDER.as_bytes()).is_ok());
+        let array = format!("[{}]", ORDER);
+        let err = SourceOrder::from_json(array.as_bytes()).expect_err("an array");
+        assert_eq!(err.reason(), "invalid_shape");
+        assert!(err.to_string().contains("JSON array"), "{err}");
+        // The fields in order, as serde would take them for the struct.
+        let positional = br#" [7000001, "order", "2024-05-01 10:00:00", {}]"#;
+        assert_eq!(
+            SourceOrder::from_json(positional)
+                .expect_err("array")
+                .reason(),
+            "invalid_shape"
+        );
+        assert_eq!(
+            EnrichedOrder::from_json(positional)
+                .expect_err("array")
+                .reason(),
+            "invalid_shape"
+        );
+        assert_eq!(
+            OrderReport::from_json(positional)
+                .expect_err("array")
+                .reason(),
+            "invalid_shape"
+        );
+    }
+
+    #[test]
+    fn a_null_field_is_a_shape_fault_that_names_the_field() {
+        let null = ORDER.replace(r#""final_status": "CLOSED""#, r#""final_status": null"#);
+        let err = SourceOrder::from_json(null.as_bytes()).expect_err("null status");
+        assert_eq!(err.reason(), "invalid_shape", "{err}");
+        assert_eq!(err.path(), Some("payload.final_status"), "{err}");
+        // Broken JSON stays a syntax fault.
+        let cut = &ORDER[..ORDER.len() - 10];
+        assert_eq!(
+            SourceOrder::from_json(cut.as_bytes())
+                .expect_err("cut")
+                .reason(),
+            "invalid_json"
         );
     }
 }

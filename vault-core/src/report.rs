@@ -1,4 +1,4 @@
-//! The order report (SPEC §5.2) the DDS service publishes for CDM.
+//! The order report (docs/contract.md §5.2) the DDS service publishes for CDM.
 
 use crate::dv::OrderKeys;
 use crate::model::{

@@ -28,6 +28,23 @@ impl Timestamp {
         self.0
     }
 
+    /// The same time without fractional seconds: what `sent_dttm` carries
+    /// (`YYYY-MM-DD HH:MM:SS`, docs/contract.md §5.2).
+    pub fn whole_seconds(self) -> Self {
+        use chrono::Timelike;
+        Timestamp(self.0.with_nanosecond(0).unwrap_or(self.0))
+    }
+
+    /// The time `secs` seconds after the Unix epoch, UTC (a clock reading; vault-core reads
+    /// no clock itself).
+    pub fn from_unix_seconds(secs: i64) -> Self {
+        Timestamp(
+            chrono::DateTime::from_timestamp(secs, 0)
+                .map(|dt| dt.naive_utc())
+                .unwrap_or_default(),
+        )
+    }
+
     /// This time plus `delta` (saturating at the calendar's end).
     pub fn plus(self, delta: chrono::Duration) -> Self {
         Timestamp(self.0.checked_add_signed(delta).unwrap_or(self.0))
@@ -114,6 +131,16 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sent_dttm_has_whole_seconds() {
+        let t = Timestamp::parse("2026-12-01 20:19:37.118013592").expect("valid");
+        assert_eq!(t.whole_seconds().to_string(), "2026-12-01 20:19:37");
+        assert_eq!(
+            Timestamp::from_unix_seconds(1_764_620_377).to_string(),
+            "2025-12-01 20:19:37"
+        );
+    }
 
     #[test]
     fn round_trips_the_source_layout() {

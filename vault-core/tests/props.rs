@@ -391,7 +391,7 @@ proptest! {
         let report_b = order_report(&order, &keys_b, sent_b);
         prop_assert_eq!(report_a.object_id, report_b.object_id);
         prop_assert_eq!(&report_a.payload, &report_b.payload);
-        // And they are the plain uuid5 of the SPEC's material.
+        // And they are the plain uuid5 of the material of docs/contract.md §5.1.
         let order_id = order.payload.id.to_string();
         prop_assert_eq!(keys_a.order, Uuid::new_v5(&SEED_NAMESPACE, order_id.as_bytes()));
         let cost = format!("{}#$#{}#$#{}", order_id, order.payload.cost, order.payload.payment);

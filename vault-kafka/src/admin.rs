@@ -63,3 +63,32 @@ pub fn delete_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaE
     }
     Ok(())
 }
+
+/// Kafka's default `max.message.bytes` of a topic (the broker's `message.max.bytes`).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
+
+/// The largest record batch the broker accepts on `topic` (its `max.message.bytes`).
+pub fn max_message_bytes(config: &KafkaConfig, topic: &str) -> Result<usize, KafkaError> {
+    use rdkafka::admin::ResourceSpecifier;
+    let admin: AdminClient<DefaultClientContext> =
+        config.client_config().create().map_err(KafkaError::Setup)?;
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    let failed = |message: String| KafkaError::Admin {
+        context: format!("describe the configuration of topic {topic}"),
+        message,
+    };
+    let results = block_on(admin.describe_configs(&[ResourceSpecifier::Topic(topic)], &options))
+        .map_err(|e| failed(e.to_string()))?;
+    let resource = results
+        .into_iter()
+        .next()
+        .ok_or_else(|| failed("no answer".into()))?
+        .map_err(|code| failed(code.to_string()))?;
+    let value = resource
+        .get("max.message.bytes")
+        .and_then(|entry| entry.value.as_deref())
+        .ok_or_else(|| failed("no max.message.bytes".into()))?;
+    value
+        .parse()
+        .map_err(|_| failed(format!("max.message.bytes = {value:?}")))
+}

@@ -1,4 +1,4 @@
-//! Kafka client settings from the SPEC's environment variables.
+//! Kafka client settings from the environment variables of docs/contract.md §7.4.
 //!
 //! Plaintext when no credentials are given (the local stack); `SASL_SSL` with `SCRAM-SHA-512`
 //! and a CA file when `KAFKA_CONSUMER_USERNAME`/`KAFKA_CONSUMER_PASSWORD` are set (the original
@@ -180,9 +180,12 @@ impl KafkaConfig {
             .set("acks", "all")
             .set("linger.ms", "5")
             .set("compression.type", "lz4")
-            // A batch whose messages are not acknowledged in 8 s is retried as a whole; this also
-            // bounds how long a stop can wait on an unreachable broker.
-            .set("message.timeout.ms", "8000");
+            // How long the producer keeps retrying a message (idempotently: the broker drops
+            // what it already has) before the batch fails and is retried as a whole, which
+            // would send it again. Longer than a leader election after a broker crash (the
+            // controller waits broker.session.timeout.ms, 9 s) and a broker restart, so these
+            // cause no duplicates downstream. A stop does not wait for it (Pending::wait_or_cancel).
+            .set("message.timeout.ms", "60000");
         for (key, value) in &self.extra {
             config.set(key, value);
         }
@@ -230,8 +233,11 @@ pub fn bootstrap_servers(hosts: &str, default_port: u16) -> Result<String, Strin
     Ok(servers.join(","))
 }
 
+/// `key=value` pairs separated by newlines, or by commas when the text has no newline (a value
+/// with commas, such as `debug=cgrp,broker`, needs the newline form).
 fn parse_extra(text: &str) -> Result<Vec<(String, String)>, String> {
-    text.split([',', '\n'])
+    let separator: &[char] = if text.contains('\n') { &['\n'] } else { &[','] };
+    text.split(separator)
         .map(str::trim)
         .filter(|pair| !pair.is_empty())
         .map(|pair| match pair.split_once('=') {
@@ -292,6 +298,24 @@ mod tests {
         assert_eq!(producer.get("client.id"), Some("stg-1"));
         assert_eq!(producer.get("fetch.max.bytes"), Some("1048576"));
         assert!(!format!("{config:?}").contains("p4ss"));
+    }
+
+    #[test]
+    fn extra_config_by_commas_or_by_lines() {
+        assert_eq!(
+            parse_extra("client.id=a, linger.ms=5"),
+            Ok(vec![
+                ("client.id".into(), "a".into()),
+                ("linger.ms".into(), "5".into())
+            ])
+        );
+        assert_eq!(
+            parse_extra("debug=cgrp,broker\nclient.id=a\n"),
+            Ok(vec![
+                ("debug".into(), "cgrp,broker".into()),
+                ("client.id".into(), "a".into())
+            ])
+        );
     }
 
     #[test]

@@ -13,9 +13,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
+};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Headers, Message};
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
@@ -97,16 +101,138 @@ struct Membership {
     changes: Vec<AssignmentChange>,
 }
 
+/// The consumer's standing in its group, from librdkafka's statistics.
+#[derive(Debug)]
+struct GroupStanding {
+    /// When the statistics last said "up, steady" (or when the consumer was made).
+    last_joined: Instant,
+    /// When statistics last arrived at all.
+    last_report: Instant,
+    /// `state/join_state` of the last report.
+    state: String,
+}
+
+impl Default for GroupStanding {
+    fn default() -> Self {
+        GroupStanding {
+            last_joined: Instant::now(),
+            last_report: Instant::now(),
+            state: "starting".into(),
+        }
+    }
+}
+
+/// Where the consumer reads the positions the warehouse holds: for the partitions asked for,
+/// `(topic, partition, next offset)` of those it has. Called inside `poll` when partitions are
+/// assigned (docs/contract.md §7.7).
+pub type PositionSource =
+    Arc<dyn Fn(&[(String, i32)]) -> Result<Vec<(String, i32, i64)>, String> + Send + Sync>;
+
+/// A partition whose reading starts from the warehouse's position, not the group's committed
+/// offset (which was behind: a crash between the two commits, or offsets lost or reset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The group's committed offset (`None`: none, or it could not be read).
+    pub committed: Option<i64>,
+    /// The warehouse's position, where reading starts.
+    pub warehouse: i64,
+}
+
 /// The client context: records assignments and revocations as they happen inside `poll`, and
-/// the consumer lag from librdkafka's periodic statistics (no extra broker requests).
-#[derive(Debug, Default, Clone)]
+/// the consumer lag and group state from librdkafka's periodic statistics (no extra broker
+/// requests); on assignment, starts each partition from the warehouse's position when that is
+/// ahead of the committed offset.
+#[derive(Clone, Default)]
 pub struct RebalanceContext {
     membership: Arc<Mutex<Membership>>,
     lag: Arc<AtomicI64>,
+    standing: Arc<Mutex<GroupStanding>>,
+    positions: Option<PositionSource>,
+    /// Resumes and failures to read the positions, for the caller's log.
+    resumes: Arc<Mutex<Vec<Result<Resume, String>>>>,
+}
+
+impl std::fmt::Debug for RebalanceContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RebalanceContext")
+            .field("warehouse_positions", &self.positions.is_some())
+            .finish()
+    }
+}
+
+impl RebalanceContext {
+    /// Moves the offsets of `assignment` to the warehouse's positions where they are ahead of
+    /// the group's committed offsets.
+    fn resume_from_warehouse(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        assignment: &mut TopicPartitionList,
+    ) {
+        let Some(source) = &self.positions else {
+            return;
+        };
+        let wanted: Vec<(String, i32)> = assignment
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        let mut log = Vec::new();
+        match source(&wanted) {
+            Err(e) => log.push(Err(e)),
+            Ok(held) if held.is_empty() => {}
+            Ok(held) => {
+                let committed = consumer
+                    .committed_offsets(assignment.clone(), Duration::from_secs(10))
+                    .ok();
+                for (topic, partition, warehouse) in held {
+                    let committed = committed
+                        .as_ref()
+                        .and_then(|c| c.find_partition(&topic, partition))
+                        .and_then(|e| match e.offset() {
+                            Offset::Offset(o) => Some(o),
+                            _ => None,
+                        });
+                    if committed.is_some_and(|c| c >= warehouse) {
+                        continue;
+                    }
+                    match assignment.set_partition_offset(
+                        &topic,
+                        partition,
+                        Offset::Offset(warehouse),
+                    ) {
+                        Ok(()) => log.push(Ok(Resume {
+                            topic,
+                            partition,
+                            committed,
+                            warehouse,
+                        })),
+                        Err(e) => log.push(Err(format!(
+                            "start {topic}/{partition} at {warehouse}: {e}"
+                        ))),
+                    }
+                }
+            }
+        }
+        if let Ok(mut resumes) = self.resumes.lock() {
+            resumes.extend(log);
+        }
+    }
 }
 
 impl ClientContext for RebalanceContext {
     fn stats(&self, statistics: Statistics) {
+        if let (Some(group), Ok(mut standing)) = (&statistics.cgrp, self.standing.lock()) {
+            let now = Instant::now();
+            standing.last_report = now;
+            standing.state = format!("{}/{}", group.state, group.join_state);
+            if group.state == "up" && group.join_state == "steady" {
+                standing.last_joined = now;
+            }
+        }
         let lag: i64 = statistics
             .topics
             .values()
@@ -119,6 +245,58 @@ impl ClientContext for RebalanceContext {
 }
 
 impl ConsumerContext for RebalanceContext {
+    /// librdkafka's rebalance, as rdkafka's default does it, plus the warehouse's positions on
+    /// assignment (they must be set before the partitions are assigned: a seek afterwards could
+    /// race the first fetch).
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.resume_from_warehouse(consumer, tpl);
+                let assigned = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = assigned {
+                    if let Ok(mut resumes) = self.resumes.lock() {
+                        resumes.push(Err(format!("assign: {e}")));
+                    }
+                }
+                self.post_rebalance(consumer, &Rebalance::Assign(tpl));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.pre_rebalance(consumer, &Rebalance::Revoke(tpl));
+                let unassigned = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = unassigned {
+                    if let Ok(mut resumes) = self.resumes.lock() {
+                        resumes.push(Err(format!("unassign: {e}")));
+                    }
+                }
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                if let Ok(mut resumes) = self.resumes.lock() {
+                    resumes.push(Err(format!("rebalance error: {code}")));
+                }
+                // As rdkafka's default: drop the assignment, the group assigns again.
+                let _ = consumer.unassign();
+            }
+        }
+    }
+
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             if let Ok(mut m) = self.membership.lock() {
@@ -170,9 +348,28 @@ impl std::fmt::Debug for BatchConsumer {
 }
 
 impl BatchConsumer {
-    /// A consumer in the configured group, subscribed to the source topic.
+    /// A consumer in the configured group, subscribed to the source topic, that starts each
+    /// partition from the group's committed offset.
     pub fn new(config: &KafkaConfig) -> Result<Self, KafkaError> {
-        let context = RebalanceContext::default();
+        Self::create(config, None)
+    }
+
+    /// A consumer that starts each assigned partition from the warehouse's position
+    /// (`positions`) when that is ahead of the group's committed offset: work the warehouse
+    /// already holds is not applied (nor produced downstream) again, even when the group's
+    /// offsets were lost, reset or not committed after a crash.
+    pub fn with_positions(
+        config: &KafkaConfig,
+        positions: PositionSource,
+    ) -> Result<Self, KafkaError> {
+        Self::create(config, Some(positions))
+    }
+
+    fn create(config: &KafkaConfig, positions: Option<PositionSource>) -> Result<Self, KafkaError> {
+        let context = RebalanceContext {
+            positions,
+            ..RebalanceContext::default()
+        };
         let consumer: BaseConsumer<RebalanceContext> = config
             .consumer_config()
             .create_with_context(context.clone())
@@ -328,6 +525,16 @@ impl BatchConsumer {
             .unwrap_or_default()
     }
 
+    /// The partitions started from the warehouse's positions since the last call, and the
+    /// failures to read those positions (then the committed offsets were used), oldest first.
+    pub fn take_resumes(&self) -> Vec<Result<Resume, String>> {
+        self.context
+            .resumes
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+
     /// The partitions this consumer owns now, sorted.
     pub fn assignment(&self) -> Vec<(String, i32)> {
         let mut owned: Vec<(String, i32)> = self
@@ -338,6 +545,20 @@ impl BatchConsumer {
             .unwrap_or_default();
         owned.sort();
         owned
+    }
+
+    /// How long this consumer has not been a steady member of its group, with its group state
+    /// (`state/join_state` as librdkafka reports them), when the latest statistics (every
+    /// `statistics.interval.ms`) say it is not. `None` while it is a member in good standing,
+    /// with or without partitions, or when the statistics are too old to tell.
+    pub fn unjoined_for(&self) -> Option<(Duration, String)> {
+        let standing = self.context.standing.lock().ok()?;
+        let fresh = standing.last_report.elapsed() <= Duration::from_secs(15);
+        let behind = standing
+            .last_report
+            .saturating_duration_since(standing.last_joined);
+        (fresh && !behind.is_zero())
+            .then(|| (standing.last_joined.elapsed(), standing.state.clone()))
     }
 
     /// How many partitions this consumer owns now.

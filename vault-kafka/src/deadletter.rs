@@ -1,6 +1,7 @@
 //! Dead letters: the original bytes and key, plus headers saying why and where from.
 
 use chrono::{SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::consumer::InMessage;
 use crate::producer::OutRecord;
@@ -21,6 +22,63 @@ pub const SERVICE: &str = "vault.service";
 pub const TIME: &str = "vault.time";
 /// Header set by `vault redrive` on the re-driven message: the dead-letter offset it came from.
 pub const REDRIVEN_FROM: &str = "vault.redriven_from";
+/// Header of a dead letter whose value (or key) was cut to fit the topic: `true`.
+pub const TRUNCATED: &str = "vault.truncated";
+/// Header of a truncated dead letter: the size of the original value in bytes.
+pub const ORIGINAL_SIZE: &str = "vault.original.size";
+/// Header of a truncated dead letter: SHA-256 of the original value, lower-case hex.
+pub const ORIGINAL_SHA256: &str = "vault.original.sha256";
+/// Header of a dead letter whose key was cut: the size of the original key in bytes.
+pub const ORIGINAL_KEY_SIZE: &str = "vault.original.key.size";
+
+/// Room kept in a record batch for the framing of one record (batch header, record header,
+/// varints).
+const FRAMING: usize = 512;
+/// A key longer than this is cut when the record must be shortened.
+const KEY_KEPT: usize = 1024;
+
+/// `record` as it fits into one record batch of at most `limit` bytes (the topic's
+/// `max.message.bytes`): unchanged when it fits; otherwise its value becomes a prefix of the
+/// original bytes (and an oversized key a prefix of the key), with headers that say so and
+/// carry the full size and a SHA-256 of the original value. A dead letter is always writable
+/// (docs/contract.md §7.2).
+pub fn fit(mut record: OutRecord, limit: usize) -> OutRecord {
+    let size_of = |record: &OutRecord| {
+        record.payload.len()
+            + record.key.as_ref().map_or(0, Vec::len)
+            + record
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 8)
+                .sum::<usize>()
+            + FRAMING
+    };
+    if size_of(&record) <= limit {
+        return record;
+    }
+    let original = record.payload.len();
+    let digest: String = Sha256::digest(&record.payload)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if let Some(key) = record.key.as_mut().filter(|k| k.len() > KEY_KEPT) {
+        let key_size = key.len();
+        key.truncate(KEY_KEPT);
+        record.headers.push((
+            ORIGINAL_KEY_SIZE.to_owned(),
+            key_size.to_string().into_bytes(),
+        ));
+    }
+    record.headers.extend([
+        (TRUNCATED.to_owned(), b"true".to_vec()),
+        (ORIGINAL_SIZE.to_owned(), original.to_string().into_bytes()),
+        (ORIGINAL_SHA256.to_owned(), digest.into_bytes()),
+    ]);
+    let mut payload = std::mem::take(&mut record.payload);
+    payload.truncate(limit.saturating_sub(size_of(&record)));
+    record.payload = payload;
+    record
+}
 
 /// The dead-letter record of `original` for `dlq_topic`.
 pub fn dead_letter(
@@ -125,6 +183,48 @@ mod tests {
         assert_eq!(header(SOURCE_OFFSET).as_deref(), Some(&b"42"[..]));
         assert_eq!(header("trace").as_deref(), Some(&b"abc"[..]));
         assert!(header(TIME).is_some());
+    }
+
+    #[test]
+    fn a_dead_letter_too_large_for_the_topic_is_cut_with_its_size_and_checksum() {
+        let mut big = message();
+        big.payload = vec![b'x'; 1_200_000];
+        big.key = Some(vec![b'k'; 5000]);
+        let limit = 1_048_588;
+        let record = fit(
+            dead_letter(&big, "dlq", "stg-service", "oversize", "big"),
+            limit,
+        );
+        let header = |n: &str| {
+            record
+                .headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(header(TRUNCATED).as_deref(), Some("true"));
+        assert_eq!(header(ORIGINAL_SIZE).as_deref(), Some("1200000"));
+        assert_eq!(header(ORIGINAL_KEY_SIZE).as_deref(), Some("5000"));
+        let sha = header(ORIGINAL_SHA256).expect("checksum");
+        assert_eq!(sha.len(), 64);
+        let expected: String = Sha256::digest(&big.payload)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(sha, expected);
+        assert!(record.payload.len() > 1_000_000 && record.payload.len() < limit);
+        assert!(big.payload.starts_with(&record.payload));
+        let total = record.payload.len()
+            + record.key.as_ref().map_or(0, Vec::len)
+            + record
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 8)
+                .sum::<usize>();
+        assert!(total + FRAMING <= limit, "{total}");
+        // One that fits is left alone.
+        let small = dead_letter(&message(), "dlq", "stg-service", "invalid_json", "x");
+        assert_eq!(fit(small.clone(), limit), small);
     }
 
     #[test]

@@ -46,6 +46,15 @@ pub enum KafkaError {
 }
 
 impl KafkaError {
+    /// Whether a record was refused as larger than the topic (or the client) allows.
+    pub fn is_message_too_large(&self) -> bool {
+        matches!(
+            self,
+            KafkaError::Produce { source, .. }
+                if source.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge)
+        )
+    }
+
     /// Whether the same operation may succeed later (broker down, timeouts, rebalances) — as
     /// opposed to a configuration fault.
     pub fn is_retryable(&self) -> bool {

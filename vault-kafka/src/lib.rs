@@ -1,8 +1,9 @@
 //! # vault-kafka
 //!
-//! The Kafka side of vault on `rdkafka`: client settings from the SPEC's environment variables,
-//! a batch consumer with manual offsets that is safe across rebalances, an idempotent producer
-//! that waits for every acknowledgement, and dead letters that keep the original bytes.
+//! The Kafka side of vault on `rdkafka`: client settings from the environment variables of
+//! docs/contract.md §7.4, a batch consumer with manual offsets that is safe across rebalances, an
+//! idempotent producer that waits for every acknowledgement, and dead letters that keep the
+//! original bytes.
 
 pub mod admin;
 pub mod config;
@@ -12,6 +13,8 @@ pub mod error;
 pub mod producer;
 
 pub use config::{KafkaConfig, Security};
-pub use consumer::{positions, AssignmentChange, BatchConsumer, InMessage, Position};
+pub use consumer::{
+    positions, AssignmentChange, BatchConsumer, InMessage, Position, PositionSource, Resume,
+};
 pub use error::KafkaError;
 pub use producer::{OutRecord, Pending, Producer};

@@ -48,13 +48,39 @@ impl Producer {
         Ok(Producer { inner })
     }
 
+    /// A producer that can send one record as large as `max_message_bytes` (a topic's
+    /// `max.message.bytes`; librdkafka's own default request limit, 1,000,000 bytes, is below
+    /// Kafka's topic default of 1,048,588). Batches of several records stay within
+    /// librdkafka's `batch.size`.
+    pub fn with_message_limit(
+        config: &KafkaConfig,
+        max_message_bytes: usize,
+    ) -> Result<Self, KafkaError> {
+        let mut client = config.producer_config();
+        if client.get("message.max.bytes").is_none() {
+            client.set("message.max.bytes", (max_message_bytes + 4096).to_string());
+        }
+        let inner: FutureProducer = client.create().map_err(KafkaError::Setup)?;
+        Ok(Producer { inner })
+    }
+
     /// Sends every record and returns once all are acknowledged (or the first failure).
     pub fn send_all(&self, records: &[OutRecord]) -> Result<(), KafkaError> {
+        self.send_all_or_cancel(records, || false)
+    }
+
+    /// [`Producer::send_all`] that gives up with [`KafkaError::Cancelled`] once `cancel`
+    /// returns true (see [`Pending::wait_or_cancel`]).
+    pub fn send_all_or_cancel(
+        &self,
+        records: &[OutRecord],
+        cancel: impl Fn() -> bool,
+    ) -> Result<(), KafkaError> {
         let mut pending = Pending::default();
         for record in records {
             self.enqueue(record, &mut pending)?;
         }
-        pending.wait()
+        pending.wait_or_cancel(cancel)
     }
 
     /// Hands one record to the client without waiting for its acknowledgement; `pending`

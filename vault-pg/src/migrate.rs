@@ -35,6 +35,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "columns_for_existing_warehouses",
         sql: include_str!("../migrations/0003_columns_for_existing_warehouses.sql"),
     },
+    Migration {
+        version: 4,
+        name: "widen_order_ids",
+        sql: include_str!("../migrations/0004_widen_order_ids.sql"),
+    },
 ];
 
 /// What a run did.
@@ -44,6 +49,9 @@ pub struct MigrationReport {
     pub applied: Vec<i32>,
     /// Versions found already applied.
     pub already_applied: Vec<i32>,
+    /// Whether this run adopted a warehouse of the original services (their tables brought to
+    /// vault's shape first, the CDM ledger and counters rebuilt from the Data Vault after).
+    pub adopted_original: bool,
 }
 
 impl Migration {
@@ -61,6 +69,17 @@ pub fn migrate(client: &mut Client) -> Result<MigrationReport, PgError> {
     let mut tx = client.transaction().context("begin migration")?;
     tx.execute(include_str!("../sql/migrate/lock.sql"), &[])
         .context("take the migration lock")?;
+    // A warehouse of the original services (docs/contract.md §8) is brought to the shape the
+    // migrations build on before the first one runs; the applied migrations stay as they are.
+    let found = tx
+        .query_one(include_str!("../sql/migrate/pre_vault.sql"), &[])
+        .context("look for a warehouse of the original services")?;
+    let pre_vault: bool = found.try_get(0).context("read pre_vault")?;
+    let has_dds: bool = found.try_get(1).context("read has_dds")?;
+    if pre_vault {
+        tx.batch_execute(include_str!("../sql/migrate/adopt_original.sql"))
+            .context("adopt the warehouse of the original services")?;
+    }
     tx.batch_execute(include_str!("../sql/migrate/bootstrap.sql"))
         .context("create vault.schema_migrations")?;
     let applied = tx
@@ -100,6 +119,11 @@ pub fn migrate(client: &mut Client) -> Result<MigrationReport, PgError> {
         .context("record the migration")?;
         report.applied.push(migration.version);
     }
+    if pre_vault && has_dds {
+        tx.batch_execute(include_str!("../sql/migrate/rebuild_cdm.sql"))
+            .context("rebuild the CDM ledger and counters from the Data Vault")?;
+    }
+    report.adopted_original = pre_vault;
     tx.commit().context("commit migrations")?;
     Ok(report)
 }

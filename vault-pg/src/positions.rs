@@ -17,23 +17,51 @@ pub struct Position {
 }
 
 /// Records positions for `consumer` (a consumer group, say); positions only move forward.
+/// Returns the positions recorded before for these partitions: a message of the batch below
+/// one of them was already applied (and is applied again, idempotently).
 pub fn record(
     tx: &mut Transaction<'_>,
     consumer: &str,
     positions: &[Position],
-) -> Result<(), PgError> {
+) -> Result<Vec<Position>, PgError> {
     if positions.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let topics: Vec<&str> = positions.iter().map(|p| p.topic.as_str()).collect();
     let partitions: Vec<i32> = positions.iter().map(|p| p.partition).collect();
     let offsets: Vec<i64> = positions.iter().map(|p| p.next_offset).collect();
-    tx.execute(
-        include_str!("../sql/positions/record.sql"),
-        &[&consumer, &topics, &partitions, &offsets],
-    )
-    .context("record consumer positions")?;
-    Ok(())
+    let rows = tx
+        .query(
+            include_str!("../sql/positions/record.sql"),
+            &[&consumer, &topics, &partitions, &offsets],
+        )
+        .context("record consumer positions")?;
+    rows.iter().map(position).collect()
+}
+
+/// The recorded positions of `consumer` for `partitions` (topic, partition).
+pub fn load_partitions(
+    client: &mut Client,
+    consumer: &str,
+    partitions: &[(String, i32)],
+) -> Result<Vec<Position>, PgError> {
+    let topics: Vec<&str> = partitions.iter().map(|(t, _)| t.as_str()).collect();
+    let numbers: Vec<i32> = partitions.iter().map(|(_, p)| *p).collect();
+    let rows = client
+        .query(
+            include_str!("../sql/positions/load_partitions.sql"),
+            &[&consumer, &topics, &numbers],
+        )
+        .context("load consumer positions")?;
+    rows.iter().map(position).collect()
+}
+
+fn position(row: &postgres::Row) -> Result<Position, PgError> {
+    Ok(Position {
+        topic: row.try_get(0).context("read a position's topic")?,
+        partition: row.try_get(1).context("read a position's partition")?,
+        next_offset: row.try_get(2).context("read a position's offset")?,
+    })
 }
 
 /// The recorded positions of `consumer`.
@@ -41,12 +69,5 @@ pub fn load(client: &mut Client, consumer: &str) -> Result<Vec<Position>, PgErro
     let rows = client
         .query(include_str!("../sql/positions/load.sql"), &[&consumer])
         .context("load consumer positions")?;
-    Ok(rows
-        .iter()
-        .map(|row| Position {
-            topic: row.get(0),
-            partition: row.get(1),
-            next_offset: row.get(2),
-        })
-        .collect())
+    rows.iter().map(position).collect()
 }

@@ -1,4 +1,4 @@
-//! CDM (SPEC §6): order reports applied to the ledger and the three datamarts.
+//! CDM (docs/contract.md §6): order reports applied to the ledger and the three datamarts.
 
 use postgres::Transaction;
 use vault_core::OrderReport;

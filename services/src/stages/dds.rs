@@ -1,8 +1,8 @@
-//! DDS (SPEC §5): the Data Vault rows of each enriched order, then the order report downstream.
+//! DDS (docs/contract.md §5): the Data Vault rows of each enriched order, then the order report
+//! downstream.
 
-use chrono::Utc;
 use postgres::Transaction;
-use vault_core::{order_report, DvBatch, EnrichedOrder, KeySpec, Timestamp};
+use vault_core::{order_report, DvBatch, EnrichedOrder, KeySpec};
 use vault_kafka::InMessage;
 
 use crate::runner::{Output, Stage, StageError};
@@ -34,19 +34,20 @@ impl Stage for DdsStage {
             .into_iter()
             .map(|(_, o)| o)
             .collect();
-        let sent = Timestamp::new(Utc::now().naive_utc());
+        let sent = crate::clock::sent_dttm();
         let mut rows = DvBatch::new(self.keys);
         let mut reports = Vec::with_capacity(orders.len());
         for order in &orders {
             let keys = rows.add(order);
             reports.push(order_report(order, &keys, sent));
         }
-        // Reports go out first: their delivery overlaps the warehouse write, and the runner
-        // waits for every acknowledgement before the transaction commits.
+        // The Data Vault first; reports go out only once the write went through, so a batch
+        // the warehouse refuses sends nothing (the runner awaits every acknowledgement before
+        // the transaction commits).
+        vault_pg::dds::write(tx, rows.rows())?;
         for report in &reports {
             out.send(report.object_id.to_string(), report.to_json()?)?;
         }
-        vault_pg::dds::write(tx, rows.rows())?;
         Ok(())
     }
 }

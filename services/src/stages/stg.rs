@@ -1,4 +1,4 @@
-//! STG (SPEC §4): keep the raw order, enrich it from Redis, publish it downstream.
+//! STG (docs/contract.md §4): keep the raw order, enrich it from Redis, publish it downstream.
 
 use postgres::Transaction;
 use vault_core::{raw_payload, SourceOrder};
@@ -41,8 +41,16 @@ impl Stage for StgStage {
             orders.push(order);
             payloads.push(payload);
         }
-        // Enriched orders go out first: their delivery overlaps the raw-layer write, and the
-        // runner waits for every acknowledgement before the transaction commits.
+        // The raw layer first: it keeps every order, also those the dictionaries do not know
+        // yet or hold a broken entry for (docs/contract.md §4).
+        let events: Vec<StgEvent<'_>> = orders
+            .iter()
+            .zip(&payloads)
+            .map(|(order, payload)| StgEvent::new(order, payload))
+            .collect();
+        stg::upsert(tx, &events)?;
+        // Then downstream, only once the write went through: a batch the warehouse refuses
+        // sends nothing (the runner awaits every acknowledgement before the commit).
         let enriched = self.dictionary.enrich_batch(&orders)?;
         for ((index, order), result) in indices.into_iter().zip(&orders).zip(enriched) {
             match result {
@@ -50,13 +58,6 @@ impl Stage for StgStage {
                 Err(err) => out.reject(index, err.reason(), err.to_string()),
             }
         }
-        // The raw layer keeps every order, also those the dictionaries do not know yet.
-        let events: Vec<StgEvent<'_>> = orders
-            .iter()
-            .zip(&payloads)
-            .map(|(order, payload)| StgEvent::new(order, payload))
-            .collect();
-        stg::upsert(tx, &events)?;
         Ok(())
     }
 

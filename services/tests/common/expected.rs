@@ -1,6 +1,7 @@
 //! What the warehouse must hold after a simulated run, computed from the plan by a plain loop,
 //! independently of the code under test (no `vault_core::dv`, no `vault_core::cdm`): keys are
-//! UUIDv5 over the SPEC §5.1 material, counters count each order's newest version if CLOSED.
+//! UUIDv5 over the docs/contract.md §5.1 material, counters count each order's newest version if
+//! CLOSED.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
@@ -13,7 +14,7 @@ use vault_services::simulate::Planned;
 
 use super::TestDb;
 
-/// The namespace of every key (SPEC §5.1).
+/// The namespace of every key (docs/contract.md §5.1).
 pub const NAMESPACE: Uuid = Uuid::from_u128(0x7f28_8a2e_0ad0_4039_8e59_6c98_38d8_7307);
 
 /// `UUIDv5(NAMESPACE, parts joined by "#$#")`.

@@ -21,6 +21,8 @@ use vault_services::RedisConfig;
 pub mod expected;
 pub mod pipeline;
 pub mod proxy;
+pub mod scenario;
+pub mod stack;
 
 /// The value of a variable the tests cannot run without.
 pub fn require_env(name: &str) -> String {
@@ -257,7 +259,7 @@ impl Drop for TestDb {
     }
 }
 
-/// The source message of an order (SPEC §2), as the source system sends it.
+/// The source message of an order (docs/contract.md §2), as the source system sends it.
 pub fn message(order: &SourceOrder) -> Vec<u8> {
     serde_json::to_vec(order).expect("serialise an order")
 }
@@ -289,7 +291,7 @@ impl RedisKeys {
         self.keys.push(key.to_owned());
     }
 
-    /// Every user and restaurant of the catalog under its id (SPEC §3).
+    /// Every user and restaurant of the catalog under its id (docs/contract.md §3).
     pub fn load_catalog(&mut self, catalog: &Catalog) {
         let users = catalog
             .users

@@ -109,7 +109,7 @@ impl Broker {
     }
 }
 
-/// The default dead-letter topic of a source topic (SPEC §7).
+/// The default dead-letter topic of a source topic (docs/contract.md §7.2).
 pub fn dlq(topic: &str) -> String {
     format!("{topic}.dlq")
 }
@@ -639,7 +639,11 @@ impl Pipeline {
     /// The same on another Kafka cluster (one a fault test started for itself).
     pub fn with_broker(tag: &str, broker: Broker) -> Self {
         require_servers();
-        let db = TestDb::new(tag);
+        Self::on_database(tag, broker, TestDb::new(tag))
+    }
+
+    /// The same on a database the test prepared (a warehouse of the original services, say).
+    pub fn on_database(tag: &str, broker: Broker, db: TestDb) -> Self {
         let topics = Topics::create(tag, &broker);
         let dir = std::env::temp_dir().join(unique(&format!("vault_e2e_{tag}")));
         fs::create_dir_all(&dir).expect("create the log directory");
@@ -669,7 +673,7 @@ impl Pipeline {
         &self.groups[kind.short()]
     }
 
-    /// The environment of a replica of `kind`: only the SPEC's variables.
+    /// The environment of a replica of `kind`: only the variables of docs/contract.md §7.4.
     pub fn service_env(&self, kind: Kind) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = std::env::vars()
             .filter(|(name, _)| {
@@ -819,9 +823,19 @@ impl Pipeline {
 
     /// Waits for `verify` to pass and every stage to be drained, then checks `verify` once
     /// more: the state is final, not a passing moment.
-    pub fn settle(&mut self, what: &str, mut verify: impl FnMut(&Self) -> Result<(), String>) {
-        self.wait_for(what, SETTLE, |p| verify(p));
-        self.wait_for("every stage's offsets committed to the end", SETTLE, |p| {
+    pub fn settle(&mut self, what: &str, verify: impl FnMut(&Self) -> Result<(), String>) {
+        self.settle_within(what, SETTLE, verify);
+    }
+
+    /// [`Pipeline::settle`] with another bound.
+    pub fn settle_within(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut verify: impl FnMut(&Self) -> Result<(), String>,
+    ) {
+        self.wait_for(what, timeout, |p| verify(p));
+        self.wait_for("every stage's offsets committed to the end", timeout, |p| {
             p.drained()
         });
         if let Err(why) = verify(self) {

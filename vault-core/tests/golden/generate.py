@@ -10,8 +10,8 @@ course namespace. Run it from anywhere; it rewrites the files beside it:
 Outputs (committed, read by vault-core/tests/golden.rs):
   keys.json        hub/link/satellite keys of part lists, plain and unambiguous joining
   numbers.jsonl    [JSON number token, str() of its parsed value, is it an int] per line
-  orders.jsonl     enriched orders (SPEC §4) covering ints, decimals, exponents, Cyrillic
-  order_rows.json  every Data Vault row (SPEC §5) of each order, all values as str()
+  orders.jsonl     enriched orders (docs/contract.md §4) covering ints, decimals, exponents, Cyrillic
+  order_rows.json  every Data Vault row (docs/contract.md §5) of each order, all values as str()
 """
 import json
 import pathlib

@@ -1,0 +1,241 @@
+//! What the end-to-end and fault tests share: the simulator's plan as input, and the checks of
+//! the dead-letter topics against it.
+
+use std::collections::BTreeMap;
+
+use vault_core::sample::Catalog;
+use vault_kafka::Producer;
+use vault_services::shutdown::Shutdown;
+use vault_services::simulate::{load_dictionaries, plan, produce, Planned, SimulateOptions};
+
+use super::expected::{diff, Expected};
+use super::pipeline::{dlq, Pipeline};
+use super::RedisKeys;
+
+/// The catalog into Redis through the simulator's loader; the keys are deleted at the end.
+pub fn load_catalog(catalog: &Catalog) -> RedisKeys {
+    let mut redis = RedisKeys::new();
+    let keys = load_dictionaries(redis.conn(), catalog).expect("load the dictionaries");
+    assert_eq!(keys, catalog.users.len() + catalog.restaurants.len());
+    redis.track(
+        catalog
+            .users
+            .iter()
+            .map(|u| u.id.clone())
+            .chain(catalog.restaurants.iter().map(|r| r.id.clone())),
+    );
+    redis
+}
+
+/// A producer to the test's source topic.
+pub fn producer(p: &Pipeline) -> Producer {
+    Producer::new(
+        &p.broker
+            .kafka_config("e2e-producer", &p.topics.source, None),
+    )
+    .expect("a producer")
+}
+
+/// Sends every planned message to the source topic (`rate` per second, `None`: at once).
+pub fn send(producer: &Producer, topic: &str, messages: &[Planned], rate: Option<f64>) {
+    send_until(producer, topic, messages, rate, &Shutdown::default());
+}
+
+/// [`send`], stopping early once `stop` is requested (a test that failed meanwhile).
+pub fn send_until(
+    producer: &Producer,
+    topic: &str,
+    messages: &[Planned],
+    rate: Option<f64>,
+    stop: &Shutdown,
+) {
+    let sent = produce(producer, topic, messages, rate, stop, |_| {})
+        .expect("produce the source messages");
+    if !stop.requested() {
+        assert_eq!(sent, messages.len());
+    }
+}
+
+/// Stops a background sender when the test thread unwinds (a failed assertion), so that the
+/// scope the sender runs in does not wait for it to retry against a broker that is gone.
+pub struct StopOnUnwind<'a>(pub &'a Shutdown);
+
+impl Drop for StopOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.request();
+        }
+    }
+}
+
+pub fn count(messages: &[Planned], f: impl Fn(&Planned) -> bool) -> usize {
+    messages.iter().filter(|m| f(m)).count()
+}
+
+/// The dead-letter topic of STG against the plan: the dead letters, de-duplicated by origin
+/// (a redelivery after a crash may dead-letter a message twice, from the same origin), are
+/// exactly the planned garbage and unknown-id messages with their reasons, each pointing at its
+/// original on the source topic. With `exactly_once`, no origin may appear twice either; with
+/// `reasons`, the `vault.reason` header must be the planned reason (the tests about restarts
+/// and replicas leave that to `end_to_end_exact`, so as to report their own findings).
+/// Returns what is wrong.
+pub fn dead_letter_problems(
+    p: &Pipeline,
+    expected: &Expected,
+    exactly_once: bool,
+    reasons: bool,
+) -> Vec<String> {
+    let source: BTreeMap<(i32, i64), Vec<u8>> = p
+        .broker
+        .read_topic(&p.topics.source)
+        .into_iter()
+        .map(|r| ((r.partition, r.offset), r.payload))
+        .collect();
+    let dead = p.broker.read_topic(&dlq(&p.topics.source));
+    let mut problems = Vec::new();
+    let mut origins: BTreeMap<(i32, i64), usize> = BTreeMap::new();
+    let mut letters: BTreeMap<(Vec<u8>, String), usize> = BTreeMap::new();
+    for record in &dead {
+        let at = format!("dead letter {}/{}", record.partition, record.offset);
+        let Some(reason) = record.header("vault.reason") else {
+            problems.push(format!("{at}: no vault.reason header"));
+            continue;
+        };
+        if record.header("vault.source.topic").as_deref() != Some(p.topics.source.as_str()) {
+            problems.push(format!(
+                "{at}: vault.source.topic = {:?}, expected {}",
+                record.header("vault.source.topic"),
+                p.topics.source
+            ));
+        }
+        let partition = record
+            .header("vault.source.partition")
+            .and_then(|v| v.parse::<i32>().ok());
+        let offset = record
+            .header("vault.source.offset")
+            .and_then(|v| v.parse::<i64>().ok());
+        let (Some(partition), Some(offset)) = (partition, offset) else {
+            problems.push(format!(
+                "{at}: vault.source.partition/offset missing or not numbers: {:?}",
+                record.headers
+            ));
+            continue;
+        };
+        match source.get(&(partition, offset)) {
+            Some(original) if *original == record.payload => {}
+            Some(_) => problems.push(format!(
+                "{at}: the source message at {partition}/{offset} has other bytes"
+            )),
+            None => problems.push(format!("{at}: no source message at {partition}/{offset}")),
+        }
+        let seen = origins.entry((partition, offset)).or_default();
+        *seen += 1;
+        if *seen == 1 {
+            *letters.entry((record.payload.clone(), reason)).or_default() += 1;
+        }
+    }
+    let redelivered: usize = origins.values().map(|n| n - 1).sum();
+    if exactly_once && redelivered > 0 {
+        problems.push(format!(
+            "{redelivered} dead letter(s) written twice for the same origin"
+        ));
+    }
+    let readable = |m: &BTreeMap<(Vec<u8>, String), usize>| -> BTreeMap<(String, String), usize> {
+        m.iter()
+            .map(|((bytes, reason), n)| {
+                let text: String = String::from_utf8_lossy(bytes).chars().take(80).collect();
+                ((reason.clone(), text), *n)
+            })
+            .collect()
+    };
+    let planned: BTreeMap<&[u8], &str> = expected
+        .dead_letters
+        .keys()
+        .map(|(bytes, reason)| (bytes.as_slice(), reason.as_str()))
+        .collect();
+    if !reasons {
+        let mut as_planned: BTreeMap<(Vec<u8>, String), usize> = BTreeMap::new();
+        for ((bytes, reason), n) in letters {
+            let reason = planned
+                .get(bytes.as_slice())
+                .map_or(reason, |r| (*r).to_owned());
+            *as_planned.entry((bytes, reason)).or_default() += n;
+        }
+        letters = as_planned;
+    }
+    if letters != expected.dead_letters {
+        // The reason STG gave where the plan says another one, per (planned, given) pair.
+        let mut other_reason: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for (bytes, reason) in letters.keys() {
+            if let Some(&plan) = planned.get(bytes.as_slice()) {
+                if plan != reason {
+                    *other_reason.entry((plan, reason.as_str())).or_default() += 1;
+                }
+            }
+        }
+        if !other_reason.is_empty() {
+            problems.push(format!(
+                "dead-letter reason differs from the plan, (planned, given) → count: \
+                 {other_reason:?}"
+            ));
+        }
+        problems.push(
+            diff(
+                "dead letters (reason, payload) → count",
+                &readable(&expected.dead_letters),
+                &readable(&letters),
+            )
+            .unwrap_or_else(|| "dead letters differ in bytes beyond the first 80".to_owned()),
+        );
+    }
+    eprintln!(
+        "dead letters: {} on {} ({} redelivered); planned: {:?}",
+        dead.len(),
+        dlq(&p.topics.source),
+        redelivered,
+        expected.dead_letters_by_reason()
+    );
+    problems
+        .into_iter()
+        .map(|problem| format!("{}: {problem}", dlq(&p.topics.source)))
+        .collect()
+}
+
+/// [`dead_letter_problems`], asserted.
+pub fn verify_dead_letters(p: &Pipeline, expected: &Expected, exactly_once: bool, reasons: bool) {
+    let problems = dead_letter_problems(p, expected, exactly_once, reasons);
+    assert!(
+        problems.is_empty(),
+        "dead letters are not as planned:\n  {}\n{}",
+        problems.join("\n  "),
+        p.diagnostics()
+    );
+}
+
+/// DDS and CDM refuse nothing of what STG sends them.
+pub fn verify_no_downstream_dead_letters(p: &Pipeline) {
+    for topic in [dlq(&p.topics.stg), dlq(&p.topics.dds)] {
+        let n = p.broker.total_messages(&topic).expect("count dead letters");
+        assert_eq!(n, 0, "{topic} holds dead letters\n{}", p.diagnostics());
+    }
+}
+
+pub fn simulate(
+    seed: u64,
+    first_id: i64,
+    orders: usize,
+    bad: f64,
+) -> vault_services::simulate::Plan {
+    plan(&SimulateOptions {
+        seed,
+        restaurants: 4,
+        users: 200,
+        orders,
+        duplicates: 0.1,
+        cancel_after_close: 0.1,
+        unknown: bad,
+        garbage: bad,
+        first_id,
+        ..SimulateOptions::default()
+    })
+}

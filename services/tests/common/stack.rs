@@ -1,0 +1,198 @@
+//! A Kafka cluster of a test's own, for the tests that crash, stop or freeze brokers: started by
+//! `scripts/stack up kafka` in a directory and on ports of its own (1 or 3 nodes), so that the
+//! faults never touch the broker the other tests share. Dropping it thaws and stops every node
+//! and deletes its data.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+
+use super::pipeline::Broker;
+use super::unique;
+
+/// `scripts/stack` of this repository.
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("scripts")
+        .join("stack")
+}
+
+/// A block of `len` consecutive free ports below the ephemeral range, from an offset of this
+/// process (tests of other processes rarely try the same block).
+fn free_block(len: u16) -> u16 {
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let slots = 2_000 / 10;
+    let first = (std::process::id() % u32::from(slots)) as u16;
+    for _ in 0..slots {
+        let slot = (first + NEXT.fetch_add(1, Ordering::Relaxed)) % slots;
+        let base = 30_000 + slot * 10;
+        if (base..base + len).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no block of {len} free ports in 30000..32000")
+}
+
+/// A Kafka cluster started for one test.
+#[derive(Debug)]
+pub struct KafkaStack {
+    dir: PathBuf,
+    /// Its nodes: 1..=brokers.
+    pub brokers: u8,
+    /// Client port of node 1 (node N: `port + N - 1`).
+    pub port: u16,
+}
+
+impl KafkaStack {
+    /// Starts a cluster of `brokers` nodes (1 or 3) and waits until every node is registered.
+    pub fn start(brokers: u8) -> Self {
+        let dir = std::env::temp_dir().join(unique("vault_kafka_stack"));
+        let base = free_block(8);
+        let stack = KafkaStack {
+            dir,
+            brokers,
+            port: base,
+        };
+        let started = Instant::now();
+        let output = stack
+            .command(&["up", "kafka"])
+            .env("VAULT_KAFKA_BROKERS", brokers.to_string())
+            .env("VAULT_KAFKA_PORT", base.to_string())
+            .env("VAULT_KAFKA_CONTROLLER_PORT", (base + 4).to_string())
+            .output()
+            .expect("run scripts/stack up kafka");
+        assert!(
+            output.status.success(),
+            "scripts/stack up kafka ({brokers} node(s), ports from {base}) failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        eprintln!(
+            "kafka stack: {brokers} node(s) on 127.0.0.1:{base}.. up in {:.1} s ({})",
+            started.elapsed().as_secs_f64(),
+            stack.dir.display()
+        );
+        stack
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(script());
+        cmd.args(args).env("VAULT_STACK_DIR", &self.dir);
+        cmd
+    }
+
+    /// Runs `scripts/stack VERB-broker N`; fails the test when it fails.
+    fn broker_verb(&self, verb: &str, node: u8) {
+        let started = Instant::now();
+        let output = self
+            .command(&[&format!("{verb}-broker"), &node.to_string()])
+            .output()
+            .expect("run scripts/stack");
+        assert!(
+            output.status.success(),
+            "scripts/stack {verb}-broker {node} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        eprintln!(
+            "kafka stack: {verb}-broker {node} done in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    /// SIGKILL node `node` (a crash).
+    pub fn kill(&self, node: u8) {
+        self.broker_verb("kill", node);
+    }
+
+    /// Starts node `node` again and waits for its port.
+    pub fn start_node(&self, node: u8) {
+        self.broker_verb("start", node);
+    }
+
+    /// SIGSTOP node `node`: it accepts connections and answers nothing.
+    pub fn freeze(&self, node: u8) {
+        self.broker_verb("freeze", node);
+    }
+
+    /// SIGCONT node `node`.
+    pub fn thaw(&self, node: u8) {
+        self.broker_verb("thaw", node);
+    }
+
+    /// The cluster as the services and the test's clients see it.
+    pub fn broker(&self) -> Broker {
+        if self.brokers == 1 {
+            return Broker {
+                host: "127.0.0.1".into(),
+                port: self.port,
+            };
+        }
+        let hosts: Vec<String> = (0..u16::from(self.brokers))
+            .map(|i| format!("127.0.0.1:{}", self.port + i))
+            .collect();
+        Broker {
+            host: hosts.join(","),
+            port: self.port,
+        }
+    }
+
+    /// The node that leads the most partitions of `topics`, and how many it leads.
+    pub fn busiest_leader(&self, topics: &[String]) -> (u8, usize) {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.broker().bootstrap())
+            .create()
+            .expect("a metadata client");
+        let mut led = vec![0usize; usize::from(self.brokers) + 1];
+        for topic in topics {
+            let metadata = consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+                .unwrap_or_else(|e| panic!("metadata of {topic}: {e}"));
+            for t in metadata.topics() {
+                for p in t.partitions() {
+                    if let Some(slot) = usize::try_from(p.leader())
+                        .ok()
+                        .and_then(|l| led.get_mut(l))
+                    {
+                        *slot += 1;
+                    }
+                }
+            }
+        }
+        let (node, count) = led
+            .iter()
+            .enumerate()
+            .skip(1)
+            .max_by_key(|(_, n)| **n)
+            .expect("at least one node");
+        (node as u8, *count)
+    }
+}
+
+impl Drop for KafkaStack {
+    fn drop(&mut self) {
+        for node in 1..=self.brokers {
+            let _ = self.command(&["thaw-broker", &node.to_string()]).output();
+        }
+        // A failing test keeps the brokers' logs and data for a look.
+        let args: &[&str] = if std::thread::panicking() {
+            eprintln!("kafka stack kept for inspection in {}", self.dir.display());
+            &["down"]
+        } else {
+            &["down", "--purge"]
+        };
+        match self.command(args).output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "scripts/stack down ({}) failed: {}",
+                self.dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => eprintln!("scripts/stack down: {e}"),
+        }
+    }
+}
