@@ -91,6 +91,23 @@ pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageE
             limit: MAX_MESSAGE_BYTES,
         });
     }
+    // JSON is UTF-8; serde_json checks it only where it reads a string for a field, so bytes
+    // that are not UTF-8 in an ignored field would pass (and the warehouse refuse them later).
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let before = &bytes[..e.valid_up_to()];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = before.len()
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        return Err(MessageError::Syntax {
+            line,
+            column,
+            message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+        });
+    }
     // serde takes a JSON array for a struct (its fields in order): a message is one object.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return Err(MessageError::Shape {

@@ -159,6 +159,7 @@ impl SourceOrder {
         for (i, item) in p.order_items.iter().enumerate() {
             let at = |field: &str| format!("payload.order_items[{i}].{field}");
             non_empty(&at("id"), &item.id)?;
+            storable(&at("id"), &item.id)?;
             non_negative(&at("price"), &item.price)?;
             non_negative(&at("quantity"), &item.quantity)?;
         }
@@ -238,6 +239,11 @@ impl User {
     pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
         let user: User = from_json(bytes)?;
         non_empty("_id", &user.id)?;
+        storable("_id", &user.id)?;
+        storable("name", &user.name)?;
+        if let Some(login) = &user.login {
+            storable("login", login)?;
+        }
         Ok(user)
     }
 }
@@ -247,6 +253,13 @@ impl Restaurant {
     pub fn from_json(bytes: &[u8]) -> Result<Self, MessageError> {
         let restaurant: Restaurant = from_json(bytes)?;
         non_empty("_id", &restaurant.id)?;
+        storable("_id", &restaurant.id)?;
+        storable("name", &restaurant.name)?;
+        for (i, item) in restaurant.menu.iter().enumerate() {
+            storable(&format!("menu[{i}]._id"), &item.id)?;
+            storable(&format!("menu[{i}].name"), &item.name)?;
+            storable(&format!("menu[{i}].category"), &item.category)?;
+        }
         Ok(restaurant)
     }
 
@@ -350,9 +363,17 @@ impl EnrichedOrder {
             &p.cost,
             &p.payment,
         )?;
+        storable("payload.restaurant.name", &p.restaurant.name)?;
+        storable("payload.user.name", &p.user.name)?;
+        if let Some(login) = &p.user.login {
+            storable("payload.user.login", login)?;
+        }
         for (i, product) in p.products.iter().enumerate() {
             let at = |field: &str| format!("payload.products[{i}].{field}");
             non_empty(&at("id"), &product.id)?;
+            storable(&at("id"), &product.id)?;
+            storable(&at("name"), &product.name)?;
+            storable(&at("category"), &product.category)?;
             non_negative(&at("price"), &product.price)?;
             non_negative(&at("quantity"), &product.quantity)?;
         }
@@ -445,6 +466,16 @@ impl OrderReport {
         if report.object_id != report.payload.id {
             return Err(MessageError::value("payload.id", "differs from object_id"));
         }
+        let p = &report.payload;
+        storable("payload.restaurant.name", &p.restaurant.name)?;
+        storable("payload.user.username", &p.user.username)?;
+        for (i, product) in p.products.iter().enumerate() {
+            storable(&format!("payload.products[{i}].name"), &product.name)?;
+            storable(
+                &format!("payload.products[{i}].category.name"),
+                &product.category.name,
+            )?;
+        }
         Ok(report)
     }
 
@@ -503,6 +534,8 @@ fn validate_order(
     expect_object_type(object_type, ORDER_OBJECT_TYPE)?;
     non_empty("payload.user.id", user_id)?;
     non_empty("payload.restaurant.id", restaurant_id)?;
+    storable("payload.user.id", user_id)?;
+    storable("payload.restaurant.id", restaurant_id)?;
     non_negative("payload.cost", cost)?;
     non_negative("payload.payment", payment)
 }
@@ -521,6 +554,18 @@ fn expect_object_type(found: &str, expected: &'static str) -> Result<(), Message
 fn non_empty(path: &str, value: &str) -> Result<(), MessageError> {
     if value.is_empty() {
         Err(MessageError::value(path, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Text PostgreSQL can store: no NUL character (`\u0000`), which `text` refuses.
+fn storable(path: &str, value: &str) -> Result<(), MessageError> {
+    if value.contains('\0') {
+        Err(MessageError::value(
+            path,
+            "contains a NUL character (\\u0000), which the warehouse cannot store",
+        ))
     } else {
         Ok(())
     }
