@@ -1,6 +1,6 @@
 -- Order ids are i64 (docs/contract.md §2). Warehouses of the original services that vault
 -- migrated before this migration existed still have integer order ids: widen them (a rewrite of
--- the table under an ACCESS EXCLUSIVE lock, about 1 s per million rows). A no-op elsewhere.
+-- the table under an ACCESS EXCLUSIVE lock, about 2.2 s per million rows). A no-op elsewhere.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM information_schema.columns
