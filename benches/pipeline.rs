@@ -28,14 +28,11 @@
 //!
 //! and prints the figures next to the targets (exit status 1 when orders are missing from a
 //! layer or the counters differ from their recomputation). The database is dropped at the end (`--keep-db`
-//! keeps it for inspection), the dictionary keys are removed from Redis; the topics stay.
+//! keeps it for inspection), the dictionary keys are removed from Redis; the topics are deleted.
 //!
 //! The services inherit the bench's environment, so `BATCH_MAX`, `BATCH_WAIT_MS` and
-//! `KAFKA_EXTRA_CONFIG` set for the bench apply to them. Latency caveat: the local broker (Tansu
-//! 0.6) answers a fetch only after sleeping part of the consumer's `fetch.wait.max.ms` (librdkafka
-//! default 500 ms), even when data is there, which adds 250–500 ms per hop; a Kafka broker
-//! answers as soon as data arrives. `KAFKA_EXTRA_CONFIG=fetch.wait.max.ms=20` shows the pipeline
-//! without that artefact.
+//! `KAFKA_EXTRA_CONFIG` set for the bench apply to them. The broker is the local stack's Apache
+//! Kafka, which answers a fetch as soon as data arrives (`fetch.min.bytes=1`).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -413,6 +410,9 @@ fn run() -> bool {
     }
     println!("service logs: {}", logs.display());
     drop(client);
+    if let Err(e) = vault_kafka::admin::delete_topics(&source, &names) {
+        eprintln!("could not delete the bench's topics: {e}");
+    }
     mismatches.is_empty() && counts.iter().all(|c| *c == total as i64)
 }
 

@@ -57,6 +57,23 @@ pub enum Command {
     Watch(WatchArgs),
     /// Print the top rows of each datamart.
     Top(TopArgs),
+    /// Show the Kafka positions the warehouse holds per consumer group, or forget a group's.
+    Positions(PositionsArgs),
+}
+
+/// Options of `vault positions`.
+#[derive(Debug, Args)]
+pub struct PositionsArgs {
+    /// Only this consumer group (required with --reset).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// With --reset: only this topic.
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Forget the group's positions: it then starts from its committed offsets (to replay a
+    /// topic on purpose, or before pointing the group at a new cluster). Stop its services first.
+    #[arg(long, requires = "group")]
+    pub reset: bool,
 }
 
 /// Options of `vault watch`.
@@ -265,7 +282,47 @@ pub fn run<F: Fn(&str) -> Option<String>>(
         Command::Redrive(args) => redrive(args, env, out),
         Command::Watch(args) => watch(args, out),
         Command::Top(args) => top(args, env, out),
+        Command::Positions(args) => positions(args, env, out),
     }
+}
+
+fn positions<F: Fn(&str) -> Option<String>>(
+    args: &PositionsArgs,
+    env: &Env<F>,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    let warehouse = warehouse(env)?;
+    let mut client = warehouse.client()?;
+    if args.reset {
+        let Some(group) = args.group.as_deref() else {
+            return Err(CliError::Config(ConfigError::Missing(
+                "--group (with --reset)".into(),
+            )));
+        };
+        let forgotten = vault_pg::positions::reset(&mut client, group, args.topic.as_deref())?;
+        writeln!(
+            out,
+            "forgot {forgotten} position(s) of group {group}{}: it starts from its committed offsets",
+            args.topic.as_deref().map(|t| format!(" on {t}")).unwrap_or_default()
+        )?;
+        return Ok(Verdict::Clean);
+    }
+    let recorded = vault_pg::positions::all(&mut client, args.group.as_deref())?;
+    if recorded.is_empty() {
+        writeln!(out, "no positions recorded")?;
+    }
+    for r in &recorded {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}",
+            r.consumer,
+            r.position.topic,
+            r.position.partition,
+            r.position.next_offset,
+            r.updated_at
+        )?;
+    }
+    Ok(Verdict::Clean)
 }
 
 fn watch(args: &WatchArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {

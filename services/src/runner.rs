@@ -208,6 +208,14 @@ enum BatchError {
 }
 
 impl BatchError {
+    /// Whether the broker did not acknowledge a delivery within `message.timeout.ms`.
+    fn is_delivery_timeout(&self) -> bool {
+        match self {
+            BatchError::Stage(StageError::Kafka(e)) | BatchError::Kafka(e) => e.is_timed_out(),
+            _ => false,
+        }
+    }
+
     fn is_retryable(&self) -> bool {
         match self {
             BatchError::Stage(e) => e.is_retryable(),
@@ -406,6 +414,9 @@ impl<S: Stage> Runner<S> {
                 Err(err) => {
                     failures += 1;
                     self.failed(err.kind(), &err.to_string(), failures);
+                    if err.is_delivery_timeout() {
+                        self.replace_producer();
+                    }
                     self.rewind(&batch);
                     shutdown.sleep(self.backoff.backoff(failures));
                 }
@@ -541,6 +552,28 @@ impl<S: Stage> Runner<S> {
                 self.idle_since = Some(Instant::now());
             }
             Err(e) => error!(service = S::NAME, error = %e, "could not create a new consumer"),
+        }
+    }
+
+    /// After a delivery that timed out (`message.timeout.ms`: the broker gave no answer for a
+    /// minute), the producer is replaced by a new one: librdkafka 2.12 was seen to keep a
+    /// producer without any broker connection after a broker came back from a freeze. Nothing
+    /// depends on the old one: the batch was not committed and is produced again.
+    fn replace_producer(&mut self) {
+        match Producer::with_message_limit(&self.kafka, self.dlq_limit) {
+            Ok(fresh) => {
+                let stale = std::mem::replace(&mut self.producer, fresh);
+                self.metrics
+                    .errors
+                    .with_label_values(&["kafka_producer_replaced"])
+                    .inc();
+                warn!(
+                    service = S::NAME,
+                    "deliveries timed out: the producer was replaced by a new one"
+                );
+                std::thread::spawn(move || stale.close(Duration::from_secs(5)));
+            }
+            Err(e) => error!(service = S::NAME, error = %e, "could not create a new producer"),
         }
     }
 

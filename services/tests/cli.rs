@@ -166,3 +166,70 @@ fn bad_usage_is_exit_2() {
     let out = vault(&["frobnicate"], &[], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn positions_are_listed_and_reset_per_group() {
+    let db = TestDb::new("positions_cli");
+    let at = |topic: &str, partition: i32, next_offset: i64| vault_pg::positions::Position {
+        topic: topic.into(),
+        partition,
+        next_offset,
+    };
+    {
+        let mut client = db.client();
+        let mut tx = client.transaction().expect("begin");
+        vault_pg::positions::record(
+            &mut tx,
+            "dds-service",
+            &[
+                at("stg-service-orders", 0, 42),
+                at("stg-service-orders", 1, 7),
+            ],
+        )
+        .expect("record");
+        vault_pg::positions::record(&mut tx, "cdm-service", &[at("dds-service-orders", 3, 9)])
+            .expect("record");
+        tx.commit().expect("commit");
+    }
+    let env = [("PG_WAREHOUSE_DBNAME", db.name.as_str())];
+    let listed = vault(&["positions"], &env, &[]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let text = stdout(&listed);
+    assert!(
+        text.contains("dds-service\tstg-service-orders\t0\t42\t"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cdm-service\tdds-service-orders\t3\t9\t"),
+        "{text}"
+    );
+    let one = stdout(&vault(&["positions", "--group", "cdm-service"], &env, &[]));
+    assert!(
+        one.contains("cdm-service") && !one.contains("dds-service\t"),
+        "{one}"
+    );
+
+    let refused = vault(&["positions", "--reset"], &env, &[]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "--reset without --group: {}",
+        stderr(&refused)
+    );
+    let reset = vault(
+        &["positions", "--group", "dds-service", "--reset"],
+        &env,
+        &[],
+    );
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    assert!(
+        stdout(&reset).contains("forgot 2 position(s) of group dds-service"),
+        "{}",
+        stdout(&reset)
+    );
+    let after = stdout(&vault(&["positions"], &env, &[]));
+    assert!(
+        !after.contains("dds-service\t") && after.contains("cdm-service\t"),
+        "{after}"
+    );
+}

@@ -46,6 +46,15 @@ pub enum KafkaError {
 }
 
 impl KafkaError {
+    /// Whether a delivery timed out (`message.timeout.ms` passed without an acknowledgement).
+    pub fn is_timed_out(&self) -> bool {
+        matches!(
+            self,
+            KafkaError::Produce { source, .. }
+                if source.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageTimedOut)
+        )
+    }
+
     /// Whether a record was refused as larger than the topic (or the client) allows.
     pub fn is_message_too_large(&self) -> bool {
         matches!(

@@ -71,3 +71,44 @@ pub fn load(client: &mut Client, consumer: &str) -> Result<Vec<Position>, PgErro
         .context("load consumer positions")?;
     rows.iter().map(position).collect()
 }
+
+/// A recorded position with its consumer group and when it last moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The consumer group.
+    pub consumer: String,
+    /// The position.
+    pub position: Position,
+    /// When it last moved (as PostgreSQL prints a `timestamptz`).
+    pub updated_at: String,
+}
+
+/// Every recorded position (of `consumer` only, when given).
+pub fn all(client: &mut Client, consumer: Option<&str>) -> Result<Vec<Recorded>, PgError> {
+    let rows = client
+        .query(include_str!("../sql/positions/all.sql"), &[&consumer])
+        .context("list consumer positions")?;
+    rows.iter()
+        .map(|row| {
+            Ok(Recorded {
+                consumer: row.try_get(0).context("read a position's consumer")?,
+                position: Position {
+                    topic: row.try_get(1).context("read a position's topic")?,
+                    partition: row.try_get(2).context("read a position's partition")?,
+                    next_offset: row.try_get(3).context("read a position's offset")?,
+                },
+                updated_at: row.try_get(4).context("read a position's time")?,
+            })
+        })
+        .collect()
+}
+
+/// Forgets the positions of `consumer` (on `topic` only, when given); returns how many.
+pub fn reset(client: &mut Client, consumer: &str, topic: Option<&str>) -> Result<u64, PgError> {
+    client
+        .execute(
+            include_str!("../sql/positions/reset.sql"),
+            &[&consumer, &topic],
+        )
+        .context("reset consumer positions")
+}

@@ -308,7 +308,15 @@ impl Broker {
             let Some(result) = consumer.poll(Duration::from_millis(200)) else {
                 continue;
             };
-            let message = result.unwrap_or_else(|e| panic!("read {topic}: {e}"));
+            // A broker of the cluster being down is reported as an error, not the end: the
+            // client goes on with the others (the deadline above bounds the wait).
+            let message = match result {
+                Ok(message) => message,
+                Err(e) => {
+                    eprintln!("reading {topic}: {e} (going on)");
+                    continue;
+                }
+            };
             let partition = message.partition();
             let Some(&high) = pending.get(&partition) else {
                 continue;

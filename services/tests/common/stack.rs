@@ -82,6 +82,10 @@ impl KafkaStack {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(script());
+        // The settings of the shared stack (exported by scripts/test) are not this stack's.
+        for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("VAULT_")) {
+            cmd.env_remove(name);
+        }
         cmd.args(args).env("VAULT_STACK_DIR", &self.dir);
         cmd
     }
