@@ -81,6 +81,27 @@ fn end_to_end_exact() {
         }
     }
 
+    // Every order report carries `sent_dttm` as `YYYY-MM-DD HH:MM:SS` (docs/contract.md §5.2).
+    let reports = p.broker.read_topic(&p.topics.dds);
+    let odd: Vec<String> = reports
+        .iter()
+        .filter_map(|r| {
+            let report: serde_json::Value = serde_json::from_slice(&r.payload).ok()?;
+            let sent = report["sent_dttm"].as_str().unwrap_or_default().to_owned();
+            let ok = sent.len() == 19
+                && vault_core::Timestamp::parse(&sent).is_ok_and(|t| t.to_string() == sent);
+            (!ok).then_some(sent)
+        })
+        .collect();
+    if reports.is_empty() || !odd.is_empty() {
+        problems.push(format!(
+            "order reports' sent_dttm not YYYY-MM-DD HH:MM:SS: {} of {}, e.g. {:?}",
+            odd.len(),
+            reports.len(),
+            odd.first()
+        ));
+    }
+
     // Operations surface, while the services run.
     p.wait_ready(&[stg, dds, cdm], Duration::from_secs(30));
     for &i in &[stg, dds, cdm] {

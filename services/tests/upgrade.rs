@@ -282,6 +282,19 @@ fn upgrade_a_warehouse_of_the_original_services() {
     p.wait_ready(&[dds, cdm], Duration::from_secs(60));
     let producer = Producer::new(&p.broker.kafka_config("e2e-producer", &p.topics.stg, None))
         .expect("producer");
+    // One order the original warehouse cannot take: its cost overflows the original
+    // `decimal(19, 5)`. DDS dead-letters it (`rejected_by_warehouse`, found by retrying its
+    // batch message by message) and nothing of it reaches CDM.
+    let mut refused = replayed
+        .iter()
+        .find(|o| o.object_id == 5_000_001)
+        .cloned()
+        .expect("order 5000001");
+    refused.object_id = 5_000_002;
+    refused.payload.id = 5_000_002;
+    refused.payload.cost = vault_core::Amount::from_i64(10_i64.pow(15));
+    let mut replayed = replayed;
+    replayed.push(refused);
     let records: Vec<OutRecord> = replayed
         .iter()
         .map(|o| OutRecord {
@@ -323,6 +336,16 @@ fn upgrade_a_warehouse_of_the_original_services() {
         .map(|o| o.payload.user.id.clone())
         .collect();
     p.settle("the upgraded warehouse, loaded again", |p| {
+        let refused = p.broker.read_topic(&common::pipeline::dlq(&p.topics.stg));
+        let reasons: Vec<String> = refused
+            .iter()
+            .map(|r| r.header("vault.reason").unwrap_or_default())
+            .collect();
+        if reasons != ["rejected_by_warehouse"] {
+            return Err(format!(
+                "dead letters of DDS: {reasons:?}, expected one rejected_by_warehouse"
+            ));
+        }
         let mut client = p.db.client();
         let ids: BTreeSet<i64> = client
             .query("SELECT order_id FROM dds.h_order", &[])
@@ -409,6 +432,24 @@ fn upgrade_a_warehouse_of_the_original_services() {
         .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
         .collect();
     assert_eq!(found, latest, "latest statuses");
+    // The refused order left no trace: not in DDS, not in the ledger, not on the report topic.
+    let traces: i64 = p
+        .db
+        .client()
+        .query_one(
+            "SELECT (SELECT count(*) FROM dds.h_order WHERE order_id = 5000002) \
+                  + (SELECT count(*) FROM cdm.order_ledger l JOIN dds.h_order o ON o.h_order_pk = l.order_id WHERE o.order_id = 5000002)",
+            &[],
+        )
+        .and_then(|r| r.try_get(0))
+        .expect("count");
+    assert_eq!(traces, 0, "the refused order is in the warehouse");
+    let reports = p.broker.read_topic(&p.topics.dds);
+    assert_eq!(
+        reports.len(),
+        replayed.len() - 1,
+        "one report per order DDS took, none for the refused one"
+    );
     // The documented change: a user whose login differs from the name gains a second
     // s_user_names row (userlogin = login), next to the original one (userlogin = name).
     let per_user: BTreeMap<String, i64> = p
