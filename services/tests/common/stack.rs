@@ -59,6 +59,13 @@ impl KafkaStack {
             brokers,
             port: base,
         };
+        // A cluster id that starts with '-' (one in 64 random ones) once failed to format: the
+        // storage tool read it as an option. Every test stack starts from such an id, as a
+        // stack directory written by an older scripts/stack would.
+        let kafka_dir = stack.dir.join("kafka");
+        std::fs::create_dir_all(&kafka_dir).expect("create the test stack's kafka directory");
+        std::fs::write(kafka_dir.join("cluster.id"), "-RspnuwEuYclzSkmq6yElA")
+            .expect("seed the test stack's cluster id");
         let started = Instant::now();
         let output = stack
             .command(&["up", "kafka"])
