@@ -5,8 +5,10 @@
 //   StackAdmin BOOTSTRAP create-topics P RF MINISR T…  -> creates the missing topics
 //   StackAdmin BOOTSTRAP topics                        -> name, partitions, replication
 //   StackAdmin BOOTSTRAP delete-topics T…              -> deletes the topics that exist
+//   StackAdmin BOOTSTRAP reset-offsets GROUP TOPIC OFF -> GROUP's offsets on TOPIC set to OFF
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +20,8 @@ import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
@@ -25,7 +29,7 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 public final class StackAdmin {
     public static void main(String[] args) throws Exception {
         if (args.length < 2) {
-            System.err.println("usage: StackAdmin BOOTSTRAP nodes|create-topics|topics|delete-topics …");
+            System.err.println("usage: StackAdmin BOOTSTRAP nodes|create-topics|topics|delete-topics|reset-offsets …");
             System.exit(2);
         }
         Properties props = new Properties();
@@ -45,6 +49,9 @@ public final class StackAdmin {
                     break;
                 case "delete-topics":
                     deleteTopics(admin, args);
+                    break;
+                case "reset-offsets":
+                    resetOffsets(admin, args);
                     break;
                 default:
                     System.err.println("unknown command " + args[1]);
@@ -105,5 +112,19 @@ public final class StackAdmin {
                 throw e;
             }
         }
+    }
+
+    private static void resetOffsets(Admin admin, String[] args) throws Exception {
+        String group = args[2];
+        String topic = args[3];
+        long offset = Long.parseLong(args[4]);
+        TopicDescription description =
+                admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        for (var p : description.partitions()) {
+            offsets.put(new TopicPartition(topic, p.partition()), new OffsetAndMetadata(offset));
+        }
+        admin.alterConsumerGroupOffsets(group, offsets).all().get();
+        System.out.printf("%s\t%s\tpartitions=%d\toffset=%d%n", group, topic, offsets.size(), offset);
     }
 }

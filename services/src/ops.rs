@@ -30,6 +30,14 @@ pub struct Metrics {
     pub lag: IntGauge,
     /// `vault_assigned_partitions`.
     pub assigned: IntGauge,
+    /// `vault_group_lag_messages`: the whole group's lag on the source topic (from its
+    /// committed offsets), the same on every replica.
+    pub group_lag: IntGauge,
+    /// `vault_ready`: 1 while `/readyz` answers 200.
+    pub ready: IntGauge,
+    /// `vault_replica_idle`: 1 while this replica is a member of its group holding no
+    /// partitions (more replicas than partitions): ready, with nothing to do.
+    pub idle: IntGauge,
     /// `vault_errors_total{kind}` (`postgres`, `redis`, `kafka`, `warehouse_rejected`).
     pub errors: IntCounterVec,
     /// `vault_messages_resent_total`: downstream messages produced again because an earlier
@@ -86,8 +94,11 @@ impl Metrics {
         )?;
         registry.register(Box::new(batch_size.clone()))?;
         let batch_duration = Histogram::with_opts(
-            HistogramOpts::new("batch_duration_seconds", "Time from poll to offset commit")
-                .buckets(prometheus::exponential_buckets(0.001, 2.0, 15)?),
+            HistogramOpts::new(
+                "batch_duration_seconds",
+                "Time from a polled batch's transaction start to its offset commit",
+            )
+            .buckets(prometheus::exponential_buckets(0.001, 2.0, 15)?),
         )?;
         registry.register(Box::new(batch_duration.clone()))?;
         let lag = IntGauge::new(
@@ -95,8 +106,24 @@ impl Metrics {
             "Messages behind the end of the owned partitions",
         )?;
         registry.register(Box::new(lag.clone()))?;
-        let assigned = IntGauge::new("assigned_partitions", "Partitions owned by this replica")?;
-        registry.register(Box::new(assigned.clone()))?;
+        let gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
+            let g = IntGauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let assigned = gauge("assigned_partitions", "Partitions owned by this replica")?;
+        let group_lag = gauge(
+            "group_lag_messages",
+            "Messages behind the end of the source topic for the whole consumer group",
+        )?;
+        let ready = gauge(
+            "ready",
+            "1 while the replica is ready (GET /readyz answers 200)",
+        )?;
+        let idle = gauge(
+            "replica_idle",
+            "1 while the replica is in its group but holds no partitions",
+        )?;
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
@@ -110,6 +137,9 @@ impl Metrics {
             batch_duration,
             lag,
             assigned,
+            group_lag,
+            ready,
+            idle,
             errors,
             resent,
             reapplied,
@@ -211,7 +241,10 @@ pub fn serve(
                         (true, _) => (200, "ready\n".to_owned(), "text/plain"),
                         (false, why) => (503, format!("not ready: {why}\n"), "text/plain"),
                     },
-                    "/metrics" => (200, metrics.render(), "text/plain; version=0.0.4"),
+                    "/metrics" => {
+                        metrics.ready.set(i64::from(health.ready().0));
+                        (200, metrics.render(), "text/plain; version=0.0.4")
+                    }
                     _ => (404, "not found\n".to_owned(), "text/plain"),
                 };
                 let mut response = tiny_http::Response::from_string(body).with_status_code(status);

@@ -22,8 +22,8 @@ use tracing::{error, info, warn};
 use vault_core::{ConfigError, Env, MessageError};
 use vault_kafka::deadletter::{dead_letter, fit};
 use vault_kafka::{
-    positions, AssignmentChange, BatchConsumer, InMessage, KafkaConfig, KafkaError, OutRecord,
-    Pending, Producer,
+    positions, AssignmentChange, BatchConsumer, GroupLag, InMessage, KafkaConfig, KafkaError,
+    OutRecord, Pending, Producer,
 };
 use vault_pg::{PgError, Warehouse};
 
@@ -42,6 +42,39 @@ pub struct RunnerConfig {
     pub http_port: u16,
     /// `SHUTDOWN_TIMEOUT_MS` (default 8000): the bound of a stop, from SIGTERM to exit.
     pub shutdown_timeout: Duration,
+    /// `VAULT_TEST_FAILPOINT` (tests only): where the process aborts on purpose.
+    pub failpoint: Option<Failpoint>,
+}
+
+/// A place where a test makes the process die on purpose (`VAULT_TEST_FAILPOINT`), to show
+/// what a crash there leaves behind. Never set in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failpoint {
+    /// `after-warehouse-commit:N`: abort (no unwinding, no clean-up: as SIGKILL) after the
+    /// warehouse committed the N-th batch and before its offsets are committed to Kafka.
+    AfterWarehouseCommit {
+        /// Which batch (1 = the first this process commits).
+        batch: u64,
+    },
+}
+
+impl std::str::FromStr for Failpoint {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, n) = s.split_once(':').unwrap_or((s, "1"));
+        let batch: u64 = n
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("batch number {n:?} is not a positive integer"))?;
+        match name {
+            "after-warehouse-commit" => Ok(Failpoint::AfterWarehouseCommit { batch }),
+            other => Err(format!(
+                "unknown failpoint {other:?} (known: after-warehouse-commit[:N])"
+            )),
+        }
+    }
 }
 
 impl RunnerConfig {
@@ -72,6 +105,14 @@ impl RunnerConfig {
             batch_wait: Duration::from_millis(env.parse_or("BATCH_WAIT_MS", 200)?),
             http_port: env.parse_or("HTTP_PORT", 5000)?,
             shutdown_timeout: Duration::from_millis(shutdown_ms),
+            failpoint: match env.get("VAULT_TEST_FAILPOINT") {
+                None => None,
+                Some(text) => Some(text.parse().map_err(|reason| ConfigError::Invalid {
+                    name: "VAULT_TEST_FAILPOINT".into(),
+                    value: text.clone(),
+                    reason,
+                })?),
+            },
         })
     }
 }
@@ -300,12 +341,19 @@ pub struct Runner<S: Stage> {
     /// Per source partition, the highest offset whose downstream messages a failed attempt
     /// produced: their next successful attempt produces them again (counted as re-sent).
     unconfirmed: std::collections::BTreeMap<(String, i32), i64>,
+    /// The whole group's lag, from a probe of its own (`None`: the probe could not start).
+    group_lag: Option<GroupLag>,
+    /// Batches this process committed to the warehouse.
+    committed_batches: u64,
 }
 
 /// A consumer out of its group this long is not ready ...
 const UNJOINED_NOT_READY: Duration = Duration::from_secs(15);
 /// ... and this long, replaced (see `Runner::replace_consumer_if_stuck`).
 const REJOIN_AFTER: Duration = Duration::from_secs(45);
+
+/// How often the group's lag is read from the broker.
+const GROUP_LAG_EVERY: Duration = Duration::from_secs(15);
 
 /// How often a replica that holds no partitions says so.
 const IDLE_LOG_EVERY: Duration = Duration::from_secs(60);
@@ -350,6 +398,14 @@ impl<S: Stage> Runner<S> {
             producer: Producer::with_message_limit(&kafka, dlq_limit)?,
             dlq_limit,
             unconfirmed: Default::default(),
+            group_lag: match GroupLag::spawn(&kafka, GROUP_LAG_EVERY) {
+                Ok(lag) => Some(lag),
+                Err(e) => {
+                    warn!(service = S::NAME, error = %e, "group lag probe not started: vault_group_lag_messages is not reported");
+                    None
+                }
+            },
+            committed_batches: 0,
             warehouse,
             kafka,
             config,
@@ -451,19 +507,34 @@ impl<S: Stage> Runner<S> {
 
     /// Logs every assignment change, and once a minute that this replica holds no partitions.
     fn log_assignment(&mut self) {
+        let mut resumed = Vec::new();
         for resume in self.consumer.take_resumes() {
             match resume {
-                Ok(r) => info!(
+                Ok(r) => {
+                    resumed.push(vault_kafka::Position {
+                        topic: r.topic.clone(),
+                        partition: r.partition,
+                        next_offset: r.warehouse,
+                    });
+                    info!(
                     service = S::NAME,
                     topic = %r.topic,
                     partition = r.partition,
                     committed = ?r.committed,
                     warehouse = r.warehouse,
                     "starting from the warehouse's position (ahead of the committed offset)"
-                ),
+                    );
+                }
                 Err(e) => {
                     warn!(service = S::NAME, error = %e, "warehouse positions not used on this assignment: starting from the committed offsets")
                 }
+            }
+        }
+        // The group's offsets catch up with the warehouse at once (lag tools and autoscalers
+        // read them), not only after the next batch of each partition.
+        if !resumed.is_empty() {
+            if let Err(e) = self.consumer.commit(&resumed) {
+                warn!(service = S::NAME, error = %e, "could not commit the warehouse's positions as the group's offsets; the next batch does");
             }
         }
         for change in self.consumer.take_assignment_changes() {
@@ -492,7 +563,7 @@ impl<S: Stage> Runner<S> {
                     service = S::NAME,
                     group = %self.kafka.group,
                     topic = %self.kafka.source_topic,
-                    "holding no partitions: the group has as many members as partitions, or a rebalance is under way"
+                    "idle: in the group, holding no partitions (more replicas than partitions, or a rebalance under way); ready"
                 );
                 self.idle_since = Some(Instant::now());
             }
@@ -578,13 +649,24 @@ impl<S: Stage> Runner<S> {
     }
 
     /// Readiness from live checks: the warehouse and the stage's dependencies answer, the broker
-    /// has not reported an error lately, the consumer is in its group, and partitions are assigned.
+    /// has not reported an error lately, and the consumer is a member of its group — with or
+    /// without partitions: a replica beyond the partition count is ready and idle
+    /// (`vault_replica_idle`), so it never blocks a rollout.
     fn refresh_health(&mut self) {
         self.replace_consumer_if_stuck();
         self.metrics
             .assigned
             .set(self.consumer.assigned_partitions() as i64);
         self.metrics.lag.set(self.consumer.lag());
+        if let Some(lag) = self.group_lag.as_ref().and_then(GroupLag::get) {
+            self.metrics.group_lag.set(lag);
+        }
+        let idle = self.consumer.assigned_partitions() == 0 && self.consumer.in_group();
+        if idle && self.metrics.idle.get() == 0 {
+            info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, "idle: in the group, holding no partitions (more replicas than partitions); ready");
+            self.idle_since = Some(Instant::now());
+        }
+        self.metrics.idle.set(i64::from(idle));
         let kafka_error = self
             .consumer
             .recent_error(Duration::from_secs(10))
@@ -605,8 +687,8 @@ impl<S: Stage> Runner<S> {
                         d.as_secs()
                     ))
                 }
-                None if self.consumer.assigned_partitions() == 0 => {
-                    Err("no partitions assigned".to_owned())
+                None if !self.consumer.in_group() => {
+                    Err("kafka: not a member of the consumer group yet".to_owned())
                 }
                 None => Ok(()),
             },
@@ -723,6 +805,13 @@ impl<S: Stage> Runner<S> {
             context: "commit batch".into(),
             source,
         })?;
+        self.committed_batches += 1;
+        if let Some(Failpoint::AfterWarehouseCommit { batch }) = self.config.failpoint {
+            if batch == self.committed_batches {
+                error!(service = S::NAME, batch, "VAULT_TEST_FAILPOINT after-warehouse-commit: aborting before the offset commit");
+                std::process::abort();
+            }
+        }
         if let Err(e) = self.consumer.commit(&done) {
             // The warehouse has the batch; it will be read again and applied idempotently.
             warn!(service = S::NAME, error = %e, "offset commit failed after the warehouse commit");

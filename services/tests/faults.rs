@@ -13,18 +13,16 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use vault_core::sample::Rng;
 use vault_services::shutdown::Shutdown;
-use vault_services::simulate::Planned;
 
 use common::expected::Expected;
 use common::pipeline::{metric_sum, require_servers, Kind, Pipeline};
 use common::scenario::{
-    load_catalog, producer, send, send_until, simulate, verify_dead_letters,
-    verify_no_downstream_dead_letters, StopOnUnwind,
+    assert_downstream_exactly_once, load_catalog, producer, send, send_until, simulate,
+    verify_dead_letters, verify_no_downstream_dead_letters, StopOnUnwind,
 };
 use common::seed;
 use common::stack::KafkaStack;
@@ -82,48 +80,6 @@ fn wait_not_ready(p: &mut Pipeline, indices: &[usize], min: Duration, max: Durat
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-/// Downstream holds each valid source message exactly once: one enriched order on the STG
-/// topic and one report on the DDS topic per valid order message the source topic holds (the
-/// source topic itself is counted, so a retried produce of the test's own is accounted for).
-fn downstream_problems(p: &Pipeline, messages: &[Planned]) -> Vec<String> {
-    let forwarded: HashMap<Vec<u8>, bool> = messages
-        .iter()
-        .map(|m| match m {
-            Planned::Order(o) => (serde_json::to_vec(o).expect("order JSON"), true),
-            Planned::Unknown(o, _) => (serde_json::to_vec(o).expect("order JSON"), false),
-            Planned::Garbage(bytes, _) => (bytes.clone(), false),
-        })
-        .collect();
-    let source = p.broker.read_topic(&p.topics.source);
-    let valid = source
-        .iter()
-        .filter(|r| forwarded.get(&r.payload) == Some(&true))
-        .count() as i64;
-    let mut problems = Vec::new();
-    for (what, topic) in [("STG", &p.topics.stg), ("DDS", &p.topics.dds)] {
-        match p.broker.total_messages(topic) {
-            Ok(n) if n == valid => {}
-            Ok(n) => problems.push(format!(
-                "{topic} ({what} output) holds {n} message(s), expected {valid}: one per valid \
-                 source message ({} more: duplicates)",
-                n - valid
-            )),
-            Err(e) => problems.push(e),
-        }
-    }
-    problems
-}
-
-fn assert_downstream_exactly_once(p: &Pipeline, messages: &[Planned]) {
-    let problems = downstream_problems(p, messages);
-    assert!(
-        problems.is_empty(),
-        "downstream is not exactly once:\n  {}\n{}",
-        problems.join("\n  "),
-        p.diagnostics()
-    );
 }
 
 /// Every service gets SIGTERM and must exit 0 within [`EXIT_BOUND`].

@@ -59,6 +59,10 @@ pub struct KafkaConfig {
     pub destination_topic: Option<String>,
     /// `KAFKA_DLQ_TOPIC` (default `<source topic>.dlq`).
     pub dlq_topic: String,
+    /// `KAFKA_GROUP_INSTANCE_ID`: the consumer's `group.instance.id` (static membership: a
+    /// member that comes back within the session timeout under the same id takes its partitions
+    /// back without a rebalance of the group). Unique per replica; absent: dynamic membership.
+    pub instance_id: Option<String>,
     /// `KAFKA_EXTRA_CONFIG`: `key=value` pairs separated by `,` or newlines.
     pub extra: Vec<(String, String)>,
 }
@@ -103,9 +107,24 @@ impl KafkaConfig {
                 reason,
             })?,
         };
+        let instance_id = env.get("KAFKA_GROUP_INSTANCE_ID");
+        if let Some(id) = &instance_id {
+            if id.len() > 249
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                return Err(ConfigError::Invalid {
+                    name: "KAFKA_GROUP_INSTANCE_ID".into(),
+                    value: id.clone(),
+                    reason: "at most 249 characters of [A-Za-z0-9._-] (a pod name fits)".into(),
+                });
+            }
+        }
         Ok(KafkaConfig {
             bootstrap,
             security,
+            instance_id,
             group: env.required("KAFKA_CONSUMER_GROUP")?,
             dlq_topic: env.or("KAFKA_DLQ_TOPIC", &format!("{source_topic}.dlq")),
             source_topic,
@@ -165,7 +184,13 @@ impl KafkaConfig {
             // With so small a prefetch queue the threshold is reached all the time during a
             // backlog; librdkafka then postpones the next fetch by this much (default 1000 ms,
             // which starved the batch loop): fetch again as soon as the queue has room.
-            .set("fetch.queue.backoff.ms", "10");
+            .set("fetch.queue.backoff.ms", "10")
+            // Incremental rebalancing: a replica that joins or leaves moves only the partitions
+            // that must move; the others keep being read without a pause.
+            .set("partition.assignment.strategy", "cooperative-sticky");
+        if let Some(id) = &self.instance_id {
+            config.set("group.instance.id", id);
+        }
         for (key, value) in &self.extra {
             config.set(key, value);
         }

@@ -110,6 +110,8 @@ struct GroupStanding {
     last_report: Instant,
     /// `state/join_state` of the last report.
     state: String,
+    /// Whether the last report said "up, steady".
+    steady: bool,
 }
 
 impl Default for GroupStanding {
@@ -118,6 +120,7 @@ impl Default for GroupStanding {
             last_joined: Instant::now(),
             last_report: Instant::now(),
             state: "starting".into(),
+            steady: false,
         }
     }
 }
@@ -229,7 +232,8 @@ impl ClientContext for RebalanceContext {
             let now = Instant::now();
             standing.last_report = now;
             standing.state = format!("{}/{}", group.state, group.join_state);
-            if group.state == "up" && group.join_state == "steady" {
+            standing.steady = group.state == "up" && group.join_state == "steady";
+            if standing.steady {
                 standing.last_joined = now;
             }
         }
@@ -559,6 +563,19 @@ impl BatchConsumer {
             .saturating_duration_since(standing.last_joined);
         (fresh && !behind.is_zero())
             .then(|| (standing.last_joined.elapsed(), standing.state.clone()))
+    }
+
+    /// Whether this consumer is a member of its group now: it owns partitions, or the latest
+    /// statistics (at most 15 s old) say it is a steady member, which it is with no partitions
+    /// too (a group with more members than partitions).
+    pub fn in_group(&self) -> bool {
+        if self.assigned_partitions() > 0 {
+            return true;
+        }
+        self.context
+            .standing
+            .lock()
+            .is_ok_and(|s| s.steady && s.last_report.elapsed() <= Duration::from_secs(15))
     }
 
     /// How many partitions this consumer owns now.

@@ -10,6 +10,7 @@ pub mod config;
 pub mod consumer;
 pub mod deadletter;
 pub mod error;
+pub mod lag;
 pub mod producer;
 
 pub use config::{KafkaConfig, Security};
@@ -17,4 +18,5 @@ pub use consumer::{
     positions, AssignmentChange, BatchConsumer, InMessage, Position, PositionSource, Resume,
 };
 pub use error::KafkaError;
+pub use lag::GroupLag;
 pub use producer::{OutRecord, Pending, Producer};

@@ -104,6 +104,7 @@ impl Broker {
             source_topic: source.to_owned(),
             destination_topic: destination.map(str::to_owned),
             dlq_topic: dlq(source),
+            instance_id: None,
             extra: Vec::new(),
         }
     }
@@ -556,6 +557,14 @@ impl Service {
         self.child = ChildGuard(Some(child));
     }
 
+    /// Sets (or with `None` removes) a variable of its environment, for its next start.
+    pub fn set_env(&mut self, name: &str, value: Option<&str>) {
+        self.env.retain(|(n, _)| n != name);
+        if let Some(value) = value {
+            self.env.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
     /// Its pid while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
@@ -567,6 +576,14 @@ impl Service {
             .0
             .as_mut()
             .and_then(|c| c.try_wait().expect("try_wait"))
+    }
+
+    /// `Some(status)` once it has exited on its own; the process is reaped and forgotten, so
+    /// it can be started again.
+    pub fn reap(&mut self) -> Option<ExitStatus> {
+        let status = self.exited()?;
+        self.child.0 = None;
+        Some(status)
     }
 
     /// SIGTERM (sent with `kill -TERM`), then waits up to `grace` for the exit: the exit status
@@ -715,6 +732,11 @@ impl Pipeline {
 
     /// Adds and starts a replica of `kind`; returns its index in [`Pipeline::services`].
     pub fn spawn(&mut self, kind: Kind) -> usize {
+        self.spawn_with(kind, &[])
+    }
+
+    /// The same with variables added to its environment.
+    pub fn spawn_with(&mut self, kind: Kind, extra: &[(&str, &str)]) -> usize {
         let n = self.services.iter().filter(|s| s.kind == kind).count() + 1;
         let name = format!("{}-{n}", kind.short());
         let mut service = Service {
@@ -726,6 +748,9 @@ impl Pipeline {
             child: ChildGuard(None),
             starts: 0,
         };
+        for (name, value) in extra {
+            service.set_env(name, Some(value));
+        }
         service.start();
         self.services.push(service);
         self.services.len() - 1

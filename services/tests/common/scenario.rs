@@ -1,7 +1,7 @@
 //! What the end-to-end and fault tests share: the simulator's plan as input, and the checks of
 //! the dead-letter topics against it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use vault_core::sample::Catalog;
 use vault_kafka::Producer;
@@ -238,4 +238,47 @@ pub fn simulate(
         first_id,
         ..SimulateOptions::default()
     })
+}
+
+/// Downstream holds each valid source message exactly once: one enriched order on the STG
+/// topic and one report on the DDS topic per valid order message the source topic holds (the
+/// source topic itself is counted, so a retried produce of the test's own is accounted for).
+pub fn downstream_problems(p: &Pipeline, messages: &[Planned]) -> Vec<String> {
+    let forwarded: HashMap<Vec<u8>, bool> = messages
+        .iter()
+        .map(|m| match m {
+            Planned::Order(o) => (serde_json::to_vec(o).expect("order JSON"), true),
+            Planned::Unknown(o, _) => (serde_json::to_vec(o).expect("order JSON"), false),
+            Planned::Garbage(bytes, _) => (bytes.clone(), false),
+        })
+        .collect();
+    let source = p.broker.read_topic(&p.topics.source);
+    let valid = source
+        .iter()
+        .filter(|r| forwarded.get(&r.payload) == Some(&true))
+        .count() as i64;
+    let mut problems = Vec::new();
+    for (what, topic) in [("STG", &p.topics.stg), ("DDS", &p.topics.dds)] {
+        match p.broker.total_messages(topic) {
+            Ok(n) if n == valid => {}
+            Ok(n) => problems.push(format!(
+                "{topic} ({what} output) holds {n} message(s), expected {valid}: one per valid \
+                 source message ({} more: duplicates)",
+                n - valid
+            )),
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
+}
+
+/// Fails (with the diagnostics) unless downstream is exactly once ([`downstream_problems`]).
+pub fn assert_downstream_exactly_once(p: &Pipeline, messages: &[Planned]) {
+    let problems = downstream_problems(p, messages);
+    assert!(
+        problems.is_empty(),
+        "downstream is not exactly once:\n  {}\n{}",
+        problems.join("\n  "),
+        p.diagnostics()
+    );
 }

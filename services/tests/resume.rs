@@ -1,0 +1,235 @@
+//! Exactly-once from the warehouse's own positions (docs/contract.md §7.7), with the three
+//! services as real processes on the shared Apache Kafka:
+//!
+//! * the offsets of all three consumer groups reset to 0 with the admin API while the services
+//!   are stopped: after the restart nothing is applied or produced again;
+//! * a process that dies right after the warehouse commit and before the offset commit (the
+//!   test-only failpoint `VAULT_TEST_FAILPOINT=after-warehouse-commit:N`): after its restart
+//!   nothing is applied or produced again.
+//!
+//! Both end with every layer equal to the expectation computed from the simulator's plan.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::expected::Expected;
+use common::pipeline::{metric_sum, require_servers, Kind, Pipeline};
+use common::scenario::{
+    assert_downstream_exactly_once, load_catalog, producer, send, simulate, verify_dead_letters,
+    verify_no_downstream_dead_letters,
+};
+use common::seed;
+
+/// `scripts/stack reset-offsets GROUP TOPIC 0` on the shared stack (the admin API's
+/// alterConsumerGroupOffsets, as `kafka-consumer-groups --reset-offsets` does).
+fn reset_offsets(group: &str, topic: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/stack");
+    let output = Command::new(script)
+        .args(["reset-offsets", group, topic, "0"])
+        .output()
+        .expect("run scripts/stack reset-offsets");
+    assert!(
+        output.status.success(),
+        "scripts/stack reset-offsets {group} {topic} 0 failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&output.stdout).trim());
+}
+
+/// Messages on every topic of the pipeline (downstream and dead letters).
+fn high_watermarks(p: &Pipeline) -> BTreeMap<String, i64> {
+    p.topics
+        .all()
+        .into_iter()
+        .map(|t| {
+            let n = p
+                .broker
+                .total_messages(&t)
+                .unwrap_or_else(|e| panic!("count {t}: {e}"));
+            (t, n)
+        })
+        .collect()
+}
+
+/// Σ of a counter over the running replicas of `ids`.
+fn counter(p: &Pipeline, ids: &[usize], name: &str) -> f64 {
+    ids.iter()
+        .map(|&i| {
+            let text = p.services[i]
+                .metrics()
+                .unwrap_or_else(|e| panic!("{}: /metrics: {e}", p.services[i].name));
+            metric_sum(&text, name).unwrap_or(0.0)
+        })
+        .sum()
+}
+
+/// Every service stopped cleanly (SIGTERM, exit 0).
+fn stop_all(p: &mut Pipeline, ids: &[usize]) {
+    for &i in ids {
+        let name = p.services[i].name.clone();
+        let (status, _) = p.services[i]
+            .terminate(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{name} did not stop within 10 s"));
+        assert!(status.success(), "{name} exited with {status}");
+    }
+}
+
+#[test]
+fn offsets_reset_to_zero_apply_and_produce_nothing_again() {
+    require_servers();
+    let plan = simulate(seed(), 50_000_000, 1_500, 0.02);
+    let messages = &plan.messages;
+    let expected = Expected::from_plan(messages, &plan.catalog);
+    let _redis = load_catalog(&plan.catalog);
+    let mut p = Pipeline::new("reset");
+    let ids = p.spawn_all();
+    p.wait_ready(&ids, Duration::from_secs(60));
+    send(&producer(&p), &p.topics.source.clone(), messages, None);
+    p.settle("the exact end state", |p| expected.verify(&p.db));
+    let before = high_watermarks(&p);
+    stop_all(&mut p, &ids);
+
+    let groups = [
+        (Kind::Stg, p.topics.source.clone()),
+        (Kind::Dds, p.topics.stg.clone()),
+        (Kind::Cdm, p.topics.dds.clone()),
+    ];
+    for (kind, topic) in &groups {
+        let group = p.group(*kind).to_owned();
+        reset_offsets(&group, topic);
+        let total = p.broker.total_messages(topic).expect("count the topic");
+        let behind = p.broker.uncommitted(&group, topic).expect("group offsets");
+        assert_eq!(
+            behind, total,
+            "after the reset, group {group} should be behind by all of {topic}"
+        );
+    }
+
+    for &i in &ids {
+        p.services[i].start();
+    }
+    p.wait_ready(&ids, Duration::from_secs(60));
+    // The services commit the warehouse's positions as the groups' offsets on assignment.
+    p.wait_for(
+        "every group's offsets back at the end",
+        Duration::from_secs(60),
+        |p| p.drained(),
+    );
+    // A few batch waits more: anything re-read would have been applied and produced by now.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        high_watermarks(&p),
+        before,
+        "a topic grew after the restart: something was produced again\n{}",
+        p.diagnostics()
+    );
+    assert_eq!(counter(&p, &ids, "vault_messages_reapplied_total"), 0.0);
+    assert_eq!(
+        counter(&p, &ids, "vault_messages_consumed_total"),
+        0.0,
+        "the restarted services read messages the warehouse already held\n{}",
+        p.diagnostics()
+    );
+    for &i in &ids {
+        let log = std::fs::read_to_string(&p.services[i].log).unwrap_or_default();
+        assert!(
+            log.contains("starting from the warehouse's position"),
+            "{} did not say it resumed from the warehouse's positions\n{}",
+            p.services[i].name,
+            p.diagnostics()
+        );
+    }
+    p.settle("the same exact end state after the restart", |p| {
+        expected.verify(&p.db)
+    });
+    verify_dead_letters(&p, &expected, true, true);
+    verify_no_downstream_dead_letters(&p);
+    assert_downstream_exactly_once(&p, messages);
+}
+
+#[test]
+fn a_crash_between_the_warehouse_and_the_offset_commit_reapplies_nothing() {
+    require_servers();
+    let plan = simulate(seed(), 51_000_000, 1_200, 0.02);
+    let messages = &plan.messages;
+    let expected = Expected::from_plan(messages, &plan.catalog);
+    let _redis = load_catalog(&plan.catalog);
+    let mut p = Pipeline::new("failpoint");
+    // Each dies after its third committed batch, before that batch's offsets reach Kafka.
+    let failpoint = [("VAULT_TEST_FAILPOINT", "after-warehouse-commit:3")];
+    let ids = [
+        p.spawn_with(Kind::Stg, &failpoint),
+        p.spawn_with(Kind::Dds, &failpoint),
+        p.spawn_with(Kind::Cdm, &failpoint),
+    ];
+    p.wait_ready(&ids, Duration::from_secs(60));
+    // A trickle, so that each service commits many small batches.
+    send(
+        &producer(&p),
+        &p.topics.source.clone(),
+        messages,
+        Some(300.0),
+    );
+    // A service that died is restarted without its failpoint at once: the next stage only
+    // reaches its third batch once the one before it goes on.
+    // (Not Pipeline::wait_for: it fails as soon as a replica has exited.)
+    let mut died = [false; 3];
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !died.iter().all(|d| *d) {
+        assert!(
+            Instant::now() < deadline,
+            "not every service reached its failpoint within 90 s: {died:?} (stg, dds, cdm)\n{}",
+            p.diagnostics()
+        );
+        for (k, &i) in ids.iter().enumerate() {
+            if died[k] {
+                continue;
+            }
+            let Some(status) = p.services[i].reap() else {
+                continue;
+            };
+            let log = std::fs::read_to_string(&p.services[i].log).unwrap_or_default();
+            assert!(
+                !status.success() && log.contains("VAULT_TEST_FAILPOINT after-warehouse-commit"),
+                "{} exited with {status}, not at its failpoint\n{}",
+                p.services[i].name,
+                p.diagnostics()
+            );
+            eprintln!(
+                "{}: died at its failpoint ({status}); restarting it",
+                p.services[i].name
+            );
+            died[k] = true;
+            p.services[i].set_env("VAULT_TEST_FAILPOINT", None);
+            p.services[i].start();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    p.wait_ready(&ids, Duration::from_secs(60));
+    p.settle("the exact end state after the crashes", |p| {
+        expected.verify(&p.db)
+    });
+    assert_eq!(
+        counter(&p, &ids, "vault_messages_reapplied_total"),
+        0.0,
+        "a restarted service applied again what its warehouse had committed\n{}",
+        p.diagnostics()
+    );
+    // The crash did leave the warehouse ahead of the group: the restart started from there.
+    for &i in &ids {
+        let log = std::fs::read_to_string(&p.services[i].log).unwrap_or_default();
+        assert!(
+            log.contains("starting from the warehouse's position"),
+            "{} did not resume from the warehouse's positions after its crash\n{}",
+            p.services[i].name,
+            p.diagnostics()
+        );
+    }
+    verify_dead_letters(&p, &expected, true, true);
+    verify_no_downstream_dead_letters(&p);
+    assert_downstream_exactly_once(&p, messages);
+}

@@ -1,0 +1,109 @@
+//! The lag of a whole consumer group on its source topic, as the broker sees it: per partition,
+//! the high watermark minus the group's committed offset (the log start when it has none),
+//! summed. Every replica reports it, the idle ones too — the figure a lag-based autoscaler
+//! (KEDA's Kafka scaler) and the "lag, but nobody reads" alert look at. A replica's own
+//! `consumer_lag` only covers the partitions it owns.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::config::KafkaConfig;
+use crate::error::KafkaError;
+
+/// A broker request of the probe waits this long at most.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The group's lag, refreshed by a background thread; `None` until the first reading, and
+/// again when the broker could not be asked.
+#[derive(Debug, Clone)]
+pub struct GroupLag {
+    value: Arc<AtomicI64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl GroupLag {
+    /// Starts the probe: one metadata request, one watermark request per partition and one
+    /// offset fetch every `every`. It reads the group's committed offsets only; it never joins
+    /// the group.
+    pub fn spawn(config: &KafkaConfig, every: Duration) -> Result<Self, KafkaError> {
+        let mut client = config.client_config();
+        // Not consumer_config(): no group.instance.id, no subscription, no assignment strategy.
+        client
+            .set("group.id", &config.group)
+            .set("enable.auto.commit", "false");
+        let consumer: BaseConsumer = client.create().map_err(KafkaError::Setup)?;
+        let lag = GroupLag {
+            value: Arc::new(AtomicI64::new(-1)),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let probe = lag.clone();
+        let topic = config.source_topic.clone();
+        std::thread::Builder::new()
+            .name("group-lag".into())
+            .spawn(move || {
+                while !probe.stop.load(Ordering::Relaxed) {
+                    let reading = group_lag(&consumer, &topic).unwrap_or(-1);
+                    probe.value.store(reading, Ordering::Relaxed);
+                    let mut slept = Duration::ZERO;
+                    while slept < every && !probe.stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(200));
+                        slept += Duration::from_millis(200);
+                    }
+                }
+            })
+            .map_err(|e| KafkaError::Admin {
+                context: "start the group lag probe".into(),
+                message: e.to_string(),
+            })?;
+        Ok(lag)
+    }
+
+    /// The last reading, if there is one.
+    pub fn get(&self) -> Option<i64> {
+        Some(self.value.load(Ordering::Relaxed)).filter(|v| *v >= 0)
+    }
+}
+
+impl Drop for GroupLag {
+    fn drop(&mut self) {
+        // The last handle stops the thread (the thread holds one of its own: 2 = us + it).
+        if Arc::strong_count(&self.stop) <= 2 {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One reading; `None` when the broker could not be asked.
+fn group_lag(consumer: &BaseConsumer, topic: &str) -> Option<i64> {
+    let metadata = consumer.fetch_metadata(Some(topic), REQUEST_TIMEOUT).ok()?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())?
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    if partitions.is_empty() {
+        return None;
+    }
+    let mut list = TopicPartitionList::new();
+    for &p in &partitions {
+        list.add_partition(topic, p);
+    }
+    let committed = consumer.committed_offsets(list, REQUEST_TIMEOUT).ok()?;
+    let mut total = 0i64;
+    for &p in &partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, p, REQUEST_TIMEOUT).ok()?;
+        let from = match committed.find_partition(topic, p).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => o.clamp(low, high),
+            _ => low,
+        };
+        total += high - from;
+    }
+    Some(total)
+}
