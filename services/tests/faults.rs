@@ -13,16 +13,17 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use vault_core::sample::Rng;
 use vault_services::shutdown::Shutdown;
 
 use common::expected::Expected;
-use common::pipeline::{metric_sum, require_servers, Kind, Pipeline};
+use common::pipeline::{metric_sum, require_servers, Kind, Pipeline, PARTITIONS};
 use common::scenario::{
-    assert_downstream_exactly_once, load_catalog, producer, send, send_until, simulate,
-    verify_dead_letters, verify_no_downstream_dead_letters, StopOnUnwind,
+    assert_downstream_exactly_once, assignment_events, load_catalog, log_len, producer, send,
+    send_until, simulate, verify_dead_letters, verify_no_downstream_dead_letters, StopOnUnwind,
 };
 use common::seed;
 use common::stack::KafkaStack;
@@ -279,6 +280,18 @@ fn scale_out_and_in_under_load() {
         let _unwind = StopOnUnwind(&stop);
         let sending = scope.spawn(|| send_until(&producer, &topic, messages, Some(rate), &stop));
         std::thread::sleep(Duration::from_secs(5));
+        // What the first two replicas of each stage own before the third joins.
+        let before: Vec<(usize, usize, BTreeSet<i32>)> = first[1..]
+            .iter()
+            .map(|&i| {
+                let log = &p.services[i].log;
+                let owned = assignment_events(log, 0)
+                    .last()
+                    .map(|e| e.owned.clone())
+                    .unwrap_or_default();
+                (i, log_len(log), owned)
+            })
+            .collect();
         let third = [p.spawn(Kind::Dds), p.spawn(Kind::Cdm)];
         eprintln!("scale out: dds-3 and cdm-3 join mid-stream");
         // Each third replica must get partitions and do work while it is in the group.
@@ -298,6 +311,49 @@ fn scale_out_and_in_under_load() {
             }
         });
         std::thread::sleep(Duration::from_secs(3));
+        // Incremental rebalancing (cooperative-sticky): the first two replicas gave up only
+        // the partitions the third now owns, and kept every other one, read without a pause.
+        for (i, from, owned_before) in &before {
+            let kind = p.services[*i].kind;
+            let newcomer = third
+                .iter()
+                .copied()
+                .find(|&t| p.services[t].kind == kind)
+                .expect("a third replica of the same stage");
+            let handed = assignment_events(&p.services[newcomer].log, 0)
+                .last()
+                .map(|e| e.owned.clone())
+                .unwrap_or_default();
+            let events = assignment_events(&p.services[*i].log, *from);
+            let revoked: BTreeSet<i32> = events
+                .iter()
+                .filter(|e| e.what == "partitions revoked")
+                .flat_map(|e| e.partitions.iter().copied())
+                .collect();
+            let owned_after = events
+                .last()
+                .map_or_else(|| owned_before.clone(), |e| e.owned.clone());
+            eprintln!(
+                "{}: owned {owned_before:?}, revoked {revoked:?} for {} (owns {handed:?}), owns {owned_after:?}",
+                p.services[*i].name, p.services[newcomer].name
+            );
+            assert!(
+                revoked.is_subset(&handed),
+                "{} gave up {revoked:?} when {} joined, which got only {handed:?}: not an \
+                 incremental rebalance\n{}",
+                p.services[*i].name,
+                p.services[newcomer].name,
+                p.diagnostics()
+            );
+            let kept: BTreeSet<i32> = owned_before.difference(&handed).copied().collect();
+            assert_eq!(
+                owned_after,
+                kept,
+                "{} should keep all it owned but what was handed over\n{}",
+                p.services[*i].name,
+                p.diagnostics()
+            );
+        }
         eprintln!("scale in: dds-3 and cdm-3 leave (SIGTERM)");
         terminate_all(&mut p, &third, "scale in under load");
         for &i in &third {
@@ -313,21 +369,26 @@ fn scale_out_and_in_under_load() {
         }
         sending.join().expect("the producer thread");
     });
-    // Every assignment change is logged: the first replicas of DDS and CDM saw theirs change
-    // when the second joined, the third joined and the third left.
-    for &i in &first[1..] {
-        let log = std::fs::read_to_string(&p.services[i].log).unwrap_or_default();
-        let changes = log.matches("partitions assigned").count();
-        assert!(
-            changes >= 3,
-            "{} logged {changes} `partitions assigned` line(s), expected at least 3\n{}",
-            p.services[i].name,
-            p.diagnostics()
-        );
-    }
     p.settle("the exact end state after scaling out and in", |p| {
         expected.verify(&p.db)
     });
+    // Every assignment change is logged: after the third replicas left, what the first two of
+    // each stage say they own covers every partition again.
+    for pair in first[1..].chunks(2) {
+        let owned: BTreeSet<i32> = pair
+            .iter()
+            .filter_map(|&i| assignment_events(&p.services[i].log, 0).last().cloned())
+            .flat_map(|e| e.owned)
+            .collect();
+        assert_eq!(
+            owned,
+            (0..PARTITIONS).collect::<BTreeSet<i32>>(),
+            "after scaling in, {} and {} logged owning {owned:?}\n{}",
+            p.services[pair[0]].name,
+            p.services[pair[1]].name,
+            p.diagnostics()
+        );
+    }
     verify_dead_letters(&p, &expected, false, false);
     verify_no_downstream_dead_letters(&p);
 }

@@ -282,3 +282,51 @@ pub fn assert_downstream_exactly_once(p: &Pipeline, messages: &[Planned]) {
         p.diagnostics()
     );
 }
+
+/// One assignment change a replica logged (`partitions assigned` / `partitions revoked`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignmentEvent {
+    /// `partitions assigned` or `partitions revoked`.
+    pub what: String,
+    /// The partitions handed over or taken away.
+    pub partitions: std::collections::BTreeSet<i32>,
+    /// What the replica owned after the change.
+    pub owned: std::collections::BTreeSet<i32>,
+}
+
+/// The partitions of a runner's `topic[0,2]` list (one topic; `none` is empty).
+fn partition_set(list: &str) -> std::collections::BTreeSet<i32> {
+    list.split_once('[')
+        .and_then(|(_, rest)| rest.strip_suffix(']'))
+        .map(|inner| inner.split(',').filter_map(|p| p.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// The assignment changes in a service log from byte `from` on, oldest first.
+pub fn assignment_events(log: &std::path::Path, from: usize) -> Vec<AssignmentEvent> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.get(from..)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|v| {
+            let fields = v.get("fields")?;
+            let what = fields.get("message")?.as_str()?;
+            if what != "partitions assigned" && what != "partitions revoked" {
+                return None;
+            }
+            Some(AssignmentEvent {
+                what: what.to_owned(),
+                partitions: partition_set(fields.get("partitions")?.as_str()?),
+                owned: partition_set(fields.get("owned")?.as_str()?),
+            })
+        })
+        .collect()
+}
+
+/// The size of a log now (where [`assignment_events`] starts for what comes next).
+pub fn log_len(log: &std::path::Path) -> usize {
+    std::fs::metadata(log)
+        .map(|m| m.len() as usize)
+        .unwrap_or(0)
+}
