@@ -54,7 +54,7 @@ CONTRACT_ENV = {
 }
 # Every variable the services and the vault CLI read (docs/configuration.md).
 ALLOWED_ENV = CONTRACT_ENV | {
-    "KAFKA_CA_FILE", "KAFKA_DLQ_TOPIC", "KAFKA_EXTRA_CONFIG",
+    "KAFKA_CA_FILE", "KAFKA_DLQ_TOPIC", "KAFKA_EXTRA_CONFIG", "KAFKA_GROUP_INSTANCE_ID",
     "PG_WAREHOUSE_SSLMODE", "PG_WAREHOUSE_SSLROOTCERT", "PG_WAREHOUSE_POOL_SIZE",
     "PG_WAREHOUSE_CONNECT_TIMEOUT_MS",
     "REDIS_TLS", "REDIS_TIMEOUT_MS",
@@ -474,35 +474,33 @@ def deep_merge(base: Any, over: Any) -> Any:
     return over
 
 
-SERVICE_MONITOR_SCHEMA = {
-    # The part of monitoring.coreos.com/v1 ServiceMonitor the chart uses (the CRD is not in
-    # the Kubernetes schemas); strict, like the rest.
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "additionalProperties": False,
-    "properties": {
-        "apiVersion": {"const": "monitoring.coreos.com/v1"},
-        "kind": {"const": "ServiceMonitor"},
-        "metadata": {"type": "object", "required": ["name"], "additionalProperties": False,
-                     "properties": {"name": {"type": "string"}, "namespace": {"type": "string"},
-                                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                                    "annotations": {"type": "object"}}},
-        "spec": {"type": "object", "required": ["selector", "endpoints"], "additionalProperties": False,
-                 "properties": {
-                     "selector": {"type": "object", "additionalProperties": False, "properties": {
-                         "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}}},
-                     "namespaceSelector": {"type": "object", "additionalProperties": False, "properties": {
-                         "matchNames": {"type": "array", "items": {"type": "string"}},
-                         "any": {"type": "boolean"}}},
-                     "jobLabel": {"type": "string"},
-                     "endpoints": {"type": "array", "minItems": 1, "items": {
-                         "type": "object", "additionalProperties": False, "required": ["port"],
-                         "properties": {"port": {"type": "string"}, "path": {"type": "string"},
-                                        "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
-                                        "scrapeTimeout": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"}}}},
-                 }},
-    },
-}
+CRDS = DEPLOY / "ci" / "crds"
+
+
+def strict(schema: Any) -> Any:
+    """A CRD's structural schema, with unknown fields refused (the API server would prune them
+    silently; kubectl --validate=strict reports them)."""
+    if isinstance(schema, list):
+        return [strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict(v) for k, v in schema.items()}
+    if ("properties" in out and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")):
+        out["additionalProperties"] = False
+    return out
+
+
+def crd_schemas() -> dict[tuple[str, str], dict]:
+    """(apiVersion, kind) -> the strict JSON schema of every vendored CRD version."""
+    schemas = {}
+    for path in sorted(CRDS.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            schema = strict(version["schema"]["openAPIV3Schema"])
+            schemas[(f"{group}/{version['name']}", kind)] = schema
+    return schemas
 
 
 def kube_versions() -> list[str]:
@@ -519,13 +517,18 @@ def kube_versions() -> list[str]:
 def validate_k8s(docs: list[dict], label: str) -> str:
     problems = []
     versions = kube_versions()
+    custom = crd_schemas()
     for doc in docs:
         name = f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
-        if doc.get("kind") == "ServiceMonitor":
-            errors = sorted(jsonschema.Draft202012Validator(SERVICE_MONITOR_SCHEMA).iter_errors(doc),
-                            key=lambda e: list(e.path))
+        crd = custom.get((doc.get("apiVersion"), doc.get("kind")))
+        if crd is not None:
+            errors = sorted(jsonschema.Draft7Validator(crd).iter_errors(doc), key=lambda e: list(e.path))
             for e in errors:
-                problems.append(f"{name}: {'.'.join(map(str, e.path))}: {e.message}")
+                problems.append(f"{name} (CRD {doc.get('apiVersion')}): {'.'.join(map(str, e.path))}: {e.message}")
+            continue
+        group = doc.get("apiVersion", "").rpartition("/")[0]
+        if "." in group and not group.endswith(".k8s.io"):  # a CRD's group, not Kubernetes' own
+            problems.append(f"{name}: no vendored CRD for {doc.get('apiVersion')} (deploy/ci/crds)")
             continue
         for version in versions:
             try:
@@ -536,7 +539,8 @@ def validate_k8s(docs: list[dict], label: str) -> str:
                 problems.append(f"{name}: {e.message}")
     problems_to_failure(problems)
     kinds = sorted({d["kind"] for d in docs})
-    return f"{len(docs)} objects ({', '.join(kinds)}) valid against Kubernetes {' and '.join(versions)}"
+    return (f"{len(docs)} objects ({', '.join(kinds)}) valid against Kubernetes {' and '.join(versions)}"
+            " and the vendored CRDs")
 
 
 def env_map(container: dict) -> dict[str, dict]:
@@ -728,7 +732,8 @@ def check_cloud_example(docs: list[dict]) -> str:
     """The SASL_SSL example really is SASL_SSL + CA + verify-full + existingSecret."""
     problems = []
     kinds = {d["kind"] for d in docs}
-    for kind in ("PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceMonitor"):
+    for kind in ("PodDisruptionBudget", "ScaledObject", "TriggerAuthentication", "ServiceMonitor",
+                 "PrometheusRule"):
         if kind not in kinds:
             problems.append(f"no {kind} rendered (the example turns it on)")
     for dep in (d for d in docs if d["kind"] == "Deployment"):
@@ -744,8 +749,58 @@ def check_cloud_example(docs: list[dict]) -> str:
                 problems.append(f"{name}: {var} not from existingSecret")
         if not any(m["mountPath"] == "/crt" for m in c.get("volumeMounts", [])):
             problems.append(f"{name}: no CA volume at /crt")
+    for auth in (d for d in docs if d["kind"] == "TriggerAuthentication"):
+        refs = {r["parameter"]: r for r in auth["spec"].get("secretTargetRef", [])}
+        name = auth["metadata"]["name"]
+        if refs.get("password", {}).get("name") != "vault-credentials":
+            problems.append(f"{name}: KEDA's Kafka password is not from existingSecret")
+        if refs.get("ca", {}).get("name") != "vault-ca":
+            problems.append(f"{name}: KEDA's Kafka CA is not from caCertificate")
+    for so in (d for d in docs if d["kind"] == "ScaledObject"):
+        meta = so["spec"]["triggers"][0]["metadata"]
+        if meta.get("sasl") != "scram_sha512" or meta.get("tls") != "enable":
+            problems.append(f"{so['metadata']['name']}: KEDA's Kafka trigger is not SASL_SSL/SCRAM-SHA-512")
     problems_to_failure(problems)
-    return "SASL_SSL user, passwords from existingSecret, CA at /crt, verify-full, PDB + HPA + ServiceMonitor"
+    return ("SASL_SSL user, passwords from existingSecret, CA at /crt, verify-full, PDB + KEDA (same "
+            "Secret and CA) + ServiceMonitor + PrometheusRule")
+
+
+ALERTS = CHART / "files" / "alerts.yaml"
+ALERTS_TEST = DEPLOY / "ci" / "alerts_test.yaml"
+DASHBOARD = CHART / "files" / "dashboard.json"
+
+
+def check_promtool(promtool: str, verb: str, path: Path) -> str:
+    result = run([promtool, verb, "rules", str(path)])
+    output = (result.stdout + result.stderr).strip()
+    require(result.returncode == 0, output)
+    if verb == "test":
+        alerts = {r["alert"] for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]
+                  if "alert" in r}
+        tested = {t["alertname"] for case in yaml.safe_load(path.read_text())["tests"]
+                  for t in case.get("alert_rule_test", [])}
+        require(alerts <= tested, f"alerts without a test case: {sorted(alerts - tested)}")
+        return f"{len(alerts)} alerts, each tested firing and not firing"
+    return output.splitlines()[-1].strip()
+
+
+def check_dashboard() -> str:
+    dash = json.loads(DASHBOARD.read_text())
+    problems = []
+    panels = dash.get("panels", [])
+    require(panels, "no panels")
+    for panel in panels:
+        title = panel.get("title", "?")
+        if panel.get("datasource", {}).get("type") != "prometheus":
+            problems.append(f"{title}: not on a Prometheus datasource")
+        targets = panel.get("targets") or []
+        if not targets or not all(re.search(r"\bvault_", t.get("expr", "")) for t in targets):
+            problems.append(f"{title}: a target without a vault_* expression")
+    ids = [p.get("id") for p in panels]
+    if len(set(ids)) != len(ids):
+        problems.append("panel ids are not unique")
+    problems_to_failure(problems)
+    return f"{len(panels)} panels: " + ", ".join(p["title"] for p in panels)
 
 
 def invalid_expectations(path: Path) -> tuple[str, list[str]]:
@@ -788,9 +843,10 @@ def main() -> int:
     parser.add_argument("--helm", required=True)
     parser.add_argument("--check-jsonschema", required=True)
     parser.add_argument("--hadolint", required=True)
+    parser.add_argument("--promtool", required=True)
     parser.add_argument("--out", required=True, help="where rendered manifests are written")
     args = parser.parse_args()
-    for tool in ("helm", "check_jsonschema", "hadolint"):  # commands run from the repository root
+    for tool in ("helm", "check_jsonschema", "hadolint", "promtool"):  # commands run from the repository root
         found = shutil.which(getattr(args, tool))
         if not found:
             parser.error(f"--{tool.replace('_', '-')}: {getattr(args, tool)} not found")
@@ -849,6 +905,12 @@ def main() -> int:
         if path is not None and path.name == "cloud-sasl-ssl.yaml":
             report.run(f"cloud example is SASL_SSL + CA + verify-full + existingSecret: {label}",
                        lambda docs=docs: check_cloud_example(docs))
+
+    print("-- alerts")
+    report.run(f"promtool check rules {rel(ALERTS)}", lambda: check_promtool(args.promtool, "check", ALERTS))
+    report.run(f"promtool test rules {rel(ALERTS_TEST)} (a case per alert)",
+               lambda: check_promtool(args.promtool, "test", ALERTS_TEST))
+    report.run(f"{rel(DASHBOARD)}: a Grafana dashboard, every panel on Prometheus", check_dashboard)
 
     invalid = sorted((DEPLOY / "helm" / "tests" / "invalid").glob("*.yaml"))
     report.run("invalid values files exist", lambda: require(len(invalid) >= 2, "fewer than 2") or f"{len(invalid)} files")

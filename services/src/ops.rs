@@ -10,6 +10,18 @@ use prometheus::{
     TextEncoder,
 };
 
+/// Every `kind` of `vault_errors_total`. Each series exists from the start at 0, so that a
+/// rate or an alert sees the first failure (a series born at 1 has nothing to increase from).
+pub const ERROR_KINDS: [&str; 7] = [
+    "postgres",
+    "redis",
+    "kafka",
+    "encode",
+    "warehouse_rejected",
+    "kafka_rejoin",
+    "kafka_producer_replaced",
+];
+
 /// The service's metrics, all prefixed `vault_` and labelled with `service`.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -87,6 +99,9 @@ impl Metrics {
             &["kind"],
         )?;
         registry.register(Box::new(errors.clone()))?;
+        for kind in ERROR_KINDS {
+            errors.with_label_values(&[kind]);
+        }
         let batch_size = Histogram::with_opts(
             HistogramOpts::new("batch_size_messages", "Messages per batch").buckets(vec![
                 1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,

@@ -11,7 +11,7 @@ cdm: cdm-service
 
 {{/* Keys a component takes whose top-level value is the default of all three. */}}
 {{- define "vault.settingKeys" -}}
-{{- list "image" "replicaCount" "containerPort" "config" "resources" "podAnnotations" "podLabels" "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" "priorityClassName" "strategy" "autoscaling" "podDisruptionBudget" | toJson -}}
+{{- list "image" "replicaCount" "containerPort" "config" "resources" "podAnnotations" "podLabels" "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" "priorityClassName" "strategy" "autoscaling" "keda" "staticMembership" "podDisruptionBudget" | toJson -}}
 {{- end -}}
 
 {{- define "vault.name" -}}
@@ -156,6 +156,17 @@ mergeOverwrite would keep the base's value where the override is false or 0.)
 {{- fail (printf "%s: autoscaling.minReplicas (%v) is above autoscaling.maxReplicas (%v)" $bin $c.autoscaling.minReplicas $c.autoscaling.maxReplicas) -}}
 {{- end -}}
 {{- end -}}
+{{- if $c.keda.enabled -}}
+{{- if $c.autoscaling.enabled -}}
+{{- fail (printf "%s: keda.enabled and autoscaling.enabled: two autoscalers for one Deployment; choose one" $bin) -}}
+{{- end -}}
+{{- if gt (int $c.keda.maxReplicas) (int $c.keda.partitions) -}}
+{{- fail (printf "%s: keda.maxReplicas (%v) is above keda.partitions (%v): a replica beyond the partition count has nothing to read" $bin $c.keda.maxReplicas $c.keda.partitions) -}}
+{{- end -}}
+{{- if gt (int $c.keda.minReplicas) (int $c.keda.maxReplicas) -}}
+{{- fail (printf "%s: keda.minReplicas (%v) is above keda.maxReplicas (%v)" $bin $c.keda.minReplicas $c.keda.maxReplicas) -}}
+{{- end -}}
+{{- end -}}
 {{- if $c.podDisruptionBudget.enabled -}}
 {{- if and (not (kindIs "invalid" $c.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" $c.podDisruptionBudget.maxUnavailable)) -}}
 {{- fail (printf "%s: podDisruptionBudget: set maxUnavailable or minAvailable, not both (set the other to null)" $bin) -}}
@@ -176,6 +187,12 @@ mergeOverwrite would keep the base's value where the override is false or 0.)
   value: {{ $text | quote }}
 {{- end }}
 {{- end }}
+{{- if $c.staticMembership }}
+- name: KAFKA_GROUP_INSTANCE_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- end }}
 {{- if $v.existingSecret }}
 {{- $secrets := list "PG_WAREHOUSE_PASSWORD" }}
 {{- if include "vault.envValue" $c.config.KAFKA_CONSUMER_USERNAME }}{{ $secrets = append $secrets "KAFKA_CONSUMER_PASSWORD" }}{{ end }}
@@ -191,4 +208,21 @@ mergeOverwrite would keep the base's value where the override is false or 0.)
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* (dict "c" $settings) -> the Kafka bootstrap list "host:port,host:port" of KAFKA_HOST/KAFKA_PORT. */}}
+{{- define "vault.bootstrapServers" -}}
+{{- $port := include "vault.envValue" .c.config.KAFKA_PORT -}}
+{{- $hosts := list -}}
+{{- range $h := splitList "," (include "vault.envValue" .c.config.KAFKA_HOST) -}}
+{{- $h = trim $h -}}
+{{- if $h -}}
+{{- if or (regexMatch "^\\[.*\\]:[0-9]+$" $h) (and (not (hasPrefix "[" $h)) (regexMatch "^[^:]+:[0-9]+$" $h)) -}}
+{{- $hosts = append $hosts $h -}}
+{{- else -}}
+{{- $hosts = append $hosts (printf "%s:%s" $h $port) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $hosts -}}
 {{- end -}}

@@ -1,0 +1,95 @@
+//! The alerts and the dashboard of the chart (deploy/helm/vault/files/alerts.yaml and
+//! dashboard.json) name only metrics the services export: the three services run against the
+//! real servers, are scraped after a run with bad input (so that every labelled series
+//! exists), and every `vault_*` name of the two files must be among what they export.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use common::expected::Expected;
+use common::pipeline::{require_servers, Pipeline};
+use common::scenario::{load_catalog, producer, send, simulate};
+use common::seed;
+
+/// The `vault_*` names a PromQL-bearing file mentions.
+fn referenced_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = text[i..].find("vault_") {
+        let start = i + at;
+        let boundary =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let end = text[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(text.len(), |n| start + n);
+        if boundary {
+            names.insert(text[start..end].to_owned());
+        }
+        i = end;
+    }
+    names
+}
+
+/// The sample names of a Prometheus text exposition (histograms: `_bucket`, `_sum`, `_count`).
+fn exported_names(exposition: &str) -> BTreeSet<String> {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_metric_the_alerts_and_the_dashboard_name_is_exported() {
+    require_servers();
+    let files = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/helm/vault/files");
+    let mut referenced = BTreeSet::new();
+    for file in ["alerts.yaml", "dashboard.json"] {
+        let text = std::fs::read_to_string(files.join(file))
+            .unwrap_or_else(|e| panic!("read deploy/helm/vault/files/{file}: {e}"));
+        let names = referenced_names(&text);
+        assert!(!names.is_empty(), "{file} names no vault_* metric");
+        referenced.extend(names);
+    }
+
+    let plan = simulate(seed(), 54_000_000, 300, 0.05);
+    let expected = Expected::from_plan(&plan.messages, &plan.catalog);
+    let _redis = load_catalog(&plan.catalog);
+    let mut p = Pipeline::new("metrics");
+    let ids = p.spawn_all();
+    p.wait_ready(&ids, Duration::from_secs(60));
+    send(
+        &producer(&p),
+        &p.topics.source.clone(),
+        &plan.messages,
+        None,
+    );
+    p.settle("the exact end state", |p| expected.verify(&p.db));
+    // The group lag probe and the health refresh run every 15 s and 5 s.
+    let exported = p.wait_for(
+        "every referenced metric exported",
+        Duration::from_secs(40),
+        |p| {
+            let mut exported = BTreeSet::new();
+            for &i in &ids {
+                exported.extend(exported_names(&p.services[i].metrics()?));
+            }
+            let missing: Vec<&String> = referenced.difference(&exported).collect();
+            if missing.is_empty() {
+                Ok(exported)
+            } else {
+                Err(format!("not exported: {missing:?}"))
+            }
+        },
+    );
+    eprintln!(
+        "{} metric names referenced, all among the {} exported",
+        referenced.len(),
+        exported.len()
+    );
+}
