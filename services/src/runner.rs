@@ -631,9 +631,8 @@ impl<S: Stage> Runner<S> {
     /// producer without any broker connection after a broker came back from a freeze. Nothing
     /// depends on the old one: the batch was not committed and is produced again.
     fn replace_producer(&mut self) {
-        match Producer::with_message_limit(&self.kafka, self.dlq_limit) {
-            Ok(fresh) => {
-                let stale = std::mem::replace(&mut self.producer, fresh);
+        match self.producer.renew() {
+            Ok(()) => {
                 self.metrics
                     .errors
                     .with_label_values(&["kafka_producer_replaced"])
@@ -642,7 +641,6 @@ impl<S: Stage> Runner<S> {
                     service = S::NAME,
                     "deliveries timed out: the producer was replaced by a new one"
                 );
-                std::thread::spawn(move || stale.close(Duration::from_secs(5)));
             }
             Err(e) => error!(service = S::NAME, error = %e, "could not create a new producer"),
         }

@@ -255,7 +255,12 @@ pub fn produce(
         let sent_chunk = crate::retry::RetryPolicy::default().run(
             || producer.send_all_or_cancel(&records, || shutdown.requested()),
             |e| KafkaError::is_retryable(e) && !shutdown.requested(),
-            |_, _, _| {},
+            |_, e, _| {
+                // A client that lost every broker never delivers again: start a new one.
+                if e.is_timed_out() {
+                    let _ = producer.renew();
+                }
+            },
         );
         match sent_chunk {
             Ok(()) => {}

@@ -35,7 +35,7 @@ impl GroupLag {
         client
             .set("group.id", &config.group)
             .set("enable.auto.commit", "false");
-        let consumer: BaseConsumer = client.create().map_err(KafkaError::Setup)?;
+        let mut consumer: BaseConsumer = client.create().map_err(KafkaError::Setup)?;
         let lag = GroupLag {
             value: Arc::new(AtomicI64::new(-1)),
             stop: Arc::new(AtomicBool::new(false)),
@@ -45,9 +45,19 @@ impl GroupLag {
         std::thread::Builder::new()
             .name("group-lag".into())
             .spawn(move || {
+                let mut failures = 0;
                 while !probe.stop.load(Ordering::Relaxed) {
-                    let reading = group_lag(&consumer, &topic).unwrap_or(-1);
-                    probe.value.store(reading, Ordering::Relaxed);
+                    let reading = group_lag(&consumer, &topic);
+                    probe.value.store(reading.unwrap_or(-1), Ordering::Relaxed);
+                    failures = if reading.is_some() { 0 } else { failures + 1 };
+                    // A client can be left without any broker after an outage (librdkafka
+                    // 2.12): after a few failed readings, start a new one.
+                    if failures >= 3 {
+                        if let Ok(fresh) = client.create() {
+                            consumer = fresh;
+                            failures = 0;
+                        }
+                    }
                     let mut slept = Duration::ZERO;
                     while slept < every && !probe.stop.load(Ordering::Relaxed) {
                         std::thread::sleep(Duration::from_millis(200));

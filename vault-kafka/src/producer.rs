@@ -2,13 +2,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use futures_executor::block_on;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientConfig;
 
 use crate::config::KafkaConfig;
 use crate::error::KafkaError;
@@ -27,9 +28,16 @@ pub struct OutRecord {
 }
 
 /// An idempotent producer that delivers a whole batch and waits for every acknowledgement.
+///
+/// Clones share one client. [`Producer::renew`] replaces that client for every clone: the way
+/// out of a client that lost every broker (librdkafka 2.12 can be left with none after a
+/// broker restart and then never delivers nor times out; [`Pending`] bounds the wait itself).
 #[derive(Clone)]
 pub struct Producer {
-    inner: FutureProducer,
+    client: Arc<RwLock<FutureProducer>>,
+    config: ClientConfig,
+    /// How long a delivery may stay unconfirmed: `message.timeout.ms` plus a margin.
+    delivery_bound: Duration,
 }
 
 impl std::fmt::Debug for Producer {
@@ -38,14 +46,14 @@ impl std::fmt::Debug for Producer {
     }
 }
 
+/// Past `message.timeout.ms`, librdkafka reports a delivery as timed out by itself; this much
+/// later the wait gives up on its own.
+const DELIVERY_MARGIN: Duration = Duration::from_secs(15);
+
 impl Producer {
     /// A producer with [`KafkaConfig::producer_config`].
     pub fn new(config: &KafkaConfig) -> Result<Self, KafkaError> {
-        let inner: FutureProducer = config
-            .producer_config()
-            .create()
-            .map_err(KafkaError::Setup)?;
-        Ok(Producer { inner })
+        Self::create(config.producer_config())
     }
 
     /// A producer that can send one record as large as `max_message_bytes` (a topic's
@@ -60,8 +68,47 @@ impl Producer {
         if client.get("message.max.bytes").is_none() {
             client.set("message.max.bytes", (max_message_bytes + 4096).to_string());
         }
-        let inner: FutureProducer = client.create().map_err(KafkaError::Setup)?;
-        Ok(Producer { inner })
+        Self::create(client)
+    }
+
+    fn create(config: ClientConfig) -> Result<Self, KafkaError> {
+        let inner: FutureProducer = config.create().map_err(KafkaError::Setup)?;
+        // librdkafka's default message.timeout.ms is 300 s.
+        let timeout_ms: u64 = config
+            .get("message.timeout.ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300_000);
+        Ok(Producer {
+            client: Arc::new(RwLock::new(inner)),
+            config,
+            delivery_bound: Duration::from_millis(timeout_ms) + DELIVERY_MARGIN,
+        })
+    }
+
+    /// Replaces the client (for this producer and every clone) by a new one with the same
+    /// settings; the old one is closed in the background. What it had not delivered is
+    /// reported as failed to its waiters, who send it again.
+    pub fn renew(&self) -> Result<(), KafkaError> {
+        let fresh: FutureProducer = self.config.create().map_err(KafkaError::Setup)?;
+        let stale = match self.client.write() {
+            Ok(mut client) => std::mem::replace(&mut *client, fresh),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), fresh),
+        };
+        std::thread::Builder::new()
+            .name("producer-close".into())
+            .spawn(move || {
+                let _ = stale.flush(Duration::from_secs(5));
+                drop(stale);
+            })
+            .map(|_| ())
+            .map_err(|e| KafkaError::Admin {
+                context: "close the replaced producer".into(),
+                message: e.to_string(),
+            })
+    }
+
+    fn inner(&self) -> std::sync::RwLockReadGuard<'_, FutureProducer> {
+        self.client.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Sends every record and returns once all are acknowledged (or the first failure).
@@ -100,21 +147,23 @@ impl Producer {
         if let Some(key) = &record.key {
             future_record = future_record.key(&key[..]);
         }
+        pending
+            .deadline
+            .get_or_insert_with(|| Instant::now() + self.delivery_bound);
+        let inner = self.inner();
         // The local queue may be full: let deliveries drain, then try again.
         loop {
-            match self.inner.send_result(future_record) {
+            match inner.send_result(future_record) {
                 Ok(delivery) => {
                     pending.deliveries.push((record.topic.clone(), delivery));
                     return Ok(());
                 }
                 Err((
-                    rdkafka::error::KafkaError::MessageProduction(
-                        rdkafka::types::RDKafkaErrorCode::QueueFull,
-                    ),
+                    rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
                     back,
                 )) => {
                     future_record = back;
-                    self.inner.poll(Duration::from_millis(10));
+                    inner.poll(Duration::from_millis(10));
                 }
                 Err((source, _)) => {
                     return Err(KafkaError::Produce {
@@ -130,7 +179,7 @@ impl Producer {
     /// with the same bound (in the background: the process goes on when a broker does not
     /// answer). Returns whether both finished in time.
     pub fn close(self, timeout: Duration) -> bool {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let flushed = self.flush(timeout).is_ok();
         let left = timeout.saturating_sub(started.elapsed());
         let (done, finished) = std::sync::mpsc::channel();
@@ -145,7 +194,7 @@ impl Producer {
 
     /// Waits for anything still queued.
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
-        self.inner
+        self.inner()
             .flush(timeout)
             .map_err(|source| KafkaError::Produce {
                 topic: "*".into(),
@@ -158,6 +207,8 @@ impl Producer {
 #[derive(Default)]
 pub struct Pending {
     deliveries: Vec<(String, DeliveryFuture)>,
+    /// The first enqueue's time plus the producer's delivery bound.
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -179,16 +230,16 @@ impl Pending {
 
     /// Waits until every delivery is acknowledged; the first failure is returned.
     pub fn wait(self) -> Result<(), KafkaError> {
-        for (topic, delivery) in self.deliveries {
-            outcome(topic, block_on(delivery))?;
-        }
-        Ok(())
+        self.wait_or_cancel(|| false)
     }
 
     /// Like [`Pending::wait`], but gives up with [`KafkaError::Cancelled`] as soon as `cancel`
     /// returns true (checked at least every 50 ms while a delivery is outstanding): a stop must
     /// not wait for a broker that does not answer. What was not acknowledged is simply not
     /// committed, and is produced again when the batch is read again.
+    ///
+    /// A delivery still unconfirmed past the producer's `message.timeout.ms` (plus a margin) is
+    /// a timeout ([`KafkaError::is_timed_out`]) even when the client never reports one.
     pub fn wait_or_cancel(self, cancel: impl Fn() -> bool) -> Result<(), KafkaError> {
         let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
         let mut cx = Context::from_waker(&waker);
@@ -200,6 +251,14 @@ impl Pending {
                         break;
                     }
                     Poll::Pending if cancel() => return Err(KafkaError::Cancelled),
+                    Poll::Pending if self.deadline.is_some_and(|d| Instant::now() >= d) => {
+                        return Err(KafkaError::Produce {
+                            topic,
+                            source: rdkafka::error::KafkaError::MessageProduction(
+                                RDKafkaErrorCode::MessageTimedOut,
+                            ),
+                        });
+                    }
                     Poll::Pending => std::thread::park_timeout(Duration::from_millis(50)),
                 }
             }
@@ -225,5 +284,43 @@ fn outcome(topic: String, result: <DeliveryFuture as Future>::Output) -> Result<
             topic,
             source: rdkafka::error::KafkaError::Canceled,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client that never gets an acknowledgement (no broker there) and whose own timeout is
+    /// far away: the wait still ends, at the producer's bound, as a timeout — the case of a
+    /// client left without brokers, which reports nothing at all.
+    #[test]
+    fn a_delivery_never_confirmed_times_out_at_the_bound() {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", "127.0.0.1:9")
+            .set("message.timeout.ms", "600000")
+            .set("log_level", "0");
+        let mut producer = Producer::create(config).expect("a client (it connects lazily)");
+        producer.delivery_bound = Duration::from_millis(300);
+        let mut pending = Pending::default();
+        let record = OutRecord {
+            topic: "nowhere".into(),
+            key: None,
+            payload: b"x".to_vec(),
+            headers: Vec::new(),
+        };
+        producer
+            .enqueue(&record, &mut pending)
+            .expect("queued locally");
+        let started = Instant::now();
+        let err = pending.wait().expect_err("nothing can confirm it");
+        assert!(err.is_timed_out(), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
+        );
+        producer.renew().expect("a new client");
     }
 }
