@@ -53,7 +53,7 @@ use vault_kafka::KafkaConfig;
 use vault_pg::{PgConfig, Warehouse};
 use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{self, Planned, SimulateOptions};
-use vault_services::RedisConfig;
+use vault_services::{RedisConfig, RedisWriter};
 
 const SERVICES: [&str; 3] = ["stg-service", "dds-service", "cdm-service"];
 const PARTITIONS: i32 = 4;
@@ -546,32 +546,28 @@ impl Drop for Db {
 
 /// The simulator's dictionaries in Redis (keys unique to the run's seed), removed at the end.
 struct Dictionaries {
-    connection: redis::Connection,
+    writer: RedisWriter,
     keys: Vec<String>,
 }
 
 impl Dictionaries {
     fn load(config: &RedisConfig, catalog: &vault_core::sample::Catalog) -> Dictionaries {
-        let client =
-            redis::Client::open(config.connection_info().expect("redis")).expect("redis client");
-        let mut connection = client.get_connection().expect("connect to Redis");
-        simulate::load_dictionaries(&mut connection, catalog).expect("load dictionaries");
+        let mut writer = RedisWriter::new(config).expect("redis");
+        simulate::load_dictionaries(&mut writer, catalog).expect("load dictionaries");
         let keys = catalog
             .users
             .iter()
             .map(|u| u.id.clone())
             .chain(catalog.restaurants.iter().map(|r| r.id.clone()))
             .collect();
-        Dictionaries { connection, keys }
+        Dictionaries { writer, keys }
     }
 }
 
 impl Drop for Dictionaries {
     fn drop(&mut self) {
-        match redis::cmd("DEL")
-            .arg(&self.keys)
-            .query::<i64>(&mut self.connection)
-        {
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        match self.writer.delete(&keys) {
             Ok(n) => println!("removed {n} dictionary keys from Redis"),
             Err(e) => println!("could not remove the dictionary keys from Redis: {e}"),
         }

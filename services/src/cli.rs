@@ -16,8 +16,8 @@ use vault_core::{ConfigError, Env};
 use vault_pg::migrate::MIGRATIONS;
 use vault_pg::{PgConfig, PgError, Warehouse};
 
-use crate::dictionary::{CacheConfig, DictionaryError, RedisConfig, RedisDictionary};
 use crate::replay::{replay, Progress, ReplayError, ReplayOptions, ReplaySummary};
+use vault_redis::{CacheConfig, DictionaryError, RedisConfig, RedisDictionary, RedisWriter};
 
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 problems found (mismatching counters, \
 skipped orders); 2 missing or invalid configuration; 3 could not run (warehouse or Redis \
@@ -197,9 +197,6 @@ pub enum CliError {
     /// Kafka failed (exit 3).
     #[error(transparent)]
     Kafka(#[from] vault_kafka::KafkaError),
-    /// Redis failed while loading dictionaries (exit 3).
-    #[error("Redis: {0}")]
-    Redis(#[from] redis::RedisError),
     /// Standard output is gone (exit 3).
     #[error("writing the output: {0}")]
     Output(#[from] io::Error),
@@ -504,9 +501,8 @@ fn simulate<F: Fn(&str) -> Option<String>>(
     };
     let plan = simulate::plan(&options);
     if let Some(redis) = redis {
-        let client = redis::Client::open(redis.connection_info()?)?;
-        let mut connection = client.get_connection()?;
-        let keys = simulate::load_dictionaries(&mut connection, &plan.catalog)?;
+        let mut writer = RedisWriter::new(&redis)?;
+        let keys = simulate::load_dictionaries(&mut writer, &plan.catalog)?;
         writeln!(
             out,
             "dictionaries: {keys} Redis keys ({} users, {} restaurants)",

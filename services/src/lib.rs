@@ -1,8 +1,7 @@
 //! The services of vault and the `vault` operator CLI.
 //!
-//! * [`dictionary`] — the enrichment dictionary on Redis (docs/contract.md §3): one `MGET` per
-//!   batch, a short
-//!   in-process cache, reconnects;
+//! * the enrichment dictionary on Redis (docs/contract.md §3) is the `vault-redis` crate,
+//!   re-exported here ([`RedisDictionary`], [`RedisConfig`], …);
 //! * [`replay`] — the backfill path: DDS and CDM rebuilt from `stg.order_events` without Kafka;
 //! * [`retry`] — bounded retries with exponential backoff for transient faults;
 //! * [`runner`] — the one batch runner the three services share; [`stages`] — their work;
@@ -13,7 +12,6 @@
 
 pub mod cli;
 pub mod clock;
-pub mod dictionary;
 pub mod ops;
 pub mod redrive;
 pub mod replay;
@@ -25,8 +23,9 @@ pub mod simulate;
 pub mod stages;
 pub mod watch;
 
-pub use dictionary::{
-    CacheConfig, DictionaryError, DictionaryStats, EntryKind, Lookup, RedisConfig, RedisDictionary,
-};
 pub use replay::{replay, Progress, ReplayError, ReplayOptions, ReplaySummary, Skipped};
 pub use retry::RetryPolicy;
+pub use vault_redis::{
+    CacheConfig, DictionaryError, DictionaryStats, EntryKind, Lookup, RedisConfig, RedisDictionary,
+    RedisWriter,
+};

@@ -23,8 +23,8 @@ use vault_pg::cdm::ApplyStats;
 use vault_pg::stg::StoredOrder;
 use vault_pg::{PgError, Warehouse};
 
-use crate::dictionary::{DictionaryError, DictionaryStats, RedisDictionary};
 use crate::retry::{Failed, RetryPolicy};
+use vault_redis::{DictionaryError, DictionaryStats, RedisDictionary};
 
 /// How to replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

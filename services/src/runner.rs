@@ -125,7 +125,7 @@ pub enum StageError {
     Pg(#[from] PgError),
     /// The Redis dictionary.
     #[error(transparent)]
-    Dictionary(#[from] crate::dictionary::DictionaryError),
+    Dictionary(#[from] vault_redis::DictionaryError),
     /// A downstream message could not be encoded.
     #[error("encode downstream message: {0}")]
     Encode(#[from] serde_json::Error),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use vault_core::sample::{Catalog, Rng};
 use vault_core::{SourceOrder, Timestamp};
 use vault_kafka::{KafkaError, OutRecord, Producer};
+use vault_redis::{DictionaryError, RedisWriter};
 
 use crate::shutdown::Shutdown;
 
@@ -202,26 +203,12 @@ fn garbage(rng: &mut Rng, id: i64) -> Planned {
 /// Writes the catalog into Redis (plain keys = ids, JSON values, docs/contract.md §3). Returns the
 /// keys set.
 pub fn load_dictionaries(
-    connection: &mut redis::Connection,
+    writer: &mut RedisWriter,
     catalog: &Catalog,
-) -> redis::RedisResult<usize> {
-    let mut pipe = redis::pipe();
-    let mut keys = 0;
-    for user in &catalog.users {
-        pipe.set(&user.id, serde_json::to_string(user).unwrap_or_default())
-            .ignore();
-        keys += 1;
-    }
-    for restaurant in &catalog.restaurants {
-        pipe.set(
-            &restaurant.id,
-            serde_json::to_string(restaurant).unwrap_or_default(),
-        )
-        .ignore();
-        keys += 1;
-    }
-    pipe.query::<()>(connection)?;
-    Ok(keys)
+) -> Result<usize, DictionaryError> {
+    let users = writer.put_entries(catalog.users.iter().map(|u| (u.id.as_str(), u)))?;
+    let restaurants = writer.put_entries(catalog.restaurants.iter().map(|r| (r.id.as_str(), r)))?;
+    Ok(users + restaurants)
 }
 
 /// Produces messages, `rate` per second (`None`: as fast as the broker takes them), in chunks;

@@ -207,9 +207,7 @@ fn a_lost_connection_is_reopened() {
 
     let mut dict = RedisDictionary::new(&redis_config(), cache(0)).expect("dict");
     let first = dict.connection_id().expect("CLIENT ID");
-    let mut kill = redis::cmd("CLIENT");
-    kill.arg("KILL").arg("ID").arg(first);
-    kill.exec(redis.conn()).expect("CLIENT KILL");
+    assert!(redis.writer().kill_client(first).expect("CLIENT KILL"));
 
     let found = dict
         .lookup([id.as_str()], [])

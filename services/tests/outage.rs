@@ -208,7 +208,7 @@ fn outage_of_postgres_and_redis_is_survived() {
 
     // Fixtures on the real servers.
     let mut redis = RedisKeys::new();
-    load_dictionaries(redis.conn(), &plan.catalog).expect("load the dictionaries");
+    load_dictionaries(redis.writer(), &plan.catalog).expect("load the dictionaries");
     redis.track(
         plan.catalog
             .users

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use vault_services::dictionary::{CacheConfig, RedisConfig, RedisDictionary};
 use vault_services::service;
 use vault_services::stages::StgStage;
+use vault_services::{CacheConfig, RedisConfig, RedisDictionary};
 
 fn main() -> ExitCode {
     service::main(true, |env| {

@@ -5,8 +5,8 @@ use vault_core::{raw_payload, SourceOrder};
 use vault_kafka::InMessage;
 use vault_pg::stg::{self, StgEvent};
 
-use crate::dictionary::RedisDictionary;
 use crate::runner::{Output, Stage, StageError};
+use vault_redis::RedisDictionary;
 
 /// Raw layer + enrichment.
 #[derive(Debug)]

@@ -16,7 +16,7 @@ use vault_core::{
 };
 use vault_pg::stg::StgEvent;
 use vault_pg::{PgConfig, PooledClient, Warehouse};
-use vault_services::RedisConfig;
+use vault_services::{RedisConfig, RedisWriter};
 
 pub mod expected;
 pub mod pipeline;
@@ -266,52 +266,36 @@ pub fn message(order: &SourceOrder) -> Vec<u8> {
 
 /// Redis keys a test set; deleted when the value goes out of scope.
 pub struct RedisKeys {
-    conn: redis::Connection,
+    writer: RedisWriter,
     keys: Vec<String>,
 }
 
 impl RedisKeys {
     /// A connection for fixtures.
     pub fn new() -> Self {
-        let info = redis_config().connection_info().expect("redis settings");
-        let conn = redis::Client::open(info)
-            .and_then(|c| c.get_connection())
-            .expect("connect to Redis");
         RedisKeys {
-            conn,
+            writer: RedisWriter::new(&redis_config()).expect("Redis settings"),
             keys: Vec::new(),
         }
     }
 
-    /// `SET key value`.
+    /// `SET key value` (any bytes: broken entries too).
     pub fn set(&mut self, key: &str, value: impl AsRef<[u8]>) {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(value.as_ref());
-        cmd.exec(&mut self.conn).expect("SET");
+        self.writer.put_raw(&[(key, value.as_ref())]).expect("SET");
         self.keys.push(key.to_owned());
     }
 
     /// Every user and restaurant of the catalog under its id (docs/contract.md §3).
     pub fn load_catalog(&mut self, catalog: &Catalog) {
-        let users = catalog
-            .users
-            .iter()
-            .map(|u| (u.id.clone(), serde_json::to_vec(u).expect("user JSON")));
-        let restaurants = catalog.restaurants.iter().map(|r| {
-            (
-                r.id.clone(),
-                serde_json::to_vec(r).expect("restaurant JSON"),
-            )
-        });
-        let entries: Vec<(String, Vec<u8>)> = users.chain(restaurants).collect();
-        for chunk in entries.chunks(500) {
-            let mut cmd = redis::cmd("MSET");
-            for (key, value) in chunk {
-                cmd.arg(key).arg(value);
-            }
-            cmd.exec(&mut self.conn).expect("MSET");
-            self.keys.extend(chunk.iter().map(|(key, _)| key.clone()));
-        }
+        self.writer
+            .put_entries(catalog.users.iter().map(|u| (u.id.as_str(), u)))
+            .expect("SET users");
+        self.writer
+            .put_entries(catalog.restaurants.iter().map(|r| (r.id.as_str(), r)))
+            .expect("SET restaurants");
+        self.keys.extend(catalog.users.iter().map(|u| u.id.clone()));
+        self.keys
+            .extend(catalog.restaurants.iter().map(|r| r.id.clone()));
     }
 
     /// Keys set by other means (`simulate::load_dictionaries`, say), to delete at the end too.
@@ -319,18 +303,17 @@ impl RedisKeys {
         self.keys.extend(keys);
     }
 
-    /// The fixture connection (to kill clients, say).
-    pub fn conn(&mut self) -> &mut redis::Connection {
-        &mut self.conn
+    /// The fixture connection (to load dictionaries or kill clients, say).
+    pub fn writer(&mut self) -> &mut RedisWriter {
+        &mut self.writer
     }
 }
 
 impl Drop for RedisKeys {
     fn drop(&mut self) {
         for chunk in self.keys.chunks(500) {
-            let mut cmd = redis::cmd("DEL");
-            cmd.arg(chunk);
-            if let Err(err) = cmd.exec(&mut self.conn) {
+            let keys: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            if let Err(err) = self.writer.delete(&keys) {
                 eprintln!("could not delete test keys from Redis: {err}");
             }
         }

@@ -15,7 +15,7 @@ use super::RedisKeys;
 /// The catalog into Redis through the simulator's loader; the keys are deleted at the end.
 pub fn load_catalog(catalog: &Catalog) -> RedisKeys {
     let mut redis = RedisKeys::new();
-    let keys = load_dictionaries(redis.conn(), catalog).expect("load the dictionaries");
+    let keys = load_dictionaries(redis.writer(), catalog).expect("load the dictionaries");
     assert_eq!(keys, catalog.users.len() + catalog.restaurants.len());
     redis.track(
         catalog

@@ -1,0 +1,155 @@
+//! How to reach Redis: the variables of docs/contract.md §7.4 (`REDIS_*`).
+
+use std::time::Duration;
+
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
+use vault_core::{ConfigError, Env};
+
+/// How to reach the dictionary.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// `REDIS_HOST`.
+    pub host: String,
+    /// `REDIS_PORT`.
+    pub port: u16,
+    /// `REDIS_PASSWORD` (may be empty: no `AUTH`).
+    pub password: String,
+    /// `REDIS_TLS` (default false): `rediss://` with certificate and host name verification.
+    pub tls: bool,
+    /// `REDIS_TIMEOUT_MS` (default 5000): connect, read and write timeout.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("password", &"<redacted>")
+            .field("tls", &self.tls)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// A boolean variable: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` (any case).
+struct Flag(bool);
+
+impl std::str::FromStr for Flag {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Flag(true)),
+            "false" | "0" | "no" | "off" => Ok(Flag(false)),
+            _ => Err("expected true or false"),
+        }
+    }
+}
+
+impl RedisConfig {
+    /// Reads `REDIS_HOST`, `REDIS_PORT` (required), `REDIS_PASSWORD` (may be empty),
+    /// `REDIS_TLS` (default false) and `REDIS_TIMEOUT_MS` (default 5000).
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let host = env.required("REDIS_HOST")?;
+        let port: u16 = env.parse("REDIS_PORT")?;
+        let password = env.secret("REDIS_PASSWORD");
+        let Flag(tls) = env.parse_or("REDIS_TLS", Flag(false))?;
+        let timeout_ms: u64 = env.parse_or("REDIS_TIMEOUT_MS", 5000)?;
+        if timeout_ms == 0 {
+            return Err(ConfigError::Invalid {
+                name: "REDIS_TIMEOUT_MS".into(),
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(RedisConfig {
+            host,
+            port,
+            password,
+            tls,
+            timeout: Duration::from_millis(timeout_ms),
+        })
+    }
+
+    /// `redis://host:port` or `rediss://host:port`, without credentials (for messages).
+    pub fn address(&self) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://{}:{}", self.host, self.port)
+    }
+
+    /// The client's connection settings (the password is passed as is, never through a URL).
+    pub fn connection_info(&self) -> Result<ConnectionInfo, redis::RedisError> {
+        let addr = if self.tls {
+            ConnectionAddr::TcpTls {
+                host: self.host.clone(),
+                port: self.port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            ConnectionAddr::Tcp(self.host.clone(), self.port)
+        };
+        let mut redis = RedisConnectionInfo::default();
+        if !self.password.is_empty() {
+            redis = redis.set_password(&self.password);
+        }
+        Ok(addr.into_connection_info()?.set_redis_settings(redis))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        vault_core::env_from_pairs(pairs)
+    }
+
+    #[test]
+    fn reads_the_spec_variables() {
+        let config = RedisConfig::from_env(&env(&[
+            ("REDIS_HOST", "cache"),
+            ("REDIS_PORT", "6380"),
+            ("REDIS_PASSWORD", "s3cret"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.address(), "redis://cache:6380");
+        assert_eq!(config.password, "s3cret");
+        assert!(!config.tls);
+        assert_eq!(config.timeout, Duration::from_secs(5));
+        assert!(!format!("{config:?}").contains("s3cret"));
+
+        let tls = RedisConfig::from_env(&env(&[
+            ("REDIS_HOST", "cache"),
+            ("REDIS_PORT", "6380"),
+            ("REDIS_TLS", "TRUE"),
+        ]))
+        .expect("valid");
+        assert!(tls.tls);
+        assert_eq!(tls.address(), "rediss://cache:6380");
+        let info = tls.connection_info().expect("tls address");
+        assert!(matches!(info.addr(), ConnectionAddr::TcpTls { .. }));
+        assert_eq!(info.redis_settings().password(), None);
+    }
+
+    #[test]
+    fn names_the_variable_at_fault() {
+        let missing = RedisConfig::from_env(&env(&[("REDIS_PORT", "6379")]))
+            .expect_err("no host")
+            .to_string();
+        assert_eq!(missing, "configuration: REDIS_HOST is not set");
+        let port = RedisConfig::from_env(&env(&[("REDIS_HOST", "h"), ("REDIS_PORT", "x")]))
+            .expect_err("bad port")
+            .to_string();
+        assert!(port.contains("REDIS_PORT"), "{port}");
+        let tls = RedisConfig::from_env(&env(&[
+            ("REDIS_HOST", "h"),
+            ("REDIS_PORT", "1"),
+            ("REDIS_TLS", "maybe"),
+        ]))
+        .expect_err("bad flag")
+        .to_string();
+        assert!(tls.starts_with("configuration: REDIS_TLS="), "{tls}");
+        assert!(!tls.contains('\n'));
+    }
+}
