@@ -94,6 +94,10 @@ impl Metrics {
             &["reason"],
         )?;
         registry.register(Box::new(dead_lettered.clone()))?;
+        // Every reason's series exists from the start at 0 (a rate sees the first one).
+        for reason in vault_core::DeadLetterReason::ALL {
+            dead_lettered.with_label_values(&[reason.as_str()]);
+        }
         let errors = IntCounterVec::new(
             Opts::new("errors_total", "Failed batch attempts by kind"),
             &["kind"],

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use postgres::Transaction;
 use tracing::{error, info, warn};
-use vault_core::{ConfigError, Env, MessageError};
+use vault_core::{ConfigError, DeadLetterReason, Env, MessageError};
 use vault_kafka::deadletter::{dead_letter, fit};
 use vault_kafka::{
     positions, AssignmentChange, BatchConsumer, GroupLag, InMessage, KafkaConfig, KafkaError,
@@ -268,13 +268,13 @@ impl BatchError {
     /// The dead-letter reason of a message isolated as the cause of a permanent failure.
     fn dead_letter_reason(&self) -> &'static str {
         match self {
-            BatchError::Stage(StageError::Encode(_)) => "unencodable",
+            BatchError::Stage(StageError::Encode(_)) => DeadLetterReason::Unencodable.as_str(),
             BatchError::Stage(StageError::Kafka(e)) | BatchError::Kafka(e)
                 if e.is_message_too_large() =>
             {
-                "oversize"
+                DeadLetterReason::Oversize.as_str()
             }
-            _ => "rejected_by_warehouse",
+            _ => DeadLetterReason::RejectedByWarehouse.as_str(),
         }
     }
 

@@ -41,11 +41,17 @@ impl EnrichError {
     /// The dead-letter reason code: `unknown_user`, `unknown_restaurant`, `unknown_menu_item`,
     /// `invalid_dictionary_entry`.
     pub fn reason(&self) -> &'static str {
+        self.dead_letter_reason().as_str()
+    }
+
+    /// The dead-letter reason.
+    pub fn dead_letter_reason(&self) -> crate::DeadLetterReason {
+        use crate::DeadLetterReason as R;
         match self {
-            EnrichError::InvalidEntry { .. } => "invalid_dictionary_entry",
-            EnrichError::UnknownUser(_) => "unknown_user",
-            EnrichError::UnknownRestaurant(_) => "unknown_restaurant",
-            EnrichError::UnknownMenuItem { .. } => "unknown_menu_item",
+            EnrichError::InvalidEntry { .. } => R::InvalidDictionaryEntry,
+            EnrichError::UnknownUser(_) => R::UnknownUser,
+            EnrichError::UnknownRestaurant(_) => R::UnknownRestaurant,
+            EnrichError::UnknownMenuItem { .. } => R::UnknownMenuItem,
         }
     }
 }

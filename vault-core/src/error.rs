@@ -57,12 +57,18 @@ impl MessageError {
     /// The dead-letter reason code: `invalid_json`, `invalid_shape`, `invalid_value`,
     /// `unknown_object_type` or `oversize`.
     pub fn reason(&self) -> &'static str {
+        self.dead_letter_reason().as_str()
+    }
+
+    /// The dead-letter reason.
+    pub fn dead_letter_reason(&self) -> crate::DeadLetterReason {
+        use crate::DeadLetterReason as R;
         match self {
-            MessageError::Syntax { .. } => "invalid_json",
-            MessageError::Shape { .. } => "invalid_shape",
-            MessageError::Value { .. } => "invalid_value",
-            MessageError::ObjectType { .. } => "unknown_object_type",
-            MessageError::Oversize { .. } => "oversize",
+            MessageError::Syntax { .. } => R::InvalidJson,
+            MessageError::Shape { .. } => R::InvalidShape,
+            MessageError::Value { .. } => R::InvalidValue,
+            MessageError::ObjectType { .. } => R::UnknownObjectType,
+            MessageError::Oversize { .. } => R::Oversize,
         }
     }
 

@@ -34,6 +34,7 @@ pub mod enrich;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod reason;
 pub mod report;
 pub mod sample;
 pub mod time;
@@ -52,5 +53,6 @@ pub use model::{
     NamedRef, OrderReport, OrderStatus, Product, ReportPayload, ReportProduct, ReportUser,
     Restaurant, SourceItem, SourceOrder, SourcePayload, StatusEntry, User,
 };
+pub use reason::DeadLetterReason;
 pub use report::order_report;
 pub use time::{Timestamp, TimestampError};
