@@ -51,9 +51,10 @@ use uuid::Uuid;
 use vault_core::{Env, KeySpec};
 use vault_kafka::KafkaConfig;
 use vault_pg::{PgConfig, Warehouse};
+use vault_services::ops::names;
 use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{self, Planned, SimulateOptions};
-use vault_services::{RedisConfig, RedisWriter};
+use vault_services::{exposition, RedisConfig, RedisWriter};
 
 const SERVICES: [&str; 3] = ["stg-service", "dds-service", "cdm-service"];
 const PARTITIONS: i32 = 4;
@@ -787,25 +788,17 @@ impl ServiceStats {
 
     fn read(s: &Service) -> ServiceStats {
         let metrics = s.get("/metrics").map(|(_, body)| body).unwrap_or_default();
-        let sum = |name: &str| -> f64 {
-            metrics
-                .lines()
-                .filter(|l| {
-                    l.strip_prefix(name)
-                        .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
-                })
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .fold(0.0, |a, b| a + b)
-        };
+        let samples = exposition::parse(&metrics);
+        let sum = |name: &str| -> f64 { exposition::sum(&samples, name).unwrap_or(0.0) };
         let (rss_kib, hwm_kib) = memory(s.pid());
         ServiceStats {
             name: s.name,
-            consumed: sum("vault_messages_consumed_total"),
-            batches: sum("vault_batches_total"),
-            batch_size_sum: sum("vault_batch_size_messages_sum"),
-            batch_seconds_sum: sum("vault_batch_duration_seconds_sum"),
-            errors: sum("vault_errors_total"),
-            dead_lettered: sum("vault_messages_dead_lettered_total"),
+            consumed: sum(names::CONSUMED),
+            batches: sum(names::BATCHES),
+            batch_size_sum: sum(&format!("{}_sum", names::BATCH_SIZE)),
+            batch_seconds_sum: sum(&format!("{}_sum", names::BATCH_DURATION)),
+            errors: sum(names::ERRORS),
+            dead_lettered: sum(names::DEAD_LETTERED),
             cpu_seconds: cpu_seconds(s.pid()),
             rss_kib,
             hwm_kib,

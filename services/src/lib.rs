@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod exposition;
 pub mod ops;
 pub mod redrive;
 pub mod replay;

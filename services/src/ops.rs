@@ -10,6 +10,45 @@ use prometheus::{
     TextEncoder,
 };
 
+/// The names of the metrics the services export, as scraped (with the `vault_` namespace).
+pub mod names {
+    /// Messages read from the source topic.
+    pub const CONSUMED: &str = "vault_messages_consumed_total";
+    /// Messages produced downstream (not dead letters).
+    pub const PRODUCED: &str = "vault_messages_produced_total";
+    /// Messages dead-lettered, by `reason`.
+    pub const DEAD_LETTERED: &str = "vault_messages_dead_lettered_total";
+    /// Downstream messages produced again after a failed attempt.
+    pub const RESENT: &str = "vault_messages_resent_total";
+    /// Messages applied again that the warehouse already held.
+    pub const REAPPLIED: &str = "vault_messages_reapplied_total";
+    /// Batches committed.
+    pub const BATCHES: &str = "vault_batches_total";
+    /// Messages per batch (histogram).
+    pub const BATCH_SIZE: &str = "vault_batch_size_messages";
+    /// Batch duration (histogram).
+    pub const BATCH_DURATION: &str = "vault_batch_duration_seconds";
+    /// Lag of the partitions this replica owns.
+    pub const CONSUMER_LAG: &str = "vault_consumer_lag_messages";
+    /// Lag of the whole consumer group.
+    pub const GROUP_LAG: &str = "vault_group_lag_messages";
+    /// Partitions owned.
+    pub const ASSIGNED: &str = "vault_assigned_partitions";
+    /// 1 while ready.
+    pub const READY: &str = "vault_ready";
+    /// 1 while in the group with no partitions.
+    pub const IDLE: &str = "vault_replica_idle";
+    /// Failed batch attempts, by `kind`.
+    pub const ERRORS: &str = "vault_errors_total";
+    /// Resident memory of the process.
+    pub const RSS: &str = "vault_process_resident_memory_bytes";
+
+    /// A name as registered (the registry adds the `vault_` namespace).
+    pub(crate) fn local(name: &'static str) -> &'static str {
+        name.strip_prefix("vault_").unwrap_or(name)
+    }
+}
+
 /// Every `kind` of `vault_errors_total`. Each series exists from the start at 0, so that a
 /// rate or an alert sees the first failure (a series born at 1 has nothing to increase from).
 pub const ERROR_KINDS: [&str; 7] = [
@@ -63,6 +102,7 @@ pub struct Metrics {
 impl Metrics {
     /// A registry for `service`, with process metrics (RSS, CPU, open fds) included.
     pub fn new(service: &str) -> Result<Self, prometheus::Error> {
+        use names::local;
         let registry = Registry::new_custom(
             Some("vault".into()),
             Some([("service".to_owned(), service.to_owned())].into()),
@@ -73,22 +113,22 @@ impl Metrics {
             Ok(c)
         };
         let consumed = counter(
-            "messages_consumed_total",
+            local(names::CONSUMED),
             "Messages read from the source topic",
         )?;
-        let produced = counter("messages_produced_total", "Messages produced downstream")?;
+        let produced = counter(local(names::PRODUCED), "Messages produced downstream")?;
         let reapplied = counter(
-            "messages_reapplied_total",
+            local(names::REAPPLIED),
             "Messages applied again that the warehouse already held (idempotent, but wasted)",
         )?;
         let resent = counter(
-            "messages_resent_total",
+            local(names::RESENT),
             "Downstream messages produced again after a failed attempt had produced them",
         )?;
-        let batches = counter("batches_total", "Batches committed")?;
+        let batches = counter(local(names::BATCHES), "Batches committed")?;
         let dead_lettered = IntCounterVec::new(
             Opts::new(
-                "messages_dead_lettered_total",
+                local(names::DEAD_LETTERED),
                 "Messages sent to the dead-letter topic",
             ),
             &["reason"],
@@ -99,7 +139,7 @@ impl Metrics {
             dead_lettered.with_label_values(&[reason.as_str()]);
         }
         let errors = IntCounterVec::new(
-            Opts::new("errors_total", "Failed batch attempts by kind"),
+            Opts::new(local(names::ERRORS), "Failed batch attempts by kind"),
             &["kind"],
         )?;
         registry.register(Box::new(errors.clone()))?;
@@ -107,21 +147,21 @@ impl Metrics {
             errors.with_label_values(&[kind]);
         }
         let batch_size = Histogram::with_opts(
-            HistogramOpts::new("batch_size_messages", "Messages per batch").buckets(vec![
+            HistogramOpts::new(local(names::BATCH_SIZE), "Messages per batch").buckets(vec![
                 1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
             ]),
         )?;
         registry.register(Box::new(batch_size.clone()))?;
         let batch_duration = Histogram::with_opts(
             HistogramOpts::new(
-                "batch_duration_seconds",
+                local(names::BATCH_DURATION),
                 "Time from a polled batch's transaction start to its offset commit",
             )
             .buckets(prometheus::exponential_buckets(0.001, 2.0, 15)?),
         )?;
         registry.register(Box::new(batch_duration.clone()))?;
         let lag = IntGauge::new(
-            "consumer_lag_messages",
+            local(names::CONSUMER_LAG),
             "Messages behind the end of the owned partitions",
         )?;
         registry.register(Box::new(lag.clone()))?;
@@ -130,17 +170,17 @@ impl Metrics {
             registry.register(Box::new(g.clone()))?;
             Ok(g)
         };
-        let assigned = gauge("assigned_partitions", "Partitions owned by this replica")?;
+        let assigned = gauge(local(names::ASSIGNED), "Partitions owned by this replica")?;
         let group_lag = gauge(
-            "group_lag_messages",
+            local(names::GROUP_LAG),
             "Messages behind the end of the source topic for the whole consumer group",
         )?;
         let ready = gauge(
-            "ready",
+            local(names::READY),
             "1 while the replica is ready (GET /readyz answers 200)",
         )?;
         let idle = gauge(
-            "replica_idle",
+            local(names::IDLE),
             "1 while the replica is in its group but holds no partitions",
         )?;
         registry.register(Box::new(

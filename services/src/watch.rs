@@ -41,29 +41,18 @@ pub fn scrape(addr: &str) -> std::io::Result<StageCounters> {
 
 /// Sums the samples of the metrics a stage exposes.
 pub fn parse(text: &str) -> StageCounters {
-    let mut c = StageCounters::default();
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let Some((name, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Ok(value) = value.parse::<f64>() else {
-            continue;
-        };
-        let metric = name.split('{').next().unwrap_or(name);
-        let slot = match metric {
-            "vault_messages_consumed_total" => &mut c.consumed,
-            "vault_messages_produced_total" => &mut c.produced,
-            "vault_messages_dead_lettered_total" => &mut c.dead_lettered,
-            "vault_consumer_lag_messages" => &mut c.lag,
-            "vault_errors_total" => &mut c.errors,
-            "vault_process_resident_memory_bytes" | "process_resident_memory_bytes" => {
-                &mut c.rss_bytes
-            }
-            _ => continue,
-        };
-        *slot += value;
+    use crate::exposition::sum;
+    use crate::ops::names;
+    let samples = crate::exposition::parse(text);
+    let get = |name| sum(&samples, name).unwrap_or(0.0);
+    StageCounters {
+        consumed: get(names::CONSUMED),
+        produced: get(names::PRODUCED),
+        dead_lettered: get(names::DEAD_LETTERED),
+        lag: get(names::CONSUMER_LAG),
+        errors: get(names::ERRORS),
+        rss_bytes: get(names::RSS),
     }
-    c
 }
 
 /// One datamart's top rows: title, column names, rows of text cells.

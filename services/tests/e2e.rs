@@ -20,8 +20,7 @@ use vault_services::simulate::{plan, Planned, SimulateOptions};
 
 use common::expected::Expected;
 use common::pipeline::{
-    dlq, label_value, metric_samples, metric_sum, require_servers, wait_timeout, ChildGuard, Kind,
-    Pipeline,
+    dlq, metric_samples, metric_sum, require_servers, wait_timeout, ChildGuard, Kind, Pipeline,
 };
 use common::scenario::{
     count, dead_letter_problems, load_catalog, producer, send, simulate, verify_dead_letters,
@@ -115,11 +114,11 @@ fn end_to_end_exact() {
         metric_samples(&metrics, "vault_messages_dead_lettered_total")
             .iter()
             // Every reason is exported, at 0 until it happens.
-            .filter(|(_, value)| **value > 0.0)
-            .map(|(labels, value)| {
+            .filter(|s| s.value > 0.0)
+            .map(|s| {
                 (
-                    label_value(labels, "reason").unwrap_or_default(),
-                    *value as usize,
+                    s.label("reason").unwrap_or_default().to_owned(),
+                    s.value as usize,
                 )
             })
             .collect();

@@ -36,11 +36,9 @@ fn referenced_names(text: &str) -> BTreeSet<String> {
 
 /// The sample names of a Prometheus text exposition (histograms: `_bucket`, `_sum`, `_count`).
 fn exported_names(exposition: &str) -> BTreeSet<String> {
-    exposition
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .map(str::to_owned)
+    vault_services::exposition::parse(exposition)
+        .into_iter()
+        .map(|s| s.name)
         .collect()
 }
 

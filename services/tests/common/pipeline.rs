@@ -19,6 +19,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use vault_kafka::{KafkaConfig, Security};
+use vault_services::exposition;
 
 use super::{require_env, unique, TestDb};
 
@@ -417,36 +418,18 @@ pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
     Ok((status, body.to_owned()))
 }
 
-/// Σ of the samples of metric `name` (every label combination) in a Prometheus exposition.
+/// The sum of metric `name` over its label values (the project's parser,
+/// `vault_services::exposition`), `None` if the text has no such sample.
 pub fn metric_sum(text: &str, name: &str) -> Option<f64> {
-    let values: Vec<f64> = metric_samples(text, name).into_values().collect();
-    (!values.is_empty()).then(|| values.iter().sum())
+    exposition::sum(&exposition::parse(text), name)
 }
 
-/// The samples of metric `name`: label set (as written) → value.
-pub fn metric_samples(text: &str, name: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (metric, labels) = match series.split_once('{') {
-                Some((metric, rest)) => (metric, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            if metric != name {
-                return None;
-            }
-            Some((labels.to_owned(), value.trim().parse().ok()?))
-        })
+/// The samples of metric `name`, by their labels.
+pub fn metric_samples(text: &str, name: &str) -> Vec<exposition::Sample> {
+    exposition::parse(text)
+        .into_iter()
+        .filter(|s| s.name == name)
         .collect()
-}
-
-/// The value of label `label` in a label set as written by [`metric_samples`].
-pub fn label_value(labels: &str, label: &str) -> Option<String> {
-    labels.split(',').find_map(|pair| {
-        let (name, value) = pair.split_once('=')?;
-        (name.trim() == label).then(|| value.trim().trim_matches('"').to_owned())
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
