@@ -323,91 +323,16 @@ fn positions<F: Fn(&str) -> Option<String>>(
 }
 
 fn watch(args: &WatchArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
-    use crate::watch::{scrape, StageCounters};
-    use std::time::Instant;
-    let started = Instant::now();
-    let tty = io::stderr().is_terminal();
-    let mut previous: Vec<Option<(Instant, StageCounters)>> = vec![None; args.stages.len()];
-    let mut idle_rounds = 0;
-    let mut drawn = 0;
-    let mut last_print = Instant::now() - Duration::from_secs(60);
-    loop {
-        let now = Instant::now();
-        let mut lines = vec![format!(
-            "{:>7.1}s  {:<6} {:>10} {:>10} {:>13} {:>8} {:>10} {:>8}",
-            started.elapsed().as_secs_f64(),
-            "stage",
-            "consumed",
-            "produced",
-            "dead-lettered",
-            "lag",
-            "orders/s",
-            "RSS MiB"
-        )];
-        // Drained: the first stage consumed what was expected, and every later stage consumed
-        // at least what the stage before it produced (a live trickle may still be flowing).
-        let mut drained = true;
-        let mut upstream_produced: Option<f64> = None;
-        for (i, (name, addr)) in args.stages.iter().enumerate() {
-            match scrape(addr) {
-                Ok(c) => {
-                    let rate = previous[i].map_or(0.0, |(t, p)| {
-                        (c.consumed - p.consumed) / now.duration_since(t).as_secs_f64().max(1e-3)
-                    });
-                    let behind = match upstream_produced {
-                        None => c.consumed < args.expect as f64,
-                        Some(produced) => c.consumed < produced,
-                    };
-                    if behind {
-                        drained = false;
-                    }
-                    upstream_produced = Some(c.produced);
-                    lines.push(format!(
-                        "          {:<6} {:>10} {:>10} {:>13} {:>8} {:>10.0} {:>8.1}",
-                        name,
-                        c.consumed,
-                        c.produced,
-                        c.dead_lettered,
-                        c.lag,
-                        rate,
-                        c.rss_bytes / 1048576.0
-                    ));
-                    previous[i] = Some((now, c));
-                }
-                Err(e) => {
-                    drained = false;
-                    lines.push(format!("          {name:<6} unreachable at {addr}: {e}"));
-                }
-            }
-        }
-        idle_rounds = if drained { idle_rounds + 1 } else { 0 };
-        if tty {
-            let mut err = io::stderr().lock();
-            if drawn > 0 {
-                write!(err, "\x1b[{drawn}A")?;
-            }
-            for line in &lines {
-                writeln!(err, "\x1b[2K{line}")?;
-            }
-            drawn = lines.len();
-        } else if last_print.elapsed() >= Duration::from_secs(5) {
-            last_print = Instant::now();
-            writeln!(out, "{}", lines.join("\n"))?;
-        }
-        if args.until_drained && idle_rounds >= 3 {
-            writeln!(
-                out,
-                "drained after {:.1} s",
-                started.elapsed().as_secs_f64()
-            )?;
-            return Ok(Verdict::Clean);
-        }
-        if started.elapsed() >= Duration::from_secs(args.timeout_s) {
-            writeln!(out, "not drained after {} s", args.timeout_s)?;
-            return Ok(Verdict::Problems);
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    let options = crate::watch::WatchOptions {
+        stages: args.stages.clone(),
+        until_drained: args.until_drained,
+        expect: args.expect,
+        timeout: Duration::from_secs(args.timeout_s),
+    };
+    Ok(match crate::watch::watch(&options, out)? {
+        crate::watch::WatchEnd::Drained => Verdict::Clean,
+        crate::watch::WatchEnd::TimedOut => Verdict::Problems,
+    })
 }
 
 fn top<F: Fn(&str) -> Option<String>>(
@@ -417,15 +342,11 @@ fn top<F: Fn(&str) -> Option<String>>(
 ) -> Result<Verdict, CliError> {
     let warehouse = warehouse(env)?;
     let mut client = warehouse.client()?;
-    let tables = crate::watch::top(&mut *client, args.limit).map_err(|source| PgError::Db {
-        context: "read the datamarts".into(),
-        source,
-    })?;
-    for crate::watch::Top {
+    for vault_pg::top::Top {
         title,
         header,
         rows,
-    } in tables
+    } in vault_pg::top::top(&mut *client, args.limit)?
     {
         writeln!(out, "\n{title}")?;
         writeln!(

@@ -9,7 +9,8 @@
 //! * [`cdm`] — the exact counter applier: a per-order ledger plus the three datamarts, updated in
 //!   the same transaction from `vault_core`'s projection;
 //! * [`positions`] — the Kafka positions a batch consumed, recorded in the batch's transaction;
-//! * [`check`] — the datamarts compared with their recomputation from the Data Vault.
+//! * [`check`] — the datamarts compared with their recomputation from the Data Vault;
+//! * [`top`] — the top rows of each datamart (`vault top`).
 //!
 //! Writers take a `&mut postgres::Transaction` so that the caller decides what one transaction
 //! holds (a service: one batch, its positions, then downstream acks before commit).
@@ -24,6 +25,7 @@ pub mod migrate;
 pub mod pool;
 pub mod positions;
 pub mod stg;
+pub mod top;
 
 pub use config::{PgConfig, SslMode};
 pub use error::PgError;
