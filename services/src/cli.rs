@@ -31,7 +31,7 @@ REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_TLS.";
 #[command(
     name = "vault",
     version,
-    about = "Operator commands of the vault warehouse: migrate, replay, check",
+    about = "Operator commands of the vault warehouse and pipeline: schema, backfill, checks, simulation, dead letters, progress, positions",
     after_help = EXIT_CODES
 )]
 pub struct Cli {

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use vault_core::{order_report, DvBatch, EnrichedOrder, KeySpec, OrderReport, SourceOrder};
+use vault_core::{vault_batch, EnrichedOrder, KeySpec, SourceOrder};
 use vault_pg::cdm::ApplyStats;
 use vault_pg::stg::StoredOrder;
 use vault_pg::{PgError, Warehouse};
@@ -311,15 +311,7 @@ fn replay_page(
         return Ok(());
     }
 
-    let now = crate::clock::sent_dttm();
-    let mut batch = DvBatch::new(options.keys);
-    let reports: Vec<OrderReport> = good
-        .iter()
-        .map(|order| {
-            let keys = batch.add(order);
-            order_report(order, &keys, now)
-        })
-        .collect();
+    let (batch, reports) = vault_batch(options.keys, &good, crate::clock::sent_dttm());
     let dv_rows = batch.into_rows();
     let (written, applied) = with_pg(options, "write dds and cdm", after, retries, || {
         let mut client = warehouse.client()?;

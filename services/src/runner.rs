@@ -759,15 +759,7 @@ impl<S: Stage> Runner<S> {
         *produced_so_far = out.produced;
         processed?;
         let done = positions(batch);
-        let recorded: Vec<vault_pg::positions::Position> = done
-            .iter()
-            .map(|p| vault_pg::positions::Position {
-                topic: p.topic.clone(),
-                partition: p.partition,
-                next_offset: p.next_offset,
-            })
-            .collect();
-        let before = vault_pg::positions::record(&mut tx, &self.kafka.group, &recorded)?;
+        let before = vault_pg::positions::record(&mut tx, &self.kafka.group, &done)?;
         let reapplied = batch
             .iter()
             .filter(|m| {
@@ -834,14 +826,7 @@ impl<S: Stage> Runner<S> {
 
     /// Records the positions after `batch` in a transaction of their own.
     fn record_done(&mut self, batch: &[InMessage]) -> Result<(), BatchError> {
-        let recorded: Vec<vault_pg::positions::Position> = positions(batch)
-            .into_iter()
-            .map(|p| vault_pg::positions::Position {
-                topic: p.topic,
-                partition: p.partition,
-                next_offset: p.next_offset,
-            })
-            .collect();
+        let recorded = positions(batch);
         let mut client = self.warehouse.client()?;
         let mut tx = client.transaction().map_err(|source| PgError::Db {
             context: "begin recording positions".into(),

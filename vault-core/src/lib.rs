@@ -34,6 +34,7 @@ pub mod enrich;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod position;
 pub mod reason;
 pub mod report;
 pub mod sample;
@@ -53,6 +54,7 @@ pub use model::{
     NamedRef, OrderReport, OrderStatus, Product, ReportPayload, ReportProduct, ReportUser,
     Restaurant, SourceItem, SourceOrder, SourcePayload, StatusEntry, User,
 };
+pub use position::Position;
 pub use reason::DeadLetterReason;
-pub use report::order_report;
+pub use report::{order_report, vault_batch};
 pub use time::{Timestamp, TimestampError};

@@ -7,6 +7,25 @@ use crate::model::{
 };
 use crate::time::Timestamp;
 
+/// What DDS makes of a batch: the Data Vault rows of `orders` (deduplicated by key) and, in
+/// input order, the report of each, sent at `sent_dttm` (docs/contract.md §5–§6). The one
+/// recipe of the DDS stage, `vault replay` and the tests.
+pub fn vault_batch(
+    keys: crate::KeySpec,
+    orders: &[EnrichedOrder],
+    sent_dttm: Timestamp,
+) -> (crate::DvBatch<'_>, Vec<OrderReport>) {
+    let mut batch = crate::DvBatch::new(keys);
+    let reports = orders
+        .iter()
+        .map(|order| {
+            let order_keys = batch.add(order);
+            order_report(order, &order_keys, sent_dttm)
+        })
+        .collect();
+    (batch, reports)
+}
+
 /// The report of an order whose rows were built with keys `keys` (from [`crate::DvBatch::add`]).
 pub fn order_report(order: &EnrichedOrder, keys: &OrderKeys, sent_dttm: Timestamp) -> OrderReport {
     let p = &order.payload;

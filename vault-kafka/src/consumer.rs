@@ -54,16 +54,7 @@ impl InMessage {
     }
 }
 
-/// The next offset to read from one partition after a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Position {
-    /// Topic.
-    pub topic: String,
-    /// Partition.
-    pub partition: i32,
-    /// Last offset of the batch + 1.
-    pub next_offset: i64,
-}
+pub use vault_core::Position;
 
 /// The positions after a batch: per partition, last offset + 1.
 pub fn positions(batch: &[InMessage]) -> Vec<Position> {

@@ -80,8 +80,8 @@ fn load_ledger(
         .context("load cdm.order_ledger")?;
     rows.iter()
         .map(|row| {
-            let order_id: Uuid = row.get(0);
-            let status: String = row.get(2);
+            let order_id: Uuid = row.try_get(0).context("read cdm.order_ledger")?;
+            let status: String = row.try_get(2).context("read cdm.order_ledger")?;
             let status = OrderStatus::parse(&status).ok_or_else(|| {
                 PgError::Stored(format!(
                     "cdm.order_ledger {order_id}: unknown status {status:?}"
@@ -89,12 +89,15 @@ fn load_ledger(
             })?;
             let entry = LedgerEntry {
                 order_id,
-                update_ts: Timestamp::new(row.get::<_, NaiveDateTime>(1)),
+                update_ts: Timestamp::new(
+                    row.try_get::<_, NaiveDateTime>(1)
+                        .context("read cdm.order_ledger")?,
+                ),
                 status,
-                user_id: row.get(3),
-                restaurant_id: row.get(4),
-                product_ids: row.get(5),
-                category_ids: row.get(6),
+                user_id: row.try_get(3).context("read cdm.order_ledger")?,
+                restaurant_id: row.try_get(4).context("read cdm.order_ledger")?,
+                product_ids: row.try_get(5).context("read cdm.order_ledger")?,
+                category_ids: row.try_get(6).context("read cdm.order_ledger")?,
             };
             Ok((order_id, entry))
         })

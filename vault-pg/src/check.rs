@@ -25,14 +25,16 @@ pub fn cdm_mismatches(client: &mut impl GenericClient) -> Result<Vec<Mismatch>, 
     let rows = client
         .query(include_str!("../sql/cdm/check.sql"), &[])
         .context("compare cdm with dds")?;
-    Ok(rows
-        .iter()
-        .map(|row| Mismatch {
-            datamart: row.get(0),
-            first_id: row.get(1),
-            second_id: row.get(2),
-            stored: row.get(3),
-            recomputed: row.get(4),
+    rows.iter()
+        .map(|row| {
+            let get = "read the cdm check";
+            Ok(Mismatch {
+                datamart: row.try_get(0).context(get)?,
+                first_id: row.try_get(1).context(get)?,
+                second_id: row.try_get(2).context(get)?,
+                stored: row.try_get(3).context(get)?,
+                recomputed: row.try_get(4).context(get)?,
+            })
         })
-        .collect())
+        .collect()
 }

@@ -88,8 +88,8 @@ pub fn migrate(client: &mut Client) -> Result<MigrationReport, PgError> {
 
     let mut report = MigrationReport::default();
     for row in &applied {
-        let version: i32 = row.get(0);
-        let checksum: String = row.get(2);
+        let version: i32 = row.try_get(0).context("read vault.schema_migrations")?;
+        let checksum: String = row.try_get(2).context("read vault.schema_migrations")?;
         let known = MIGRATIONS
             .iter()
             .find(|m| m.version == version)

@@ -5,16 +5,7 @@ use postgres::{Client, Transaction};
 
 use crate::error::{Context, PgError};
 
-/// The next offset to read from one partition.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Position {
-    /// Topic.
-    pub topic: String,
-    /// Partition.
-    pub partition: i32,
-    /// The offset after the last message of the batch.
-    pub next_offset: i64,
-}
+pub use vault_core::Position;
 
 /// Records positions for `consumer` (a consumer group, say); positions only move forward.
 /// Returns the positions recorded before for these partitions: a message of the batch below

@@ -111,15 +111,17 @@ pub fn page(
     let rows = client
         .query(include_str!("../sql/stg/page.sql"), &[&after, &limit])
         .context("read stg.order_events")?;
-    Ok(rows
-        .iter()
-        .map(|row| StoredOrder {
-            object_id: row.get(0),
-            object_type: row.get(1),
-            sent_dttm: row.get(2),
-            payload: row.get(3),
+    rows.iter()
+        .map(|row| {
+            let get = "read stg.order_events";
+            Ok(StoredOrder {
+                object_id: row.try_get(0).context(get)?,
+                object_type: row.try_get(1).context(get)?,
+                sent_dttm: row.try_get(2).context(get)?,
+                payload: row.try_get(3).context(get)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// How many raw orders there are.
@@ -127,5 +129,5 @@ pub fn count(client: &mut impl GenericClient) -> Result<i64, PgError> {
     let row = client
         .query_one(include_str!("../sql/stg/count.sql"), &[])
         .context("count stg")?;
-    Ok(row.get(0))
+    row.try_get(0).context("count stg")
 }

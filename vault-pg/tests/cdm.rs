@@ -6,20 +6,13 @@ mod common;
 
 use common::{enriched_histories, TestDb};
 use proptest::prelude::*;
-use vault_core::{order_report, DvBatch, EnrichedOrder, KeySpec, OrderReport, Timestamp};
+use vault_core::{vault_batch, EnrichedOrder, KeySpec, Timestamp};
 use vault_pg::check::cdm_mismatches;
 
 /// One warehouse transaction as the DDS and CDM services make it: rows, then counters.
 fn load_batch(db: &TestDb, orders: &[EnrichedOrder]) -> vault_pg::cdm::ApplyStats {
     let sent = Timestamp::parse("2024-02-01 00:00:00").expect("timestamp");
-    let mut batch = DvBatch::new(KeySpec::SEED);
-    let reports: Vec<OrderReport> = orders
-        .iter()
-        .map(|order| {
-            let keys = batch.add(order);
-            order_report(order, &keys, sent)
-        })
-        .collect();
+    let (batch, reports) = vault_batch(KeySpec::SEED, orders, sent);
     let mut client = db.client();
     let mut tx = client.transaction().expect("begin");
     vault_pg::dds::write(&mut tx, batch.rows()).expect("dds write");
@@ -129,11 +122,7 @@ fn concurrent_appliers_on_the_same_orders_stay_exact() {
             std::thread::spawn(move || {
                 let sent = Timestamp::parse("2024-02-01 00:00:00").expect("timestamp");
                 for chunk in orders.chunks(50) {
-                    let mut batch = DvBatch::new(KeySpec::SEED);
-                    let reports: Vec<OrderReport> = chunk
-                        .iter()
-                        .map(|o| order_report(o, &batch.add(o), sent))
-                        .collect();
+                    let (batch, reports) = vault_batch(KeySpec::SEED, chunk, sent);
                     let mut client = warehouse.client().expect("client");
                     let mut tx = client.transaction().expect("begin");
                     vault_pg::dds::write(&mut tx, batch.rows()).expect("dds");

@@ -2,7 +2,7 @@
 //! downstream.
 
 use postgres::Transaction;
-use vault_core::{order_report, DvBatch, EnrichedOrder, KeySpec};
+use vault_core::{vault_batch, EnrichedOrder, KeySpec};
 use vault_kafka::InMessage;
 
 use crate::runner::{Output, Stage, StageError};
@@ -34,13 +34,7 @@ impl Stage for DdsStage {
             .into_iter()
             .map(|(_, o)| o)
             .collect();
-        let sent = crate::clock::sent_dttm();
-        let mut rows = DvBatch::new(self.keys);
-        let mut reports = Vec::with_capacity(orders.len());
-        for order in &orders {
-            let keys = rows.add(order);
-            reports.push(order_report(order, &keys, sent));
-        }
+        let (rows, reports) = vault_batch(self.keys, &orders, crate::clock::sent_dttm());
         // The Data Vault first; reports go out only once the write went through, so a batch
         // the warehouse refuses sends nothing (the runner awaits every acknowledgement before
         // the transaction commits).
