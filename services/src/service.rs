@@ -30,7 +30,7 @@ pub fn process_env() -> ProcessEnv {
 }
 
 /// Runs a service whose stage is built by `stage` from the environment.
-pub fn main<S, F>(needs_destination: bool, stage: F) -> ExitCode
+pub fn main<S, F>(stage: F) -> ExitCode
 where
     S: Stage,
     F: FnOnce(&ProcessEnv) -> Result<S, String>,
@@ -39,7 +39,7 @@ where
     let env = process_env();
     let settings = (|| -> Result<_, ConfigError> {
         Ok((
-            KafkaConfig::from_env(&env, needs_destination)?,
+            KafkaConfig::from_env(&env, S::PRODUCES)?,
             PgConfig::from_env(&env)?,
             RunnerConfig::from_env(&env)?,
         ))

@@ -6,5 +6,5 @@ use vault_services::service;
 use vault_services::stages::CdmStage;
 
 fn main() -> ExitCode {
-    service::main(false, |_| Ok(CdmStage))
+    service::main(|_| Ok(CdmStage))
 }

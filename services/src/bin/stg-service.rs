@@ -7,7 +7,7 @@ use vault_services::stages::StgStage;
 use vault_services::{CacheConfig, RedisConfig, RedisDictionary};
 
 fn main() -> ExitCode {
-    service::main(true, |env| {
+    service::main(|env| {
         let redis = RedisConfig::from_env(env).map_err(|e| e.to_string())?;
         let dictionary =
             RedisDictionary::new(&redis, CacheConfig::default()).map_err(|e| e.to_string())?;

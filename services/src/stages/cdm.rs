@@ -1,10 +1,9 @@
 //! CDM (docs/contract.md §6): order reports applied to the ledger and the three datamarts.
 
 use postgres::Transaction;
-use vault_core::OrderReport;
-use vault_kafka::InMessage;
+use vault_core::{MessageError, OrderReport};
 
-use crate::runner::{Output, Stage, StageError};
+use crate::runner::{Decoded, Output, Stage, StageError};
 
 /// Counter datamarts.
 #[derive(Debug, Default)]
@@ -12,18 +11,20 @@ pub struct CdmStage;
 
 impl Stage for CdmStage {
     const NAME: &'static str = "cdm-service";
+    const PRODUCES: bool = false;
+    type Input<'a> = OrderReport;
+
+    fn decode(&self, payload: &[u8]) -> Result<OrderReport, MessageError> {
+        OrderReport::from_json(payload)
+    }
 
     fn process(
         &mut self,
-        batch: &[InMessage],
+        items: Vec<Decoded<OrderReport>>,
         tx: &mut Transaction<'_>,
-        out: &mut Output,
+        _out: &mut Output,
     ) -> Result<(), StageError> {
-        let reports: Vec<OrderReport> = out
-            .decode(batch, OrderReport::from_json)
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect();
+        let reports: Vec<OrderReport> = items.into_iter().map(|d| d.value).collect();
         vault_pg::cdm::apply(tx, &reports)?;
         Ok(())
     }

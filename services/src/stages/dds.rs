@@ -2,10 +2,9 @@
 //! downstream.
 
 use postgres::Transaction;
-use vault_core::{vault_batch, EnrichedOrder, KeySpec};
-use vault_kafka::InMessage;
+use vault_core::{vault_batch, EnrichedOrder, KeySpec, MessageError};
 
-use crate::runner::{Output, Stage, StageError};
+use crate::runner::{Decoded, Output, Stage, StageError};
 
 /// Data Vault loader.
 #[derive(Debug, Default)]
@@ -22,18 +21,20 @@ impl DdsStage {
 
 impl Stage for DdsStage {
     const NAME: &'static str = "dds-service";
+    const PRODUCES: bool = true;
+    type Input<'a> = EnrichedOrder;
+
+    fn decode(&self, payload: &[u8]) -> Result<EnrichedOrder, MessageError> {
+        EnrichedOrder::from_json(payload)
+    }
 
     fn process(
         &mut self,
-        batch: &[InMessage],
+        items: Vec<Decoded<EnrichedOrder>>,
         tx: &mut Transaction<'_>,
         out: &mut Output,
     ) -> Result<(), StageError> {
-        let orders: Vec<EnrichedOrder> = out
-            .decode(batch, EnrichedOrder::from_json)
-            .into_iter()
-            .map(|(_, o)| o)
-            .collect();
+        let orders: Vec<EnrichedOrder> = items.into_iter().map(|d| d.value).collect();
         let (rows, reports) = vault_batch(self.keys, &orders, crate::clock::sent_dttm());
         // The Data Vault first; reports go out only once the write went through, so a batch
         // the warehouse refuses sends nothing (the runner awaits every acknowledgement before

@@ -1,12 +1,11 @@
 //! STG (docs/contract.md §4): keep the raw order, enrich it from Redis, publish it downstream.
 
 use postgres::Transaction;
-use vault_core::{raw_payload, SourceOrder};
-use vault_kafka::InMessage;
+use vault_core::{raw_payload, MessageError, SourceOrder};
 use vault_pg::stg::{self, StgEvent};
+use vault_redis::{DictionaryError, RedisDictionary};
 
-use crate::runner::{Output, Stage, StageError};
-use vault_redis::RedisDictionary;
+use crate::runner::{Decoded, Output, Stage, StageError};
 
 /// Raw layer + enrichment.
 #[derive(Debug)]
@@ -21,22 +20,37 @@ impl StgStage {
     }
 }
 
+/// Whatever ails Redis (down, a wrong password, a TLS mismatch) is no fault of the message:
+/// the batch waits, with backoff and not ready, instead of dead-lettering every order.
+/// Unusable entries are per order (`invalid_dictionary_entry`).
+fn redis(err: DictionaryError) -> StageError {
+    StageError::dependency("redis", true, err)
+}
+
 impl Stage for StgStage {
     const NAME: &'static str = "stg-service";
+    const PRODUCES: bool = true;
+    /// The order and its raw payload as stored in `stg.order_events`.
+    type Input<'a> = (SourceOrder, &'a str);
+
+    fn decode<'a>(&self, payload: &'a [u8]) -> Result<(SourceOrder, &'a str), MessageError> {
+        Ok((SourceOrder::from_json(payload)?, raw_payload(payload)?))
+    }
 
     fn process(
         &mut self,
-        batch: &[InMessage],
+        items: Vec<Decoded<(SourceOrder, &str)>>,
         tx: &mut Transaction<'_>,
         out: &mut Output,
     ) -> Result<(), StageError> {
-        let decoded = out.decode(batch, |bytes| {
-            Ok((SourceOrder::from_json(bytes)?, raw_payload(bytes)?))
-        });
-        let mut indices = Vec::with_capacity(decoded.len());
-        let mut orders = Vec::with_capacity(decoded.len());
-        let mut payloads = Vec::with_capacity(decoded.len());
-        for (index, (order, payload)) in decoded {
+        let mut indices = Vec::with_capacity(items.len());
+        let mut orders = Vec::with_capacity(items.len());
+        let mut payloads = Vec::with_capacity(items.len());
+        for Decoded {
+            index,
+            value: (order, payload),
+        } in items
+        {
             indices.push(index);
             orders.push(order);
             payloads.push(payload);
@@ -51,17 +65,17 @@ impl Stage for StgStage {
         stg::upsert(tx, &events)?;
         // Then downstream, only once the write went through: a batch the warehouse refuses
         // sends nothing (the runner awaits every acknowledgement before the commit).
-        let enriched = self.dictionary.enrich_batch(&orders)?;
+        let enriched = self.dictionary.enrich_batch(&orders).map_err(redis)?;
         for ((index, order), result) in indices.into_iter().zip(&orders).zip(enriched) {
             match result {
                 Ok(enriched) => out.send(order.object_id.to_string(), enriched.to_json()?)?,
-                Err(err) => out.reject(index, err.reason(), err.to_string()),
+                Err(err) => out.reject(index, err.dead_letter_reason(), err.to_string()),
             }
         }
         Ok(())
     }
 
     fn check(&mut self) -> Result<(), StageError> {
-        Ok(self.dictionary.ping()?)
+        self.dictionary.ping().map_err(redis)
     }
 }

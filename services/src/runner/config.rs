@@ -1,0 +1,92 @@
+//! The runner's own settings (`BATCH_*`, `HTTP_PORT`, `SHUTDOWN_TIMEOUT_MS`) and the
+//! test-only failpoint.
+
+use std::time::Duration;
+
+use vault_core::{ConfigError, Env};
+
+/// Batching and HTTP settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerConfig {
+    /// `BATCH_MAX` (default 1000): messages per batch at most.
+    pub batch_max: usize,
+    /// `BATCH_WAIT_MS` (default 200): how long a batch may wait to fill.
+    pub batch_wait: Duration,
+    /// `HTTP_PORT` (default 5000): health and metrics.
+    pub http_port: u16,
+    /// `SHUTDOWN_TIMEOUT_MS` (default 8000): the bound of a stop, from SIGTERM to exit.
+    pub shutdown_timeout: Duration,
+    /// `VAULT_TEST_FAILPOINT` (tests only): where the process aborts on purpose.
+    pub failpoint: Option<Failpoint>,
+}
+
+/// A place where a test makes the process die on purpose (`VAULT_TEST_FAILPOINT`), to show
+/// what a crash there leaves behind. Never set in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failpoint {
+    /// `after-warehouse-commit:N`: abort (no unwinding, no clean-up: as SIGKILL) after the
+    /// warehouse committed the N-th batch and before its offsets are committed to Kafka.
+    AfterWarehouseCommit {
+        /// Which batch (1 = the first this process commits).
+        batch: u64,
+    },
+}
+
+impl std::str::FromStr for Failpoint {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, n) = s.split_once(':').unwrap_or((s, "1"));
+        let batch: u64 = n
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("batch number {n:?} is not a positive integer"))?;
+        match name {
+            "after-warehouse-commit" => Ok(Failpoint::AfterWarehouseCommit { batch }),
+            other => Err(format!(
+                "unknown failpoint {other:?} (known: after-warehouse-commit[:N])"
+            )),
+        }
+    }
+}
+
+impl RunnerConfig {
+    /// Reads the variables.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let batch_max: usize = env.parse_or("BATCH_MAX", 1000)?;
+        if batch_max == 0 {
+            return Err(ConfigError::Invalid {
+                name: "BATCH_MAX".into(),
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        let shutdown_ms: u64 = env.parse_or(
+            "SHUTDOWN_TIMEOUT_MS",
+            crate::shutdown::DEFAULT_TIMEOUT.as_millis() as u64,
+        )?;
+        if shutdown_ms < 1000 {
+            return Err(ConfigError::Invalid {
+                name: "SHUTDOWN_TIMEOUT_MS".into(),
+                value: shutdown_ms.to_string(),
+                reason: "must be at least 1000 (a clean stop needs a moment to leave the group)"
+                    .into(),
+            });
+        }
+        Ok(RunnerConfig {
+            batch_max,
+            batch_wait: Duration::from_millis(env.parse_or("BATCH_WAIT_MS", 200)?),
+            http_port: env.parse_or("HTTP_PORT", 5000)?,
+            shutdown_timeout: Duration::from_millis(shutdown_ms),
+            failpoint: match env.get("VAULT_TEST_FAILPOINT") {
+                None => None,
+                Some(text) => Some(text.parse().map_err(|reason| ConfigError::Invalid {
+                    name: "VAULT_TEST_FAILPOINT".into(),
+                    value: text.clone(),
+                    reason,
+                })?),
+            },
+        })
+    }
+}
