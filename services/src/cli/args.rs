@@ -1,0 +1,163 @@
+//! The command line of `vault` (clap): the commands and their options.
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 problems found (mismatching counters, \
+skipped orders); 2 missing or invalid configuration; 3 could not run (warehouse or Redis \
+unreachable, faulty stored data).\n\
+Configuration: PG_WAREHOUSE_HOST, PG_WAREHOUSE_PORT, PG_WAREHOUSE_DBNAME, PG_WAREHOUSE_USER, \
+PG_WAREHOUSE_PASSWORD (+ PG_WAREHOUSE_SSLMODE, PG_WAREHOUSE_SSLROOTCERT); replay also \
+REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_TLS.";
+
+/// `vault`: operator commands of the warehouse.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vault",
+    version,
+    about = "Operator commands of the vault warehouse and pipeline: schema, backfill, checks, simulation, dead letters, progress, positions",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending schema migrations and print what was applied.
+    Migrate,
+    /// Rebuild DDS and CDM from stg.order_events (no Kafka); safe to run again.
+    Replay(ReplayArgs),
+    /// Compare the CDM counters with their recomputation from DDS.
+    Check,
+    /// Act as the source system: load dictionaries into Redis, produce source orders.
+    Simulate(SimulateArgs),
+    /// Move dead letters back to the topic they came from (after a fix).
+    Redrive(RedriveArgs),
+    /// Show each running stage's progress (from its /metrics), optionally until drained.
+    Watch(WatchArgs),
+    /// Print the top rows of each datamart.
+    Top(TopArgs),
+    /// Show the Kafka positions the warehouse holds per consumer group, or forget a group's.
+    Positions(PositionsArgs),
+}
+
+/// Options of `vault positions`.
+#[derive(Debug, Args)]
+pub struct PositionsArgs {
+    /// Only this consumer group (required with --reset).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// With --reset: only this topic.
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Forget the group's positions: it then starts from its committed offsets (to replay a
+    /// topic on purpose, or before pointing the group at a new cluster). Stop its services first.
+    #[arg(long, requires = "group")]
+    pub reset: bool,
+}
+
+/// Options of `vault watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// A stage to watch, as NAME=HOST:PORT of its HTTP endpoint (repeat for each stage).
+    #[arg(long = "stage", required = true, value_parser = parse_stage)]
+    pub stages: Vec<(String, String)>,
+    /// Stop (exit 0) once each stage has consumed what the stage before it produced.
+    #[arg(long)]
+    pub until_drained: bool,
+    /// With --until-drained: also wait until the first stage consumed this many messages.
+    #[arg(long, default_value_t = 0)]
+    pub expect: u64,
+    /// Give up (exit 1) after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub timeout_s: u64,
+}
+
+/// Options of `vault top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Rows per datamart.
+    #[arg(long, default_value_t = 5)]
+    pub limit: i64,
+}
+
+fn parse_stage(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, addr)) if !name.is_empty() && addr.contains(':') => {
+            Ok((name.to_owned(), addr.to_owned()))
+        }
+        _ => Err(format!("`{text}`: expected NAME=HOST:PORT")),
+    }
+}
+
+/// Options of `vault simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Orders to produce.
+    #[arg(long, default_value_t = 1000)]
+    pub orders: usize,
+    /// Orders per second (default: the whole backlog as fast as the broker takes it).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seed of all generated data (same seed, same dictionaries and orders).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Restaurants in the dictionary.
+    #[arg(long, default_value_t = 8)]
+    pub restaurants: usize,
+    /// Users in the dictionary.
+    #[arg(long, default_value_t = 500)]
+    pub users: usize,
+    /// First order id (use distinct ranges for several runs).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub first_id: i64,
+    /// Fraction of orders sent twice.
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicates: f64,
+    /// Fraction of orders closed and later cancelled.
+    #[arg(long, default_value_t = 0.0)]
+    pub cancel_after_close: f64,
+    /// Fraction of orders with ids Redis does not know.
+    #[arg(long, default_value_t = 0.0)]
+    pub unknown: f64,
+    /// Fraction of extra garbage messages.
+    #[arg(long, default_value_t = 0.0)]
+    pub garbage: f64,
+    /// Topic to produce to (default: KAFKA_SOURCE_TOPIC, else order-service_orders).
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Do not write the dictionaries into Redis.
+    #[arg(long)]
+    pub no_dictionaries: bool,
+}
+
+/// Options of `vault redrive`.
+#[derive(Debug, Args)]
+pub struct RedriveArgs {
+    /// The dead-letter topic (e.g. order-service_orders.dlq).
+    #[arg(long)]
+    pub topic: String,
+    /// Consumer group that remembers what was re-driven.
+    #[arg(long, default_value = "vault-redrive")]
+    pub group: String,
+    /// Stop after this long without new dead letters.
+    #[arg(long, default_value_t = 3000)]
+    pub idle_ms: u64,
+}
+
+/// Options of `vault replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Raw orders per page (one transaction each).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_size: u32,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Exit 0 even if some raw orders could not be replayed.
+    #[arg(long)]
+    pub allow_skipped: bool,
+}
