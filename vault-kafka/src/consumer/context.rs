@@ -1,0 +1,259 @@
+//! The consumer's client context: librdkafka's rebalance and statistics callbacks, run inside
+//! `poll`. It keeps the assignment (and what was revoked mid-batch), the group standing and the
+//! lag, and starts newly assigned partitions at the warehouse's positions.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::AssignmentChange;
+
+/// Rebalance bookkeeping shared with the client's callbacks.
+#[derive(Debug, Default)]
+pub(super) struct Membership {
+    pub(super) revoked: Vec<(String, i32)>,
+    pub(super) assigned: HashSet<(String, i32)>,
+    pub(super) rebalances: u64,
+    pub(super) changes: Vec<AssignmentChange>,
+}
+
+/// The consumer's standing in its group, from librdkafka's statistics.
+#[derive(Debug)]
+pub(super) struct GroupStanding {
+    /// When the statistics last said "up, steady" (or when the consumer was made).
+    pub(super) last_joined: Instant,
+    /// When statistics last arrived at all.
+    pub(super) last_report: Instant,
+    /// `state/join_state` of the last report.
+    pub(super) state: String,
+    /// Whether the last report said "up, steady".
+    pub(super) steady: bool,
+}
+
+impl Default for GroupStanding {
+    fn default() -> Self {
+        GroupStanding {
+            last_joined: Instant::now(),
+            last_report: Instant::now(),
+            state: "starting".into(),
+            steady: false,
+        }
+    }
+}
+
+/// Where the consumer reads the positions the warehouse holds: for the partitions asked for,
+/// `(topic, partition, next offset)` of those it has. Called inside `poll` when partitions are
+/// assigned (docs/contract.md §7.7).
+pub type PositionSource =
+    Arc<dyn Fn(&[(String, i32)]) -> Result<Vec<(String, i32, i64)>, String> + Send + Sync>;
+
+/// A partition whose reading starts from the warehouse's position, not the group's committed
+/// offset (which was behind: a crash between the two commits, or offsets lost or reset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The group's committed offset (`None`: none, or it could not be read).
+    pub committed: Option<i64>,
+    /// The warehouse's position, where reading starts.
+    pub warehouse: i64,
+}
+
+/// The client context: records assignments and revocations as they happen inside `poll`, and
+/// the consumer lag and group state from librdkafka's periodic statistics (no extra broker
+/// requests); on assignment, starts each partition from the warehouse's position when that is
+/// ahead of the committed offset.
+#[derive(Clone, Default)]
+pub struct RebalanceContext {
+    pub(super) membership: Arc<Mutex<Membership>>,
+    pub(super) lag: Arc<AtomicI64>,
+    pub(super) standing: Arc<Mutex<GroupStanding>>,
+    pub(super) positions: Option<PositionSource>,
+    /// Resumes and failures to read the positions, for the caller's log.
+    pub(super) resumes: Arc<Mutex<Vec<Result<Resume, String>>>>,
+}
+
+impl std::fmt::Debug for RebalanceContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RebalanceContext")
+            .field("warehouse_positions", &self.positions.is_some())
+            .finish()
+    }
+}
+
+impl RebalanceContext {
+    /// Moves the offsets of `assignment` to the warehouse's positions where they are ahead of
+    /// the group's committed offsets.
+    fn resume_from_warehouse(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        assignment: &mut TopicPartitionList,
+    ) {
+        let Some(source) = &self.positions else {
+            return;
+        };
+        let wanted: Vec<(String, i32)> = assignment
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        let mut log = Vec::new();
+        match source(&wanted) {
+            Err(e) => log.push(Err(e)),
+            Ok(held) if held.is_empty() => {}
+            Ok(held) => {
+                let committed = consumer
+                    .committed_offsets(assignment.clone(), Duration::from_secs(10))
+                    .ok();
+                for (topic, partition, warehouse) in held {
+                    let committed = committed
+                        .as_ref()
+                        .and_then(|c| c.find_partition(&topic, partition))
+                        .and_then(|e| match e.offset() {
+                            Offset::Offset(o) => Some(o),
+                            _ => None,
+                        });
+                    if committed.is_some_and(|c| c >= warehouse) {
+                        continue;
+                    }
+                    match assignment.set_partition_offset(
+                        &topic,
+                        partition,
+                        Offset::Offset(warehouse),
+                    ) {
+                        Ok(()) => log.push(Ok(Resume {
+                            topic,
+                            partition,
+                            committed,
+                            warehouse,
+                        })),
+                        Err(e) => log.push(Err(format!(
+                            "start {topic}/{partition} at {warehouse}: {e}"
+                        ))),
+                    }
+                }
+            }
+        }
+        if let Ok(mut resumes) = self.resumes.lock() {
+            resumes.extend(log);
+        }
+    }
+}
+
+impl ClientContext for RebalanceContext {
+    fn stats(&self, statistics: Statistics) {
+        if let (Some(group), Ok(mut standing)) = (&statistics.cgrp, self.standing.lock()) {
+            let now = Instant::now();
+            standing.last_report = now;
+            standing.state = format!("{}/{}", group.state, group.join_state);
+            standing.steady = group.state == "up" && group.join_state == "steady";
+            if standing.steady {
+                standing.last_joined = now;
+            }
+        }
+        let lag: i64 = statistics
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|(id, p)| **id >= 0 && p.consumer_lag >= 0)
+            .map(|(_, p)| p.consumer_lag)
+            .sum();
+        self.lag.store(lag, Ordering::Relaxed);
+    }
+}
+
+impl ConsumerContext for RebalanceContext {
+    /// librdkafka's rebalance, as rdkafka's default does it, plus the warehouse's positions on
+    /// assignment (they must be set before the partitions are assigned: a seek afterwards could
+    /// race the first fetch).
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.resume_from_warehouse(consumer, tpl);
+                let assigned = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = assigned {
+                    if let Ok(mut resumes) = self.resumes.lock() {
+                        resumes.push(Err(format!("assign: {e}")));
+                    }
+                }
+                self.post_rebalance(consumer, &Rebalance::Assign(tpl));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.pre_rebalance(consumer, &Rebalance::Revoke(tpl));
+                let unassigned = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = unassigned {
+                    if let Ok(mut resumes) = self.resumes.lock() {
+                        resumes.push(Err(format!("unassign: {e}")));
+                    }
+                }
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                if let Ok(mut resumes) = self.resumes.lock() {
+                    resumes.push(Err(format!("rebalance error: {code}")));
+                }
+                // As rdkafka's default: drop the assignment, the group assigns again.
+                let _ = consumer.unassign();
+            }
+        }
+    }
+
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            if let Ok(mut m) = self.membership.lock() {
+                let mut revoked = Vec::new();
+                for e in list.elements() {
+                    let tp = (e.topic().to_owned(), e.partition());
+                    m.assigned.remove(&tp);
+                    m.revoked.push(tp.clone());
+                    revoked.push(tp);
+                }
+                revoked.sort();
+                m.changes.push(AssignmentChange::Revoked(revoked));
+                m.rebalances += 1;
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            if let Ok(mut m) = self.membership.lock() {
+                let mut assigned = Vec::new();
+                for e in list.elements() {
+                    let tp = (e.topic().to_owned(), e.partition());
+                    m.assigned.insert(tp.clone());
+                    assigned.push(tp);
+                }
+                assigned.sort();
+                m.changes.push(AssignmentChange::Assigned(assigned));
+                m.rebalances += 1;
+            }
+        }
+    }
+}
