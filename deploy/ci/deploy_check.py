@@ -141,7 +141,7 @@ def rel(path: Path) -> str:
 def check_env_contract() -> str:
     require(CONTRACT_ENV <= ALLOWED_ENV, "contract names missing from the allowed list")
     sources = []
-    for crate in ("vault-core", "vault-pg", "vault-kafka", "services"):
+    for crate in ("vault-core", "vault-pg", "vault-kafka", "vault-redis", "services"):
         sources += [p.read_text() for p in (ROOT / crate / "src").rglob("*.rs")]
     text = "\n".join(sources)
     unread = []
