@@ -5,6 +5,8 @@
 //! * `parse_build/order`: JSON bytes → enriched order → every DV row.
 //! * `batch/1000_orders`: deduplicated rows of 1,000 parsed orders.
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented `pub fn`; a bench is no API
+
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use uuid::Uuid;
 use vault_benches::enriched_orders;

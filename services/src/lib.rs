@@ -2,7 +2,7 @@
 //!
 //! * the enrichment dictionary on Redis (docs/contract.md §3) is the `vault-redis` crate,
 //!   re-exported here ([`RedisDictionary`], [`RedisConfig`], …);
-//! * [`replay`] — the backfill path: DDS and CDM rebuilt from `stg.order_events` without Kafka;
+//! * [`mod@replay`] — the backfill path: DDS and CDM rebuilt from `stg.order_events` without Kafka;
 //! * [`retry`] — bounded retries with exponential backoff for transient faults;
 //! * [`runner`] — the one batch runner the three services share; [`stages`] — their work;
 //!   [`service`] — the process around it (config, logs, health, metrics, shutdown);

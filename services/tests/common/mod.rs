@@ -3,7 +3,9 @@
 //! the tests fail and say so. [`pipeline`] runs the services as processes, [`expected`] computes
 //! what a simulated run must leave in the warehouse. Every test gets its own database (dropped
 //! at the end, also when the test fails) and removes the Redis keys it set.
-#![allow(dead_code)] // each test binary uses a different part
+// Helpers shared by the test binaries of this crate, not an API: each binary uses a different
+// part, and `pub` is for the binaries.
+#![allow(dead_code, unreachable_pub)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

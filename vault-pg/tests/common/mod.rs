@@ -2,6 +2,8 @@
 //! PostgreSQL that `scripts/stack` started (the tests fail, not skip, when it is not there).
 
 #![allow(dead_code)]
+// Helpers shared by the test binaries of this crate, not an API.
+#![allow(unreachable_pub)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
