@@ -16,7 +16,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use vault_kafka::{KafkaConfig, Security};
 use vault_services::exposition;
@@ -327,25 +327,13 @@ impl Broker {
                 pending.remove(&partition);
                 continue;
             }
-            let headers = message
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|header| {
-                            (
-                                header.key.to_owned(),
-                                header.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let m = vault_kafka::InMessage::from_message(&message);
             records.push(Record {
-                partition,
-                offset: message.offset(),
-                key: message.key().map(<[u8]>::to_vec),
-                payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                headers,
+                partition: m.partition,
+                offset: m.offset,
+                key: m.key,
+                payload: m.payload,
+                headers: m.headers,
             });
             if message.offset() + 1 >= high {
                 pending.remove(&partition);

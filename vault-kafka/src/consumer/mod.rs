@@ -43,6 +43,32 @@ pub struct InMessage {
 }
 
 impl InMessage {
+    /// An owned copy of a message the client handed out.
+    pub fn from_message<M: Message>(m: &M) -> InMessage {
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|header| {
+                        (
+                            header.key.to_owned(),
+                            header.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        InMessage {
+            topic: m.topic().to_owned(),
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec),
+            payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            headers,
+            timestamp_ms: m.timestamp().to_millis(),
+        }
+    }
+
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers
@@ -153,7 +179,7 @@ impl BatchConsumer {
             }
             match self.consumer.poll(left) {
                 None => break,
-                Some(Ok(m)) => batch.push(owned(&m)),
+                Some(Ok(m)) => batch.push(InMessage::from_message(&m)),
                 Some(Err(source)) => {
                     self.last_error = Some((
                         Instant::now(),
@@ -356,30 +382,5 @@ impl BatchConsumer {
                 let _ = done.send(());
             });
         spawned.is_ok() && finished.recv_timeout(timeout).is_ok()
-    }
-}
-
-fn owned<M: Message>(m: &M) -> InMessage {
-    let headers = m
-        .headers()
-        .map(|h| {
-            h.iter()
-                .map(|header| {
-                    (
-                        header.key.to_owned(),
-                        header.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    InMessage {
-        topic: m.topic().to_owned(),
-        partition: m.partition(),
-        offset: m.offset(),
-        key: m.key().map(<[u8]>::to_vec),
-        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-        headers,
-        timestamp_ms: m.timestamp().to_millis(),
     }
 }
