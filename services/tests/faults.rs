@@ -22,8 +22,9 @@ use vault_services::shutdown::Shutdown;
 use common::expected::Expected;
 use common::pipeline::{metric_sum, require_servers, Kind, Pipeline, PARTITIONS};
 use common::scenario::{
-    assert_downstream_exactly_once, assignment_events, load_catalog, log_len, producer, send,
-    send_until, simulate, verify_dead_letters, verify_no_downstream_dead_letters, StopOnUnwind,
+    assert_downstream_exactly_once, assignment_events, load_catalog, log_len, owned_now, producer,
+    send, send_until, simulate, verify_dead_letters, verify_no_downstream_dead_letters,
+    StopOnUnwind,
 };
 use common::seed;
 use common::stack::KafkaStack;
@@ -285,11 +286,7 @@ fn scale_out_and_in_under_load() {
             .iter()
             .map(|&i| {
                 let log = &p.services[i].log;
-                let owned = assignment_events(log, 0)
-                    .last()
-                    .map(|e| e.owned.clone())
-                    .unwrap_or_default();
-                (i, log_len(log), owned)
+                (i, log_len(log), owned_now(log))
             })
             .collect();
         let third = [p.spawn(Kind::Dds), p.spawn(Kind::Cdm)];
@@ -320,10 +317,7 @@ fn scale_out_and_in_under_load() {
                 .copied()
                 .find(|&t| p.services[t].kind == kind)
                 .expect("a third replica of the same stage");
-            let handed = assignment_events(&p.services[newcomer].log, 0)
-                .last()
-                .map(|e| e.owned.clone())
-                .unwrap_or_default();
+            let handed = owned_now(&p.services[newcomer].log);
             let events = assignment_events(&p.services[*i].log, *from);
             let revoked: BTreeSet<i32> = events
                 .iter()
@@ -377,8 +371,7 @@ fn scale_out_and_in_under_load() {
     for pair in first[1..].chunks(2) {
         let owned: BTreeSet<i32> = pair
             .iter()
-            .filter_map(|&i| assignment_events(&p.services[i].log, 0).last().cloned())
-            .flat_map(|e| e.owned)
+            .flat_map(|&i| owned_now(&p.services[i].log))
             .collect();
         assert_eq!(
             owned,

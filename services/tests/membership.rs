@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use common::expected::Expected;
 use common::pipeline::{metric_sum, require_servers, Kind, Pipeline, PARTITIONS};
 use common::scenario::{
-    assignment_events, load_catalog, log_len, producer, send, simulate, verify_dead_letters,
+    assignment_events, load_catalog, log_len, owned_now, producer, send, simulate,
+    verify_dead_letters,
 };
 use common::seed;
 
@@ -106,12 +107,7 @@ fn a_static_member_restarted_within_the_session_timeout_keeps_its_partitions() {
     ];
     let (victim, witness) = (ids[1], ids[2]);
     p.wait_ready(&ids, Duration::from_secs(60));
-    let owned = |p: &Pipeline, i: usize| {
-        assignment_events(&p.services[i].log, 0)
-            .last()
-            .map(|e| e.owned.clone())
-            .unwrap_or_default()
-    };
+    let owned = |p: &Pipeline, i: usize| owned_now(&p.services[i].log);
     let split = p.wait_for(
         "the two DDS replicas share the partitions",
         Duration::from_secs(30),

@@ -17,9 +17,9 @@ use crate::error::KafkaError;
 /// A broker request of the probe waits this long at most.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The group's lag, refreshed by a background thread; `None` until the first reading, and
-/// again when the broker could not be asked.
-#[derive(Debug, Clone)]
+/// The group's lag, refreshed by a background thread, which stops when this is dropped;
+/// `None` until the first reading, and again when the broker could not be asked.
+#[derive(Debug)]
 pub struct GroupLag {
     value: Arc<AtomicI64>,
     stop: Arc<AtomicBool>,
@@ -40,15 +40,15 @@ impl GroupLag {
             value: Arc::new(AtomicI64::new(-1)),
             stop: Arc::new(AtomicBool::new(false)),
         };
-        let probe = lag.clone();
+        let (value, stop) = (Arc::clone(&lag.value), Arc::clone(&lag.stop));
         let topic = config.source_topic.clone();
         std::thread::Builder::new()
             .name("group-lag".into())
             .spawn(move || {
                 let mut failures = 0;
-                while !probe.stop.load(Ordering::Relaxed) {
+                while !stop.load(Ordering::Relaxed) {
                     let reading = group_lag(&consumer, &topic);
-                    probe.value.store(reading.unwrap_or(-1), Ordering::Relaxed);
+                    value.store(reading.unwrap_or(-1), Ordering::Relaxed);
                     failures = if reading.is_some() { 0 } else { failures + 1 };
                     // A client can be left without any broker after an outage (librdkafka
                     // 2.12): after a few failed readings, start a new one.
@@ -59,7 +59,7 @@ impl GroupLag {
                         }
                     }
                     let mut slept = Duration::ZERO;
-                    while slept < every && !probe.stop.load(Ordering::Relaxed) {
+                    while slept < every && !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(Duration::from_millis(200));
                         slept += Duration::from_millis(200);
                     }
@@ -80,10 +80,7 @@ impl GroupLag {
 
 impl Drop for GroupLag {
     fn drop(&mut self) {
-        // The last handle stops the thread (the thread holds one of its own: 2 = us + it).
-        if Arc::strong_count(&self.stop) <= 2 {
-            self.stop.store(true, Ordering::Relaxed);
-        }
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 

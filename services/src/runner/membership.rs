@@ -51,7 +51,7 @@ pub(super) fn partition_list(partitions: &[(String, i32)]) -> String {
 }
 
 impl<S: Stage> Runner<S> {
-    /// Logs every assignment change, and once a minute that this replica holds no partitions.
+    /// Logs every assignment change and every resume from the warehouse's positions.
     pub(super) fn log_assignment(&mut self) {
         let mut resumed = Vec::new();
         for resume in self.consumer.take_resumes() {
@@ -97,22 +97,29 @@ impl<S: Stage> Runner<S> {
                 "{what}"
             );
             self.metrics.assigned.set(owned.len() as i64);
-            match (owned.is_empty(), self.idle_since) {
-                (true, None) => self.idle_since = Some(Instant::now()),
-                (false, Some(_)) => self.idle_since = None,
-                _ => {}
-            }
         }
-        if let Some(since) = self.idle_since {
-            if since.elapsed() >= IDLE_LOG_EVERY {
-                info!(
-                    service = S::NAME,
-                    group = %self.kafka.group,
-                    topic = %self.kafka.source_topic,
-                    "idle: in the group, holding no partitions (more replicas than partitions, or a rebalance under way); ready"
-                );
-                self.idle_since = Some(Instant::now());
+    }
+
+    /// `vault_replica_idle`, and the line that says a replica holds no partitions: at once when
+    /// it becomes idle in its group, then once a minute while it holds none.
+    fn report_idle(&mut self) {
+        let in_group = self.consumer.in_group();
+        let holding_none = self.consumer.assigned_partitions() == 0;
+        let idle = holding_none && in_group;
+        let became_idle = idle && self.metrics.idle.get() == 0;
+        self.metrics.idle.set(i64::from(idle));
+        if !holding_none {
+            self.idle_since = None;
+            return;
+        }
+        let since = *self.idle_since.get_or_insert_with(Instant::now);
+        if became_idle || since.elapsed() >= IDLE_LOG_EVERY {
+            if in_group {
+                info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, "idle: in the group, holding no partitions (more replicas than partitions); ready");
+            } else {
+                info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, "holding no partitions: not a member of the group (yet), or a rebalance under way");
             }
+            self.idle_since = Some(Instant::now());
         }
     }
 
@@ -205,12 +212,7 @@ impl<S: Stage> Runner<S> {
         if let Some(lag) = self.group_lag.as_ref().and_then(GroupLag::get) {
             self.metrics.group_lag.set(lag);
         }
-        let idle = self.consumer.assigned_partitions() == 0 && self.consumer.in_group();
-        if idle && self.metrics.idle.get() == 0 {
-            info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, "idle: in the group, holding no partitions (more replicas than partitions); ready");
-            self.idle_since = Some(Instant::now());
-        }
-        self.metrics.idle.set(i64::from(idle));
+        self.report_idle();
         let kafka_error = self
             .consumer
             .recent_error(Duration::from_secs(10))

@@ -48,6 +48,7 @@ pub struct Runner<S: Stage> {
     health: Arc<Health>,
     backoff: RetryPolicy,
     shutdown: Shutdown,
+    /// Since when this replica holds no partitions (or its last line saying so).
     idle_since: Option<Instant>,
     /// The dead-letter topic's `max.message.bytes`: larger dead letters are cut to fit.
     dlq_limit: usize,
@@ -56,8 +57,6 @@ pub struct Runner<S: Stage> {
     unconfirmed: std::collections::BTreeMap<(String, i32), i64>,
     /// The whole group's lag, from a probe of its own (`None`: the probe could not start).
     group_lag: Option<GroupLag>,
-    /// Batches this process committed to the warehouse.
-    committed_batches: u64,
 }
 
 /// A consumer out of its group this long is not ready ...
@@ -118,7 +117,6 @@ impl<S: Stage> Runner<S> {
                     None
                 }
             },
-            committed_batches: 0,
             warehouse,
             kafka,
             config,
@@ -328,9 +326,9 @@ impl<S: Stage> Runner<S> {
             context: "commit batch".into(),
             source,
         })?;
-        self.committed_batches += 1;
         if let Some(Failpoint::AfterWarehouseCommit { batch }) = self.config.failpoint {
-            if batch == self.committed_batches {
+            // This one is the (batches committed so far + 1)-th.
+            if batch == self.metrics.batches.get() + 1 {
                 error!(service = S::NAME, batch, "VAULT_TEST_FAILPOINT after-warehouse-commit: aborting before the offset commit");
                 std::process::abort();
             }

@@ -287,14 +287,12 @@ impl RedisKeys {
         self.keys.push(key.to_owned());
     }
 
-    /// Every user and restaurant of the catalog under its id (docs/contract.md §3).
+    /// Every user and restaurant of the catalog under its id (docs/contract.md §3), through
+    /// the simulator's loader.
     pub fn load_catalog(&mut self, catalog: &Catalog) {
-        self.writer
-            .put_entries(catalog.users.iter().map(|u| (u.id.as_str(), u)))
-            .expect("SET users");
-        self.writer
-            .put_entries(catalog.restaurants.iter().map(|r| (r.id.as_str(), r)))
-            .expect("SET restaurants");
+        let keys = vault_services::simulate::load_dictionaries(&mut self.writer, catalog)
+            .expect("load the dictionaries");
+        assert_eq!(keys, catalog.users.len() + catalog.restaurants.len());
         self.keys.extend(catalog.users.iter().map(|u| u.id.clone()));
         self.keys
             .extend(catalog.restaurants.iter().map(|r| r.id.clone()));

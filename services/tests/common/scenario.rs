@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use vault_core::sample::Catalog;
 use vault_kafka::Producer;
 use vault_services::shutdown::Shutdown;
-use vault_services::simulate::{load_dictionaries, plan, produce, Planned, SimulateOptions};
+use vault_services::simulate::{plan, produce, Planned, SimulateOptions};
 
 use super::expected::{diff, Expected};
 use super::pipeline::{dlq, Pipeline};
@@ -15,15 +15,7 @@ use super::RedisKeys;
 /// The catalog into Redis through the simulator's loader; the keys are deleted at the end.
 pub fn load_catalog(catalog: &Catalog) -> RedisKeys {
     let mut redis = RedisKeys::new();
-    let keys = load_dictionaries(redis.writer(), catalog).expect("load the dictionaries");
-    assert_eq!(keys, catalog.users.len() + catalog.restaurants.len());
-    redis.track(
-        catalog
-            .users
-            .iter()
-            .map(|u| u.id.clone())
-            .chain(catalog.restaurants.iter().map(|r| r.id.clone())),
-    );
+    redis.load_catalog(catalog);
     redis
 }
 
@@ -322,6 +314,14 @@ pub fn assignment_events(log: &std::path::Path, from: usize) -> Vec<AssignmentEv
             })
         })
         .collect()
+}
+
+/// What a replica said it owns at its last assignment change (nothing: none logged yet).
+pub fn owned_now(log: &std::path::Path) -> std::collections::BTreeSet<i32> {
+    assignment_events(log, 0)
+        .pop()
+        .map(|e| e.owned)
+        .unwrap_or_default()
 }
 
 /// The size of a log now (where [`assignment_events`] starts for what comes next).
