@@ -793,9 +793,9 @@ impl ServiceStats {
         let (rss_kib, hwm_kib) = memory(s.pid());
         ServiceStats {
             name: s.name,
-            consumed: sum(names::CONSUMED),
-            batches: sum(names::BATCHES),
-            batch_size_sum: sum(&format!("{}_sum", names::BATCH_SIZE)),
+            consumed: sum(names::BATCH_SIZE_SUM),
+            batches: sum(names::BATCH_SIZE_COUNT),
+            batch_size_sum: sum(names::BATCH_SIZE_SUM),
             batch_seconds_sum: sum(&format!("{}_sum", names::BATCH_DURATION)),
             errors: sum(names::ERRORS),
             dead_lettered: sum(names::DEAD_LETTERED),

@@ -5,7 +5,7 @@
 /// One sample line: `name{label="value",…} value`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    /// The series name (`vault_messages_consumed_total`, `…_bucket`, `…_sum`, …).
+    /// The series name (`vault_messages_produced_total`, `…_bucket`, `…_sum`, …).
     pub name: String,
     /// Its labels, in the order written, values unescaped.
     pub labels: Vec<(String, String)>,

@@ -12,7 +12,7 @@ use crate::ops::names;
 /// The counters of one stage, summed over label values.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageCounters {
-    /// `vault_messages_consumed_total`.
+    /// Messages consumed: `vault_batch_size_messages_sum` (committed batches).
     pub consumed: f64,
     /// `vault_messages_produced_total`.
     pub produced: f64,
@@ -46,7 +46,7 @@ pub fn parse(text: &str) -> StageCounters {
     let samples = parse_exposition(text);
     let get = |name| sum(&samples, name).unwrap_or(0.0);
     StageCounters {
-        consumed: get(names::CONSUMED),
+        consumed: get(names::BATCH_SIZE_SUM),
         produced: get(names::PRODUCED),
         dead_lettered: get(names::DEAD_LETTERED),
         lag: get(names::CONSUMER_LAG),
@@ -250,7 +250,7 @@ mod tests {
 
     #[test]
     fn sums_labelled_samples() {
-        let text = "# HELP x\nvault_messages_consumed_total{service=\"stg-service\"} 10\n\
+        let text = "# HELP x\nvault_batch_size_messages_sum{service=\"stg-service\"} 10\n\
                     vault_messages_dead_lettered_total{reason=\"invalid_json\",service=\"s\"} 2\n\
                     vault_messages_dead_lettered_total{reason=\"unknown_user\",service=\"s\"} 3\n\
                     vault_consumer_lag_messages{service=\"s\"} 7\nother 1\n";

@@ -136,10 +136,10 @@ fn end_to_end_exact() {
             expected.dead_letters_by_reason()
         ));
     }
-    let consumed = metric_sum(&metrics, "vault_messages_consumed_total");
+    let consumed = metric_sum(&metrics, "vault_batch_size_messages_sum");
     if consumed != Some(messages.len() as f64) {
         problems.push(format!(
-            "stg /metrics: vault_messages_consumed_total = {consumed:?}, expected {}",
+            "stg /metrics: vault_batch_size_messages_sum = {consumed:?}, expected {}",
             messages.len()
         ));
     }
@@ -207,7 +207,7 @@ fn restart_mid_stream() {
             let consumed = p.services[dds]
                 .metrics()
                 .ok()
-                .and_then(|m| metric_sum(&m, "vault_messages_consumed_total"))
+                .and_then(|m| metric_sum(&m, "vault_batch_size_messages_sum"))
                 .unwrap_or(0.0);
             if consumed > 0.0 {
                 eprintln!("dds-1: {consumed} message(s) committed before the crash");
@@ -298,7 +298,7 @@ fn two_replicas_per_group() {
         let metrics = service.metrics().expect("/metrics");
         consumed.insert(
             service.name.clone(),
-            metric_sum(&metrics, "vault_messages_consumed_total").unwrap_or(0.0),
+            metric_sum(&metrics, "vault_batch_size_messages_sum").unwrap_or(0.0),
         );
     }
     eprintln!("partitions assigned (max seen): {assigned:?}; messages consumed: {consumed:?}");

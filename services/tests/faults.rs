@@ -296,7 +296,7 @@ fn scale_out_and_in_under_load() {
             let mut idle = Vec::new();
             for &i in &third {
                 let metrics = p.services[i].metrics().unwrap_or_default();
-                let consumed = metric_sum(&metrics, "vault_messages_consumed_total").unwrap_or(0.0);
+                let consumed = metric_sum(&metrics, "vault_batch_size_messages_sum").unwrap_or(0.0);
                 if consumed <= 0.0 {
                     idle.push(p.services[i].name.clone());
                 }

@@ -129,7 +129,7 @@ fn offsets_reset_to_zero_apply_and_produce_nothing_again() {
     );
     assert_eq!(counter(&p, &ids, "vault_messages_reapplied_total"), 0.0);
     assert_eq!(
-        counter(&p, &ids, "vault_messages_consumed_total"),
+        counter(&p, &ids, "vault_batch_size_messages_sum"),
         0.0,
         "the restarted services read messages the warehouse already held\n{}",
         p.diagnostics()

@@ -89,14 +89,13 @@ impl<S: Stage> Runner<S> {
                 AssignmentChange::Revoked(p) => ("partitions revoked", p),
             };
             let owned = self.consumer.assignment();
-            info!(
-                service = S::NAME,
-                group = %self.kafka.group,
-                partitions = %partition_list(partitions),
-                owned = %partition_list(&owned),
-                "{what}"
+            self.metrics.assignment_changed(
+                what,
+                &self.kafka.group,
+                &partition_list(partitions),
+                &partition_list(&owned),
+                owned.len(),
             );
-            self.metrics.assigned.set(owned.len() as i64);
         }
     }
 
@@ -106,8 +105,7 @@ impl<S: Stage> Runner<S> {
         let in_group = self.consumer.in_group();
         let holding_none = self.consumer.assigned_partitions() == 0;
         let idle = holding_none && in_group;
-        let became_idle = idle && self.metrics.idle.get() == 0;
-        self.metrics.idle.set(i64::from(idle));
+        let became_idle = self.metrics.set_idle(idle);
         if !holding_none {
             self.idle_since = None;
             return;
@@ -136,15 +134,8 @@ impl<S: Stage> Runner<S> {
     }
 
     pub(super) fn failed(&self, kind: &str, message: &str, failures: u32) {
-        self.metrics.errors.with_label_values(&[kind]).inc();
         self.health.set_ready(false, &format!("{kind}: {message}"));
-        warn!(
-            service = S::NAME,
-            kind,
-            error = message,
-            attempt = failures,
-            "batch attempt failed; retrying with backoff"
-        );
+        self.metrics.attempt_failed(kind, message, failures);
     }
 
     /// librdkafka can stay out of its group after a broker came back from a freeze (seen on
@@ -166,10 +157,7 @@ impl<S: Stage> Runner<S> {
         ) {
             Ok(fresh) => {
                 let stale = std::mem::replace(&mut self.consumer, fresh);
-                self.metrics
-                    .errors
-                    .with_label_values(&["kafka_rejoin"])
-                    .inc();
+                self.metrics.consumer_replaced(&self.kafka.group);
                 if !stale.close(Duration::from_secs(2)) {
                     warn!(service = S::NAME, "the replaced consumer did not close in 2 s; left to close in the background");
                 }
@@ -185,16 +173,7 @@ impl<S: Stage> Runner<S> {
     /// depends on the old one: the batch was not committed and is produced again.
     pub(super) fn replace_producer(&mut self) {
         match self.producer.renew() {
-            Ok(()) => {
-                self.metrics
-                    .errors
-                    .with_label_values(&["kafka_producer_replaced"])
-                    .inc();
-                warn!(
-                    service = S::NAME,
-                    "deliveries timed out: the producer was replaced by a new one"
-                );
-            }
+            Ok(()) => self.metrics.producer_replaced(),
             Err(e) => error!(service = S::NAME, error = %e, "could not create a new producer"),
         }
     }
@@ -205,13 +184,11 @@ impl<S: Stage> Runner<S> {
     /// (`vault_replica_idle`), so it never blocks a rollout.
     pub(super) fn refresh_health(&mut self) {
         self.replace_consumer_if_stuck();
-        self.metrics
-            .assigned
-            .set(self.consumer.assigned_partitions() as i64);
-        self.metrics.lag.set(self.consumer.lag());
-        if let Some(lag) = self.group_lag.as_ref().and_then(GroupLag::get) {
-            self.metrics.group_lag.set(lag);
-        }
+        self.metrics.standing(
+            self.consumer.assigned_partitions(),
+            self.consumer.lag(),
+            self.group_lag.as_ref().and_then(GroupLag::get),
+        );
         self.report_idle();
         let kafka_error = self
             .consumer

@@ -31,7 +31,7 @@ use vault_pg::{PgError, Warehouse};
 pub use config::{Failpoint, RunnerConfig};
 pub use stage::{Decoded, Output, Stage, StageError};
 
-use crate::ops::{Health, Metrics};
+use crate::ops::{BatchCommitted, Health, Metrics};
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
 use membership::{partition_list, warehouse_positions};
@@ -158,11 +158,7 @@ impl<S: Stage> Runner<S> {
                 .step("finishing the batch in flight (uncommitted: read again by the next owner)");
             let result = match self.attempt(&batch) {
                 Err(err) if !err.is_retryable() => {
-                    error!(service = S::NAME, error = %err, size = batch.len(), "batch refused for good; isolating the message at fault");
-                    self.metrics
-                        .errors
-                        .with_label_values(&["warehouse_rejected"])
-                        .inc();
+                    self.metrics.batch_refused(&err, batch.len());
                     self.isolate(&batch)
                 }
                 other => other,
@@ -246,9 +242,7 @@ impl<S: Stage> Runner<S> {
                     .is_some_and(|&upto| m.offset <= upto)
             })
             .count();
-        if resent > 0 {
-            self.metrics.resent.inc_by(resent as u64);
-        }
+        self.metrics.resent(resent);
         for p in positions(batch) {
             let key = (p.topic, p.partition);
             if self
@@ -312,11 +306,7 @@ impl<S: Stage> Runner<S> {
                     self.dlq_limit,
                 );
                 self.producer.enqueue(&record, &mut pending)?;
-                self.metrics
-                    .dead_lettered
-                    .with_label_values(&[reason])
-                    .inc();
-                warn!(service = S::NAME, reason, detail = %detail, topic = %message.topic, partition = message.partition, offset = message.offset, "dead-lettered");
+                self.metrics.dead_lettered(reason, detail, message);
             }
         }
         // Every downstream message and dead letter acknowledged before the warehouse commits
@@ -328,7 +318,7 @@ impl<S: Stage> Runner<S> {
         })?;
         if let Some(Failpoint::AfterWarehouseCommit { batch }) = self.config.failpoint {
             // This one is the (batches committed so far + 1)-th.
-            if batch == self.metrics.batches.get() + 1 {
+            if batch == self.metrics.batches_committed() + 1 {
                 error!(service = S::NAME, batch, "VAULT_TEST_FAILPOINT after-warehouse-commit: aborting before the offset commit");
                 std::process::abort();
             }
@@ -337,21 +327,12 @@ impl<S: Stage> Runner<S> {
             // The warehouse has the batch; it will be read again and applied idempotently.
             warn!(service = S::NAME, error = %e, "offset commit failed after the warehouse commit");
         }
-        if reapplied > 0 {
-            self.metrics.reapplied.inc_by(reapplied as u64);
-            warn!(
-                service = S::NAME,
-                messages = reapplied,
-                "applied again what the warehouse already held (idempotent)"
-            );
-        }
-        self.metrics.consumed.inc_by(batch.len() as u64);
-        self.metrics.produced.inc_by(produced as u64);
-        self.metrics.batches.inc();
-        self.metrics.batch_size.observe(batch.len() as f64);
-        self.metrics
-            .batch_duration
-            .observe(started.elapsed().as_secs_f64());
+        self.metrics.batch_committed(&BatchCommitted {
+            messages: batch.len(),
+            produced,
+            reapplied,
+            duration: started.elapsed(),
+        });
         Ok(())
     }
 
@@ -413,11 +394,7 @@ impl<S: Stage> Runner<S> {
                     let mut pending = Pending::default();
                     self.producer.enqueue(&record, &mut pending)?;
                     self.wait_for_acks(pending)?;
-                    self.metrics
-                        .dead_lettered
-                        .with_label_values(&[reason])
-                        .inc();
-                    error!(service = S::NAME, error = %err, reason, offset = message.offset, partition = message.partition, "dead-lettered: refused for good");
+                    self.metrics.refused_for_good(reason, &err, message);
                     // The warehouse records that it is done with this message too, so that a
                     // restart resumes after it (and does not dead-letter it twice).
                     self.record_done(single)?;

@@ -1,0 +1,341 @@
+//! The service's metrics and the events that change them. Each method says what happened (a
+//! batch committed, a message dead-lettered, an attempt failed, …), logs it and counts it, so
+//! that a log line and its counter never disagree; the runner calls these and touches no
+//! counter itself. The names are [`super::names`].
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+use tracing::{error, info, warn};
+use vault_kafka::InMessage;
+
+use super::names::{self, local};
+
+/// Every `kind` of `vault_errors_total`. Each series exists from the start at 0, so that a
+/// rate or an alert sees the first failure (a series born at 1 has nothing to increase from).
+pub const ERROR_KINDS: [&str; 7] = [
+    "postgres",
+    "redis",
+    "kafka",
+    "encode",
+    "warehouse_rejected",
+    "kafka_rejoin",
+    "kafka_producer_replaced",
+];
+
+/// What a committed batch did.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchCommitted {
+    /// Source messages in the batch (dead letters included).
+    pub messages: usize,
+    /// Downstream messages produced (not dead letters).
+    pub produced: usize,
+    /// Messages the warehouse already held (below its recorded position).
+    pub reapplied: usize,
+    /// From the transaction's start to the offset commit.
+    pub duration: Duration,
+}
+
+/// The service's metrics, all prefixed `vault_` and labelled with `service`.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    service: &'static str,
+    registry: Registry,
+    produced: IntCounter,
+    dead_lettered: IntCounterVec,
+    batch_size: Histogram,
+    batch_duration: Histogram,
+    lag: IntGauge,
+    assigned: IntGauge,
+    group_lag: IntGauge,
+    ready: IntGauge,
+    idle: IntGauge,
+    errors: IntCounterVec,
+    resent: IntCounter,
+    reapplied: IntCounter,
+}
+
+impl Metrics {
+    /// A registry for `service`, with process metrics (RSS, CPU, open fds) included. Every
+    /// series of a labelled counter (each dead-letter reason, each error kind) exists from the
+    /// start at 0.
+    pub fn new(service: &'static str) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(
+            Some("vault".into()),
+            Some([("service".to_owned(), service.to_owned())].into()),
+        )?;
+        let counter = |name: &'static str, help: &str| -> Result<IntCounter, prometheus::Error> {
+            let c = IntCounter::new(local(name), help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let gauge = |name: &'static str, help: &str| -> Result<IntGauge, prometheus::Error> {
+            let g = IntGauge::new(local(name), help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let labelled = |name: &'static str,
+                        help: &str,
+                        label: &str,
+                        values: &[&str]|
+         -> Result<IntCounterVec, prometheus::Error> {
+            let c = IntCounterVec::new(Opts::new(local(name), help), &[label])?;
+            registry.register(Box::new(c.clone()))?;
+            for value in values {
+                c.with_label_values(&[value]);
+            }
+            Ok(c)
+        };
+        let histogram = |name: &'static str,
+                         help: &str,
+                         buckets: Vec<f64>|
+         -> Result<Histogram, prometheus::Error> {
+            let h = Histogram::with_opts(HistogramOpts::new(local(name), help).buckets(buckets))?;
+            registry.register(Box::new(h.clone()))?;
+            Ok(h)
+        };
+        let reasons: Vec<&str> = vault_core::DeadLetterReason::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        let metrics = Metrics {
+            service,
+            produced: counter(names::PRODUCED, "Messages produced downstream")?,
+            reapplied: counter(
+                names::REAPPLIED,
+                "Messages applied again that the warehouse already held (idempotent, but wasted)",
+            )?,
+            resent: counter(
+                names::RESENT,
+                "Downstream messages produced again after a failed attempt had produced them",
+            )?,
+            dead_lettered: labelled(
+                names::DEAD_LETTERED,
+                "Messages sent to the dead-letter topic",
+                "reason",
+                &reasons,
+            )?,
+            errors: labelled(
+                names::ERRORS,
+                "Failed batch attempts by kind",
+                "kind",
+                &ERROR_KINDS,
+            )?,
+            batch_size: histogram(
+                names::BATCH_SIZE,
+                "Messages per committed batch (_sum: messages consumed, _count: batches)",
+                vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0],
+            )?,
+            batch_duration: histogram(
+                names::BATCH_DURATION,
+                "Time from a polled batch's transaction start to its offset commit",
+                prometheus::exponential_buckets(0.001, 2.0, 15)?,
+            )?,
+            lag: gauge(
+                names::CONSUMER_LAG,
+                "Messages behind the end of the owned partitions",
+            )?,
+            assigned: gauge(names::ASSIGNED, "Partitions owned by this replica")?,
+            group_lag: gauge(
+                names::GROUP_LAG,
+                "Messages behind the end of the source topic for the whole consumer group",
+            )?,
+            ready: gauge(
+                names::READY,
+                "1 while the replica is ready (GET /readyz answers 200)",
+            )?,
+            idle: gauge(
+                names::IDLE,
+                "1 while the replica is in its group but holds no partitions",
+            )?,
+            registry,
+        };
+        metrics.registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(metrics)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// A batch is committed (warehouse and offsets).
+    pub fn batch_committed(&self, batch: &BatchCommitted) {
+        self.produced.inc_by(batch.produced as u64);
+        self.batch_size.observe(batch.messages as f64);
+        self.batch_duration.observe(batch.duration.as_secs_f64());
+        if batch.reapplied > 0 {
+            self.reapplied.inc_by(batch.reapplied as u64);
+            warn!(
+                service = self.service,
+                messages = batch.reapplied,
+                "applied again what the warehouse already held (idempotent)"
+            );
+        }
+    }
+
+    /// Batches committed since the start.
+    pub fn batches_committed(&self) -> u64 {
+        self.batch_size.get_sample_count()
+    }
+
+    /// Messages of a committed batch that an earlier, failed attempt had already produced
+    /// downstream were produced again.
+    pub fn resent(&self, messages: usize) {
+        if messages > 0 {
+            self.resent.inc_by(messages as u64);
+            info!(
+                service = self.service,
+                messages,
+                "produced again what a failed attempt had produced (downstream is idempotent)"
+            );
+        }
+    }
+
+    /// A message of a batch is dead-lettered: it does not decode, or its stage refused it.
+    pub fn dead_lettered(&self, reason: &str, detail: &str, message: &InMessage) {
+        self.dead_lettered.with_label_values(&[reason]).inc();
+        warn!(service = self.service, reason, detail = %detail, topic = %message.topic, partition = message.partition, offset = message.offset, "dead-lettered");
+    }
+
+    /// A batch the warehouse refused for good: its messages are tried one by one.
+    pub fn batch_refused(&self, error: &dyn Display, size: usize) {
+        self.errors.with_label_values(&["warehouse_rejected"]).inc();
+        error!(service = self.service, error = %error, size, "batch refused for good; isolating the message at fault");
+    }
+
+    /// The message the warehouse refused for good, tried alone, is dead-lettered.
+    pub fn refused_for_good(&self, reason: &str, error: &dyn Display, message: &InMessage) {
+        self.dead_lettered.with_label_values(&[reason]).inc();
+        error!(service = self.service, error = %error, reason, topic = %message.topic, offset = message.offset, partition = message.partition, "dead-lettered: refused for good");
+    }
+
+    /// An attempt at a batch failed with a retryable error of `kind`; it is retried with backoff.
+    pub fn attempt_failed(&self, kind: &str, error: &str, attempt: u32) {
+        self.errors.with_label_values(&[kind]).inc();
+        warn!(
+            service = self.service,
+            kind, error, attempt, "batch attempt failed; retrying with backoff"
+        );
+    }
+
+    /// A consumer stuck out of its group was replaced by a new one.
+    pub fn consumer_replaced(&self, group: &str) {
+        self.errors.with_label_values(&["kafka_rejoin"]).inc();
+        warn!(
+            service = self.service,
+            group, "the consumer was replaced by a new one, which joins the group afresh"
+        );
+    }
+
+    /// After deliveries timed out, the producer was replaced by a new one.
+    pub fn producer_replaced(&self) {
+        self.errors
+            .with_label_values(&["kafka_producer_replaced"])
+            .inc();
+        warn!(
+            service = self.service,
+            "deliveries timed out: the producer was replaced by a new one"
+        );
+    }
+
+    /// Partitions were assigned or revoked (`what`); the replica now owns `owned`.
+    pub fn assignment_changed(
+        &self,
+        what: &str,
+        group: &str,
+        partitions: &str,
+        owned: &str,
+        owned_count: usize,
+    ) {
+        self.assigned.set(owned_count as i64);
+        info!(service = self.service, group, partitions, owned, "{what}");
+    }
+
+    /// The replica's standing, refreshed every few seconds: partitions owned, their lag, and the
+    /// whole group's lag when the probe has a reading.
+    pub fn standing(&self, assigned: usize, lag: i64, group_lag: Option<i64>) {
+        self.assigned.set(assigned as i64);
+        self.lag.set(lag);
+        if let Some(lag) = group_lag {
+            self.group_lag.set(lag);
+        }
+    }
+
+    /// Sets `vault_replica_idle`; true when the replica has just become idle.
+    pub fn set_idle(&self, idle: bool) -> bool {
+        let became_idle = idle && self.idle.get() == 0;
+        self.idle.set(i64::from(idle));
+        became_idle
+    }
+
+    /// Sets `vault_ready` (from `/readyz`'s verdict, at each scrape).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.set(i64::from(ready));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition;
+
+    fn message() -> InMessage {
+        InMessage {
+            topic: "t".into(),
+            partition: 2,
+            offset: 7,
+            key: None,
+            payload: b"{}".to_vec(),
+            headers: Vec::new(),
+            timestamp_ms: None,
+        }
+    }
+
+    #[test]
+    fn every_labelled_series_starts_at_zero_and_events_count() {
+        let metrics = Metrics::new("test-service").expect("metrics");
+        let before = exposition::parse(&metrics.render());
+        for reason in vault_core::DeadLetterReason::ALL {
+            let found = before.iter().any(|s| {
+                s.name == names::DEAD_LETTERED
+                    && s.labels
+                        .iter()
+                        .any(|(k, v)| k == "reason" && v == reason.as_str())
+                    && s.value == 0.0
+            });
+            assert!(found, "reason {} missing at 0", reason.as_str());
+        }
+        metrics.batch_committed(&BatchCommitted {
+            messages: 5,
+            produced: 4,
+            reapplied: 2,
+            duration: Duration::from_millis(30),
+        });
+        metrics.batch_committed(&BatchCommitted {
+            messages: 3,
+            produced: 3,
+            reapplied: 0,
+            duration: Duration::from_millis(10),
+        });
+        metrics.dead_lettered("unparseable", "not JSON", &message());
+        metrics.attempt_failed("postgres", "connection refused", 1);
+        let after = exposition::parse(&metrics.render());
+        let sum = |name: &str| exposition::sum(&after, name);
+        assert_eq!(sum(names::BATCH_SIZE_SUM), Some(8.0));
+        assert_eq!(sum(names::BATCH_SIZE_COUNT), Some(2.0));
+        assert_eq!(metrics.batches_committed(), 2);
+        assert_eq!(sum(names::PRODUCED), Some(7.0));
+        assert_eq!(sum(names::REAPPLIED), Some(2.0));
+        assert_eq!(sum(names::DEAD_LETTERED), Some(1.0));
+        assert_eq!(sum(names::ERRORS), Some(1.0));
+    }
+}
