@@ -12,7 +12,7 @@
 //!    creates a fresh migrated database, unique topics (4 partitions each, DLQs included) and
 //!    consumer groups, and writes the simulator's dictionaries into Redis (removed at the end);
 //! 1. **backlog**: produces ORDERS orders (default 100,000) as fast as the broker takes them,
-//!    *then* starts the services (logs in `target/bench-pipeline/<run>/`) and measures the drain
+//!    *then* starts the services (logs kept in `target/bench-pipeline/<run>/`) and measures the drain
 //!    time from their start to the moment `cdm.order_ledger` holds every order; per stage
 //!    (`stg.order_events`, `dds.h_order`, `cdm.order_ledger`, counted every 500 ms) the average
 //!    rate over the stage's active span and the peak rate over 2 s;
@@ -30,34 +30,36 @@
 //! layer or the counters differ from their recomputation). The database is dropped at the end (`--keep-db`
 //! keeps it for inspection), the dictionary keys are removed from Redis; the topics are deleted.
 //!
-//! The services inherit the bench's environment, so `BATCH_MAX`, `BATCH_WAIT_MS` and
-//! `KAFKA_EXTRA_CONFIG` set for the bench apply to them. The broker is the local stack's Apache
+//! The services run as `vault_testkit::pipeline::Pipeline` runs them in the tests (the same
+//! supervisor, ports and probes), with the contract's variables only; `BATCH_MAX`,
+//! `BATCH_WAIT_MS`, `KAFKA_EXTRA_CONFIG` and `RUST_LOG` set for the bench are passed on (unset,
+//! the services' defaults apply). The broker is the local stack's Apache
 //! Kafka, which answers a fetch as soon as data arrives (`fetch.min.bytes=1`).
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::producer::{NoCustomPartitioner, ThreadedProducer};
 use rdkafka::ClientContext;
 use uuid::Uuid;
-use vault_core::{Env, KeySpec};
+use vault_core::KeySpec;
 use vault_kafka::KafkaConfig;
-use vault_pg::{PgConfig, Warehouse};
+use vault_pg::Warehouse;
+use vault_services::exposition;
 use vault_services::ops::names;
 use vault_services::shutdown::Shutdown;
-use vault_services::simulate::{self, Planned, SimulateOptions};
-use vault_services::{exposition, RedisConfig, RedisWriter};
+use vault_services::simulate::{self, Plan, Planned, SimulateOptions};
+use vault_testkit::kafka::PARTITIONS;
+use vault_testkit::pipeline::{Kind, Pipeline};
+use vault_testkit::process::Service;
+use vault_testkit::RedisKeys;
 
-const SERVICES: [&str; 3] = ["stg-service", "dds-service", "cdm-service"];
-const PARTITIONS: i32 = 4;
 const SAMPLE: Duration = Duration::from_millis(500);
 const POLL: Duration = Duration::from_millis(50);
 
@@ -66,6 +68,14 @@ const DRAIN_TARGET_S: f64 = 60.0;
 const DDS_TARGET_RATE: f64 = 5_000.0;
 const P99_TARGET_MS: f64 = 1_000.0;
 const RSS_TARGET_MIB: f64 = 64.0;
+
+/// The settings of the bench's environment passed on to the services.
+const PASSED_ON: [&str; 4] = [
+    "BATCH_MAX",
+    "BATCH_WAIT_MS",
+    "KAFKA_EXTRA_CONFIG",
+    "RUST_LOG",
+];
 
 const USAGE: &str = "usage: cargo bench -p vault-benches --bench pipeline -- [ORDERS] \
 [--nominal N] [--nominal-per-min R] [--burst-rate R] [--burst-secs S] [--seed S] [--keep-db]";
@@ -140,132 +150,237 @@ fn main() {
     }
 }
 
-/// The benchmark; false when the pipeline lost or miscounted orders.
+/// The benchmark, phase by phase; false when the pipeline lost or miscounted orders.
 fn run() -> bool {
     let opts = Options::parse();
     let stop = Shutdown::on_signals().expect("signal handlers");
-    let env = Env::new(|n: &str| std::env::var(n).ok());
-    let admin = PgConfig::from_env(&env)
-        .unwrap_or_else(|e| panic!("{e}: run `eval \"$(scripts/stack env)\"` first"));
-    let redis_config = RedisConfig::from_env(&env).expect("REDIS_* settings");
-    let batch_max = std::env::var("BATCH_MAX").unwrap_or_else(|_| "1000 (default)".into());
-    let batch_wait = std::env::var("BATCH_WAIT_MS").unwrap_or_else(|_| "200 (default)".into());
-    let extra = std::env::var("KAFKA_EXTRA_CONFIG").unwrap_or_default();
+    build_services();
+    let mut bench = Bench::prepare(&opts);
+    let backlog = bench.backlog(&stop);
+    let after_drain: Vec<ServiceStats> = bench
+        .pipeline
+        .services
+        .iter()
+        .map(ServiceStats::read)
+        .collect();
+    let windows = bench.latency_windows(&opts, &stop);
+    let end = bench.finish();
+    report(&bench, &opts, &backlog, &after_drain, &windows, &end)
+}
 
-    let binaries = build_services();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let run = format!(
-        "{}_{:x}",
-        std::process::id(),
-        (nanos / 1_000_000) % (1 << 32)
-    );
-    let seed = if opts.seed == 0 {
-        nanos as u64 ^ u64::from(std::process::id())
-    } else {
-        opts.seed
-    };
-    let topics = [
-        format!("bench-pipeline-{run}-orders"),
-        format!("bench-pipeline-{run}-stg"),
-        format!("bench-pipeline-{run}-dds"),
-    ];
-    let groups = SERVICES.map(|s| format!("bench-pipeline-{run}-{s}"));
-    let source = kafka_config(&format!("bench-pipeline-{run}-source"), &topics[0]);
-    let mut all_topics: Vec<String> = topics.to_vec();
-    all_topics.extend(topics.iter().map(|t| format!("{t}.dlq")));
-    let names: Vec<&str> = all_topics.iter().map(String::as_str).collect();
-    vault_kafka::admin::ensure_topics(&source, &names, PARTITIONS).expect("create topics");
-    let db = Db::fresh(&admin, &format!("vault_bench_pipeline_{run}"), opts.keep_db);
-    let mut client = db.warehouse.client().expect("client");
+/// What a run works on: the pipeline (database, topics, groups, the services once started),
+/// the simulator's plan split into the three phases' orders, and the dictionaries in Redis.
+struct Bench {
+    pipeline: Pipeline,
+    plan: Plan,
+    orders: usize,
+    nominal: usize,
+    source: KafkaConfig,
+    _dictionaries: RedisKeys,
+}
 
-    let total = opts.orders + opts.nominal + opts.burst();
-    let plan = simulate::plan(&SimulateOptions {
-        seed,
-        orders: total,
-        ..SimulateOptions::default()
-    });
-    assert_eq!(
-        plan.messages.len(),
-        total,
-        "one message per order (no duplicates, no garbage)"
-    );
-    let _dictionaries = Dictionaries::load(&redis_config, &plan.catalog);
-    let (backlog, rest) = plan.messages.split_at(opts.orders);
-    let (nominal, burst) = rest.split_at(opts.nominal);
+/// The backlog phase's figures.
+struct Backlog {
+    sent: usize,
+    produce_time: Duration,
+    drain: Option<Drain>,
+}
 
-    println!(
-        "pipeline benchmark, run {run}: {} backlog orders, {} at {}/min, {} at {}/s; seed {seed}",
-        opts.orders,
-        opts.nominal,
-        opts.nominal_per_min,
-        opts.burst(),
-        opts.burst_rate
-    );
-    println!(
-        "BATCH_MAX={batch_max} BATCH_WAIT_MS={batch_wait} KAFKA_EXTRA_CONFIG={extra:?}, \
-         {PARTITIONS} partitions, database {}, load average {}",
-        db.name,
-        loadavg()
-    );
+/// The end of a run: each service's figures, the rows in every layer, the counters' check and
+/// how each service stopped.
+struct End {
+    stats: Vec<ServiceStats>,
+    counts: [i64; 3],
+    mismatches: Vec<vault_pg::check::Mismatch>,
+    stopped: Vec<String>,
+}
 
-    // 1. The backlog, produced before the services start.
-    let producer = vault_kafka::Producer::new(&source).expect("producer");
-    let t = Instant::now();
-    let sent = simulate::produce(&producer, &topics[0], backlog, None, &stop, |_| {})
-        .expect("produce the backlog");
-    let produce_time = t.elapsed();
-    interrupted(&stop);
-    assert_eq!(sent, backlog.len());
-    println!(
-        "backlog: {sent} orders produced in {produce_time:.2?} ({:.0}/s)",
-        sent as f64 / produce_time.as_secs_f64()
-    );
-
-    let logs = binaries.log_dir.join(&run);
-    std::fs::create_dir_all(&logs).expect("log directory");
-    println!("starting the services (logs in {})", logs.display());
-    let mut services = Services::start(&binaries, &logs, &topics, &groups, &db.name);
-    let drain = drain(&mut services, &mut client, opts.orders as i64, &stop);
-    let after_drain: Vec<ServiceStats> = services.0.iter().map(ServiceStats::read).collect();
-
-    // 2. Latency.
-    let acker = Acker::new(&source);
-    if opts.orders == 0 {
-        services.wait_ready(&stop);
+impl Bench {
+    /// Phase 0: the pipeline without services, the plan, the dictionaries.
+    fn prepare(opts: &Options) -> Bench {
+        let seed = if opts.seed == 0 {
+            vault_testkit::seed()
+        } else {
+            opts.seed
+        };
+        let mut pipeline = Pipeline::new("bench");
+        pipeline.inherit_settings(&PASSED_ON);
+        if opts.keep_db {
+            pipeline.db.keep();
+        }
+        let run = pipeline
+            .db
+            .name
+            .trim_start_matches("vault_test_")
+            .to_owned();
+        pipeline.keep_logs_in(log_root().join(&run));
+        let total = opts.orders + opts.nominal + opts.burst();
+        let plan = simulate::plan(&SimulateOptions {
+            seed,
+            orders: total,
+            ..SimulateOptions::default()
+        });
+        assert_eq!(
+            plan.messages.len(),
+            total,
+            "one message per order (no duplicates, no garbage)"
+        );
+        let mut dictionaries = RedisKeys::new();
+        dictionaries.load_catalog(&plan.catalog);
+        let source = pipeline
+            .broker
+            .kafka_config("bench-source", &pipeline.topics.source, None);
+        let setting = |name: &str, default: &str| {
+            std::env::var(name).unwrap_or_else(|_| format!("{default} (default)"))
+        };
+        println!(
+            "pipeline benchmark, run {run}: {} backlog orders, {} at {}/min, {} at {}/s; seed {seed}",
+            opts.orders,
+            opts.nominal,
+            opts.nominal_per_min,
+            opts.burst(),
+            opts.burst_rate
+        );
+        println!(
+            "BATCH_MAX={} BATCH_WAIT_MS={} KAFKA_EXTRA_CONFIG={:?}, {PARTITIONS} partitions, \
+             database {}, load average {}",
+            setting("BATCH_MAX", "1000"),
+            setting("BATCH_WAIT_MS", "200"),
+            std::env::var("KAFKA_EXTRA_CONFIG").unwrap_or_default(),
+            pipeline.db.name,
+            loadavg()
+        );
+        Bench {
+            pipeline,
+            plan,
+            orders: opts.orders,
+            nominal: opts.nominal,
+            source,
+            _dictionaries: dictionaries,
+        }
     }
-    let nominal = latency(
-        &format!(
-            "nominal: {} orders at {}/min",
-            nominal.len(),
-            opts.nominal_per_min
-        ),
-        nominal,
-        opts.nominal_per_min / 60.0,
-        &topics[0],
-        &acker,
-        &db.warehouse,
-        &mut services,
-        &stop,
-    );
-    let burst = latency(
-        &format!("burst: {} orders at {}/s", burst.len(), opts.burst_rate),
-        burst,
-        opts.burst_rate,
-        &topics[0],
-        &acker,
-        &db.warehouse,
-        &mut services,
-        &stop,
-    );
 
-    // 3. Resources, checks, stop.
-    let stats: Vec<ServiceStats> = services.0.iter().map(ServiceStats::read).collect();
-    let counts = counts(&mut client);
-    let mismatches = vault_pg::check::cdm_mismatches(&mut *client).expect("check");
-    let stopped = services.stop();
+    fn total(&self) -> usize {
+        self.plan.messages.len()
+    }
 
+    /// Phase 1: the backlog produced before the services start, then drained.
+    fn backlog(&mut self, stop: &Shutdown) -> Backlog {
+        let backlog = &self.plan.messages[..self.orders];
+        let producer = vault_kafka::Producer::new(&self.source).expect("producer");
+        let t = Instant::now();
+        let sent = simulate::produce(
+            &producer,
+            &self.pipeline.topics.source,
+            backlog,
+            None,
+            stop,
+            |_| {},
+        )
+        .expect("produce the backlog");
+        let produce_time = t.elapsed();
+        interrupted(stop);
+        assert_eq!(sent, backlog.len());
+        println!(
+            "backlog: {sent} orders produced in {produce_time:.2?} ({:.0}/s)",
+            sent as f64 / produce_time.as_secs_f64()
+        );
+        println!(
+            "starting the services (logs in {})",
+            self.pipeline.dir.display()
+        );
+        let ids = self.pipeline.spawn_all();
+        let drain = drain(&mut self.pipeline, self.orders as i64, stop);
+        if self.orders == 0 {
+            self.pipeline.wait_ready(&ids, Duration::from_secs(120));
+        }
+        Backlog {
+            sent,
+            produce_time,
+            drain,
+        }
+    }
+
+    /// Phase 2: latency at the nominal rate, then in a burst.
+    fn latency_windows(&mut self, opts: &Options, stop: &Shutdown) -> [Option<Window>; 2] {
+        let acker = Acker::new(&self.source);
+        let rest = &self.plan.messages[self.orders..];
+        let (nominal, burst) = rest.split_at(self.nominal);
+        let topic = self.pipeline.topics.source.clone();
+        let nominal = latency(
+            &format!(
+                "nominal: {} orders at {}/min",
+                nominal.len(),
+                opts.nominal_per_min
+            ),
+            nominal,
+            opts.nominal_per_min / 60.0,
+            &topic,
+            &acker,
+            &mut self.pipeline,
+            stop,
+        );
+        let burst = latency(
+            &format!("burst: {} orders at {}/s", burst.len(), opts.burst_rate),
+            burst,
+            opts.burst_rate,
+            &topic,
+            &acker,
+            &mut self.pipeline,
+            stop,
+        );
+        [nominal, burst]
+    }
+
+    /// Phase 3: resources, checks, a graceful stop.
+    fn finish(&mut self) -> End {
+        let stats = self
+            .pipeline
+            .services
+            .iter()
+            .map(ServiceStats::read)
+            .collect();
+        let mut client = self.pipeline.db.client();
+        let counts = counts(&mut client);
+        let mismatches = vault_pg::check::cdm_mismatches(&mut *client).expect("check");
+        let stopped = self
+            .pipeline
+            .terminate_all(Duration::from_secs(30))
+            .into_iter()
+            .map(|exit| match exit {
+                Some((status, took)) if status.success() => format!("{:.1} s", took.as_secs_f64()),
+                Some((status, _)) => status.to_string(),
+                None => "killed after 30 s".to_owned(),
+            })
+            .collect();
+        End {
+            stats,
+            counts,
+            mismatches,
+            stopped,
+        }
+    }
+}
+
+/// Prints the figures next to the targets; false when orders are missing from a layer or the
+/// counters differ from their recomputation.
+fn report(
+    bench: &Bench,
+    opts: &Options,
+    backlog: &Backlog,
+    after_drain: &[ServiceStats],
+    windows: &[Option<Window>; 2],
+    end: &End,
+) -> bool {
+    let total = bench.total();
+    let (sent, produce_time, drain) = (backlog.sent, backlog.produce_time, &backlog.drain);
+    let [nominal, burst] = windows;
+    let End {
+        stats,
+        counts,
+        mismatches,
+        stopped,
+    } = end;
     // The report.
     println!();
     println!("== per service ==");
@@ -285,7 +400,7 @@ fn run() -> bool {
         "VmHWM end",
         "stop"
     );
-    for ((s, d), stop) in stats.iter().zip(&after_drain).zip(&stopped) {
+    for ((s, d), stop) in stats.iter().zip(after_drain).zip(stopped) {
         println!(
             "{:<12} {:>9.0} {:>5.0} {:>7.0} | {:>8.0} {:>8.1} {:>7.1} {:>10.0} | {:>6.1} {:>11} {:>10} {:>10} {:>6}",
             s.name,
@@ -384,7 +499,7 @@ fn run() -> bool {
             );
         }
     }
-    for s in &stats {
+    for s in stats {
         row(
             &format!("peak RSS (VmHWM) {}", s.name),
             format!("{:.1} MiB", s.hwm_kib as f64 / 1024.0),
@@ -409,11 +524,7 @@ fn run() -> bool {
             println!("  {m:?}");
         }
     }
-    println!("service logs: {}", logs.display());
-    drop(client);
-    if let Err(e) = vault_kafka::admin::delete_topics(&source, &names) {
-        eprintln!("could not delete the bench's topics: {e}");
-    }
+    println!("service logs: {}", bench.pipeline.dir.display());
     mismatches.is_empty() && counts.iter().all(|c| *c == total as i64)
 }
 
@@ -429,27 +540,13 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-/// Kafka settings of the environment with our own group and source topic.
-fn kafka_config(group: &str, source: &str) -> KafkaConfig {
-    let env = Env::new(|n: &str| match n {
-        "KAFKA_CONSUMER_GROUP" => Some(group.to_owned()),
-        "KAFKA_SOURCE_TOPIC" => Some(source.to_owned()),
-        _ => std::env::var(n).ok(),
-    });
-    KafkaConfig::from_env(&env, false).expect("KAFKA_* settings")
-}
-
 // ---------------------------------------------------------------------------------------------
 // the binaries
 
-#[derive(Debug)]
-struct Binaries {
-    paths: HashMap<String, PathBuf>,
-    log_dir: PathBuf,
-}
-
-/// `cargo build --release -p vault-services --bins`, paths from cargo's own report.
-fn build_services() -> Binaries {
+/// `cargo build --release -p vault-services --bins` (a no-op when up to date, so that the
+/// binaries measured are never stale), checked against where the pipeline takes them from
+/// (`vault_testkit::pipeline::Kind::binary`, beside this bench in `target/release`).
+fn build_services() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -471,7 +568,7 @@ fn build_services() -> Binaries {
         .output()
         .expect("run cargo");
     assert!(output.status.success(), "cargo build --release failed");
-    let mut paths = HashMap::new();
+    let mut built: HashMap<String, PathBuf> = HashMap::new();
     for line in output.stdout.split(|b| *b == b'\n') {
         let Ok(message) = serde_json::from_slice::<serde_json::Value>(line) else {
             continue;
@@ -483,96 +580,33 @@ fn build_services() -> Binaries {
             message["target"]["name"].as_str(),
             message["executable"].as_str(),
         ) {
-            paths.insert(name.to_owned(), PathBuf::from(exe));
+            built.insert(name.to_owned(), PathBuf::from(exe));
         }
     }
-    for s in SERVICES {
-        assert!(paths.contains_key(s), "cargo did not report the {s} binary");
+    for kind in Kind::ALL {
+        let reported = built
+            .get(kind.name())
+            .unwrap_or_else(|| panic!("cargo did not report the {} binary", kind.name()));
+        let used = kind.binary();
+        assert_eq!(
+            std::fs::canonicalize(reported).ok(),
+            std::fs::canonicalize(&used).ok(),
+            "cargo built {} at {}, but the pipeline would run {}",
+            kind.name(),
+            reported.display(),
+            used.display()
+        );
     }
-    // <target>/release/<bin> → <target>/bench-pipeline
-    let log_dir = paths[SERVICES[0]]
+}
+
+/// `<target>/bench-pipeline`, beside the release binaries.
+fn log_root() -> PathBuf {
+    Kind::Stg
+        .binary()
         .parent()
         .and_then(Path::parent)
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        .join("bench-pipeline");
-    Binaries { paths, log_dir }
-}
-
-// ---------------------------------------------------------------------------------------------
-// the warehouse and the dictionaries
-
-/// A migrated database of its own, dropped at the end.
-struct Db {
-    name: String,
-    warehouse: Warehouse,
-    admin: PgConfig,
-    keep: bool,
-}
-
-impl Db {
-    fn fresh(admin: &PgConfig, name: &str, keep: bool) -> Db {
-        let mut c = admin
-            .client_config()
-            .connect(postgres::NoTls)
-            .expect("connect");
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .expect("drop db");
-        c.batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create db");
-        let warehouse = Warehouse::new(&admin.with_dbname(name)).expect("pool");
-        warehouse.migrate().expect("migrate");
-        Db {
-            name: name.to_owned(),
-            warehouse,
-            admin: admin.clone(),
-            keep,
-        }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if self.keep {
-            println!("kept database {}", self.name);
-            return;
-        }
-        if let Ok(mut c) = self.admin.client_config().connect(postgres::NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-/// The simulator's dictionaries in Redis (keys unique to the run's seed), removed at the end.
-struct Dictionaries {
-    writer: RedisWriter,
-    keys: Vec<String>,
-}
-
-impl Dictionaries {
-    fn load(config: &RedisConfig, catalog: &vault_core::sample::Catalog) -> Dictionaries {
-        let mut writer = RedisWriter::new(config).expect("redis");
-        simulate::load_dictionaries(&mut writer, catalog).expect("load dictionaries");
-        let keys = catalog
-            .users
-            .iter()
-            .map(|u| u.id.clone())
-            .chain(catalog.restaurants.iter().map(|r| r.id.clone()))
-            .collect();
-        Dictionaries { writer, keys }
-    }
-}
-
-impl Drop for Dictionaries {
-    fn drop(&mut self) {
-        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
-        match self.writer.delete(&keys) {
-            Ok(n) => println!("removed {n} dictionary keys from Redis"),
-            Err(e) => println!("could not remove the dictionary keys from Redis: {e}"),
-        }
-    }
+        .join("bench-pipeline")
 }
 
 fn counts(client: &mut postgres::Client) -> [i64; 3] {
@@ -586,189 +620,13 @@ fn counts(client: &mut postgres::Client) -> [i64; 3] {
     [row.get(0), row.get(1), row.get(2)]
 }
 
-// ---------------------------------------------------------------------------------------------
-// the services
-
-struct Service {
-    name: &'static str,
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Service {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn get(&self, path: &str) -> Option<(u16, String)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-        let mut text = String::new();
-        s.read_to_string(&mut text).ok()?;
-        let status = text.split_whitespace().nth(1)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-        Some((status, body))
-    }
-
-    fn tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(10)..].join("\n")
-    }
-}
-
-struct Services(Vec<Service>);
-
-impl Services {
-    fn start(
-        binaries: &Binaries,
-        logs: &Path,
-        topics: &[String; 3],
-        groups: &[String; 3],
-        dbname: &str,
-    ) -> Services {
-        let mut services = Vec::new();
-        for (i, name) in SERVICES.iter().enumerate() {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let log = logs.join(format!("{name}.log"));
-            let file = std::fs::File::create(&log).expect("log file");
-            let mut command = Command::new(&binaries.paths[*name]);
-            command
-                .env("KAFKA_CONSUMER_GROUP", &groups[i])
-                .env("KAFKA_SOURCE_TOPIC", &topics[i])
-                .env("KAFKA_DLQ_TOPIC", format!("{}.dlq", topics[i]))
-                .env("PG_WAREHOUSE_DBNAME", dbname)
-                .env("HTTP_PORT", port.to_string())
-                .stdin(Stdio::null())
-                .stdout(file.try_clone().expect("log file"))
-                .stderr(file);
-            match topics.get(i + 1) {
-                Some(destination) => command.env("KAFKA_DESTINATION_TOPIC", destination),
-                None => command.env_remove("KAFKA_DESTINATION_TOPIC"),
-            };
-            let child = command.spawn().expect("start a service");
-            services.push(Service {
-                name,
-                child,
-                port,
-                log,
-            });
-        }
-        Services(services)
-    }
-
-    /// Panics (cleaning up) when a service died.
-    fn check_alive(&mut self) {
-        for s in &mut self.0 {
-            if let Ok(Some(status)) = s.child.try_wait() {
-                panic!(
-                    "{} exited ({status}); last lines of {}:\n{}",
-                    s.name,
-                    s.log.display(),
-                    s.tail()
-                );
-            }
-        }
-    }
-
-    fn wait_ready(&mut self, stop: &Shutdown) {
-        let until = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < until {
-            interrupted(stop);
-            self.check_alive();
-            if self
-                .0
-                .iter()
-                .all(|s| s.get("/readyz").is_some_and(|(code, _)| code == 200))
-            {
-                return;
-            }
-            stop.sleep(Duration::from_millis(500));
-        }
-        panic!("the services did not become ready within 120 s");
-    }
-
-    /// SIGTERM each, wait (≤ 30 s), SIGKILL what is left; how long each took.
-    fn stop(&mut self) -> Vec<String> {
-        let started = Instant::now();
-        for s in &self.0 {
-            let _ = Command::new("kill")
-                .args(["-TERM", &s.pid().to_string()])
-                .status();
-        }
-        let mut result = Vec::new();
-        for s in &mut self.0 {
-            let outcome = loop {
-                match s.child.try_wait() {
-                    Ok(Some(status)) if status.success() => {
-                        break format!("{:.1} s", started.elapsed().as_secs_f64());
-                    }
-                    Ok(Some(status)) => break format!("{status}"),
-                    Ok(None) if started.elapsed() < Duration::from_secs(30) => {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                    _ => {
-                        let _ = s.child.kill();
-                        let _ = s.child.wait();
-                        break "killed after 30 s".to_owned();
-                    }
-                }
-            };
-            result.push(outcome);
-        }
-        result
-    }
-}
-
-impl Drop for Services {
-    fn drop(&mut self) {
-        if self
-            .0
-            .iter_mut()
-            .any(|s| matches!(s.child.try_wait(), Ok(None)))
-        {
-            self.stop();
-        }
-    }
-}
-
-/// (VmRSS, VmHWM) in KiB.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// User + system CPU seconds (clock ticks of 1/100 s).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    ticks(11).unwrap_or(0.0) / 100.0 + ticks(12).unwrap_or(0.0) / 100.0
-}
-
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 #[derive(Debug)]
 struct ServiceStats {
-    name: &'static str,
+    name: String,
     consumed: f64,
     batches: f64,
     batch_size_sum: f64,
@@ -787,19 +645,19 @@ impl ServiceStats {
     }
 
     fn read(s: &Service) -> ServiceStats {
-        let metrics = s.get("/metrics").map(|(_, body)| body).unwrap_or_default();
+        let metrics = s.metrics().unwrap_or_default();
         let samples = exposition::parse(&metrics);
         let sum = |name: &str| -> f64 { exposition::sum(&samples, name).unwrap_or(0.0) };
-        let (rss_kib, hwm_kib) = memory(s.pid());
+        let (rss_kib, hwm_kib) = s.memory_kib();
         ServiceStats {
-            name: s.name,
+            name: s.kind.name().to_owned(),
             consumed: sum(names::BATCH_SIZE_SUM),
             batches: sum(names::BATCH_SIZE_COUNT),
             batch_size_sum: sum(names::BATCH_SIZE_SUM),
             batch_seconds_sum: sum(&format!("{}_sum", names::BATCH_DURATION)),
             errors: sum(names::ERRORS),
             dead_lettered: sum(names::DEAD_LETTERED),
-            cpu_seconds: cpu_seconds(s.pid()),
+            cpu_seconds: s.cpu_seconds(),
             rss_kib,
             hwm_kib,
         }
@@ -824,16 +682,12 @@ struct StageRate {
     peak: f64,
 }
 
-fn drain(
-    services: &mut Services,
-    client: &mut postgres::Client,
-    orders: i64,
-    stop: &Shutdown,
-) -> Option<Drain> {
+fn drain(pipeline: &mut Pipeline, orders: i64, stop: &Shutdown) -> Option<Drain> {
     let started = Instant::now();
     if orders == 0 {
         return None;
     }
+    let mut client = pipeline.db.client();
     let limit = Duration::from_secs(300 + orders as u64 / 100);
     let mut samples: Vec<(f64, [i64; 3])> = vec![(0.0, [0; 3])];
     let mut next = started;
@@ -843,7 +697,7 @@ fn drain(
         stop.sleep(next.saturating_duration_since(Instant::now()));
         interrupted(stop);
         let q = Instant::now();
-        let c = counts(client);
+        let c = counts(&mut client);
         counting += q.elapsed();
         let t = started.elapsed().as_secs_f64();
         samples.push((t, c));
@@ -860,11 +714,11 @@ fn drain(
             );
             break;
         }
-        services.check_alive();
+        pipeline.ensure_running();
         if started.elapsed() > limit {
             panic!(
-                "not drained after {limit:?}: {c:?} of {orders}; see {}",
-                services.0[0].log.display()
+                "not drained after {limit:?}: {c:?} of {orders}\n{}",
+                pipeline.diagnostics()
             );
         }
     }
@@ -955,20 +809,19 @@ struct Window {
     hops: Vec<(&'static str, Vec<f64>)>,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn latency(
     label: &str,
     orders: &[Planned],
     per_second: f64,
     topic: &str,
     acker: &Acker,
-    warehouse: &Warehouse,
-    services: &mut Services,
+    pipeline: &mut Pipeline,
     stop: &Shutdown,
 ) -> Option<Window> {
     if orders.is_empty() {
         return None;
     }
+    let warehouse: Warehouse = pipeline.db.warehouse.clone();
     println!(
         "latency, {label} (~{:.0} s) …",
         (orders.len() - 1) as f64 / per_second
@@ -1077,7 +930,7 @@ fn latency(
             if rows == keys.len() as i64 {
                 break;
             }
-            services.check_alive();
+            pipeline.ensure_running();
             std::thread::sleep(Duration::from_millis(200));
         }
         // Give the poller a last round.

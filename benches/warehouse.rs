@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use vault_core::sample::{Catalog, Rng};
 use vault_core::{
-    enrich, order_report, Column, DvBatch, DvRow, EnrichedOrder, Env, KeySpec, OrderReport,
-    RowVisitor, Timestamp, LOAD_SRC,
+    enrich, order_report, Column, DvBatch, DvRow, EnrichedOrder, KeySpec, OrderReport, RowVisitor,
+    Timestamp, LOAD_SRC,
 };
-use vault_pg::{PgConfig, Warehouse};
+use vault_testkit::TestDb;
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -30,8 +30,6 @@ fn main() {
         .collect();
     let orders_n = args.first().copied().unwrap_or(50_000);
     let batch_n = args.get(1).copied().unwrap_or(1_000);
-    let admin = PgConfig::from_env(&Env::new(|n: &str| std::env::var(n).ok()))
-        .unwrap_or_else(|e| panic!("{e}: run `eval \"$(scripts/stack env)\"` first"));
 
     println!("generating {orders_n} orders …");
     let orders = generate(orders_n);
@@ -55,8 +53,8 @@ fn main() {
     );
 
     // The DDS writer.
-    let writer_db = fresh(&admin, "writer");
-    let mut client = writer_db.1.client().expect("client");
+    let writer_db = TestDb::new("bench_writer");
+    let mut client = writer_db.warehouse.client().expect("client");
     let t = Instant::now();
     for batch in &built {
         let mut tx = client.transaction().expect("begin");
@@ -71,8 +69,8 @@ fn main() {
     for o in &orders {
         all.add(o);
     }
-    let copy_db = fresh(&admin, "copy");
-    let mut copy_client = copy_db.1.client().expect("client");
+    let copy_db = TestDb::new("bench_copy");
+    let mut copy_client = copy_db.warehouse.client().expect("client");
     let t = Instant::now();
     let mut tx = copy_client.transaction().expect("begin");
     let mut copier = Copier {
@@ -165,32 +163,6 @@ fn generate(n: usize) -> Vec<EnrichedOrder> {
             .expect("enrichable")
         })
         .collect()
-}
-
-/// A migrated database of its own, dropped at the end.
-struct Db(String, Warehouse, PgConfig);
-
-fn fresh(admin: &PgConfig, name: &str) -> Db {
-    let db = format!("vault_bench_{name}_{}", std::process::id());
-    let mut c = admin
-        .client_config()
-        .connect(postgres::NoTls)
-        .expect("connect");
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .expect("drop db");
-    c.batch_execute(&format!("CREATE DATABASE {db}"))
-        .expect("create db");
-    let warehouse = Warehouse::new(&admin.with_dbname(&db)).expect("pool");
-    warehouse.migrate().expect("migrate");
-    Db(db, warehouse, admin.clone())
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Ok(mut c) = self.2.client_config().connect(postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
-        }
-    }
 }
 
 /// COPY … FROM STDIN (text format) of each table's rows.

@@ -23,9 +23,10 @@ use vault_core::sample::{Catalog, Rng};
 use vault_core::{enrich, order_report, DvBatch, EnrichedOrder, KeySpec, SourceOrder, Timestamp};
 use vault_kafka::{OutRecord, Producer};
 
-use common::pipeline::{dlq, require_servers, Pipeline};
 use common::scenario::load_catalog;
-use common::{seed, RedisKeys};
+use vault_testkit::kafka::dlq;
+use vault_testkit::pipeline::Pipeline;
+use vault_testkit::{require_servers, seed, RedisKeys};
 
 /// Which service reads a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,7 +6,8 @@ use std::process::{Command, Output};
 
 use vault_core::sample::Rng;
 
-use common::{require_env, seed, RedisKeys, Scenario, TestDb};
+use common::Scenario;
+use vault_testkit::{require_env, seed, RedisKeys, TestDb};
 
 fn vault(args: &[&str], env: &[(&str, &str)], unset: &[&str]) -> Output {
     require_env("PG_WAREHOUSE_HOST");

@@ -8,7 +8,7 @@ use vault_core::sample::{Catalog, Rng};
 use vault_core::{SourceOrder, Timestamp, User};
 use vault_services::{CacheConfig, EntryKind, RedisDictionary};
 
-use common::{redis_config, seed, RedisKeys};
+use vault_testkit::{redis_config, seed, RedisKeys};
 
 fn user_json(id: &str, name: &str) -> String {
     serde_json::to_string(&User {

@@ -19,14 +19,15 @@ use vault_core::User;
 use vault_services::simulate::{plan, Planned, SimulateOptions};
 
 use common::expected::Expected;
-use common::pipeline::{
-    dlq, metric_samples, metric_sum, require_servers, wait_timeout, ChildGuard, Kind, Pipeline,
-};
 use common::scenario::{
     count, dead_letter_problems, load_catalog, producer, send, simulate, verify_dead_letters,
     verify_no_downstream_dead_letters,
 };
-use common::{require_env, seed, unique};
+use vault_testkit::http::{metric_samples, metric_sum};
+use vault_testkit::kafka::dlq;
+use vault_testkit::pipeline::{Kind, Pipeline};
+use vault_testkit::process::{wait_timeout, ChildGuard};
+use vault_testkit::{require_env, require_servers, seed, unique};
 
 #[test]
 fn end_to_end_exact() {
@@ -337,7 +338,7 @@ fn config_errors_are_one_line() {
         ("PG_WAREHOUSE_PASSWORD", "vault".to_owned()),
         ("REDIS_HOST", require_env("REDIS_HOST")),
         ("REDIS_PORT", require_env("REDIS_PORT")),
-        ("HTTP_PORT", common::pipeline::free_port().to_string()),
+        ("HTTP_PORT", vault_testkit::ports::free_port().to_string()),
     ];
     let mut failures = Vec::new();
     for kind in Kind::ALL {

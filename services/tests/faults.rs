@@ -20,14 +20,16 @@ use vault_core::sample::Rng;
 use vault_services::shutdown::Shutdown;
 
 use common::expected::Expected;
-use common::pipeline::{metric_sum, require_servers, Kind, Pipeline, PARTITIONS};
 use common::scenario::{
     assert_downstream_exactly_once, assignment_events, load_catalog, log_len, owned_now, producer,
     send, send_until, simulate, verify_dead_letters, verify_no_downstream_dead_letters,
     StopOnUnwind,
 };
-use common::seed;
-use common::stack::KafkaStack;
+use vault_testkit::http::metric_sum;
+use vault_testkit::kafka::PARTITIONS;
+use vault_testkit::pipeline::{Kind, Pipeline};
+use vault_testkit::stack::KafkaStack;
+use vault_testkit::{require_servers, seed};
 
 /// The longest a service may take from SIGTERM to exit (the services promise it; Kubernetes
 /// gives 30 s by default).

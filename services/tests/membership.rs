@@ -14,12 +14,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::expected::Expected;
-use common::pipeline::{metric_sum, require_servers, Kind, Pipeline, PARTITIONS};
 use common::scenario::{
     assignment_events, load_catalog, log_len, owned_now, producer, send, simulate,
     verify_dead_letters,
 };
-use common::seed;
+use vault_testkit::http::metric_sum;
+use vault_testkit::kafka::PARTITIONS;
+use vault_testkit::pipeline::{Kind, Pipeline};
+use vault_testkit::{require_servers, seed};
 
 fn gauge(p: &Pipeline, i: usize, name: &str) -> f64 {
     let text = p.services[i]

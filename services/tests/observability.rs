@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::expected::Expected;
-use common::pipeline::{require_servers, Pipeline};
 use common::scenario::{load_catalog, producer, send, simulate};
-use common::seed;
+use vault_testkit::pipeline::Pipeline;
+use vault_testkit::{require_servers, seed};
 
 /// The `vault_*` names a PromQL-bearing file mentions.
 fn referenced_names(text: &str) -> BTreeSet<String> {

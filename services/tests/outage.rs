@@ -16,9 +16,10 @@ use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{load_dictionaries, plan, produce, SimulateOptions};
 
 use common::expected::{diff, Expected};
-use common::pipeline::{dlq, require_servers, Pipeline};
-use common::proxy::Proxy;
-use common::{require_env, seed, RedisKeys};
+use vault_testkit::kafka::dlq;
+use vault_testkit::pipeline::Pipeline;
+use vault_testkit::proxy::Proxy;
+use vault_testkit::{require_env, require_servers, seed, RedisKeys};
 
 /// How long each outage lasts at least.
 const OUTAGE: Duration = Duration::from_secs(6);

@@ -14,7 +14,8 @@ use vault_services::{
     RetryPolicy,
 };
 
-use common::{redis_config, seed, RedisKeys, Scenario, TestDb};
+use common::Scenario;
+use vault_testkit::{redis_config, seed, RedisKeys, TestDb};
 
 fn dictionary() -> RedisDictionary {
     RedisDictionary::new(&redis_config(), CacheConfig::default()).expect("dictionary")
@@ -240,7 +241,7 @@ fn unknown_ids_and_unparsable_rows_are_reported_not_dropped() {
         update_ts: ts,
         payload: r#"{"hello": "world", "cost": 5}"#,
     });
-    let payload = String::from_utf8(common::message(&template)).expect("utf-8");
+    let payload = String::from_utf8(vault_testkit::message(&template)).expect("utf-8");
     let raw = vault_core::raw_payload(payload.as_bytes()).expect("payload");
     db.stg_raw(StgEvent {
         object_id: 14,
@@ -339,7 +340,7 @@ fn fast_retries() -> RetryPolicy {
 #[test]
 fn transient_faults_are_retried_then_reported() {
     // PostgreSQL unreachable: retried, then a clear, retryable error.
-    let mut config = common::pg_config().with_dbname("vault");
+    let mut config = vault_testkit::pg_config().with_dbname("vault");
     config.port = 1;
     config.connect_timeout = Duration::from_millis(500);
     let nowhere = vault_pg::Warehouse::new(&config).expect("lazy pool");

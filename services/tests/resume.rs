@@ -17,12 +17,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::expected::Expected;
-use common::pipeline::{metric_sum, require_servers, Kind, Pipeline};
 use common::scenario::{
     assert_downstream_exactly_once, load_catalog, producer, send, simulate, verify_dead_letters,
     verify_no_downstream_dead_letters,
 };
-use common::seed;
+use vault_testkit::http::metric_sum;
+use vault_testkit::pipeline::{Kind, Pipeline};
+use vault_testkit::{require_servers, seed};
 
 /// `scripts/stack reset-offsets GROUP TOPIC 0` on the shared stack (the admin API's
 /// alterConsumerGroupOffsets, as `kafka-consumer-groups --reset-offsets` does).

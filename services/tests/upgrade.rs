@@ -21,8 +21,10 @@ use vault_core::{
 };
 use vault_kafka::{OutRecord, Producer};
 
-use common::pipeline::{require_servers, Broker, Kind, Pipeline};
-use common::{seed, Scenario, TestDb};
+use common::Scenario;
+use vault_testkit::kafka::Broker;
+use vault_testkit::pipeline::{Kind, Pipeline};
+use vault_testkit::{require_servers, seed, TestDb};
 
 /// An order id above 2^31 − 1: the original `integer` column could not hold it.
 const BIG_ORDER_ID: i64 = 3_000_000_000;
@@ -343,7 +345,9 @@ fn upgrade_a_warehouse_of_the_original_services() {
         .map(|o| o.payload.user.id.clone())
         .collect();
     p.settle("the upgraded warehouse, loaded again", |p| {
-        let refused = p.broker.read_topic(&common::pipeline::dlq(&p.topics.stg));
+        let refused = p
+            .broker
+            .read_topic(&vault_testkit::kafka::dlq(&p.topics.stg));
         let reasons: Vec<String> = refused
             .iter()
             .map(|r| r.header("vault.reason").unwrap_or_default())

@@ -12,7 +12,7 @@ use vault_core::sample::Catalog;
 use vault_core::{MenuItem, OrderStatus, SourceOrder};
 use vault_services::simulate::Planned;
 
-use super::TestDb;
+use vault_testkit::TestDb;
 
 /// The namespace of every key (docs/contract.md §5.1).
 pub const NAMESPACE: Uuid = Uuid::from_u128(0x7f28_8a2e_0ad0_4039_8e59_6c98_38d8_7307);

@@ -9,8 +9,9 @@ use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{plan, produce, Planned, SimulateOptions};
 
 use super::expected::{diff, Expected};
-use super::pipeline::{dlq, Pipeline};
-use super::RedisKeys;
+use vault_testkit::kafka::dlq;
+use vault_testkit::pipeline::Pipeline;
+use vault_testkit::RedisKeys;
 
 /// The catalog into Redis through the simulator's loader; the keys are deleted at the end.
 pub fn load_catalog(catalog: &Catalog) -> RedisKeys {

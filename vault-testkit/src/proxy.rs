@@ -25,6 +25,15 @@ pub struct Proxy {
     accepting: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("port", &self.port)
+            .field("target", &self.target)
+            .finish()
+    }
+}
+
 impl Proxy {
     /// Starts forwarding a fresh local port to `target` (`host:port`).
     pub fn start(target: &str) -> Self {

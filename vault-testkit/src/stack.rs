@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
-use super::pipeline::Broker;
-use super::unique;
+use crate::kafka::Broker;
+use crate::unique;
 
 /// `scripts/stack` of this repository.
 fn script() -> PathBuf {
@@ -19,24 +19,6 @@ fn script() -> PathBuf {
         .join("..")
         .join("scripts")
         .join("stack")
-}
-
-/// A block of `len` consecutive free ports below the ephemeral range, from an offset of this
-/// process (tests of other processes rarely try the same block).
-fn free_block(len: u16) -> u16 {
-    use std::net::TcpListener;
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let slots = 2_000 / 10;
-    let first = (std::process::id() % u32::from(slots)) as u16;
-    for _ in 0..slots {
-        let slot = (first + NEXT.fetch_add(1, Ordering::Relaxed)) % slots;
-        let base = 30_000 + slot * 10;
-        if (base..base + len).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no block of {len} free ports in 30000..32000")
 }
 
 /// A Kafka cluster started for one test.
@@ -53,7 +35,7 @@ impl KafkaStack {
     /// Starts a cluster of `brokers` nodes (1 or 3) and waits until every node is registered.
     pub fn start(brokers: u8) -> Self {
         let dir = std::env::temp_dir().join(unique("vault_kafka_stack"));
-        let base = free_block(8);
+        let base = crate::ports::free_block(8);
         let stack = KafkaStack {
             dir,
             brokers,
