@@ -524,7 +524,6 @@ fn report(
             println!("  {m:?}");
         }
     }
-    println!("service logs: {}", bench.pipeline.dir.display());
     mismatches.is_empty() && counts.iter().all(|c| *c == total as i64)
 }
 

@@ -50,12 +50,9 @@ impl Kind {
             None => std::env::current_exe()
                 .ok()
                 .and_then(|exe| exe.parent().map(Path::to_path_buf))
-                .map(|dir| {
-                    if dir.ends_with("deps") {
-                        dir.join("..")
-                    } else {
-                        dir
-                    }
+                .map(|dir| match dir.parent() {
+                    Some(profile) if dir.ends_with("deps") => profile.to_path_buf(),
+                    _ => dir,
                 })
                 .unwrap_or_else(|| PathBuf::from(".")),
         };
