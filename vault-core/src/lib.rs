@@ -39,13 +39,21 @@ pub mod reason;
 pub mod report;
 pub mod sample;
 pub mod time;
+pub mod toolkit;
+
+// The toolkit's macro names this crate by its name, also from inside it.
+extern crate self as vault_core;
+#[doc(hidden)]
+pub use serde;
+#[doc(hidden)]
+pub use uuid;
 
 pub use amount::{Amount, AmountError};
 pub use cdm::{
     project, CounterBatch, CounterDelta, CounterKey, CounterNames, LedgerEntry, Outcome, Projection,
 };
 pub use config::{env_from_pairs, ConfigError, Env};
-pub use dv::{build_order, Column, DvBatch, DvRow, DvRows, OrderKeys, RowVisitor, LOAD_SRC};
+pub use dv::{build_order, DvBatch, DvRows, OrderKeys, LOAD_SRC};
 pub use enrich::{enrich, EnrichError};
 pub use error::{MessageError, MAX_MESSAGE_BYTES};
 pub use keys::{Joining, KeySpec, DELIMITER, KEY_SPEC_VERSION, SEED_NAMESPACE};
@@ -58,3 +66,7 @@ pub use position::Position;
 pub use reason::DeadLetterReason;
 pub use report::{order_report, vault_batch};
 pub use time::{Timestamp, TimestampError};
+pub use toolkit::{
+    hashdiff, Column, ColumnDef, DvRow, ModelDef, ModelError, RowSet, RowVisitor, SqlType,
+    SqlValue, Table, TableDef, TableKind,
+};

@@ -39,6 +39,9 @@ pub enum PgError {
     /// Stored data that cannot be read back (a raw order that no longer parses, a bad status).
     #[error("stored data: {0}")]
     Stored(String),
+    /// A model declaration that does not hold together (a fault in the caller's code).
+    #[error("Data Vault model: {0}")]
+    Model(#[from] vault_core::ModelError),
 }
 
 impl PgError {
@@ -70,7 +73,8 @@ impl PgError {
             PgError::Tls(_)
             | PgError::MigrationChanged { .. }
             | PgError::UnknownMigration(_)
-            | PgError::Stored(_) => false,
+            | PgError::Stored(_)
+            | PgError::Model(_) => false,
         }
     }
 }

@@ -4,8 +4,11 @@
 //!
 //! * [`migrate`] — versioned `.sql` migrations, applied in one transaction under an advisory lock;
 //! * [`stg`] — batch upsert of raw orders into `stg.order_events` (a stale version never wins);
-//! * [`dds`] — the Data Vault writer: one statement per table per batch (`unnest` arrays),
-//!   `ON CONFLICT DO NOTHING`, rows deduplicated in memory first by `vault_core::DvBatch`;
+//! * [`model`] — any declared Data Vault model (`vault_core::data_vault!`): its DDL (tables,
+//!   keys, foreign keys, indexes, a `_current` view per satellite) and its loader, one
+//!   statement per table per batch (`unnest` arrays), insert-only;
+//! * [`dds`] — the order model's writer on that loader, rows deduplicated in memory first by
+//!   `vault_core::DvBatch`;
 //! * [`cdm`] — the exact counter applier: a per-order ledger plus the three datamarts, updated in
 //!   the same transaction from `vault_core`'s projection;
 //! * [`positions`] — the Kafka positions a batch consumed, recorded in the batch's transaction;
@@ -22,6 +25,7 @@ pub mod config;
 pub mod dds;
 pub mod error;
 pub mod migrate;
+pub mod model;
 pub mod pool;
 pub mod positions;
 pub mod stg;

@@ -40,6 +40,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "widen_order_ids",
         sql: include_str!("../migrations/0004_widen_order_ids.sql"),
     },
+    Migration {
+        version: 5,
+        name: "satellite_current_views",
+        sql: include_str!("../migrations/0005_satellite_current_views.sql"),
+    },
 ];
 
 /// What a run did.

@@ -1,0 +1,239 @@
+//! What a declared model says about its tables: kinds, columns, SQL types, references, versions.
+//! Plain `const` data (`&'static` slices), so that a model's description costs nothing at run
+//! time and an adapter (vault-pg's DDL and loader) can read it without knowing the row types.
+
+/// The kind of a Data Vault table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    /// A business entity: its key and business-key columns.
+    Hub,
+    /// A relation between hubs: its key and one reference per hub.
+    Link,
+    /// Descriptive attributes of one hub or link, insert-only: a change of value is a new row.
+    Satellite,
+}
+
+/// The SQL type a column is stored as (what a database adapter maps it to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlType {
+    /// A key or a reference (`uuid`).
+    Uuid,
+    /// Text (`varchar`).
+    Text,
+    /// A 64-bit integer (`bigint`).
+    BigInt,
+    /// A timestamp without zone (`timestamp`).
+    Timestamp,
+    /// An exact decimal (`numeric`), carried as its text.
+    Numeric,
+}
+
+/// One column of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnDef {
+    /// Its name.
+    pub name: &'static str,
+    /// Its type.
+    pub sql_type: SqlType,
+    /// The table it references (links: each hub; satellites: the parent), if any.
+    pub references: Option<&'static str>,
+}
+
+/// One table of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableDef {
+    /// Its name (unqualified; the schema is the model's).
+    pub name: &'static str,
+    /// Hub, link or satellite.
+    pub kind: TableKind,
+    /// Every column the rows fill, the primary key first (the loader adds `load_dt` and
+    /// `load_src`).
+    pub columns: &'static [ColumnDef],
+    /// Satellites: the column holding the source's version timestamp, if the satellite is
+    /// versioned. The loader moves it forward when a row's value is seen again at a newer
+    /// version, so the satellite's current value is the one of the newest version, whatever
+    /// the arrival order (see `docs/toolkit.md`).
+    pub version: Option<&'static str>,
+}
+
+impl TableDef {
+    /// The primary key's column name.
+    pub const fn key(&self) -> &'static str {
+        self.columns[0].name
+    }
+
+    /// Satellites: the reference to the parent hub or link (the first referencing column).
+    pub fn parent(&self) -> Option<&'static ColumnDef> {
+        match self.kind {
+            TableKind::Satellite => self.columns.iter().find(|c| c.references.is_some()),
+            _ => None,
+        }
+    }
+
+    /// Satellites: the attribute columns (neither key, nor parent, nor version), in order: what
+    /// a hashdiff is formed from.
+    pub fn attributes(&self) -> impl Iterator<Item = &'static ColumnDef> + '_ {
+        let parent = self.parent().map(|c| c.name);
+        let version = self.version;
+        let columns: &'static [ColumnDef] = self.columns;
+        columns.iter().skip(1).filter(move |c| {
+            self.kind == TableKind::Satellite && Some(c.name) != parent && Some(c.name) != version
+        })
+    }
+}
+
+/// A declared model: its tables, hubs first, then links, then satellites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelDef {
+    /// The model's name.
+    pub name: &'static str,
+    /// The database schema its tables live in.
+    pub schema: &'static str,
+    /// The `load_src` of every row loaded.
+    pub load_src: &'static str,
+    /// Its tables.
+    pub tables: &'static [TableDef],
+}
+
+/// A declaration that does not hold together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// Two tables share a name.
+    #[error("model {model}: table {table} is declared twice")]
+    DuplicateTable {
+        /// The model.
+        model: &'static str,
+        /// The table.
+        table: &'static str,
+    },
+    /// A column references a table the model does not declare before it.
+    #[error("model {model}: {table}.{column} references {target}, which is not a hub or link declared before it")]
+    UnknownReference {
+        /// The model.
+        model: &'static str,
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// What it references.
+        target: &'static str,
+    },
+    /// A schema, table or column name that is not a plain SQL name (`[a-z_][a-z0-9_]*`, at most
+    /// 63 bytes): adapters use the names unquoted.
+    #[error("model {model}: {name:?} is not a plain lower-case SQL name")]
+    Name {
+        /// The model.
+        model: &'static str,
+        /// The name.
+        name: &'static str,
+    },
+    /// A link without two hubs, or a satellite without a parent or without attributes.
+    #[error("model {model}: {table}: {why}")]
+    Shape {
+        /// The model.
+        model: &'static str,
+        /// The table.
+        table: &'static str,
+        /// What is wrong.
+        why: &'static str,
+    },
+}
+
+impl ModelDef {
+    /// The table named `name`.
+    pub fn table(&self, name: &str) -> Option<&'static TableDef> {
+        let tables: &'static [TableDef] = self.tables;
+        tables.iter().find(|t| t.name == name)
+    }
+
+    /// Checks the declaration: unique table names; every reference to a hub (links) or to a
+    /// hub or link (satellites) declared before it; links join at least two hubs; satellites
+    /// have a parent and at least one attribute, and their version column is a timestamp.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let model = self.name;
+        let plain = |name: &'static str| {
+            let ok = !name.is_empty()
+                && name.len() <= 63
+                && !name.as_bytes()[0].is_ascii_digit()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if ok {
+                Ok(())
+            } else {
+                Err(ModelError::Name { model, name })
+            }
+        };
+        plain(self.schema)?;
+        for (i, table) in self.tables.iter().enumerate() {
+            plain(table.name)?;
+            for column in table.columns {
+                plain(column.name)?;
+            }
+            if self.tables[..i].iter().any(|t| t.name == table.name) {
+                return Err(ModelError::DuplicateTable {
+                    model,
+                    table: table.name,
+                });
+            }
+            let shape = |why| ModelError::Shape {
+                model,
+                table: table.name,
+                why,
+            };
+            if table.columns.first().map(|c| c.sql_type) != Some(SqlType::Uuid) {
+                return Err(shape("the first column must be its uuid key"));
+            }
+            for column in table.columns {
+                let Some(target) = column.references else {
+                    continue;
+                };
+                let allowed = |t: &TableDef| match table.kind {
+                    TableKind::Link => t.kind == TableKind::Hub,
+                    _ => t.kind != TableKind::Satellite,
+                };
+                if !self.tables[..i]
+                    .iter()
+                    .any(|t| t.name == target && allowed(t))
+                {
+                    return Err(ModelError::UnknownReference {
+                        model,
+                        table: table.name,
+                        column: column.name,
+                        target,
+                    });
+                }
+            }
+            if let Some(version) = table.version {
+                let ok = table
+                    .columns
+                    .iter()
+                    .any(|c| c.name == version && c.sql_type == SqlType::Timestamp);
+                if table.kind != TableKind::Satellite || !ok {
+                    return Err(shape("the version column is a timestamp of a satellite"));
+                }
+            }
+            let references = table
+                .columns
+                .iter()
+                .filter(|c| c.references.is_some())
+                .count();
+            match table.kind {
+                TableKind::Hub if references > 0 => {
+                    return Err(shape("a hub references no other table"))
+                }
+                TableKind::Link if references < 2 => {
+                    return Err(shape("a link joins at least two hubs"))
+                }
+                TableKind::Satellite if references != 1 => {
+                    return Err(shape("a satellite has exactly one parent"))
+                }
+                TableKind::Satellite if table.attributes().next().is_none() => {
+                    return Err(shape("a satellite has at least one attribute"))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

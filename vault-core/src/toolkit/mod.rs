@@ -1,0 +1,310 @@
+//! The Data Vault toolkit: declare your own hubs, links and satellites in Rust, get typed rows,
+//! deterministic keys ([`crate::KeySpec`]), batches de-duplicated by key, and a description of
+//! the model ([`ModelDef`]) from which an adapter makes the DDL and the loader
+//! (`vault_pg::model`). The order model of this project ([`crate::DvRows`]) is declared with
+//! it too. See `docs/toolkit.md` for a walk-through.
+//!
+//! A model is declared with [`crate::data_vault!`]:
+//!
+//! ```
+//! use vault_core::{data_vault, DvRow, KeySpec, RowSet, Timestamp};
+//!
+//! data_vault! {
+//!     /// Couriers and their deliveries.
+//!     pub struct CourierRows<'a> {
+//!         model: "couriers", schema: "courier", load_src: "courier-app";
+//!         hubs {
+//!             /// A courier, by id.
+//!             h_courier: HCourier<'a> { h_courier_pk; courier_id: &'a str }
+//!             /// A delivery, by number.
+//!             h_delivery: HDelivery { h_delivery_pk; delivery_id: i64 }
+//!         }
+//!         links {
+//!             /// Who made a delivery.
+//!             l_delivery_courier: LDeliveryCourier {
+//!                 hk_delivery_courier_pk; h_delivery_pk -> h_delivery, h_courier_pk -> h_courier
+//!             }
+//!         }
+//!         satellites {
+//!             /// A courier's name, newest version wins.
+//!             s_courier_name: SCourierName<'a> {
+//!                 hk_courier_name_pk; h_courier_pk -> h_courier; name: &'a str; version updated_at
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let keys = KeySpec::SEED;
+//! let mut rows = CourierRows::default();
+//! let at = Timestamp::parse("2024-05-01 10:00:00")?;
+//! for _ in 0..2 {
+//!     rows.h_courier.push(HCourier { h_courier_pk: keys.hub("c-7"), courier_id: "c-7" });
+//!     rows.s_courier_name.push(
+//!         SCourierName { hk_courier_name_pk: Default::default(), h_courier_pk: keys.hub("c-7"),
+//!                        name: "Ann", updated_at: at }
+//!         .with_hashdiff(&keys, "c-7"),
+//!     );
+//! }
+//! assert_eq!(rows.len(), 2); // de-duplicated by key
+//! assert_eq!(rows.s_courier_name[0].key(), keys.hashdiff("c-7", &["Ann"]));
+//! CourierRows::MODEL.validate()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod def;
+mod row;
+mod table;
+
+pub use def::{ColumnDef, ModelDef, ModelError, SqlType, TableDef, TableKind};
+pub use row::{hashdiff, Column, DvRow, RowSet, RowVisitor, SqlValue};
+pub use table::Table;
+
+/// Declares a Data Vault model: one row type per hub, link and satellite, and a batch type
+/// holding a de-duplicating [`Table`] of each (hubs, then links, then satellites).
+///
+/// ```text
+/// data_vault! {
+///     /// docs
+///     pub struct Rows<'a> {
+///         model: "name", schema: "db_schema", load_src: "load_src value";
+///         hubs       { h_x: HX<'a> { h_x_pk; business_key: &'a str, … } … }
+///         links      { l_x_y: LXY { hk_x_y_pk; h_x_pk -> h_x, h_y_pk -> h_y, … } … }
+///         satellites { s_x: SX<'a> { hk_x_pk; h_x_pk -> h_x; attribute: Type, …[; version column] } … }
+///     }
+/// }
+/// ```
+///
+/// * Every table's first column is its `uuid` key; hub columns are the business key (and any
+///   other insert-once column); link columns reference the hubs they join (`-> hub`); a
+///   satellite has one parent reference, its attributes, and optionally a `version` column (a
+///   [`crate::Timestamp`], the source's version of the value: see [`TableDef::version`]).
+/// * Column types are `&'a str`, `i64`, [`crate::Timestamp`], `&'a` [`crate::Amount`],
+///   [`crate::OrderStatus`] or `Uuid` ([`SqlValue`]); a row type that borrows is declared with
+///   the lifetime `'a`, the batch type's.
+/// * The generated batch type implements [`RowSet`] (its [`ModelDef`] is `Rows::MODEL`) and has
+///   `TABLES`, `len`, `is_empty`, `visit` and `clear`; every row type implements [`DvRow`] and
+///   `serde::Serialize`.
+#[macro_export]
+macro_rules! data_vault {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $Rows:ident<$lt:lifetime> {
+            model: $model:literal, schema: $schema:literal, load_src: $load_src:literal;
+            hubs {
+                $( $(#[$hdoc:meta])* $ht:ident : $HRow:ident $(<$hlt:lifetime>)?
+                    { $hpk:ident ; $($hcol:ident : $hty:ty),+ $(,)? } )*
+            }
+            links {
+                $( $(#[$ldoc:meta])* $lnk:ident : $LRow:ident
+                    { $lpk:ident ; $($lcol:ident -> $lref:ident),+ $(,)? } )*
+            }
+            satellites {
+                $( $(#[$sdoc:meta])* $st:ident : $SRow:ident $(<$slt:lifetime>)?
+                    { $spk:ident ; $sfk:ident -> $sref:ident ; $($scol:ident : $sty:ty),+
+                      $(; version $sver:ident)? $(;)? } )*
+            }
+        }
+    ) => {
+        $(
+            $(#[$hdoc])*
+            #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
+            #[serde(crate = "vault_core::serde")]
+            #[allow(missing_docs)]
+            pub struct $HRow $(<$hlt>)? {
+                pub $hpk: $crate::uuid::Uuid,
+                $(pub $hcol: $hty,)+
+            }
+
+            impl $(<$hlt>)? $crate::toolkit::DvRow for $HRow $(<$hlt>)? {
+                const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
+                    name: stringify!($ht),
+                    kind: $crate::toolkit::TableKind::Hub,
+                    columns: &[
+                        $crate::data_vault!(@key $hpk),
+                        $($crate::data_vault!(@column $hcol: $hty),)+
+                    ],
+                    version: None,
+                };
+                const COLUMNS: &'static [&'static str] = &[stringify!($hpk) $(, stringify!($hcol))+];
+                fn key(&self) -> $crate::uuid::Uuid {
+                    self.$hpk
+                }
+                fn set_key(&mut self, key: $crate::uuid::Uuid) {
+                    self.$hpk = key;
+                }
+                fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
+                    f($crate::toolkit::Column::from(self.$hpk));
+                    $(f($crate::toolkit::Column::from(self.$hcol));)+
+                }
+            }
+        )*
+        $(
+            $(#[$ldoc])*
+            #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
+            #[serde(crate = "vault_core::serde")]
+            #[allow(missing_docs)]
+            pub struct $LRow {
+                pub $lpk: $crate::uuid::Uuid,
+                $(pub $lcol: $crate::uuid::Uuid,)+
+            }
+
+            impl $crate::toolkit::DvRow for $LRow {
+                const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
+                    name: stringify!($lnk),
+                    kind: $crate::toolkit::TableKind::Link,
+                    columns: &[
+                        $crate::data_vault!(@key $lpk),
+                        $($crate::data_vault!(@reference $lcol -> $lref),)+
+                    ],
+                    version: None,
+                };
+                const COLUMNS: &'static [&'static str] = &[stringify!($lpk) $(, stringify!($lcol))+];
+                fn key(&self) -> $crate::uuid::Uuid {
+                    self.$lpk
+                }
+                fn set_key(&mut self, key: $crate::uuid::Uuid) {
+                    self.$lpk = key;
+                }
+                fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
+                    f($crate::toolkit::Column::from(self.$lpk));
+                    $(f($crate::toolkit::Column::from(self.$lcol));)+
+                }
+            }
+        )*
+        $(
+            $(#[$sdoc])*
+            #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
+            #[serde(crate = "vault_core::serde")]
+            #[allow(missing_docs)]
+            pub struct $SRow $(<$slt>)? {
+                pub $spk: $crate::uuid::Uuid,
+                pub $sfk: $crate::uuid::Uuid,
+                $(pub $scol: $sty,)+
+                $(pub $sver: $crate::Timestamp,)?
+            }
+
+            impl $(<$slt>)? $crate::toolkit::DvRow for $SRow $(<$slt>)? {
+                const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
+                    name: stringify!($st),
+                    kind: $crate::toolkit::TableKind::Satellite,
+                    columns: &[
+                        $crate::data_vault!(@key $spk),
+                        $crate::data_vault!(@reference $sfk -> $sref),
+                        $($crate::data_vault!(@column $scol: $sty),)+
+                        $($crate::data_vault!(@column $sver: $crate::Timestamp),)?
+                    ],
+                    version: $crate::data_vault!(@name $($sver)?),
+                };
+                const COLUMNS: &'static [&'static str] = &[
+                    stringify!($spk), stringify!($sfk) $(, stringify!($scol))+ $(, stringify!($sver))?
+                ];
+                fn key(&self) -> $crate::uuid::Uuid {
+                    self.$spk
+                }
+                fn set_key(&mut self, key: $crate::uuid::Uuid) {
+                    self.$spk = key;
+                }
+                fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
+                    f($crate::toolkit::Column::from(self.$spk));
+                    f($crate::toolkit::Column::from(self.$sfk));
+                    $(f($crate::toolkit::Column::from(self.$scol));)+
+                    $(f($crate::toolkit::Column::from(self.$sver));)?
+                }
+                $crate::data_vault!(@versioned $($sver)?);
+            }
+        )*
+
+        $(#[$meta])*
+        #[derive(Debug, Default, Clone, PartialEq)]
+        $vis struct $Rows<$lt> {
+            $( $(#[$hdoc])* pub $ht: $crate::toolkit::Table<$HRow $(<$hlt>)?>, )*
+            $( $(#[$ldoc])* pub $lnk: $crate::toolkit::Table<$LRow>, )*
+            $( $(#[$sdoc])* pub $st: $crate::toolkit::Table<$SRow $(<$slt>)?>, )*
+            _borrows: ::std::marker::PhantomData<&$lt ()>,
+        }
+
+        impl<$lt> $crate::toolkit::RowSet for $Rows<$lt> {
+            const MODEL: $crate::toolkit::ModelDef = $crate::toolkit::ModelDef {
+                name: $model,
+                schema: $schema,
+                load_src: $load_src,
+                tables: &[
+                    $(<$HRow $(<$hlt>)? as $crate::toolkit::DvRow>::DEF,)*
+                    $(<$LRow as $crate::toolkit::DvRow>::DEF,)*
+                    $(<$SRow $(<$slt>)? as $crate::toolkit::DvRow>::DEF,)*
+                ],
+            };
+            fn visit<V: $crate::toolkit::RowVisitor>(&self, visitor: &mut V) {
+                $(visitor.table(&self.$ht);)*
+                $(visitor.table(&self.$lnk);)*
+                $(visitor.table(&self.$st);)*
+            }
+            fn row_count(&self) -> usize {
+                0 $(+ self.$ht.len())* $(+ self.$lnk.len())* $(+ self.$st.len())*
+            }
+        }
+
+        #[allow(dead_code)]
+        impl<$lt> $Rows<$lt> {
+            /// The names of every table, hubs first, then links, then satellites.
+            pub const TABLES: &'static [&'static str] =
+                &[$(stringify!($ht),)* $(stringify!($lnk),)* $(stringify!($st),)*];
+
+            /// Rows in all tables.
+            pub fn len(&self) -> usize {
+                $crate::toolkit::RowSet::row_count(self)
+            }
+
+            /// Whether there are no rows.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Hands each table's rows to the visitor: hubs, then links, then satellites.
+            pub fn visit<V: $crate::toolkit::RowVisitor>(&self, visitor: &mut V) {
+                $crate::toolkit::RowSet::visit(self, visitor)
+            }
+
+            /// Forgets all rows, keeping allocations.
+            pub fn clear(&mut self) {
+                $(self.$ht.clear();)*
+                $(self.$lnk.clear();)*
+                $(self.$st.clear();)*
+            }
+        }
+    };
+    (@key $name:ident) => {
+        $crate::toolkit::ColumnDef {
+            name: stringify!($name),
+            sql_type: $crate::toolkit::SqlType::Uuid,
+            references: None,
+        }
+    };
+    (@reference $name:ident -> $target:ident) => {
+        $crate::toolkit::ColumnDef {
+            name: stringify!($name),
+            sql_type: $crate::toolkit::SqlType::Uuid,
+            references: Some(stringify!($target)),
+        }
+    };
+    (@column $name:ident : $ty:ty) => {
+        $crate::toolkit::ColumnDef {
+            name: stringify!($name),
+            sql_type: <$ty as $crate::toolkit::SqlValue>::SQL_TYPE,
+            references: None,
+        }
+    };
+    (@name) => { None };
+    (@name $name:ident) => { Some(stringify!($name)) };
+    (@versioned) => {};
+    (@versioned $name:ident) => {
+        fn version(&self) -> Option<$crate::Timestamp> {
+            Some(self.$name)
+        }
+        fn absorb(&mut self, again: &Self) {
+            if again.$name > self.$name {
+                self.$name = again.$name;
+            }
+        }
+    };
+}

@@ -1,0 +1,112 @@
+//! The rows of one table in a batch, de-duplicated by key as they are pushed.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use uuid::Uuid;
+
+use super::row::DvRow;
+
+/// The rows of one table in a batch: a row whose key is already there is not added again (a
+/// versioned satellite's kept row takes the newer version, [`DvRow::absorb`]). Reads as a
+/// slice of rows.
+#[derive(Debug, Clone)]
+pub struct Table<R> {
+    rows: Vec<R>,
+    index: KeyIndex,
+}
+
+impl<R> Default for Table<R> {
+    fn default() -> Self {
+        Table {
+            rows: Vec::new(),
+            index: KeyIndex::default(),
+        }
+    }
+}
+
+impl<R: PartialEq> PartialEq for Table<R> {
+    fn eq(&self, other: &Self) -> bool {
+        self.rows == other.rows
+    }
+}
+
+impl<R: DvRow> Table<R> {
+    /// Adds `row` unless its key is there; returns whether it was added.
+    pub fn push(&mut self, row: R) -> bool {
+        match self.index.entry(row.key()) {
+            Entry::Occupied(kept) => {
+                self.rows[*kept.get()].absorb(&row);
+                false
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(self.rows.len());
+                self.rows.push(row);
+                true
+            }
+        }
+    }
+}
+
+impl<R> Table<R> {
+    /// Forgets all rows, keeping allocations.
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.index.clear();
+    }
+
+    /// The rows, in the order they were first pushed.
+    pub fn into_vec(self) -> Vec<R> {
+        self.rows
+    }
+}
+
+impl<R> std::ops::Deref for Table<R> {
+    type Target = [R];
+
+    fn deref(&self) -> &[R] {
+        &self.rows
+    }
+}
+
+impl<'t, R> IntoIterator for &'t Table<R> {
+    type Item = &'t R;
+    type IntoIter = std::slice::Iter<'t, R>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.rows.iter()
+    }
+}
+
+impl<R: DvRow> FromIterator<R> for Table<R> {
+    fn from_iter<I: IntoIterator<Item = R>>(rows: I) -> Self {
+        let mut table = Table::default();
+        for row in rows {
+            table.push(row);
+        }
+        table
+    }
+}
+
+/// Row index by key. UUIDv5 keys are already uniformly distributed, so hashing them again with
+/// SipHash would be wasted work; a multiply-rotate over their bytes is enough.
+type KeyIndex = HashMap<Uuid, usize, BuildHasherDefault<KeyHasher>>;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The toolkit on the order model and on a model of its own: declarations that hold together,
+//! hashdiffs formed from the declared attributes, batches de-duplicated by key, versions kept.
+
+use vault_core::sample::{Catalog, Rng};
+use vault_core::{
+    build_order, data_vault, enrich, hashdiff, DvRow, DvRows, KeySpec, ModelError, RowSet,
+    RowVisitor, SqlType, TableKind, Timestamp,
+};
+
+data_vault! {
+    /// A model of its own: parcels and depots.
+    pub struct ParcelRows<'a> {
+        model: "parcels", schema: "parcel", load_src: "test";
+        hubs {
+            /// A parcel.
+            h_parcel: HParcel<'a> { h_parcel_pk; parcel_code: &'a str }
+            /// A depot.
+            h_depot: HDepot { h_depot_pk; depot_no: i64 }
+        }
+        links {
+            /// Where a parcel is handled.
+            l_parcel_depot: LParcelDepot { hk_parcel_depot_pk; h_parcel_pk -> h_parcel, h_depot_pk -> h_depot }
+        }
+        satellites {
+            /// A parcel's state.
+            s_parcel_state: SParcelState<'a> {
+                hk_parcel_state_pk; h_parcel_pk -> h_parcel; state: &'a str, weight_g: i64; version seen_at
+            }
+        }
+    }
+}
+
+fn ts(text: &str) -> Timestamp {
+    Timestamp::parse(text).expect("timestamp")
+}
+
+#[test]
+fn the_order_model_is_a_valid_declaration_with_the_contracts_tables() {
+    let model = DvRows::MODEL;
+    model.validate().expect("valid");
+    assert_eq!(model.schema, "dds");
+    assert_eq!(model.load_src, vault_core::LOAD_SRC);
+    let names: Vec<&str> = model.tables.iter().map(|t| t.name).collect();
+    assert_eq!(names, DvRows::TABLES);
+    let kinds = |kind| model.tables.iter().filter(|t| t.kind == kind).count();
+    assert_eq!(
+        (
+            kinds(TableKind::Hub),
+            kinds(TableKind::Link),
+            kinds(TableKind::Satellite)
+        ),
+        (5, 4, 5)
+    );
+    let status = model.table("s_order_status").expect("declared");
+    assert_eq!(status.version, Some("update_ts"));
+    assert_eq!(status.parent().map(|c| c.name), Some("h_order_pk"));
+    let cost = model.table("s_order_cost").expect("declared");
+    let types: Vec<SqlType> = cost.attributes().map(|c| c.sql_type).collect();
+    assert_eq!(types, [SqlType::Numeric, SqlType::Numeric]);
+}
+
+/// Every satellite key of the order model is the hashdiff over its declared attributes: the
+/// builder's hand-written key calls and the declaration agree.
+#[test]
+fn order_satellite_keys_are_hashdiffs_of_their_declared_attributes() {
+    let mut rng = Rng::new(7);
+    let catalog = Catalog::generate(&mut rng, 3, 20);
+    let start = ts("2024-01-01 10:00:00");
+    struct Check<'k>(&'k KeySpec, &'k dyn Fn(&str) -> String, usize);
+    impl RowVisitor for Check<'_> {
+        fn table<R: DvRow>(&mut self, rows: &[R]) {
+            if R::DEF.kind != TableKind::Satellite {
+                return;
+            }
+            for row in rows {
+                // The parent's business key, from the parent hub's row of the same order.
+                let mut parent = None;
+                let mut i = 0;
+                row.visit_columns(&mut |c| {
+                    if i == 1 {
+                        parent = Some(c);
+                    }
+                    i += 1;
+                });
+                let Some(vault_core::Column::Uuid(parent)) = parent else {
+                    panic!("{}: no parent key", R::TABLE)
+                };
+                let business_key = (self.1)(&parent.to_string());
+                assert_eq!(
+                    row.key(),
+                    hashdiff(self.0, &business_key, row),
+                    "{}",
+                    R::TABLE
+                );
+                self.2 += 1;
+            }
+        }
+    }
+    for keys in [KeySpec::SEED, KeySpec::SEED.unambiguous()] {
+        for i in 0..20 {
+            let history = catalog.order_history(&mut rng, 500 + i, start, 0.3);
+            for version in &history {
+                let p = &version.payload;
+                let order = enrich(
+                    version,
+                    catalog.user(&p.user.id),
+                    catalog.restaurant(&p.restaurant.id),
+                )
+                .expect("enrichable");
+                let (rows, _) = build_order(&order, keys);
+                // Hub key → business key, from the hubs of the same rows.
+                let mut bks = std::collections::HashMap::new();
+                for h in rows.h_user.iter() {
+                    bks.insert(h.h_user_pk.to_string(), h.user_id.to_owned());
+                }
+                for h in rows.h_restaurant.iter() {
+                    bks.insert(h.h_restaurant_pk.to_string(), h.restaurant_id.to_owned());
+                }
+                for h in rows.h_product.iter() {
+                    bks.insert(h.h_product_pk.to_string(), h.product_id.to_owned());
+                }
+                for h in rows.h_order.iter() {
+                    bks.insert(h.h_order_pk.to_string(), h.order_id.to_string());
+                }
+                let lookup = |k: &str| bks.get(k).cloned().expect("a hub of this order");
+                let mut check = Check(&keys, &lookup, 0);
+                rows.visit(&mut check);
+                assert!(check.2 >= 5, "every satellite checked");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_batch_keeps_one_row_per_key_and_the_newest_version() {
+    let keys = KeySpec::SEED;
+    let mut rows = ParcelRows::default();
+    let parcel = keys.hub("P-1");
+    let state = |state, at| {
+        SParcelState {
+            hk_parcel_state_pk: Default::default(),
+            h_parcel_pk: parcel,
+            state,
+            weight_g: 1200,
+            seen_at: ts(at),
+        }
+        .with_hashdiff(&keys, "P-1")
+    };
+    for at in [
+        "2024-01-01 10:00:00",
+        "2024-01-01 12:00:00",
+        "2024-01-01 11:00:00",
+    ] {
+        rows.h_parcel.push(HParcel {
+            h_parcel_pk: parcel,
+            parcel_code: "P-1",
+        });
+        rows.s_parcel_state.push(state("sorted", at));
+    }
+    rows.s_parcel_state
+        .push(state("delivered", "2024-01-01 09:00:00"));
+    assert_eq!(rows.h_parcel.len(), 1);
+    assert_eq!(rows.s_parcel_state.len(), 2);
+    let sorted = &rows.s_parcel_state[0];
+    assert_eq!(
+        sorted.seen_at,
+        ts("2024-01-01 12:00:00"),
+        "the newest version kept"
+    );
+    assert_eq!(
+        sorted.key(),
+        keys.hashdiff("P-1", &["sorted", "1200"]),
+        "attributes in declared order, numbers in decimal, the version left out"
+    );
+    assert_eq!(sorted.version(), Some(ts("2024-01-01 12:00:00")));
+    assert_eq!(rows.len(), 3);
+    rows.clear();
+    assert!(rows.is_empty());
+    ParcelRows::MODEL.validate().expect("valid");
+    assert_eq!(
+        ParcelRows::MODEL.table("l_parcel_depot").map(|t| t
+            .columns
+            .iter()
+            .filter_map(|c| c.references)
+            .collect::<Vec<_>>()),
+        Some(vec!["h_parcel", "h_depot"])
+    );
+}
+
+#[test]
+fn declarations_that_do_not_hold_together_are_refused() {
+    use vault_core::{ColumnDef, ModelDef, TableDef};
+    const KEY: ColumnDef = ColumnDef {
+        name: "pk",
+        sql_type: SqlType::Uuid,
+        references: None,
+    };
+    const TO_HUB: ColumnDef = ColumnDef {
+        name: "h_pk",
+        sql_type: SqlType::Uuid,
+        references: Some("h_missing"),
+    };
+    const TEXT: ColumnDef = ColumnDef {
+        name: "name",
+        sql_type: SqlType::Text,
+        references: None,
+    };
+    let model = |tables: &'static [TableDef]| ModelDef {
+        name: "m",
+        schema: "m",
+        load_src: "t",
+        tables,
+    };
+    let sat = TableDef {
+        name: "s",
+        kind: TableKind::Satellite,
+        columns: &[KEY, TO_HUB, TEXT],
+        version: None,
+    };
+    assert!(matches!(
+        model(Box::leak(Box::new([sat]))).validate(),
+        Err(ModelError::UnknownReference {
+            target: "h_missing",
+            ..
+        })
+    ));
+    let hub = TableDef {
+        name: "h",
+        kind: TableKind::Hub,
+        columns: &[KEY, TEXT],
+        version: None,
+    };
+    assert!(matches!(
+        model(Box::leak(Box::new([hub, hub]))).validate(),
+        Err(ModelError::DuplicateTable { table: "h", .. })
+    ));
+    let versioned_by_text = TableDef {
+        name: "s",
+        kind: TableKind::Satellite,
+        columns: &[
+            KEY,
+            ColumnDef {
+                name: "h_pk",
+                sql_type: SqlType::Uuid,
+                references: Some("h"),
+            },
+            TEXT,
+        ],
+        version: Some("name"),
+    };
+    let err = model(Box::leak(Box::new([hub, versioned_by_text])))
+        .validate()
+        .expect_err("a text version");
+    assert!(err.to_string().contains("version"), "{err}");
+}

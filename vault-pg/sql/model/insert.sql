@@ -1,0 +1,6 @@
+-- Inserts a batch of {schema}.{table} rows (one array per column, rows in key order); a row
+-- whose key exists is left as it is.
+INSERT INTO {schema}.{table} AS existing ({columns}, load_dt, load_src)
+SELECT {values}, (now() AT TIME ZONE 'utc'), {load_src}
+FROM unnest({arrays}) AS t ({columns})
+ON CONFLICT DO NOTHING

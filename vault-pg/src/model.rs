@@ -1,0 +1,321 @@
+//! Any declared Data Vault model (`vault_core::data_vault!`) on PostgreSQL: its DDL, and the
+//! loader of its batches. The order model of this project goes through the same code
+//! ([`crate::dds`]).
+//!
+//! * [`ddl`] — the schema, one table per hub, link and satellite (uuid key, the declared
+//!   columns `NOT NULL`, a foreign key per reference with its index, `load_dt`, `load_src`), and
+//!   a `<satellite>_current` view per satellite: a migration to apply as it is, or to put into
+//!   the user's own migrations;
+//! * [`write`] — one batch of rows inside the caller's transaction: every table in one statement
+//!   (`INSERT … SELECT FROM unnest($1::uuid[], …)`), rows sorted by key so that concurrent
+//!   writers take locks in one order, hubs before links before satellites so that foreign keys
+//!   hold, insert-only (`ON CONFLICT DO NOTHING`; a versioned satellite only moves its version
+//!   forward).
+//!
+//! The statements are made from the templates in `sql/model/`; identifiers come from the
+//! declaration, which [`vault_core::ModelDef::validate`] checks to be plain lower-case names.
+
+use chrono::NaiveDateTime;
+use postgres::types::ToSql;
+use postgres::{GenericClient, Transaction};
+use uuid::Uuid;
+use vault_core::{Column, DvRow, ModelDef, RowSet, RowVisitor, SqlType, TableDef, TableKind};
+
+use crate::error::{Context, PgError};
+
+/// The DDL of `model` (validated first): schema, tables with keys, foreign keys and indexes,
+/// and the `_current` view of every satellite. Idempotent (`IF NOT EXISTS`, `OR REPLACE`).
+pub fn ddl(model: &ModelDef) -> Result<String, PgError> {
+    model.validate()?;
+    let mut sql = fill(
+        include_str!("../sql/model/schema.sql"),
+        &[("model", model.name), ("schema", model.schema)],
+    );
+    for table in model.tables {
+        sql.push_str(&table_ddl(model, table));
+    }
+    sql.push_str(&current_views(model)?);
+    Ok(sql)
+}
+
+/// The `_current` views of every satellite of `model`: per parent, the row of the newest
+/// source version for a versioned satellite, whatever the arrival order (ties: the later
+/// load, then the greater key); the latest loaded row for one without a version.
+pub fn current_views(model: &ModelDef) -> Result<String, PgError> {
+    model.validate()?;
+    let mut sql = String::new();
+    for table in model
+        .tables
+        .iter()
+        .filter(|t| t.kind == TableKind::Satellite)
+    {
+        let Some(parent) = table.parent() else {
+            continue;
+        };
+        let key = table.key();
+        let (rule, order) = match table.version {
+            Some(version) => (
+                format!(
+                    "the row of the newest source version ({version}), whatever the arrival order"
+                ),
+                format!("s.{version} DESC NULLS LAST, s.load_dt DESC, s.{key} DESC"),
+            ),
+            None => (
+                "the latest loaded row (the satellite has no version)".to_owned(),
+                format!("s.load_dt DESC, s.{key} DESC"),
+            ),
+        };
+        sql.push_str(&fill(
+            include_str!("../sql/model/current_view.sql"),
+            &[
+                ("schema", model.schema),
+                ("table", table.name),
+                ("parent", parent.name),
+                ("rule", &rule),
+                ("order", &order),
+            ],
+        ));
+    }
+    Ok(sql)
+}
+
+/// Runs [`ddl`] on `client` (in one transaction when `client` is one).
+pub fn create(client: &mut impl GenericClient, model: &ModelDef) -> Result<(), PgError> {
+    let sql = ddl(model)?;
+    client
+        .batch_execute(&sql)
+        .context(format!("create the tables of model {}", model.name))
+}
+
+fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
+    let mut columns = Vec::with_capacity(table.columns.len());
+    for (i, column) in table.columns.iter().enumerate() {
+        let line = match (i, column.references) {
+            (0, _) => format!("    {} uuid PRIMARY KEY,", column.name),
+            (_, Some(target)) => {
+                let target_key = model.table(target).map_or("?", TableDef::key);
+                format!(
+                    "    {} uuid NOT NULL REFERENCES {}.{target} ({target_key}),",
+                    column.name, model.schema
+                )
+            }
+            _ => format!(
+                "    {} {} NOT NULL,",
+                column.name,
+                column_type(column.sql_type)
+            ),
+        };
+        columns.push(line);
+    }
+    let kind = match table.kind {
+        TableKind::Hub => "hub",
+        TableKind::Link => "link",
+        TableKind::Satellite => "satellite",
+    };
+    let mut sql = fill(
+        include_str!("../sql/model/table.sql"),
+        &[
+            ("kind", kind),
+            ("schema", model.schema),
+            ("table", table.name),
+            ("key", table.key()),
+            ("columns", &columns.join("\n")),
+        ],
+    );
+    for column in table.columns.iter().filter(|c| c.references.is_some()) {
+        sql.push_str(&fill(
+            include_str!("../sql/model/index.sql"),
+            &[
+                ("schema", model.schema),
+                ("table", table.name),
+                ("column", column.name),
+            ],
+        ));
+    }
+    sql
+}
+
+fn column_type(sql_type: SqlType) -> &'static str {
+    match sql_type {
+        SqlType::Uuid => "uuid",
+        SqlType::Text => "varchar",
+        SqlType::BigInt => "bigint",
+        SqlType::Timestamp => "timestamp",
+        SqlType::Numeric => "numeric",
+    }
+}
+
+/// The array type a column's values are bound as (numerics travel as their exact text).
+fn array_type(sql_type: SqlType) -> &'static str {
+    match sql_type {
+        SqlType::Uuid => "uuid[]",
+        SqlType::Text | SqlType::Numeric => "text[]",
+        SqlType::BigInt => "bigint[]",
+        SqlType::Timestamp => "timestamp[]",
+    }
+}
+
+/// The insert statement of one table of `model`: one array parameter per column, then
+/// `load_src`.
+pub fn insert_sql(model: &ModelDef, table: &TableDef) -> String {
+    let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+    let values: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| match c.sql_type {
+            SqlType::Numeric => format!("t.{}::numeric", c.name),
+            _ => format!("t.{}", c.name),
+        })
+        .collect();
+    let arrays: Vec<String> = table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("${}::{}", i + 1, array_type(c.sql_type)))
+        .collect();
+    let load_src = format!("${}", table.columns.len() + 1);
+    let template = match table.version {
+        Some(_) => include_str!("../sql/model/insert_versioned.sql"),
+        None => include_str!("../sql/model/insert.sql"),
+    };
+    fill(
+        template,
+        &[
+            ("schema", model.schema),
+            ("table", table.name),
+            ("columns", &names.join(", ")),
+            ("values", &values.join(", ")),
+            ("arrays", &arrays.join(", ")),
+            ("load_src", &load_src),
+            ("key", table.key()),
+            ("version", table.version.unwrap_or("")),
+        ],
+    )
+}
+
+/// Writes one batch of de-duplicated rows of any model, inside the caller's transaction: hubs,
+/// then links, then satellites, one statement per table. Returns the number of rows newly
+/// inserted (or, for a versioned satellite, moved forward).
+pub fn write<S: RowSet>(tx: &mut Transaction<'_>, rows: &S) -> Result<u64, PgError> {
+    let mut writer = TableWriter {
+        model: S::MODEL,
+        tx,
+        written: 0,
+        error: None,
+    };
+    rows.visit(&mut writer);
+    match writer.error {
+        Some(err) => Err(err),
+        None => Ok(writer.written),
+    }
+}
+
+/// `{name}` → value, in a template.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+struct TableWriter<'t, 'c> {
+    model: ModelDef,
+    tx: &'t mut Transaction<'c>,
+    written: u64,
+    error: Option<PgError>,
+}
+
+impl RowVisitor for TableWriter<'_, '_> {
+    fn table<R: DvRow>(&mut self, rows: &[R]) {
+        if self.error.is_some() || rows.is_empty() {
+            return;
+        }
+        match insert_table(&self.model, self.tx, rows) {
+            Ok(n) => self.written += n,
+            Err(err) => self.error = Some(err),
+        }
+    }
+}
+
+fn insert_table<R: DvRow>(
+    model: &ModelDef,
+    tx: &mut Transaction<'_>,
+    rows: &[R],
+) -> Result<u64, PgError> {
+    let sql = insert_sql(model, &R::DEF);
+    let arrays = ColumnArrays::of(rows);
+    let mut params: Vec<&(dyn ToSql + Sync)> = arrays.0.iter().map(ColumnArray::param).collect();
+    let load_src = model.load_src;
+    params.push(&load_src);
+    tx.execute(sql.as_str(), &params)
+        .context(format!("insert into {}.{}", model.schema, R::TABLE))
+}
+
+/// The rows of one table as one array per column, ready to bind.
+struct ColumnArrays<'a>(Vec<ColumnArray<'a>>);
+
+enum ColumnArray<'a> {
+    Uuid(Vec<Uuid>),
+    Text(Vec<&'a str>),
+    BigInt(Vec<i64>),
+    Timestamp(Vec<NaiveDateTime>),
+}
+
+impl<'a> ColumnArrays<'a> {
+    /// Rows sorted by key: concurrent writers then take index locks in one order (no deadlocks
+    /// between replicas inserting the same hubs).
+    fn of<R: DvRow>(rows: &'a [R]) -> Self {
+        let mut sorted: Vec<&'a R> = rows.iter().collect();
+        sorted.sort_unstable_by_key(|row| row.key());
+        let mut arrays: Vec<ColumnArray<'a>> = Vec::with_capacity(R::COLUMNS.len());
+        for row in sorted {
+            let mut i = 0;
+            row.visit_columns(&mut |value| {
+                if arrays.len() == i {
+                    arrays.push(ColumnArray::for_value(&value, rows.len()));
+                }
+                arrays[i].push(value);
+                i += 1;
+            });
+        }
+        ColumnArrays(arrays)
+    }
+}
+
+impl<'a> ColumnArray<'a> {
+    fn for_value(value: &Column<'_>, capacity: usize) -> Self {
+        match value {
+            Column::Uuid(_) => ColumnArray::Uuid(Vec::with_capacity(capacity)),
+            Column::Text(_) | Column::Numeric(_) | Column::Status(_) => {
+                ColumnArray::Text(Vec::with_capacity(capacity))
+            }
+            Column::BigInt(_) => ColumnArray::BigInt(Vec::with_capacity(capacity)),
+            Column::Timestamp(_) => ColumnArray::Timestamp(Vec::with_capacity(capacity)),
+        }
+    }
+
+    fn push(&mut self, value: Column<'a>) {
+        match (self, value) {
+            (ColumnArray::Uuid(v), Column::Uuid(x)) => v.push(x),
+            (ColumnArray::Text(v), Column::Text(x)) => v.push(x),
+            // Amounts travel as their exact text and are cast to numeric in SQL.
+            (ColumnArray::Text(v), Column::Numeric(x)) => v.push(x.as_str()),
+            (ColumnArray::Text(v), Column::Status(x)) => v.push(x.as_str()),
+            (ColumnArray::BigInt(v), Column::BigInt(x)) => v.push(x),
+            (ColumnArray::Timestamp(v), Column::Timestamp(x)) => v.push(x.naive()),
+            // A row type gives the same kind of value for a column in every row; if a bug broke
+            // that, the array comes up short and PostgreSQL rejects the statement.
+            _ => debug_assert!(false, "column kind changed between rows"),
+        }
+    }
+
+    fn param(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            ColumnArray::Uuid(v) => v,
+            ColumnArray::Text(v) => v,
+            ColumnArray::BigInt(v) => v,
+            ColumnArray::Timestamp(v) => v,
+        }
+    }
+}
