@@ -1,0 +1,96 @@
+//! A second Data Vault that is not orders: couriers and their deliveries, declared with
+//! `vault_core::data_vault!` (see `docs/toolkit.md`). Used by the `courier_vault` example and
+//! its tests.
+
+use serde::Deserialize;
+use vault_core::{data_vault, DvRow, KeySpec, Timestamp};
+
+data_vault! {
+    /// The courier vault: 2 hubs, 1 link, 2 satellites.
+    pub struct CourierRows<'a> {
+        model: "couriers", schema: "courier", load_src: "courier-app";
+        hubs {
+            /// A courier, by the courier app's id.
+            h_courier: HCourier<'a> { h_courier_pk; courier_id: &'a str }
+            /// A delivery, by its number.
+            h_delivery: HDelivery { h_delivery_pk; delivery_id: i64 }
+        }
+        links {
+            /// Which courier made a delivery.
+            l_delivery_courier: LDeliveryCourier {
+                hk_delivery_courier_pk; h_delivery_pk -> h_delivery, h_courier_pk -> h_courier
+            }
+        }
+        satellites {
+            /// A courier's profile; key: the hashdiff of its attributes; the newest version wins.
+            s_courier_profile: SCourierProfile<'a> {
+                hk_courier_profile_pk; h_courier_pk -> h_courier; name: &'a str, vehicle: &'a str;
+                version updated_at
+            }
+            /// A delivery's status; key: the delivery and the status.
+            s_delivery_status: SDeliveryStatus<'a> {
+                hk_delivery_status_pk; h_delivery_pk -> h_delivery; status: &'a str; version updated_at
+            }
+        }
+    }
+}
+
+/// One event of the courier app (a JSON line of `examples/data/deliveries.jsonl`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeliveryEvent {
+    /// The delivery's number.
+    pub delivery_id: i64,
+    /// Who delivers.
+    pub courier: Courier,
+    /// `assigned`, `picked_up`, `delivered`, …
+    pub status: String,
+    /// The app's version time of this event.
+    pub updated_at: Timestamp,
+}
+
+/// The courier of an event.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Courier {
+    /// Id in the courier app.
+    pub id: String,
+    /// Full name.
+    pub name: String,
+    /// `bike`, `car`, …
+    pub vehicle: String,
+}
+
+/// Adds the rows of one event to a batch (each table de-duplicated by key).
+pub fn add<'a>(rows: &mut CourierRows<'a>, keys: &KeySpec, event: &'a DeliveryEvent) {
+    let (courier, at) = (&event.courier, event.updated_at);
+    let id = &event.delivery_id.to_string();
+    let h_courier_pk = keys.hub(&courier.id);
+    let h_delivery_pk = keys.hub(id);
+    rows.h_courier.push(HCourier {
+        h_courier_pk,
+        courier_id: &courier.id,
+    });
+    rows.h_delivery.push(HDelivery {
+        h_delivery_pk,
+        delivery_id: event.delivery_id,
+    });
+    rows.l_delivery_courier.push(LDeliveryCourier {
+        hk_delivery_courier_pk: keys.link(&[id, &courier.id]),
+        h_delivery_pk,
+        h_courier_pk,
+    });
+    let profile = SCourierProfile {
+        hk_courier_profile_pk: Default::default(),
+        h_courier_pk,
+        name: &courier.name,
+        vehicle: &courier.vehicle,
+        updated_at: at,
+    };
+    rows.s_courier_profile
+        .push(profile.with_hashdiff(keys, &courier.id));
+    rows.s_delivery_status.push(SDeliveryStatus {
+        hk_delivery_status_pk: keys.key([id, event.status.as_str()]),
+        h_delivery_pk,
+        status: &event.status,
+        updated_at: at,
+    });
+}
