@@ -8,6 +8,8 @@
 //!   [`service`] — the process around it (config, logs, health, metrics, shutdown);
 //! * [`ops`] — metrics, health endpoints, logging; [`shutdown`] — SIGTERM handling;
 //! * [`simulate`], [`redrive`] — the source-system simulator and dead-letter re-drive;
+//! * [`toolkit_guide`] — `docs/toolkit.md`: your own Data Vault, loaded by this runner (its
+//!   code is compiled and run as doc tests);
 //! * [`cli`] — the commands of the `vault` binary (`migrate`, `replay`, `check`, `simulate`, `redrive`).
 
 pub mod cli;
@@ -23,6 +25,9 @@ pub mod shutdown;
 pub mod simulate;
 pub mod stages;
 pub mod watch;
+
+#[doc = include_str!("../../docs/toolkit.md")]
+pub mod toolkit_guide {}
 
 pub use replay::{replay, Progress, ReplayError, ReplayOptions, ReplaySummary, Skipped};
 pub use retry::RetryPolicy;

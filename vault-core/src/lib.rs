@@ -55,7 +55,7 @@ pub use cdm::{
 pub use config::{env_from_pairs, ConfigError, Env};
 pub use dv::{build_order, DvBatch, DvRows, OrderKeys, LOAD_SRC};
 pub use enrich::{enrich, EnrichError};
-pub use error::{MessageError, MAX_MESSAGE_BYTES};
+pub use error::{decode_message, MessageError, MAX_MESSAGE_BYTES};
 pub use keys::{Joining, KeySpec, DELIMITER, KEY_SPEC_VERSION, SEED_NAMESPACE};
 pub use model::{
     raw_payload, EnrichedOrder, EnrichedPayload, EnrichedUser, IdRef, KeyedName, MenuItem,

@@ -6,7 +6,7 @@
 //!   columns `NOT NULL`, a foreign key per reference with its index, `load_dt`, `load_src`), and
 //!   a `<satellite>_current` view per satellite: a migration to apply as it is, or to put into
 //!   the user's own migrations;
-//! * [`write`] — one batch of rows inside the caller's transaction: every table in one statement
+//! * [`write()`] — one batch of rows inside the caller's transaction: every table in one statement
 //!   (`INSERT … SELECT FROM unnest($1::uuid[], …)`), rows sorted by key so that concurrent
 //!   writers take locks in one order, hubs before links before satellites so that foreign keys
 //!   hold, insert-only (`ON CONFLICT DO NOTHING`; a versioned satellite only moves its version
