@@ -2,8 +2,9 @@
 //! code 2 on a bad variable), log in JSON, serve health and metrics, migrate the warehouse,
 //! and run its stage in the shared batch runner until SIGTERM.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tracing::{error, info, warn};
@@ -21,10 +22,58 @@ pub const EXIT_CONFIG: u8 = 2;
 /// The process environment as a [`vault_core::Env`].
 pub type ProcessEnv = Env<fn(&str) -> Option<String>>;
 
-/// The environment of this process.
+/// The passwords that may also come from a file: `NAME_FILE` holds the path of a file whose
+/// content (without a final line break) is the value — the Kubernetes Secret-volume habit.
+pub const SECRET_FILE_VARIABLES: [&str; 3] = [
+    "KAFKA_CONSUMER_PASSWORD",
+    "PG_WAREHOUSE_PASSWORD",
+    "REDIS_PASSWORD",
+];
+
+static SECRET_FILES: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
+
+/// Reads the `NAME_FILE` of every [`SECRET_FILE_VARIABLES`] entry that is set; afterwards
+/// [`process_env`] answers `NAME` with the file's content. Setting both `NAME` and `NAME_FILE`
+/// is refused, as is a file that cannot be read; the error names the variable and the path,
+/// never the content. Called once at start, before the settings are read.
+pub fn load_secret_files() -> Result<(), ConfigError> {
+    let mut secrets = HashMap::new();
+    for name in SECRET_FILE_VARIABLES {
+        let file_var = format!("{name}_FILE");
+        let Some(path) = std::env::var(&file_var)
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+        else {
+            continue;
+        };
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: file_var.clone(),
+            value: path.clone(),
+            reason,
+        };
+        if std::env::var(name).is_ok_and(|v| !v.is_empty()) {
+            return Err(invalid(format!("{name} is set too: set one of them")));
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| invalid(format!("cannot read the file: {e}")))?;
+        let value = text
+            .strip_suffix('\n')
+            .map(|t| t.strip_suffix('\r').unwrap_or(t))
+            .unwrap_or(&text);
+        secrets.insert(name, value.to_owned());
+    }
+    let _ = SECRET_FILES.set(secrets);
+    Ok(())
+}
+
+/// The environment of this process (passwords from `NAME_FILE` included once
+/// [`load_secret_files`] has run).
 pub fn process_env() -> ProcessEnv {
     fn lookup(name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        SECRET_FILES
+            .get()
+            .and_then(|files| files.get(name).cloned())
+            .or_else(|| std::env::var(name).ok())
     }
     Env::new(lookup)
 }
@@ -38,6 +87,7 @@ where
     ops::init_logging();
     let env = process_env();
     let settings = (|| -> Result<_, ConfigError> {
+        load_secret_files()?;
         Ok((
             KafkaConfig::from_env(&env, S::PRODUCES)?,
             PgConfig::from_env(&env)?,

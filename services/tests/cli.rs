@@ -234,3 +234,54 @@ fn positions_are_listed_and_reset_per_group() {
         "{after}"
     );
 }
+
+/// `PG_WAREHOUSE_PASSWORD_FILE` (the Kubernetes Secret-volume habit): the file's content is the
+/// password; a missing file, or a file and the variable both, stop with one line naming the
+/// variable; a wrong password from a file is refused without being echoed.
+#[test]
+fn passwords_can_come_from_files() {
+    let db = TestDb::new("password_file");
+    let password = require_env("PG_WAREHOUSE_PASSWORD");
+    let dir = std::env::temp_dir().join(vault_testkit::unique("secret"));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let good = dir.join("password");
+    std::fs::write(&good, format!("{password}\n")).expect("write the password file");
+    let wrong = dir.join("wrong");
+    std::fs::write(&wrong, "not-the-password-Zq81").expect("write the wrong password file");
+    let file_env = |path: &std::path::Path| {
+        vec![
+            ("PG_WAREHOUSE_DBNAME", db.name.clone()),
+            ("PG_WAREHOUSE_PASSWORD_FILE", path.display().to_string()),
+        ]
+    };
+    let run = |env: &[(&str, String)], unset: &[&str]| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        vault(&["check"], &env, unset)
+    };
+
+    let out = run(&file_env(&good), &["PG_WAREHOUSE_PASSWORD"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = run(&file_env(&wrong), &["PG_WAREHOUSE_PASSWORD"]);
+    assert!(!out.status.success(), "a wrong password is refused");
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        !all.contains("not-the-password-Zq81"),
+        "the password is echoed: {all}"
+    );
+    assert!(all.contains("password"), "{all}");
+
+    let out = run(&file_env(&dir.join("missing")), &["PG_WAREHOUSE_PASSWORD"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("PG_WAREHOUSE_PASSWORD_FILE"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(&file_env(&good), &[]);
+    assert_eq!(out.status.code(), Some(2), "both set: {}", stderr(&out));
+    assert!(stderr(&out).contains("set one of them"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -31,7 +31,10 @@ pub struct DictionaryStats {
 /// One connection to Redis, opened lazily and reopened after it broke; the commands of the
 /// dictionary and of its writer go through it.
 pub(crate) struct Connection {
-    client: redis::Client,
+    config: RedisConfig,
+    /// Made at the first connect (reading `REDIS_CA_FILE` then: a file mounted late, or
+    /// fixed, is picked up on the next attempt).
+    client: Option<redis::Client>,
     address: String,
     timeout: Duration,
     conn: Option<redis::Connection>,
@@ -42,21 +45,47 @@ pub(crate) struct Connection {
 impl Connection {
     pub(crate) fn new(config: &RedisConfig) -> Result<Self, DictionaryError> {
         let address = config.address();
-        let client = config
-            .connection_info()
-            .and_then(redis::Client::open)
-            .map_err(|source| DictionaryError::Connect {
-                address: address.clone(),
-                source,
-            })?;
         Ok(Connection {
-            client,
+            config: config.clone(),
+            client: None,
             address,
             timeout: config.timeout,
             conn: None,
             connects: 0,
             reconnects: 0,
         })
+    }
+
+    /// The client, made once: with `REDIS_CA_FILE`, verifying against that CA.
+    fn client(&mut self) -> Result<&redis::Client, DictionaryError> {
+        let client = match self.client.take() {
+            Some(client) => client,
+            None => self.make_client()?,
+        };
+        Ok(self.client.insert(client))
+    }
+
+    fn make_client(&self) -> Result<redis::Client, DictionaryError> {
+        let connect = |source| DictionaryError::Connect {
+            address: self.address.clone(),
+            source,
+        };
+        let info = self.config.connection_info().map_err(connect)?;
+        match &self.config.ca_file {
+            Some(file) => {
+                let root_cert = std::fs::read(file).map_err(|e| DictionaryError::CaFile {
+                    address: self.address.clone(),
+                    file: file.clone(),
+                    message: e.to_string(),
+                })?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                };
+                redis::Client::build_with_tls(info, certificates).map_err(connect)
+            }
+            None => redis::Client::open(info).map_err(connect),
+        }
     }
 
     pub(crate) fn address(&self) -> &str {
@@ -133,18 +162,17 @@ impl Connection {
     }
 
     fn open(&mut self) -> Result<redis::Connection, DictionaryError> {
+        let (timeout, address) = (self.timeout, self.address.clone());
         let connect_err = |source| DictionaryError::Connect {
-            address: self.address.clone(),
+            address: address.clone(),
             source,
         };
         let conn = self
-            .client
-            .get_connection_with_timeout(self.timeout)
+            .client()?
+            .get_connection_with_timeout(timeout)
             .map_err(connect_err)?;
-        conn.set_read_timeout(Some(self.timeout))
-            .map_err(connect_err)?;
-        conn.set_write_timeout(Some(self.timeout))
-            .map_err(connect_err)?;
+        conn.set_read_timeout(Some(timeout)).map_err(connect_err)?;
+        conn.set_write_timeout(Some(timeout)).map_err(connect_err)?;
         self.connects += 1;
         Ok(conn)
     }

@@ -16,6 +16,11 @@ pub struct RedisConfig {
     pub password: String,
     /// `REDIS_TLS` (default false): `rediss://` with certificate and host name verification.
     pub tls: bool,
+    /// `REDIS_CA_FILE` (with `REDIS_TLS=true` only): verify the server against this CA (PEM)
+    /// rather than the system's roots.
+    pub ca_file: Option<String>,
+    /// `REDIS_USERNAME`: the ACL user (`AUTH user password`); unset: the default user.
+    pub username: Option<String>,
     /// `REDIS_TIMEOUT_MS` (default 5000): connect, read and write timeout.
     pub timeout: Duration,
 }
@@ -27,6 +32,8 @@ impl std::fmt::Debug for RedisConfig {
             .field("port", &self.port)
             .field("password", &"<redacted>")
             .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
+            .field("username", &self.username)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -48,12 +55,27 @@ impl std::str::FromStr for Flag {
 
 impl RedisConfig {
     /// Reads `REDIS_HOST`, `REDIS_PORT` (required), `REDIS_PASSWORD` (may be empty),
-    /// `REDIS_TLS` (default false) and `REDIS_TIMEOUT_MS` (default 5000).
+    /// `REDIS_USERNAME`, `REDIS_TLS` (default false), `REDIS_CA_FILE` (only with TLS) and
+    /// `REDIS_TIMEOUT_MS` (default 5000).
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let host = env.required("REDIS_HOST")?;
         let port: u16 = env.parse("REDIS_PORT")?;
         let password = env.secret("REDIS_PASSWORD");
         let Flag(tls) = env.parse_or("REDIS_TLS", Flag(false))?;
+        let ca_file = env.get("REDIS_CA_FILE");
+        if let (Some(file), false) = (&ca_file, tls) {
+            return Err(ConfigError::Invalid {
+                name: "REDIS_CA_FILE".into(),
+                value: file.clone(),
+                reason: "a CA file is for TLS: set REDIS_TLS=true too".into(),
+            });
+        }
+        let username = env.get("REDIS_USERNAME");
+        if username.is_some() && password.is_empty() {
+            return Err(ConfigError::Missing(
+                "REDIS_PASSWORD (required by REDIS_USERNAME)".into(),
+            ));
+        }
         let timeout_ms: u64 = env.parse_or("REDIS_TIMEOUT_MS", 5000)?;
         if timeout_ms == 0 {
             return Err(ConfigError::Invalid {
@@ -67,6 +89,8 @@ impl RedisConfig {
             port,
             password,
             tls,
+            ca_file,
+            username,
             timeout: Duration::from_millis(timeout_ms),
         })
     }
@@ -92,6 +116,9 @@ impl RedisConfig {
         let mut redis = RedisConnectionInfo::default();
         if !self.password.is_empty() {
             redis = redis.set_password(&self.password);
+        }
+        if let Some(username) = &self.username {
+            redis = redis.set_username(username);
         }
         Ok(addr.into_connection_info()?.set_redis_settings(redis))
     }
@@ -130,6 +157,39 @@ mod tests {
         let info = tls.connection_info().expect("tls address");
         assert!(matches!(info.addr(), ConnectionAddr::TcpTls { .. }));
         assert_eq!(info.redis_settings().password(), None);
+
+        let acl = RedisConfig::from_env(&env(&[
+            ("REDIS_HOST", "cache"),
+            ("REDIS_PORT", "6380"),
+            ("REDIS_TLS", "true"),
+            ("REDIS_CA_FILE", "/certs/ca.pem"),
+            ("REDIS_USERNAME", "vault"),
+            ("REDIS_PASSWORD", "s3cret"),
+        ]))
+        .expect("valid");
+        assert_eq!(acl.ca_file.as_deref(), Some("/certs/ca.pem"));
+        let info = acl.connection_info().expect("tls address");
+        assert_eq!(info.redis_settings().username(), Some("vault"));
+        assert!(!format!("{acl:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_ca_file_without_tls_and_a_user_without_password_are_refused() {
+        let err = RedisConfig::from_env(&env(&[
+            ("REDIS_HOST", "cache"),
+            ("REDIS_PORT", "6380"),
+            ("REDIS_CA_FILE", "/certs/ca.pem"),
+        ]))
+        .expect_err("no TLS");
+        assert!(err.to_string().contains("REDIS_CA_FILE"), "{err}");
+        assert!(err.to_string().contains("REDIS_TLS=true"), "{err}");
+        let err = RedisConfig::from_env(&env(&[
+            ("REDIS_HOST", "cache"),
+            ("REDIS_PORT", "6380"),
+            ("REDIS_USERNAME", "vault"),
+        ]))
+        .expect_err("no password");
+        assert!(err.to_string().contains("REDIS_PASSWORD"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,17 @@ pub enum DictionaryError {
         #[source]
         source: redis::RedisError,
     },
+    /// `REDIS_CA_FILE` cannot be read (retryable: a Secret volume may be mounted late or
+    /// fixed; the service stays not ready meanwhile).
+    #[error("Redis dictionary at {address}: REDIS_CA_FILE={file}: cannot read: {message}")]
+    CaFile {
+        /// `rediss://host:port`.
+        address: String,
+        /// The file.
+        file: String,
+        /// Why.
+        message: String,
+    },
     /// A command failed: a lost connection or timeout (retryable; the connection is reopened
     /// on the next call), or an error reply of the server.
     #[error("Redis dictionary at {address}, {context}: {source}")]
@@ -54,6 +65,7 @@ impl DictionaryError {
             DictionaryError::Connect { source, .. } | DictionaryError::Command { source, .. } => {
                 transient(source)
             }
+            DictionaryError::CaFile { .. } => true,
             DictionaryError::Protocol { .. } | DictionaryError::Encode { .. } => false,
         }
     }

@@ -71,7 +71,11 @@ pub enum Verdict {
 /// Runs a command with configuration from the process environment, printing to stdout and
 /// errors (one line) to stderr; returns the exit code.
 pub fn main(cli: &Cli) -> ExitCode {
-    let env = Env::new(|name: &str| std::env::var(name).ok());
+    if let Err(err) = crate::service::load_secret_files() {
+        eprintln!("vault: {err}");
+        return ExitCode::from(crate::service::EXIT_CONFIG);
+    }
+    let env = crate::service::process_env();
     let stdout = io::stdout();
     match run(cli, &env, &mut stdout.lock()) {
         Ok(Verdict::Clean) => ExitCode::SUCCESS,
