@@ -36,6 +36,13 @@ public final class StackAdmin {
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "15000");
+        // The stack's TLS profile: SASL_SSL client settings (scripts/stack writes the file).
+        String extra = System.getenv("STACK_ADMIN_PROPERTIES");
+        if (extra != null && !extra.isEmpty()) {
+            try (java.io.FileInputStream in = new java.io.FileInputStream(extra)) {
+                props.load(in);
+            }
+        }
         try (Admin admin = Admin.create(props)) {
             switch (args[1]) {
                 case "nodes":

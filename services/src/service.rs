@@ -13,7 +13,7 @@ use vault_kafka::KafkaConfig;
 use vault_pg::{PgConfig, Warehouse};
 
 use crate::ops::{self, Health, Metrics};
-use crate::runner::{Runner, RunnerConfig, Stage};
+use crate::runner::{KafkaClients, Runner, RunnerConfig, Stage};
 use crate::shutdown::Shutdown;
 
 /// Exit code for a configuration error.
@@ -145,20 +145,43 @@ fn run<S: Stage>(
                 info!(service = S::NAME, applied = ?report.applied, "warehouse schema up to date");
                 break;
             }
-            Err(err) if err.is_retryable() && !shutdown.requested() => {
+            // A fault that needs a person (a wrong password, a certificate refused) is not a
+            // reason to crash-loop either: the replica stays up, not ready with the reason,
+            // and tries again less often.
+            Err(err) if !shutdown.requested() => {
                 attempt += 1;
                 health.set_ready(false, &format!("postgres: {err}"));
-                warn!(service = S::NAME, error = %err, attempt, "warehouse not reachable yet");
-                shutdown.sleep(Duration::from_secs(2));
+                let wait = if err.is_retryable() {
+                    warn!(service = S::NAME, error = %err, attempt, "warehouse not reachable yet");
+                    Duration::from_secs(2)
+                } else {
+                    error!(service = S::NAME, error = %err, attempt, "the warehouse refuses this service (configuration?); retrying in 10 s");
+                    Duration::from_secs(10)
+                };
+                shutdown.sleep(wait);
             }
-            Err(err) => return Err(err.to_string()),
+            Err(_) => return Ok(()),
         }
         if shutdown.requested() {
             return Ok(());
         }
     }
-    let runner =
-        Runner::new(stage, kafka, warehouse, config, metrics, health).map_err(|e| e.to_string())?;
+    // Kafka clients that cannot be made (a CA file missing or unreadable) are a reason to
+    // stay up not ready and try again, not to crash-loop.
+    shutdown.step("connecting to Kafka");
+    let clients = loop {
+        health.beat();
+        match KafkaClients::connect(S::NAME, &kafka, &warehouse) {
+            Ok(clients) => break clients,
+            Err(err) if !shutdown.requested() => {
+                health.set_ready(false, &format!("kafka: {err}"));
+                error!(service = S::NAME, error = %err, "cannot set up the Kafka clients; retrying in 10 s");
+                shutdown.sleep(Duration::from_secs(10));
+            }
+            Err(_) => return Ok(()),
+        }
+    };
+    let runner = Runner::new(stage, clients, kafka, warehouse, config, metrics, health);
     runner.run(&shutdown);
     info!(service = S::NAME, "stopped");
     Ok(())

@@ -21,17 +21,30 @@ pub struct Broker {
     pub host: String,
     /// `KAFKA_PORT`.
     pub port: u16,
+    /// How the test's own clients connect: plaintext, or SASL_SSL with the environment's
+    /// `KAFKA_CONSUMER_USERNAME`/`KAFKA_CONSUMER_PASSWORD`/`KAFKA_CA_FILE` (the stack's TLS
+    /// profile, whose admin user they are).
+    pub security: Security,
 }
 
 impl Broker {
     /// The local stack's broker, from the environment `scripts/test` exports.
     pub fn local() -> Self {
         let port = require_env("KAFKA_PORT");
+        let security = match std::env::var("KAFKA_CONSUMER_USERNAME") {
+            Ok(username) if !username.is_empty() => Security::SaslSsl {
+                username,
+                password: require_env("KAFKA_CONSUMER_PASSWORD"),
+                ca_file: require_env("KAFKA_CA_FILE"),
+            },
+            _ => Security::Plaintext,
+        };
         Broker {
             host: require_env("KAFKA_HOST"),
             port: port
                 .parse()
                 .unwrap_or_else(|e| panic!("KAFKA_PORT={port}: {e}")),
+            security,
         }
     }
 
@@ -50,7 +63,7 @@ impl Broker {
     ) -> KafkaConfig {
         KafkaConfig {
             bootstrap: self.bootstrap(),
-            security: Security::Plaintext,
+            security: self.security.clone(),
             group: group.to_owned(),
             source_topic: source.to_owned(),
             destination_topic: destination.map(str::to_owned),
@@ -163,9 +176,14 @@ impl Record {
 }
 
 impl Broker {
+    /// Client settings for this cluster, security included.
+    pub fn client_config(&self) -> ClientConfig {
+        self.kafka_config("e2e-client", "unused", None)
+            .client_config()
+    }
+
     fn reader(&self) -> Result<BaseConsumer, String> {
-        ClientConfig::new()
-            .set("bootstrap.servers", self.bootstrap())
+        self.client_config()
             .set("group.id", unique("e2e_reader"))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -188,8 +206,8 @@ impl Broker {
     /// high watermark − committed offset; a partition without commit counts from its low mark).
     /// Asks the group coordinator only (OffsetFetch): the group itself is not joined.
     pub fn uncommitted(&self, group: &str, topic: &str) -> Result<i64, String> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.bootstrap())
+        let consumer: BaseConsumer = self
+            .client_config()
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .create()

@@ -202,6 +202,25 @@ impl Pipeline {
             .collect();
         env.push(("KAFKA_HOST".to_owned(), self.broker.host.clone()));
         env.push(("KAFKA_PORT".to_owned(), self.broker.port.to_string()));
+        if let vault_kafka::Security::SaslSsl {
+            username,
+            password,
+            ca_file,
+        } = &self.broker.security
+        {
+            // The stack's TLS profile has a SCRAM user per service (scripts/stack env:
+            // VAULT_STACK_KAFKA_<STG|DDS|CDM>_PASSWORD); without it, the test's own user.
+            let own = format!("VAULT_STACK_KAFKA_{}_PASSWORD", kind.short().to_uppercase());
+            let (user, password) = match std::env::var(&own) {
+                Ok(own) if !own.is_empty() => (kind.name().to_owned(), own),
+                _ => (username.clone(), password.clone()),
+            };
+            env.extend([
+                ("KAFKA_CONSUMER_USERNAME".to_owned(), user),
+                ("KAFKA_CONSUMER_PASSWORD".to_owned(), password),
+                ("KAFKA_CA_FILE".to_owned(), ca_file.clone()),
+            ]);
+        }
         let (source, destination) = match kind {
             Kind::Stg => (&self.topics.source, Some(&self.topics.stg)),
             Kind::Dds => (&self.topics.stg, Some(&self.topics.dds)),

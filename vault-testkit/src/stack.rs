@@ -8,7 +8,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 
 use crate::kafka::Broker;
 use crate::unique;
@@ -123,6 +122,7 @@ impl KafkaStack {
             return Broker {
                 host: "127.0.0.1".into(),
                 port: self.port,
+                security: vault_kafka::Security::Plaintext,
             };
         }
         let hosts: Vec<String> = (0..u16::from(self.brokers))
@@ -131,13 +131,15 @@ impl KafkaStack {
         Broker {
             host: hosts.join(","),
             port: self.port,
+            security: vault_kafka::Security::Plaintext,
         }
     }
 
     /// The node that leads the most partitions of `topics`, and how many it leads.
     pub fn busiest_leader(&self, topics: &[String]) -> (u8, usize) {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.broker().bootstrap())
+        let consumer: BaseConsumer = self
+            .broker()
+            .client_config()
             .create()
             .expect("a metadata client");
         let mut led = vec![0usize; usize::from(self.brokers) + 1];

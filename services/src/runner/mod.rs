@@ -59,6 +59,50 @@ pub struct Runner<S: Stage> {
     group_lag: Option<GroupLag>,
 }
 
+/// The Kafka side of a runner: made apart from it, so that a service whose clients cannot be
+/// made (a CA file missing, say) retries instead of exiting.
+#[derive(Debug)]
+pub struct KafkaClients {
+    consumer: BatchConsumer,
+    producer: Producer,
+    dlq_limit: usize,
+    group_lag: Option<GroupLag>,
+}
+
+impl KafkaClients {
+    /// A consumer that resumes from the warehouse's positions, a producer sized for the
+    /// dead-letter topic, and the group-lag probe.
+    pub fn connect(
+        service: &'static str,
+        kafka: &KafkaConfig,
+        warehouse: &Warehouse,
+    ) -> Result<Self, KafkaError> {
+        let dlq_limit = match vault_kafka::admin::max_message_bytes(kafka, &kafka.dlq_topic) {
+            Ok(limit) => limit,
+            Err(e) => {
+                let limit = vault_kafka::admin::DEFAULT_MAX_MESSAGE_BYTES;
+                warn!(service, topic = %kafka.dlq_topic, error = %e, limit, "could not read the dead-letter topic's max.message.bytes; assuming Kafka's default");
+                limit
+            }
+        };
+        Ok(KafkaClients {
+            consumer: BatchConsumer::with_positions(
+                kafka,
+                warehouse_positions(warehouse, &kafka.group),
+            )?,
+            producer: Producer::with_message_limit(kafka, dlq_limit)?,
+            dlq_limit,
+            group_lag: match GroupLag::spawn(kafka, GROUP_LAG_EVERY) {
+                Ok(lag) => Some(lag),
+                Err(e) => {
+                    warn!(service, error = %e, "group lag probe not started: vault_group_lag_messages is not reported");
+                    None
+                }
+            },
+        })
+    }
+}
+
 /// A consumer out of its group this long is not ready ...
 const UNJOINED_NOT_READY: Duration = Duration::from_secs(15);
 /// ... and this long, replaced (see `Runner::replace_consumer_if_stuck`).
@@ -84,39 +128,30 @@ impl<S: Stage> std::fmt::Debug for Runner<S> {
 }
 
 impl<S: Stage> Runner<S> {
-    /// Connects a consumer and a producer; the warehouse pool connects lazily.
+    /// The runner over Kafka clients made by [`KafkaClients::connect`]; the warehouse pool
+    /// connects lazily.
     pub fn new(
         stage: S,
+        clients: KafkaClients,
         kafka: KafkaConfig,
         warehouse: Warehouse,
         config: RunnerConfig,
         metrics: Metrics,
         health: Arc<Health>,
-    ) -> Result<Self, KafkaError> {
-        let dlq_limit = match vault_kafka::admin::max_message_bytes(&kafka, &kafka.dlq_topic) {
-            Ok(limit) => limit,
-            Err(e) => {
-                let limit = vault_kafka::admin::DEFAULT_MAX_MESSAGE_BYTES;
-                warn!(service = S::NAME, topic = %kafka.dlq_topic, error = %e, limit, "could not read the dead-letter topic's max.message.bytes; assuming Kafka's default");
-                limit
-            }
-        };
-        Ok(Runner {
+    ) -> Self {
+        let KafkaClients {
+            consumer,
+            producer,
+            dlq_limit,
+            group_lag,
+        } = clients;
+        Runner {
             stage,
-            consumer: BatchConsumer::with_positions(
-                &kafka,
-                warehouse_positions(&warehouse, &kafka.group),
-            )?,
-            producer: Producer::with_message_limit(&kafka, dlq_limit)?,
+            consumer,
+            producer,
             dlq_limit,
             unconfirmed: Default::default(),
-            group_lag: match GroupLag::spawn(&kafka, GROUP_LAG_EVERY) {
-                Ok(lag) => Some(lag),
-                Err(e) => {
-                    warn!(service = S::NAME, error = %e, "group lag probe not started: vault_group_lag_messages is not reported");
-                    None
-                }
-            },
+            group_lag,
             warehouse,
             kafka,
             config,
@@ -129,7 +164,7 @@ impl<S: Stage> Runner<S> {
             },
             shutdown: Shutdown::default(),
             idle_since: Some(Instant::now()),
-        })
+        }
     }
 
     /// Runs until `shutdown` is requested; then leaves the group and flushes the producer,
