@@ -7,7 +7,8 @@
 //! * a full run (duplicates, cancellations, bad input) is exact, and no secret appears in any
 //!   service's log (librdkafka's security debug output included) or `/metrics`;
 //! * each misconfiguration — a wrong password for each server, a missing CA file, TLS against
-//!   a plaintext port, a certificate whose host name does not match — leaves the service up,
+//!   a plaintext port (scripts/test passes the plaintext stack's ports on), a certificate whose
+//!   host name does not match — leaves the service up,
 //!   not ready, with `/readyz` naming the dependency, and its log saying what is wrong.
 
 mod common;
@@ -142,6 +143,9 @@ fn a_secure_run_is_exact_and_no_secret_is_ever_shown() {
     );
 }
 
+/// A CA bundle that is not the stack's CA (Debian's `ca-certificates`).
+const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 /// One misconfiguration: the variables changed, and what `/readyz` must name.
 struct Fault {
     kind: Kind,
@@ -183,6 +187,24 @@ fn each_misconfiguration_is_named_by_readiness_and_never_crash_loops() {
             readyz: "REDIS_CA_FILE",
         },
         Fault {
+            kind: Kind::Cdm,
+            what: "a wrong PostgreSQL CA (the system's roots, not the stack's CA)",
+            env: vec![("PG_WAREHOUSE_SSLROOTCERT", SYSTEM_ROOTS.into())],
+            readyz: "postgres",
+        },
+        Fault {
+            kind: Kind::Stg,
+            what: "a wrong Redis CA (the system's roots)",
+            env: vec![("REDIS_CA_FILE", SYSTEM_ROOTS.into())],
+            readyz: "redis",
+        },
+        Fault {
+            kind: Kind::Dds,
+            what: "a wrong Kafka CA (the system's roots)",
+            env: vec![("KAFKA_CA_FILE", SYSTEM_ROOTS.into())],
+            readyz: "kafka",
+        },
+        Fault {
             kind: Kind::Dds,
             what: "a missing Kafka CA file",
             env: vec![("KAFKA_CA_FILE", missing_ca)],
@@ -195,6 +217,40 @@ fn each_misconfiguration_is_named_by_readiness_and_never_crash_loops() {
             readyz: "postgres",
         },
     ];
+    // TLS against a plaintext port: the plaintext stack of scripts/test's main phase, whose
+    // ports scripts/test passes on (VAULT_TEST_PLAINTEXT_*).
+    let plain = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut faults = faults;
+    match (
+        plain("VAULT_TEST_PLAINTEXT_PG_PORT"),
+        plain("VAULT_TEST_PLAINTEXT_REDIS_PORT"),
+        plain("VAULT_TEST_PLAINTEXT_KAFKA_PORT"),
+    ) {
+        (Some(pg), Some(redis), Some(kafka)) => faults.extend([
+            Fault {
+                kind: Kind::Cdm,
+                what: "PostgreSQL verify-full against a server without TLS",
+                env: vec![("PG_WAREHOUSE_PORT", pg)],
+                readyz: "postgres",
+            },
+            Fault {
+                kind: Kind::Stg,
+                what: "Redis TLS against a plaintext port",
+                env: vec![("REDIS_PORT", redis)],
+                readyz: "redis",
+            },
+            Fault {
+                kind: Kind::Dds,
+                what: "Kafka SASL_SSL against a plaintext listener",
+                env: vec![("KAFKA_PORT", kafka)],
+                readyz: "kafka",
+            },
+        ]),
+        _ => panic!(
+            "VAULT_TEST_PLAINTEXT_PG_PORT, _REDIS_PORT and _KAFKA_PORT are not set: scripts/test \
+             passes the plaintext stack's ports to the secure phase"
+        ),
+    }
     let mut p = Pipeline::new("misconfigured");
     let mut started = Vec::new();
     for fault in &faults {

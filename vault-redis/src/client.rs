@@ -161,7 +161,55 @@ impl Connection {
         Ok(self.conn.insert(conn))
     }
 
+    /// With TLS: a handshake of its own, every socket operation bounded by the timeout, before
+    /// the client connects (the client's handshake has no timeout: against a plaintext port it
+    /// would wait for ever). A failure says what it is; a plaintext port shows as a timeout.
+    fn check_tls(&self) -> Result<(), DictionaryError> {
+        if !self.config.tls {
+            return Ok(());
+        }
+        let failed = |message: String| DictionaryError::Tls {
+            address: self.address.clone(),
+            message,
+        };
+        let mut builder = native_tls::TlsConnector::builder();
+        if let Some(file) = &self.config.ca_file {
+            let pem = std::fs::read(file).map_err(|e| DictionaryError::CaFile {
+                address: self.address.clone(),
+                file: file.clone(),
+                message: e.to_string(),
+            })?;
+            let ca = native_tls::Certificate::from_pem(&pem)
+                .map_err(|e| failed(format!("REDIS_CA_FILE={file}: {e}")))?;
+            builder
+                .add_root_certificate(ca)
+                .disable_built_in_roots(true);
+        }
+        let connector = builder.build().map_err(|e| failed(e.to_string()))?;
+        let host = self.config.host.as_str();
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, self.config.port))
+            .map_err(|e| failed(format!("resolve {host}: {e}")))?
+            .next()
+            .ok_or_else(|| failed(format!("{host} resolves to no address")))?;
+        let tcp = std::net::TcpStream::connect_timeout(&addr, self.timeout)
+            .map_err(|e| failed(format!("connect: {e}")))?;
+        tcp.set_read_timeout(Some(self.timeout))
+            .and_then(|()| tcp.set_write_timeout(Some(self.timeout)))
+            .map_err(|e| failed(e.to_string()))?;
+        match connector.connect(host, tcp) {
+            Ok(_) => Ok(()),
+            Err(native_tls::HandshakeError::Failure(e)) => Err(failed(e.to_string())),
+            Err(native_tls::HandshakeError::WouldBlock(_)) => Err(failed(format!(
+                "no answer within {} ms (is {}:{} a TLS port?)",
+                self.timeout.as_millis(),
+                host,
+                self.config.port
+            ))),
+        }
+    }
+
     fn open(&mut self) -> Result<redis::Connection, DictionaryError> {
+        self.check_tls()?;
         let (timeout, address) = (self.timeout, self.address.clone());
         let connect_err = |source| DictionaryError::Connect {
             address: address.clone(),

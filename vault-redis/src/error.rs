@@ -14,6 +14,17 @@ pub enum DictionaryError {
         #[source]
         source: redis::RedisError,
     },
+    /// The TLS handshake failed or did not finish in time (a plaintext port, a certificate that
+    /// does not verify): checked with a bounded handshake before the client connects, because
+    /// the client's own handshake has no timeout and would wait for ever on a plaintext port.
+    /// Retryable: the service stays not ready and tries again.
+    #[error("Redis dictionary at {address}: TLS handshake failed: {message}")]
+    Tls {
+        /// `rediss://host:port`.
+        address: String,
+        /// Why.
+        message: String,
+    },
     /// `REDIS_CA_FILE` cannot be read (retryable: a Secret volume may be mounted late or
     /// fixed; the service stays not ready meanwhile).
     #[error("Redis dictionary at {address}: REDIS_CA_FILE={file}: cannot read: {message}")]
@@ -65,7 +76,7 @@ impl DictionaryError {
             DictionaryError::Connect { source, .. } | DictionaryError::Command { source, .. } => {
                 transient(source)
             }
-            DictionaryError::CaFile { .. } => true,
+            DictionaryError::CaFile { .. } | DictionaryError::Tls { .. } => true,
             DictionaryError::Protocol { .. } | DictionaryError::Encode { .. } => false,
         }
     }
