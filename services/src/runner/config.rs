@@ -10,7 +10,9 @@ use vault_core::{ConfigError, Env};
 pub struct RunnerConfig {
     /// `BATCH_MAX` (default 1000): messages per batch at most.
     pub batch_max: usize,
-    /// `BATCH_WAIT_MS` (default 200): how long a batch may wait to fill.
+    /// `BATCH_WAIT_MS` (default 200): the longest idle wait for a first message, and the
+    /// longest a batch stays open while data keeps arriving (it closes as soon as nothing more
+    /// is buffered).
     pub batch_wait: Duration,
     /// `HTTP_PORT` (default 5000): health and metrics.
     pub http_port: u16,

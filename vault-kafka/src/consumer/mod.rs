@@ -161,25 +161,38 @@ impl BatchConsumer {
         })
     }
 
-    /// Up to `max` messages, waiting at most `wait` for the batch to fill (returns early when
-    /// full; returns what it has when the time is up). Messages of partitions revoked meanwhile
-    /// are left out.
+    /// Up to `max` messages. Idle, it waits at most `wait` for a first message (no busy
+    /// polling); then it takes what the client has already buffered and closes the batch as
+    /// soon as nothing more is buffered, when it is full, or `wait` after its first message
+    /// (data that keeps arriving). So a trickle is handled at once, and a backlog in full
+    /// batches. Messages of partitions revoked meanwhile are left out.
     ///
     /// Client errors delivered by `poll` (broker down, transport failures) are notifications:
     /// librdkafka keeps reconnecting by itself, so they are recorded ([`BatchConsumer::recent_error`])
     /// and polling goes on — returning early on them would leave queued events unread and slow
     /// the recovery down.
     pub fn poll_batch(&mut self, max: usize, wait: Duration) -> Vec<InMessage> {
-        let deadline = Instant::now() + wait;
+        let mut deadline = Instant::now() + wait;
         let mut batch: Vec<InMessage> = Vec::with_capacity(max.min(4096));
         while batch.len() < max {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let now = Instant::now();
+            if now >= deadline {
                 break;
             }
-            match self.consumer.poll(left) {
+            // The first message may be waited for; the others only taken if already there.
+            let timeout = if batch.is_empty() {
+                deadline - now
+            } else {
+                Duration::ZERO
+            };
+            match self.consumer.poll(timeout) {
                 None => break,
-                Some(Ok(m)) => batch.push(InMessage::from_message(&m)),
+                Some(Ok(m)) => {
+                    if batch.is_empty() {
+                        deadline = Instant::now() + wait;
+                    }
+                    batch.push(InMessage::from_message(&m));
+                }
                 Some(Err(source)) => {
                     self.last_error = Some((
                         Instant::now(),
