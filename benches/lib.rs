@@ -3,7 +3,7 @@
 //! hundreds of users, orders of one to five dishes), the same for every run.
 
 use vault_core::sample::{Catalog, Rng};
-use vault_core::{enrich, Timestamp};
+use vault_core::Timestamp;
 
 /// `n` enriched orders (docs/contract.md §4) as JSON lines.
 pub fn enriched_orders(n: usize) -> Vec<String> {
@@ -16,13 +16,9 @@ pub fn enriched_orders(n: usize) -> Vec<String> {
             let placed = start.plus(chrono::Duration::seconds(12 * i as i64));
             let mut history = catalog.order_history(&mut rng, 1_000_000 + i as i64, placed, 0.0);
             let last = history.pop().expect("a history has versions");
-            let p = &last.payload;
-            let order = enrich(
-                &last,
-                catalog.user(&p.user.id),
-                catalog.restaurant(&p.restaurant.id),
-            )
-            .expect("generated orders are enrichable");
+            let order = catalog
+                .enrich(&last)
+                .expect("generated orders are enrichable");
             String::from_utf8(order.to_json().expect("serializable")).expect("JSON is UTF-8")
         })
         .collect()

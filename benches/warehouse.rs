@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use vault_core::sample::{Catalog, Rng};
 use vault_core::{
-    enrich, order_report, Column, DvBatch, DvRow, EnrichedOrder, KeySpec, OrderReport, RowVisitor,
+    order_report, Column, DvBatch, DvRow, EnrichedOrder, KeySpec, OrderReport, RowVisitor,
     Timestamp, LOAD_SRC,
 };
 use vault_testkit::TestDb;
@@ -155,12 +155,7 @@ fn generate(n: usize) -> Vec<EnrichedOrder> {
             let placed = start.plus(chrono::Duration::seconds(12 * i as i64));
             let mut history = catalog.order_history(&mut rng, 10_000_000 + i as i64, placed, 0.02);
             let last = history.pop().expect("a history has versions");
-            enrich(
-                &last,
-                catalog.user(&last.payload.user.id),
-                catalog.restaurant(&last.payload.restaurant.id),
-            )
-            .expect("enrichable")
+            catalog.enrich(&last).expect("enrichable")
         })
         .collect()
 }

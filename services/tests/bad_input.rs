@@ -20,7 +20,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use serde_json::{json, Value};
 use vault_core::sample::{Catalog, Rng};
-use vault_core::{enrich, order_report, DvBatch, EnrichedOrder, KeySpec, SourceOrder, Timestamp};
+use vault_core::{order_report, DvBatch, EnrichedOrder, KeySpec, SourceOrder, Timestamp};
 use vault_kafka::{OutRecord, Producer};
 
 use common::scenario::load_catalog;
@@ -117,13 +117,7 @@ fn source_order(catalog: &Catalog, rng: &mut Rng, id: i64) -> SourceOrder {
 }
 
 fn enriched(catalog: &Catalog, order: &SourceOrder) -> EnrichedOrder {
-    let p = &order.payload;
-    enrich(
-        order,
-        catalog.user(&p.user.id),
-        catalog.restaurant(&p.restaurant.id),
-    )
-    .expect("catalog ids")
+    catalog.enrich(order).expect("catalog ids")
 }
 
 fn corpus(catalog: &Catalog, rng: &mut Rng) -> Corpus {

@@ -16,7 +16,7 @@ use postgres::types::ToSql;
 use serde_json::Value;
 use vault_core::sample::Rng;
 use vault_core::{
-    enrich, order_report, Column, DvBatch, DvRow, EnrichedOrder, KeySpec, RowVisitor, SourceOrder,
+    order_report, Column, DvBatch, DvRow, EnrichedOrder, KeySpec, RowVisitor, SourceOrder,
     Timestamp, LOAD_SRC,
 };
 use vault_kafka::{OutRecord, Producer};
@@ -116,13 +116,7 @@ fn load_like_the_original(
                 ],
             )
             .expect("original stg insert");
-        let p = &order.payload;
-        let enriched = enrich(
-            order,
-            catalog.user(&p.user.id),
-            catalog.restaurant(&p.restaurant.id),
-        )
-        .expect("the catalog knows every id");
+        let enriched = catalog.enrich(order).expect("the catalog knows every id");
         let original = as_original(&enriched);
         // DDS: one row per statement.
         let mut batch = DvBatch::new(KeySpec::SEED);
@@ -268,15 +262,7 @@ fn upgrade_a_warehouse_of_the_original_services() {
     let replayed: Vec<EnrichedOrder> = versions
         .iter()
         .chain(&fresh)
-        .map(|o| {
-            let p = &o.payload;
-            enrich(
-                o,
-                scenario.catalog.user(&p.user.id),
-                scenario.catalog.restaurant(&p.restaurant.id),
-            )
-            .expect("known ids")
-        })
+        .map(|o| scenario.catalog.enrich(o).expect("known ids"))
         .collect();
     let mut p = Pipeline::on_database("upgrade", Broker::local(), db);
     let dds = p.spawn(Kind::Dds);

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use chrono::Duration;
 
 use crate::amount::Amount;
+use crate::enrich::EnrichError;
 use crate::model::{
-    IdRef, MenuItem, OrderStatus, Restaurant, SourceItem, SourceOrder, SourcePayload, StatusEntry,
-    User, ORDER_OBJECT_TYPE,
+    EnrichedOrder, IdRef, MenuItem, OrderStatus, Restaurant, SourceItem, SourceOrder,
+    SourcePayload, StatusEntry, User, ORDER_OBJECT_TYPE,
 };
 use crate::time::Timestamp;
 
@@ -209,6 +210,16 @@ impl Catalog {
     /// The restaurant with this id.
     pub fn restaurant(&self, id: &str) -> Option<&Restaurant> {
         self.restaurant_index.get(id).map(|&i| &self.restaurants[i])
+    }
+
+    /// `order` enriched from this catalog, as STG enriches it from Redis.
+    pub fn enrich(&self, order: &SourceOrder) -> Result<EnrichedOrder, EnrichError> {
+        let p = &order.payload;
+        crate::enrich::enrich(
+            order,
+            self.user(&p.user.id),
+            self.restaurant(&p.restaurant.id),
+        )
     }
 
     /// The versions of one order as the source system sends them, oldest first: one per status

@@ -3,8 +3,8 @@
 
 use vault_core::sample::{Catalog, Rng};
 use vault_core::{
-    build_order, data_vault, enrich, hashdiff, DvRow, DvRows, KeySpec, ModelError, RowSet,
-    RowVisitor, SqlType, TableKind, Timestamp,
+    build_order, data_vault, hashdiff, DvRow, DvRows, KeySpec, ModelError, RowSet, RowVisitor,
+    SqlType, TableKind, Timestamp,
 };
 
 data_vault! {
@@ -100,13 +100,7 @@ fn order_satellite_keys_are_hashdiffs_of_their_declared_attributes() {
         for i in 0..20 {
             let history = catalog.order_history(&mut rng, 500 + i, start, 0.3);
             for version in &history {
-                let p = &version.payload;
-                let order = enrich(
-                    version,
-                    catalog.user(&p.user.id),
-                    catalog.restaurant(&p.restaurant.id),
-                )
-                .expect("enrichable");
+                let order = catalog.enrich(version).expect("enrichable");
                 let (rows, _) = build_order(&order, keys);
                 // Hub key → business key, from the hubs of the same rows.
                 let mut bks = std::collections::HashMap::new();

@@ -2,9 +2,7 @@
 
 use serde_json::Value;
 use vault_core::sample::Catalog;
-use vault_core::{
-    enrich, raw_payload, vault_batch, EnrichedOrder, KeySpec, SourceOrder, Timestamp,
-};
+use vault_core::{raw_payload, vault_batch, EnrichedOrder, KeySpec, SourceOrder, Timestamp};
 use vault_pg::stg::StgEvent;
 use vault_pg::{PgConfig, PooledClient, Warehouse};
 
@@ -174,15 +172,7 @@ impl TestDb {
             .collect();
         let enriched: Vec<EnrichedOrder> = orders
             .iter()
-            .map(|o| {
-                let p = &o.payload;
-                enrich(
-                    o,
-                    catalog.user(&p.user.id),
-                    catalog.restaurant(&p.restaurant.id),
-                )
-                .expect("the catalog knows every id")
-            })
+            .map(|o| catalog.enrich(o).expect("the catalog knows every id"))
             .collect();
         let sent = Timestamp::parse("2024-10-01 00:00:00").expect("timestamp");
         let (batch, reports) = vault_batch(KeySpec::SEED, &enriched, sent);

@@ -7,7 +7,7 @@
 #![allow(unreachable_pub)]
 
 use vault_core::sample::{Catalog, Rng};
-use vault_core::{enrich, EnrichedOrder, SourceOrder, Timestamp};
+use vault_core::{EnrichedOrder, SourceOrder, Timestamp};
 
 pub use vault_testkit::TestDb;
 
@@ -30,13 +30,6 @@ pub fn enriched_histories(seed: u64, orders: usize, cancel_after_close: f64) -> 
     versions.sort_by_key(|v| (v.payload.update_ts, v.object_id));
     versions
         .iter()
-        .map(|v| {
-            enrich(
-                v,
-                catalog.user(&v.payload.user.id),
-                catalog.restaurant(&v.payload.restaurant.id),
-            )
-            .expect("generated orders are enrichable")
-        })
+        .map(|v| catalog.enrich(v).expect("generated orders are enrichable"))
         .collect()
 }
