@@ -13,20 +13,8 @@ use vault_testkit::TestDb;
 
 const SAMPLE: &str = include_str!("../data/deliveries.jsonl");
 
-/// `cargo test` builds examples next to the test binaries: target/<profile>/examples/.
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = profile_dir.join("examples").join("courier_vault");
-    assert!(
-        path.exists(),
-        "{} is missing: cargo test builds examples",
-        path.display()
-    );
-    path
+    vault_testkit::process::example_binary("courier_vault")
 }
 
 fn events() -> Vec<DeliveryEvent> {

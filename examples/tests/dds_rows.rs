@@ -7,20 +7,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-/// `cargo test` builds examples next to the test binaries: target/<profile>/examples/.
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = profile_dir.join("examples").join("dds_rows");
-    assert!(
-        path.exists(),
-        "{} is missing: cargo test builds examples",
-        path.display()
-    );
-    path
+    vault_testkit::process::example_binary("dds_rows")
 }
 
 fn run(stdin: &[u8]) -> Output {

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::kafka::{Broker, Topics};
@@ -47,14 +47,7 @@ impl Kind {
     pub fn binary(self) -> PathBuf {
         let dir = match std::env::var_os("VAULT_SERVICE_BINARIES") {
             Some(dir) => PathBuf::from(dir),
-            None => std::env::current_exe()
-                .ok()
-                .and_then(|exe| exe.parent().map(Path::to_path_buf))
-                .map(|dir| match dir.parent() {
-                    Some(profile) if dir.ends_with("deps") => profile.to_path_buf(),
-                    _ => dir,
-                })
-                .unwrap_or_else(|| PathBuf::from(".")),
+            None => crate::process::profile_dir(),
         };
         let path = dir.join(self.name());
         assert!(

@@ -12,6 +12,31 @@ use crate::http::http_get;
 use crate::pipeline::Kind;
 use crate::ports::free_port;
 
+/// The directory cargo builds the running test's or bench's profile into (`target/<profile>`):
+/// the running executable's directory, less its `deps/`.
+pub fn profile_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .map(|dir| match dir.parent() {
+            Some(profile) if dir.ends_with("deps") => profile.to_path_buf(),
+            _ => dir,
+        })
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// An example of this package, as `cargo test` builds it (`target/<profile>/examples/<name>`);
+/// fails when it is missing.
+pub fn example_binary(name: &str) -> PathBuf {
+    let path = profile_dir().join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: cargo test builds examples",
+        path.display()
+    );
+    path
+}
+
 /// Waits up to `timeout` for `child` to exit.
 pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;
