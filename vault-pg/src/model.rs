@@ -34,7 +34,7 @@ pub fn ddl(model: &ModelDef) -> Result<String, PgError> {
     for table in model.tables {
         sql.push_str(&table_ddl(model, table));
     }
-    sql.push_str(&current_views(model)?);
+    sql.push_str(&views_sql(model));
     Ok(sql)
 }
 
@@ -43,6 +43,11 @@ pub fn ddl(model: &ModelDef) -> Result<String, PgError> {
 /// load, then the greater key); the latest loaded row for one without a version.
 pub fn current_views(model: &ModelDef) -> Result<String, PgError> {
     model.validate()?;
+    Ok(views_sql(model))
+}
+
+/// [`current_views`] of a validated model.
+fn views_sql(model: &ModelDef) -> String {
     let mut sql = String::new();
     for table in model
         .tables
@@ -76,7 +81,7 @@ pub fn current_views(model: &ModelDef) -> Result<String, PgError> {
             ],
         ));
     }
-    Ok(sql)
+    sql
 }
 
 /// Runs [`ddl`] on `client` (in one transaction when `client` is one).

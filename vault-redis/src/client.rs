@@ -57,30 +57,40 @@ impl Connection {
     }
 
     /// The client, made once: with `REDIS_CA_FILE`, verifying against that CA.
-    fn client(&mut self) -> Result<&redis::Client, DictionaryError> {
+    fn client(&mut self, ca: Option<&[u8]>) -> Result<&redis::Client, DictionaryError> {
         let client = match self.client.take() {
             Some(client) => client,
-            None => self.make_client()?,
+            None => self.make_client(ca)?,
         };
         Ok(self.client.insert(client))
     }
 
-    fn make_client(&self) -> Result<redis::Client, DictionaryError> {
+    /// `REDIS_CA_FILE`'s content, read at each connect (a Secret volume mounted late, or
+    /// fixed, is picked up on the next attempt).
+    fn read_ca(&self) -> Result<Option<Vec<u8>>, DictionaryError> {
+        let Some(file) = &self.config.ca_file else {
+            return Ok(None);
+        };
+        std::fs::read(file)
+            .map(Some)
+            .map_err(|e| DictionaryError::CaFile {
+                address: self.address.clone(),
+                file: file.clone(),
+                message: e.to_string(),
+            })
+    }
+
+    fn make_client(&self, ca: Option<&[u8]>) -> Result<redis::Client, DictionaryError> {
         let connect = |source| DictionaryError::Connect {
             address: self.address.clone(),
             source,
         };
         let info = self.config.connection_info().map_err(connect)?;
-        match &self.config.ca_file {
-            Some(file) => {
-                let root_cert = std::fs::read(file).map_err(|e| DictionaryError::CaFile {
-                    address: self.address.clone(),
-                    file: file.clone(),
-                    message: e.to_string(),
-                })?;
+        match ca {
+            Some(root_cert) => {
                 let certificates = redis::TlsCertificates {
                     client_tls: None,
-                    root_cert: Some(root_cert),
+                    root_cert: Some(root_cert.to_vec()),
                 };
                 redis::Client::build_with_tls(info, certificates).map_err(connect)
             }
@@ -164,7 +174,7 @@ impl Connection {
     /// With TLS: a handshake of its own, every socket operation bounded by the timeout, before
     /// the client connects (the client's handshake has no timeout: against a plaintext port it
     /// would wait for ever). A failure says what it is; a plaintext port shows as a timeout.
-    fn check_tls(&self) -> Result<(), DictionaryError> {
+    fn check_tls(&self, ca: Option<&[u8]>) -> Result<(), DictionaryError> {
         if !self.config.tls {
             return Ok(());
         }
@@ -173,13 +183,8 @@ impl Connection {
             message,
         };
         let mut builder = native_tls::TlsConnector::builder();
-        if let Some(file) = &self.config.ca_file {
-            let pem = std::fs::read(file).map_err(|e| DictionaryError::CaFile {
-                address: self.address.clone(),
-                file: file.clone(),
-                message: e.to_string(),
-            })?;
-            let ca = native_tls::Certificate::from_pem(&pem)
+        if let (Some(pem), Some(file)) = (ca, &self.config.ca_file) {
+            let ca = native_tls::Certificate::from_pem(pem)
                 .map_err(|e| failed(format!("REDIS_CA_FILE={file}: {e}")))?;
             builder
                 .add_root_certificate(ca)
@@ -209,14 +214,15 @@ impl Connection {
     }
 
     fn open(&mut self) -> Result<redis::Connection, DictionaryError> {
-        self.check_tls()?;
+        let ca = self.read_ca()?;
+        self.check_tls(ca.as_deref())?;
         let (timeout, address) = (self.timeout, self.address.clone());
         let connect_err = |source| DictionaryError::Connect {
             address: address.clone(),
             source,
         };
         let conn = self
-            .client()?
+            .client(ca.as_deref())?
             .get_connection_with_timeout(timeout)
             .map_err(connect_err)?;
         conn.set_read_timeout(Some(timeout)).map_err(connect_err)?;
