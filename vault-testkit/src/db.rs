@@ -144,11 +144,7 @@ impl TestDb {
         let messages: Vec<Vec<u8>> = orders.iter().map(message).collect();
         let mut client = self.client();
         let mut tx = client.transaction().expect("begin");
-        let events: Vec<StgEvent<'_>> = orders
-            .iter()
-            .zip(&messages)
-            .map(|(order, bytes)| StgEvent::new(order, raw_payload(bytes).expect("payload")))
-            .collect();
+        let events = stg_events(orders, &messages);
         vault_pg::stg::upsert(&mut tx, &events).expect("stg upsert");
         tx.commit().expect("commit");
     }
@@ -165,11 +161,7 @@ impl TestDb {
     /// the catalog itself), Data Vault rows and order reports, all in one transaction.
     pub fn write_like_services(&self, catalog: &Catalog, orders: &[SourceOrder]) {
         let messages: Vec<Vec<u8>> = orders.iter().map(message).collect();
-        let events: Vec<StgEvent<'_>> = orders
-            .iter()
-            .zip(&messages)
-            .map(|(order, bytes)| StgEvent::new(order, raw_payload(bytes).expect("payload")))
-            .collect();
+        let events = stg_events(orders, &messages);
         let enriched: Vec<EnrichedOrder> = orders
             .iter()
             .map(|o| catalog.enrich(o).expect("the catalog knows every id"))
@@ -184,6 +176,15 @@ impl TestDb {
         vault_pg::cdm::apply(&mut tx, &reports).expect("cdm apply");
         tx.commit().expect("commit");
     }
+}
+
+/// The raw-layer rows of `orders`, whose source messages are `messages`.
+fn stg_events<'a>(orders: &'a [SourceOrder], messages: &'a [Vec<u8>]) -> Vec<StgEvent<'a>> {
+    orders
+        .iter()
+        .zip(messages)
+        .map(|(order, bytes)| StgEvent::new(order, raw_payload(bytes).expect("payload")))
+        .collect()
 }
 
 impl Drop for TestDb {
