@@ -90,7 +90,7 @@ where
         load_secret_files()?;
         Ok((
             KafkaConfig::from_env(&env, S::PRODUCES)?,
-            PgConfig::from_env(&env)?,
+            PgConfig::from_env(&env)?.for_application(S::NAME),
             RunnerConfig::from_env(&env)?,
         ))
     })();
@@ -193,16 +193,19 @@ fn migrate_alive(
     warehouse: &Warehouse,
     health: &Health,
 ) -> Result<vault_pg::migrate::MigrationReport, vault_pg::PgError> {
-    let done = std::sync::atomic::AtomicBool::new(false);
+    // The beat thread ends as soon as the migration does (its channel closes): a start-up
+    // does not wait out the beat's period.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+        scope.spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                finished.recv_timeout(Duration::from_millis(500))
+            {
                 health.beat();
-                std::thread::sleep(Duration::from_millis(500));
             }
         });
         let result = warehouse.migrate();
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(done);
         result
     })
 }

@@ -54,6 +54,9 @@ pub struct PgConfig {
     pub pool_size: u32,
     /// `PG_WAREHOUSE_CONNECT_TIMEOUT_MS` (default 5000).
     pub connect_timeout: Duration,
+    /// The `application_name` of its sessions (`pg_stat_activity`): `vault`, or the service's
+    /// name ([`PgConfig::for_application`]).
+    pub application_name: String,
 }
 
 impl std::fmt::Debug for PgConfig {
@@ -93,10 +96,19 @@ impl PgConfig {
             connect_timeout: Duration::from_millis(
                 env.parse_or("PG_WAREHOUSE_CONNECT_TIMEOUT_MS", 5000)?,
             ),
+            application_name: "vault".to_owned(),
         })
     }
 
-    /// The same server and credentials, another database (tests, admin tasks).
+    /// The same settings, its sessions named `name` in `pg_stat_activity`.
+    pub fn for_application(self, name: &str) -> Self {
+        PgConfig {
+            application_name: name.to_owned(),
+            ..self
+        }
+    }
+
+    /// The same settings for database `dbname`.
     pub fn with_dbname(&self, dbname: &str) -> Self {
         PgConfig {
             dbname: dbname.to_owned(),
@@ -112,7 +124,7 @@ impl PgConfig {
             .port(self.port)
             .dbname(&self.dbname)
             .user(&self.user)
-            .application_name("vault")
+            .application_name(&self.application_name)
             .connect_timeout(self.connect_timeout)
             .ssl_mode(match self.sslmode {
                 SslMode::Disable => postgres::config::SslMode::Disable,

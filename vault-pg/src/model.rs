@@ -15,6 +15,8 @@
 //! The statements are made from the templates in `sql/model/`; identifiers come from the
 //! declaration, which [`vault_core::ModelDef::validate`] checks to be plain lower-case names.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDateTime;
 use postgres::types::ToSql;
 use postgres::{GenericClient, Transaction};
@@ -202,16 +204,118 @@ pub fn insert_sql(model: &ModelDef, table: &TableDef) -> String {
 /// then links, then satellites, one statement per table. Returns the number of rows newly
 /// inserted (or, for a versioned satellite, moved forward).
 pub fn write<S: RowSet>(tx: &mut Transaction<'_>, rows: &S) -> Result<u64, PgError> {
+    write_inner(tx, rows, None)
+}
+
+/// [`write()`], leaving out the rows whose key `known` holds (they are in the warehouse
+/// already). The keys written are remembered in `known` as pending: the caller says
+/// [`KnownKeys::committed`] once the transaction has committed, or [`KnownKeys::clear`] when
+/// it did not (or when anything went wrong). Versioned satellites are always written (their
+/// version moves).
+pub fn write_skipping_known<S: RowSet>(
+    tx: &mut Transaction<'_>,
+    rows: &S,
+    known: &mut KnownKeys,
+) -> Result<u64, PgError> {
+    known.pending.clear();
+    let result = write_inner(tx, rows, Some(known));
+    if result.is_err() {
+        known.clear();
+    }
+    result
+}
+
+fn write_inner<S: RowSet>(
+    tx: &mut Transaction<'_>,
+    rows: &S,
+    known: Option<&mut KnownKeys>,
+) -> Result<u64, PgError> {
     let mut writer = TableWriter {
         model: S::MODEL,
         tx,
         written: 0,
         error: None,
+        known,
     };
     rows.visit(&mut writer);
     match writer.error {
         Some(err) => Err(err),
         None => Ok(writer.written),
+    }
+}
+
+/// A bounded in-process set of the keys known to be in the warehouse (hubs, links and
+/// unversioned satellites are insert-only and a key fixes the row: a row whose key is there
+/// needs no statement). Two generations of at most `capacity` keys each: when the newer is
+/// full it becomes the older and the oldest is dropped; a key found in the older is moved to
+/// the newer, so what keeps coming back (users, products, categories) stays.
+#[derive(Debug, Default)]
+pub struct KnownKeys {
+    capacity: usize,
+    newer: HashSet<(&'static str, Uuid)>,
+    older: HashSet<(&'static str, Uuid)>,
+    pending: Vec<(&'static str, Uuid)>,
+    skipped: u64,
+}
+
+impl KnownKeys {
+    /// An empty set holding up to `2 × capacity` keys (0: nothing is ever skipped).
+    pub fn new(capacity: usize) -> Self {
+        KnownKeys {
+            capacity,
+            ..KnownKeys::default()
+        }
+    }
+
+    fn contains(&mut self, table: &'static str, key: Uuid) -> bool {
+        if self.newer.contains(&(table, key)) {
+            return true;
+        }
+        if self.older.remove(&(table, key)) {
+            self.insert((table, key));
+            return true;
+        }
+        false
+    }
+
+    fn insert(&mut self, entry: (&'static str, Uuid)) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.newer.len() >= self.capacity {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(entry);
+    }
+
+    /// The transaction of the last write committed: its keys are known from now on.
+    pub fn committed(&mut self) {
+        for entry in std::mem::take(&mut self.pending) {
+            self.insert(entry);
+        }
+    }
+
+    /// Forgets every key (the warehouse may have changed behind this process: a failed write,
+    /// a restore).
+    pub fn clear(&mut self) {
+        self.newer.clear();
+        self.older.clear();
+        self.pending.clear();
+    }
+
+    /// Rows left out so far because their key was known.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Keys held.
+    pub fn len(&self) -> usize {
+        self.newer.len() + self.older.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -224,17 +328,34 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-struct TableWriter<'t, 'c> {
+struct TableWriter<'t, 'c, 'k> {
     model: ModelDef,
     tx: &'t mut Transaction<'c>,
     written: u64,
     error: Option<PgError>,
+    known: Option<&'k mut KnownKeys>,
 }
 
-impl RowVisitor for TableWriter<'_, '_> {
+impl RowVisitor for TableWriter<'_, '_, '_> {
     fn table<R: DvRow>(&mut self, rows: &[R]) {
         if self.error.is_some() || rows.is_empty() {
             return;
+        }
+        let mut rows: Vec<&R> = rows.iter().collect();
+        if let Some(known) = self
+            .known
+            .as_deref_mut()
+            .filter(|_| R::DEF.version.is_none())
+        {
+            let before = rows.len();
+            rows.retain(|row| !known.contains(R::TABLE, row.key()));
+            known.skipped += (before - rows.len()) as u64;
+            known
+                .pending
+                .extend(rows.iter().map(|row| (R::TABLE, row.key())));
+            if rows.is_empty() {
+                return;
+            }
         }
         match insert_table(&self.model, self.tx, rows) {
             Ok(n) => self.written += n,
@@ -246,7 +367,7 @@ impl RowVisitor for TableWriter<'_, '_> {
 fn insert_table<R: DvRow>(
     model: &ModelDef,
     tx: &mut Transaction<'_>,
-    rows: &[R],
+    rows: Vec<&R>,
 ) -> Result<u64, PgError> {
     let sql = insert_sql(model, &R::DEF);
     let arrays = ColumnArrays::of(rows);
@@ -270,15 +391,15 @@ enum ColumnArray<'a> {
 impl<'a> ColumnArrays<'a> {
     /// Rows sorted by key: concurrent writers then take index locks in one order (no deadlocks
     /// between replicas inserting the same hubs).
-    fn of<R: DvRow>(rows: &'a [R]) -> Self {
-        let mut sorted: Vec<&'a R> = rows.iter().collect();
+    fn of<R: DvRow>(mut sorted: Vec<&'a R>) -> Self {
         sorted.sort_unstable_by_key(|row| row.key());
+        let count = sorted.len();
         let mut arrays: Vec<ColumnArray<'a>> = Vec::with_capacity(R::COLUMNS.len());
         for row in sorted {
             let mut i = 0;
             row.visit_columns(&mut |value| {
                 if arrays.len() == i {
-                    arrays.push(ColumnArray::for_value(&value, rows.len()));
+                    arrays.push(ColumnArray::for_value(&value, count));
                 }
                 arrays[i].push(value);
                 i += 1;

@@ -277,3 +277,95 @@ fn the_order_models_status_is_current_by_version_whatever_the_arrival_order() {
     assert_eq!(status, "OPEN");
     assert_eq!(update_ts, at(20).to_string());
 }
+
+/// The known-key cache leaves out what this process has seen committed, never a versioned
+/// satellite, nothing of a transaction that did not commit; and when the warehouse lost rows
+/// behind it (a restore), the write fails on the foreign key, the cache is cleared, and the
+/// retry loads everything again.
+#[test]
+fn known_keys_skip_committed_rows_and_a_stale_cache_heals_on_retry() {
+    use vault_pg::model::{write_skipping_known, KnownKeys};
+    let db = TestDb::empty("model_known");
+    vault_pg::model::create(&mut *db.client(), &SensorRows::MODEL).expect("apply the DDL");
+    let mut known = KnownKeys::new(1_000);
+    let write = |rows: &SensorRows<'_>, known: &mut KnownKeys, commit: bool| {
+        let mut client = db.client();
+        let mut tx = client.transaction().expect("begin");
+        let result = write_skipping_known(&mut tx, rows, known);
+        if result.is_ok() && commit {
+            tx.commit().expect("commit");
+            known.committed();
+        }
+        result
+    };
+
+    // A transaction that rolls back teaches the cache nothing.
+    let mut first = SensorRows::default();
+    record(&mut first, "A", 7, "idle", "2024-03-01 10:00:00");
+    write(&first, &mut known, false).expect("write, then roll back");
+    assert!(known.is_empty());
+    assert_eq!(db.scalar("SELECT count(*) FROM sensor.h_sensor"), 0);
+
+    // Committed: five rows, five keys known.
+    assert_eq!(write(&first, &mut known, true).expect("write"), 5);
+    assert_eq!(known.len(), 4, "the versioned satellite is never cached");
+
+    // The same sensor again with a newer label: only the two label rows are sent (the new
+    // label's row, and nothing else of the four known rows).
+    let mut second = SensorRows::default();
+    record(&mut second, "A", 7, "hot", "2024-03-01 11:00:00");
+    let skipped = known.skipped();
+    assert_eq!(write(&second, &mut known, true).expect("write"), 1);
+    assert_eq!(known.skipped() - skipped, 4);
+    assert_eq!(current_label(&db, "A").0, "hot");
+
+    // The warehouse loses the sensor behind the cache's back (restored from an old backup).
+    db.client()
+        .batch_execute(
+            "TRUNCATE sensor.s_sensor_label, sensor.s_site_name, sensor.l_sensor_site, \
+             sensor.h_sensor, sensor.h_site",
+        )
+        .expect("truncate");
+    let mut third = SensorRows::default();
+    record(&mut third, "A", 7, "idle", "2024-03-01 12:00:00");
+    let err = write(&third, &mut known, true)
+        .expect_err("the label refers to a sensor the cache skipped");
+    assert!(err.to_string().contains("s_sensor_label"), "{err}");
+    assert!(known.is_empty(), "a failed write clears the cache");
+    assert_eq!(write(&third, &mut known, true).expect("the retry"), 5);
+    assert_eq!(
+        current_label(&db, "A"),
+        ("idle".into(), "2024-03-01 12:00:00".into())
+    );
+}
+
+/// The cache is bounded: two generations of `capacity` keys; what keeps coming back stays.
+#[test]
+fn known_keys_are_bounded_and_keep_what_recurs() {
+    use vault_pg::model::{write_skipping_known, KnownKeys};
+    let db = TestDb::empty("model_known_bound");
+    vault_pg::model::create(&mut *db.client(), &SensorRows::MODEL).expect("apply the DDL");
+    let mut known = KnownKeys::new(10);
+    let serials: Vec<String> = (0..40).map(|i| format!("S{i}")).collect();
+    for (i, serial) in serials.iter().enumerate() {
+        let mut rows = SensorRows::default();
+        // Site 1 recurs in every record; each sensor is new.
+        record(
+            &mut rows,
+            serial,
+            1,
+            "idle",
+            &format!("2024-03-01 10:{:02}:00", i),
+        );
+        let mut client = db.client();
+        let mut tx = client.transaction().expect("begin");
+        write_skipping_known(&mut tx, &rows, &mut known).expect("write");
+        tx.commit().expect("commit");
+        known.committed();
+        assert!(known.len() <= 20, "{} keys held", known.len());
+    }
+    // Site 1's hub and name were sent once: 39 records skipped both.
+    assert!(known.skipped() >= 2 * 39, "skipped {}", known.skipped());
+    assert_eq!(db.scalar("SELECT count(*) FROM sensor.h_sensor"), 40);
+    assert_eq!(db.scalar("SELECT count(*) FROM sensor.l_sensor_site"), 40);
+}

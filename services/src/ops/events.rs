@@ -4,11 +4,11 @@
 //! counter itself. The names are [`super::names`].
 
 use std::fmt::Display;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 use tracing::{error, info, warn};
 use vault_kafka::InMessage;
@@ -38,6 +38,84 @@ pub struct BatchCommitted {
     pub reapplied: usize,
     /// From the transaction's start to the offset commit.
     pub duration: Duration,
+    /// How that time was spent, step by step.
+    pub steps: BatchSteps,
+}
+
+/// The steps of a batch, in order: where a batch's time goes (`vault_batch_step_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A warehouse connection from the pool and `BEGIN`.
+    Begin,
+    /// Decoding every message.
+    Decode,
+    /// The stage's work inside the transaction (warehouse statements, downstream messages
+    /// handed to the producer).
+    Stage,
+    /// Recording the batch's Kafka positions in the transaction; dead letters handed over.
+    Positions,
+    /// Waiting for the broker to acknowledge every downstream message and dead letter.
+    Acks,
+    /// `COMMIT`.
+    Commit,
+    /// Committing the consumer's offsets.
+    Offsets,
+}
+
+impl Step {
+    /// Every step, in the order a batch goes through them.
+    pub const ALL: [Step; 7] = [
+        Step::Begin,
+        Step::Decode,
+        Step::Stage,
+        Step::Positions,
+        Step::Acks,
+        Step::Commit,
+        Step::Offsets,
+    ];
+
+    /// The `step` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Begin => "begin",
+            Step::Decode => "decode",
+            Step::Stage => "stage",
+            Step::Positions => "positions",
+            Step::Acks => "acks",
+            Step::Commit => "commit",
+            Step::Offsets => "offsets",
+        }
+    }
+}
+
+/// A stopwatch over a batch's [`Step`]s: each [`BatchSteps::end`] gives the time since the
+/// previous one to its step.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchSteps {
+    last: Instant,
+    spent: [Duration; Step::ALL.len()],
+}
+
+impl BatchSteps {
+    /// Starts timing the first step now.
+    pub fn start() -> Self {
+        BatchSteps {
+            last: Instant::now(),
+            spent: [Duration::ZERO; Step::ALL.len()],
+        }
+    }
+
+    /// `step` ends now.
+    pub fn end(&mut self, step: Step) {
+        let now = Instant::now();
+        self.spent[step as usize] += now - self.last;
+        self.last = now;
+    }
+
+    /// The time spent in `step`.
+    pub fn spent(&self, step: Step) -> Duration {
+        self.spent[step as usize]
+    }
 }
 
 /// The service's metrics, all prefixed `vault_` and labelled with `service`.
@@ -49,6 +127,7 @@ pub struct Metrics {
     dead_lettered: IntCounterVec,
     batch_size: Histogram,
     batch_duration: Histogram,
+    batch_steps: HistogramVec,
     lag: IntGauge,
     assigned: IntGauge,
     group_lag: IntGauge,
@@ -135,6 +214,22 @@ impl Metrics {
                 "Time from a polled batch's transaction start to its offset commit",
                 prometheus::exponential_buckets(0.001, 2.0, 15)?,
             )?,
+            batch_steps: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        local(names::BATCH_STEP),
+                        "Time of each step of a committed batch (step: begin, decode, stage, \
+                         positions, acks, commit, offsets)",
+                    )
+                    .buckets(prometheus::exponential_buckets(0.0005, 2.0, 15)?),
+                    &["step"],
+                )?;
+                registry.register(Box::new(h.clone()))?;
+                for step in Step::ALL {
+                    h.with_label_values(&[step.as_str()]);
+                }
+                h
+            },
             lag: gauge(
                 names::CONSUMER_LAG,
                 "Messages behind the end of the owned partitions",
@@ -172,6 +267,11 @@ impl Metrics {
         self.produced.inc_by(batch.produced as u64);
         self.batch_size.observe(batch.messages as f64);
         self.batch_duration.observe(batch.duration.as_secs_f64());
+        for step in Step::ALL {
+            self.batch_steps
+                .with_label_values(&[step.as_str()])
+                .observe(batch.steps.spent(step).as_secs_f64());
+        }
         if batch.reapplied > 0 {
             self.reapplied.inc_by(batch.reapplied as u64);
             warn!(
@@ -319,12 +419,14 @@ mod tests {
             produced: 4,
             reapplied: 2,
             duration: Duration::from_millis(30),
+            steps: BatchSteps::start(),
         });
         metrics.batch_committed(&BatchCommitted {
             messages: 3,
             produced: 3,
             reapplied: 0,
             duration: Duration::from_millis(10),
+            steps: BatchSteps::start(),
         });
         metrics.dead_lettered("unparseable", "not JSON", &message());
         metrics.attempt_failed("postgres", "connection refused", 1);

@@ -7,7 +7,7 @@ mod health;
 mod http;
 pub mod names;
 
-pub use events::{BatchCommitted, Metrics, ERROR_KINDS};
+pub use events::{BatchCommitted, BatchSteps, Metrics, Step, ERROR_KINDS};
 pub use health::{Health, STALLED_AFTER};
 pub use http::serve;
 

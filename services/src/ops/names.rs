@@ -20,6 +20,8 @@ pub const BATCH_SIZE_SUM: &str = "vault_batch_size_messages_sum";
 pub const BATCH_SIZE_COUNT: &str = "vault_batch_size_messages_count";
 /// Batch duration (histogram).
 pub const BATCH_DURATION: &str = "vault_batch_duration_seconds";
+/// Time of each step of a committed batch, by `step` (histogram; `ops::Step`).
+pub const BATCH_STEP: &str = "vault_batch_step_seconds";
 /// Lag of the partitions this replica owns.
 pub const CONSUMER_LAG: &str = "vault_consumer_lag_messages";
 /// Lag of the whole consumer group.

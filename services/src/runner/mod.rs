@@ -31,7 +31,7 @@ use vault_pg::{PgError, Warehouse};
 pub use config::{Failpoint, RunnerConfig};
 pub use stage::{Decoded, Output, Stage, StageError};
 
-use crate::ops::{BatchCommitted, Health, Metrics};
+use crate::ops::{BatchCommitted, BatchSteps, Health, Metrics, Step};
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
 use membership::{partition_list, warehouse_positions};
@@ -296,11 +296,13 @@ impl<S: Stage> Runner<S> {
         produced_so_far: &mut usize,
     ) -> Result<(), StageError> {
         let started = Instant::now();
+        let mut steps = BatchSteps::start();
         let mut client = self.warehouse.client()?;
         let mut tx = client.transaction().map_err(|source| PgError::Db {
             context: "begin batch".into(),
             source,
         })?;
+        steps.end(Step::Begin);
         let mut out = Output::new(
             S::NAME,
             self.kafka.destination_topic.clone(),
@@ -314,9 +316,11 @@ impl<S: Stage> Runner<S> {
                 Err(err) => out.reject(index, err.dead_letter_reason(), err.to_string()),
             }
         }
+        steps.end(Step::Decode);
         let processed = self.stage.process(items, &mut tx, &mut out);
         *produced_so_far = out.produced;
         processed?;
+        steps.end(Step::Stage);
         let done = positions(batch);
         let before = vault_pg::positions::record(&mut tx, &self.kafka.group, &done)?;
         let reapplied = batch
@@ -344,13 +348,17 @@ impl<S: Stage> Runner<S> {
                 self.metrics.dead_lettered(reason, detail, message);
             }
         }
+        steps.end(Step::Positions);
         // Every downstream message and dead letter acknowledged before the warehouse commits
         // (a stop gives up waiting: the batch is then not committed and is read again).
         self.wait_for_acks(pending)?;
+        steps.end(Step::Acks);
         tx.commit().map_err(|source| PgError::Db {
             context: "commit batch".into(),
             source,
         })?;
+        steps.end(Step::Commit);
+        self.stage.committed();
         if let Some(Failpoint::AfterWarehouseCommit { batch }) = self.config.failpoint {
             // This one is the (batches committed so far + 1)-th.
             if batch == self.metrics.batches_committed() + 1 {
@@ -362,11 +370,13 @@ impl<S: Stage> Runner<S> {
             // The warehouse has the batch; it will be read again and applied idempotently.
             warn!(service = S::NAME, error = %e, "offset commit failed after the warehouse commit");
         }
+        steps.end(Step::Offsets);
         self.metrics.batch_committed(&BatchCommitted {
             messages: batch.len(),
             produced,
             reapplied,
             duration: started.elapsed(),
+            steps,
         });
         Ok(())
     }

@@ -41,6 +41,10 @@ pub trait Stage {
         out: &mut Output,
     ) -> Result<(), StageError>;
 
+    /// The batch's transaction has committed (what the stage wrote in its last
+    /// [`Stage::process`] is in the warehouse for good).
+    fn committed(&mut self) {}
+
     /// Whether the stage's own dependencies answer (readiness); the warehouse is checked apart.
     fn check(&mut self) -> Result<(), StageError> {
         Ok(())

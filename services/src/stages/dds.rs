@@ -3,19 +3,36 @@
 
 use postgres::Transaction;
 use vault_core::{vault_batch, EnrichedOrder, KeySpec, MessageError};
+use vault_pg::model::KnownKeys;
 
 use crate::runner::{Decoded, Output, Stage, StageError};
 
 /// Data Vault loader.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DdsStage {
     keys: KeySpec,
+    /// The keys this replica has written (and seen committed): rows already in the warehouse
+    /// are not sent again (users, products, categories, restaurants and their satellites recur
+    /// in almost every batch).
+    known: KnownKeys,
+}
+
+/// Keys per generation of the known-key cache (two generations; ~40 bytes a key).
+pub const KNOWN_KEYS: usize = 100_000;
+
+impl Default for DdsStage {
+    fn default() -> Self {
+        DdsStage::new(KeySpec::default())
+    }
 }
 
 impl DdsStage {
     /// A stage deriving keys with `keys` ([`KeySpec::SEED`] for warehouses of the original).
     pub fn new(keys: KeySpec) -> Self {
-        DdsStage { keys }
+        DdsStage {
+            keys,
+            known: KnownKeys::new(KNOWN_KEYS),
+        }
     }
 }
 
@@ -39,10 +56,14 @@ impl Stage for DdsStage {
         // The Data Vault first; reports go out only once the write went through, so a batch
         // the warehouse refuses sends nothing (the runner awaits every acknowledgement before
         // the transaction commits).
-        vault_pg::dds::write(tx, rows.rows())?;
+        vault_pg::model::write_skipping_known(tx, rows.rows(), &mut self.known)?;
         for report in &reports {
             out.send(report.object_id.to_string(), report.to_json()?)?;
         }
         Ok(())
+    }
+
+    fn committed(&mut self) {
+        self.known.committed();
     }
 }
