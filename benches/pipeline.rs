@@ -37,8 +37,6 @@
 //! Kafka, which answers a fetch as soon as data arrives (`fetch.min.bytes=1`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -52,13 +50,18 @@ use vault_core::KeySpec;
 use vault_kafka::KafkaConfig;
 use vault_pg::Warehouse;
 use vault_services::exposition;
-use vault_services::ops::names;
+use vault_services::ops::{names, Step};
 use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{self, Plan, Planned, SimulateOptions};
 use vault_testkit::kafka::PARTITIONS;
-use vault_testkit::pipeline::{Kind, Pipeline};
+use vault_testkit::pipeline::Pipeline;
 use vault_testkit::process::Service;
-use vault_testkit::RedisKeys;
+use vault_testkit::{RedisKeys, TestDb};
+
+mod peer;
+mod services;
+
+use services::{build_services, log_root};
 
 const SAMPLE: Duration = Duration::from_millis(500);
 const POLL: Duration = Duration::from_millis(50);
@@ -156,7 +159,10 @@ fn run() -> bool {
     let stop = Shutdown::on_signals().expect("signal handlers");
     build_services();
     let mut bench = Bench::prepare(&opts);
-    let backlog = bench.backlog(&stop);
+    let peer = bench.peer();
+    let mut backlog = bench.backlog(&stop);
+    backlog.peer = peer;
+    backlog.differing = bench.same_as_peer();
     let after_drain: Vec<ServiceStats> = bench
         .pipeline
         .services
@@ -177,6 +183,8 @@ struct Bench {
     nominal: usize,
     source: KafkaConfig,
     _dictionaries: RedisKeys,
+    /// The peer's own warehouse.
+    peer_db: TestDb,
 }
 
 /// The backlog phase's figures.
@@ -184,6 +192,10 @@ struct Backlog {
     sent: usize,
     produce_time: Duration,
     drain: Option<Drain>,
+    /// The set-based peer on the same orders (run before the services start).
+    peer: Option<peer::PeerRun>,
+    /// Tables in which the pipeline's warehouse differs from the peer's, after the drain.
+    differing: Option<Vec<String>>,
 }
 
 /// The end of a run: each service's figures, the rows in every layer, the counters' check and
@@ -257,7 +269,63 @@ impl Bench {
             nominal: opts.nominal,
             source,
             _dictionaries: dictionaries,
+            peer_db: TestDb::new("bench_peer"),
         }
+    }
+
+    /// The set-based peer on the backlog's orders, enriched as STG enriches them.
+    fn peer(&mut self) -> Option<peer::PeerRun> {
+        if self.orders == 0 {
+            return None;
+        }
+        let enriched: Vec<Vec<u8>> = self.plan.messages[..self.orders]
+            .iter()
+            .map(|m| match m {
+                Planned::Order(o) => self
+                    .plan
+                    .catalog
+                    .enrich(o)
+                    .expect("the plan's orders enrich")
+                    .to_json()
+                    .expect("encode"),
+                _ => unreachable!("the bench plans valid orders only"),
+            })
+            .collect();
+        println!(
+            "peer: COPY {} enriched orders, INSERT … SELECT per table, GROUP BY datamarts …",
+            enriched.len()
+        );
+        let run = peer::run(&self.peer_db, &enriched);
+        println!(
+            "peer: {:.1} s (COPY {:.1} s, Data Vault {:.1} s, datamarts {:.1} s)",
+            run.total().as_secs_f64(),
+            run.copy.as_secs_f64(),
+            run.vault.as_secs_f64(),
+            run.marts.as_secs_f64()
+        );
+        Some(run)
+    }
+
+    /// After the drain: whether the pipeline's warehouse holds what the peer's does, table by
+    /// table (`None` without a backlog).
+    fn same_as_peer(&self) -> Option<Vec<String>> {
+        if self.orders == 0 {
+            return None;
+        }
+        let ours = peer::fingerprint(&mut self.pipeline.db.client());
+        let theirs = peer::fingerprint(&mut self.peer_db.client());
+        Some(
+            ours.iter()
+                .zip(&theirs)
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| {
+                    format!(
+                        "{}: pipeline {} rows, peer {} rows (or other values)",
+                        a.0, a.1, b.1
+                    )
+                })
+                .collect(),
+        )
     }
 
     fn total(&self) -> usize {
@@ -298,6 +366,8 @@ impl Bench {
             sent,
             produce_time,
             drain,
+            peer: None,
+            differing: None,
         }
     }
 
@@ -372,6 +442,7 @@ fn report(
     windows: &[Option<Window>; 2],
     end: &End,
 ) -> bool {
+    let (peer, same) = (&backlog.peer, &backlog.differing);
     let total = bench.total();
     let (sent, produce_time, drain) = (backlog.sent, backlog.produce_time, &backlog.drain);
     let [nominal, burst] = windows;
@@ -422,6 +493,21 @@ fn report(
         "(middle columns: the backlog drain only; busy msg/s = messages ÷ time inside batches, \
          transaction to offset commit, poll waits excluded; stop = SIGTERM → exit)"
     );
+    println!();
+    println!("== where a batch's time goes, backlog drain (ms per batch, mean) ==");
+    print!("{:<12}", "");
+    for step in Step::ALL {
+        print!(" {:>9}", step.as_str());
+    }
+    println!(" {:>9}", "total");
+    for d in after_drain {
+        print!("{:<12}", d.name);
+        let batches = d.batches.max(1.0);
+        for (_, spent) in &d.steps {
+            print!(" {:>9.1}", 1000.0 * spent / batches);
+        }
+        println!(" {:>9.1}", 1000.0 * d.batch_seconds_sum / batches);
+    }
     println!(
         "rows: stg.order_events {}, dds.h_order {}, cdm.order_ledger {} (expected {total}); \
          load average {}",
@@ -459,6 +545,31 @@ fn report(
                 "< 60 s",
                 Some(d.seconds < DRAIN_TARGET_S),
             );
+            row(
+                "  machine CPU busy during the drain",
+                format!("{:.2} cores", d.cores_busy),
+                "",
+                None,
+            );
+            let spent: Vec<String> = d
+                .by_command
+                .iter()
+                .take(8)
+                .map(|(c, s)| format!("{c} {s:.1}"))
+                .collect();
+            println!(
+                "  CPU seconds in the drain by command: {}",
+                spent.join(", ")
+            );
+            let sessions: Vec<String> = d
+                .by_session
+                .iter()
+                .map(|(c, s)| format!("{c} {s:.1}"))
+                .collect();
+            println!(
+                "  PostgreSQL CPU seconds by session: {}",
+                sessions.join(", ")
+            );
             for (i, stage) in ["STG", "DDS", "CDM"].iter().enumerate() {
                 let s = &d.stages[i];
                 row(
@@ -484,6 +595,34 @@ fn report(
             }
         }
         None => row("drain", "no backlog".into(), "", None),
+    }
+    if let (Some(peer), Some(d)) = (peer, drain) {
+        let ratio = peer.total().as_secs_f64() / d.seconds;
+        row(
+            "set-based peer in PostgreSQL (same orders)",
+            format!("{:.1} s", peer.total().as_secs_f64()),
+            "",
+            None,
+        );
+        row(
+            "peer time / pipeline time",
+            format!("{ratio:.2}"),
+            "≥ 1.0 (aim 2)",
+            Some(ratio >= 1.0),
+        );
+    }
+    let mut same_ok = true;
+    if let Some(differ) = same {
+        same_ok = differ.is_empty();
+        row(
+            "pipeline's warehouse = peer's (17 tables)",
+            format!("{} differing", differ.len()),
+            "none",
+            Some(same_ok),
+        );
+        for d in differ {
+            println!("  {d}");
+        }
     }
     for (window, target) in [(&nominal, true), (&burst, false)] {
         let Some(w) = window else { continue };
@@ -524,7 +663,7 @@ fn report(
             println!("  {m:?}");
         }
     }
-    mismatches.is_empty() && counts.iter().all(|c| *c == total as i64)
+    same_ok && mismatches.is_empty() && counts.iter().all(|c| *c == total as i64)
 }
 
 fn interrupted(stop: &Shutdown) {
@@ -539,73 +678,50 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-// ---------------------------------------------------------------------------------------------
-// the binaries
-
-/// `cargo build --release -p vault-services --bins` (a no-op when up to date, so that the
-/// binaries measured are never stale), checked against where the pipeline takes them from
-/// (`vault_testkit::pipeline::Kind::binary`, beside this bench in `target/release`).
-fn build_services() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root");
-    println!(
-        "building the release service binaries (cargo build --release -p vault-services --bins) …"
-    );
-    let output = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "vault-services",
-            "--bins",
-            "--message-format=json-render-diagnostics",
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo");
-    assert!(output.status.success(), "cargo build --release failed");
-    let mut built: HashMap<String, PathBuf> = HashMap::new();
-    for line in output.stdout.split(|b| *b == b'\n') {
-        let Ok(message) = serde_json::from_slice::<serde_json::Value>(line) else {
-            continue;
-        };
-        if message["reason"] != "compiler-artifact" {
-            continue;
-        }
-        if let (Some(name), Some(exe)) = (
-            message["target"]["name"].as_str(),
-            message["executable"].as_str(),
-        ) {
-            built.insert(name.to_owned(), PathBuf::from(exe));
-        }
+/// Messages in the committed batches of each stage (`vault_batch_size_messages_sum`), from the
+/// services' metrics; 0 for a service that does not answer.
+fn committed(pipeline: &Pipeline) -> [i64; 3] {
+    let mut c = [0; 3];
+    for (i, service) in pipeline.services.iter().enumerate().take(3) {
+        let samples = exposition::parse(&service.metrics().unwrap_or_default());
+        c[i] = exposition::sum(&samples, names::BATCH_SIZE_SUM).unwrap_or(0.0) as i64;
     }
-    for kind in Kind::ALL {
-        let reported = built
-            .get(kind.name())
-            .unwrap_or_else(|| panic!("cargo did not report the {} binary", kind.name()));
-        let used = kind.binary();
-        assert_eq!(
-            std::fs::canonicalize(reported).ok(),
-            std::fs::canonicalize(&used).ok(),
-            "cargo built {} at {}, but the pipeline would run {}",
-            kind.name(),
-            reported.display(),
-            used.display()
-        );
-    }
+    c
 }
 
-/// `<target>/bench-pipeline`, beside the release binaries.
-fn log_root() -> PathBuf {
-    Kind::Stg
-        .binary()
-        .parent()
-        .and_then(Path::parent)
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        .join("bench-pipeline")
+/// CPU seconds of the warehouse's server processes by their `application_name` (the services
+/// name their sessions), read from `/proc` at the end of the drain: every session was opened
+/// when its service started.
+fn warehouse_cpu(client: &mut postgres::Client) -> Vec<(String, f64)> {
+    let rows = client
+        .query(
+            "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database()",
+            &[],
+        )
+        .expect("pg_stat_activity");
+    let mut by: HashMap<String, f64> = HashMap::new();
+    for row in rows {
+        let pid: i32 = row.get(0);
+        let name: String = row.get(1);
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks: f64 = [11, 12]
+            .iter()
+            .filter_map(|i| fields.get(*i).and_then(|t| t.parse::<f64>().ok()))
+            .sum();
+        *by.entry(if name.is_empty() {
+            "(other)".into()
+        } else {
+            name
+        })
+        .or_default() += ticks / 100.0;
+    }
+    let mut by: Vec<(String, f64)> = by.into_iter().collect();
+    by.sort_by(|a, b| b.1.total_cmp(&a.1));
+    by
 }
 
 fn counts(client: &mut postgres::Client) -> [i64; 3] {
@@ -635,6 +751,8 @@ struct ServiceStats {
     cpu_seconds: f64,
     rss_kib: u64,
     hwm_kib: u64,
+    /// Seconds spent in each batch step (`vault_batch_step_seconds_sum`), in `Step::ALL` order.
+    steps: Vec<(&'static str, f64)>,
 }
 
 impl ServiceStats {
@@ -659,6 +777,18 @@ impl ServiceStats {
             cpu_seconds: s.cpu_seconds(),
             rss_kib,
             hwm_kib,
+            steps: Step::ALL
+                .iter()
+                .map(|step| {
+                    let name = format!("{}_sum", names::BATCH_STEP);
+                    let spent = samples
+                        .iter()
+                        .filter(|x| x.name == name && x.label("step") == Some(step.as_str()))
+                        .map(|x| x.value)
+                        .sum();
+                    (step.as_str(), spent)
+                })
+                .collect(),
         }
     }
 }
@@ -670,6 +800,63 @@ impl ServiceStats {
 struct Drain {
     seconds: f64,
     stages: [StageRate; 3],
+    /// The machine's CPU busy over the drain, in cores (every process: services, servers, bench).
+    cores_busy: f64,
+    /// CPU seconds spent during the drain, by command (the largest first).
+    by_command: Vec<(String, f64)>,
+    /// CPU seconds of the warehouse's sessions by `application_name`, at the drain's end.
+    by_session: Vec<(String, f64)>,
+}
+
+/// CPU seconds used so far by the machine's processes, by command name (`/proc/<pid>/stat`:
+/// utime + stime of each live process; the children of a process that exited are not seen).
+fn cpu_by_command() -> HashMap<String, f64> {
+    let tick = 100.0; // USER_HZ on Linux
+    let mut by: HashMap<String, f64> = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return by;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let command = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // fields[0] is the state (field 3); utime and stime are fields 14 and 15.
+        let ticks: f64 = [11, 12]
+            .iter()
+            .filter_map(|i| fields.get(*i).and_then(|t| t.parse::<f64>().ok()))
+            .sum();
+        *by.entry(command).or_default() += ticks / tick;
+    }
+    by
+}
+
+/// (busy, all) CPU time of the machine so far, in clock ticks (`/proc/stat`).
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    let all: u64 = ticks.iter().take(8).sum();
+    (all - idle, all)
 }
 
 #[derive(Debug, Default)]
@@ -683,11 +870,15 @@ struct StageRate {
 
 fn drain(pipeline: &mut Pipeline, orders: i64, stop: &Shutdown) -> Option<Drain> {
     let started = Instant::now();
+    let ticks_before = cpu_ticks();
+    let commands_before = cpu_by_command();
     if orders == 0 {
         return None;
     }
     let mut client = pipeline.db.client();
     let limit = Duration::from_secs(300 + orders as u64 / 100);
+    // Sampled from the services' own metrics (messages of committed batches), so that the
+    // measurement puts no load on the warehouse under test; the end is checked in the tables.
     let mut samples: Vec<(f64, [i64; 3])> = vec![(0.0, [0; 3])];
     let mut next = started;
     let mut counting = Duration::ZERO;
@@ -696,7 +887,10 @@ fn drain(pipeline: &mut Pipeline, orders: i64, stop: &Shutdown) -> Option<Drain>
         stop.sleep(next.saturating_duration_since(Instant::now()));
         interrupted(stop);
         let q = Instant::now();
-        let c = counts(&mut client);
+        let mut c = committed(pipeline);
+        if c[2] >= orders {
+            c = counts(&mut client);
+        }
         counting += q.elapsed();
         let t = started.elapsed().as_secs_f64();
         samples.push((t, c));
@@ -722,8 +916,25 @@ fn drain(pipeline: &mut Pipeline, orders: i64, stop: &Shutdown) -> Option<Drain>
         }
     }
     let seconds = samples.last().map_or(0.0, |s| s.0);
+    let ticks_after = cpu_ticks();
+    let commands_after = cpu_by_command();
+    let by_session = warehouse_cpu(&mut client);
+    let mut by_command: Vec<(String, f64)> = commands_after
+        .iter()
+        .map(|(c, after)| {
+            (
+                c.clone(),
+                after - commands_before.get(c).copied().unwrap_or(0.0),
+            )
+        })
+        .filter(|(_, spent)| *spent >= 0.05)
+        .collect();
+    by_command.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cores_busy = cores * (ticks_after.0 - ticks_before.0) as f64
+        / (ticks_after.1 - ticks_before.1).max(1) as f64;
     println!(
-        "  (the three counts took {:.1} ms per sample on average)",
+        "  (a sample of the three services' metrics took {:.1} ms on average)",
         counting.as_secs_f64() * 1e3 / (samples.len() - 1).max(1) as f64
     );
     let stages = [0, 1, 2].map(|k| {
@@ -747,7 +958,13 @@ fn drain(pipeline: &mut Pipeline, orders: i64, stop: &Shutdown) -> Option<Drain>
             peak,
         }
     });
-    Some(Drain { seconds, stages })
+    Some(Drain {
+        seconds,
+        stages,
+        cores_busy,
+        by_command,
+        by_session,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+//! What the pipeline and stages benches share: the release service binaries, built before a
+//! run, and where a run's logs go.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use vault_testkit::pipeline::Kind;
+
+/// `cargo build --release -p vault-services --bins` (a no-op when up to date, so that the
+/// binaries measured are never stale), checked against where the pipeline takes them from
+/// (`vault_testkit::pipeline::Kind::binary`, beside this bench in `target/release`).
+pub(crate) fn build_services() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    println!(
+        "building the release service binaries (cargo build --release -p vault-services --bins) …"
+    );
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "vault-services",
+            "--bins",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo");
+    assert!(output.status.success(), "cargo build --release failed");
+    let mut built: HashMap<String, PathBuf> = HashMap::new();
+    for line in output.stdout.split(|b| *b == b'\n') {
+        let Ok(message) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact" {
+            continue;
+        }
+        if let (Some(name), Some(exe)) = (
+            message["target"]["name"].as_str(),
+            message["executable"].as_str(),
+        ) {
+            built.insert(name.to_owned(), PathBuf::from(exe));
+        }
+    }
+    for kind in Kind::ALL {
+        let reported = built
+            .get(kind.name())
+            .unwrap_or_else(|| panic!("cargo did not report the {} binary", kind.name()));
+        let used = kind.binary();
+        assert_eq!(
+            std::fs::canonicalize(reported).ok(),
+            std::fs::canonicalize(&used).ok(),
+            "cargo built {} at {}, but the pipeline would run {}",
+            kind.name(),
+            reported.display(),
+            used.display()
+        );
+    }
+}
+
+/// `<target>/bench-pipeline`, beside the release binaries.
+pub(crate) fn log_root() -> PathBuf {
+    Kind::Stg
+        .binary()
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        .join("bench-pipeline")
+}
