@@ -14,8 +14,14 @@
 //! 1. **backlog**: produces ORDERS orders (default 100,000) as fast as the broker takes them,
 //!    *then* starts the services (logs kept in `target/bench-pipeline/<run>/`) and measures the drain
 //!    time from their start to the moment `cdm.order_ledger` holds every order; per stage
-//!    (`stg.order_events`, `dds.h_order`, `cdm.order_ledger`, counted every 500 ms) the average
-//!    rate over the stage's active span and the peak rate over 2 s;
+//!    (messages of committed batches from each service's metrics every 500 ms — no load on the
+//!    warehouse under test —, the end checked by counting the tables) the average rate over the
+//!    stage's active span and the peak rate over 2 s; the machine's CPU by process and the
+//!    warehouse's CPU by session (`application_name` = the service) over the drain; where each
+//!    service's batch time went (`vault_batch_step_seconds`);
+//!    **before** that, the **set-based peer** (`peer.rs`, SQL in `sql/peer/`) loads the same
+//!    orders into a database of its own; the report gives peer time / drain time and compares
+//!    both warehouses table by table (every key and value; counters above 0);
 //! 2. **latency** order-in → counter-visible, per order: the source producer's acknowledgement
 //!    (wall clock in the delivery callback) against `cdm.order_ledger.applied_at` (the CDM
 //!    transaction's `now()`, same machine clock); also against the moment a 50 ms poll first
