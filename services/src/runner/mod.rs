@@ -111,6 +111,10 @@ const REJOIN_AFTER: Duration = Duration::from_secs(45);
 /// How often the group's lag is read from the broker.
 const GROUP_LAG_EVERY: Duration = Duration::from_secs(15);
 
+/// The longest an idle replica waits in one poll for a first message (its wake-ups: CPU at
+/// rest; and how late it notices a stop).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
 /// How often a replica that holds no partitions says so.
 const IDLE_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -181,10 +185,13 @@ impl<S: Stage> Runner<S> {
                 self.refresh_health();
             }
             shutdown.step("polling");
-            // Blocks up to BATCH_WAIT_MS: an idle or disconnected consumer never spins.
-            let batch = self
-                .consumer
-                .poll_batch(self.config.batch_max, self.config.batch_wait);
+            // Blocks up to IDLE_POLL for a first message (a message ends the wait at once): an
+            // idle or disconnected consumer never spins, and wakes once a second.
+            let batch = self.consumer.poll_batch_after(
+                self.config.batch_max,
+                self.config.batch_wait.max(IDLE_POLL),
+                self.config.batch_wait,
+            );
             self.log_assignment();
             if batch.is_empty() {
                 continue;

@@ -172,7 +172,19 @@ impl BatchConsumer {
     /// and polling goes on — returning early on them would leave queued events unread and slow
     /// the recovery down.
     pub fn poll_batch(&mut self, max: usize, wait: Duration) -> Vec<InMessage> {
-        let mut deadline = Instant::now() + wait;
+        self.poll_batch_after(max, wait, wait)
+    }
+
+    /// [`BatchConsumer::poll_batch`] waiting up to `first` (rather than `wait`) for a first
+    /// message: a message still ends the wait at once, so a longer `first` costs no latency and
+    /// saves an idle consumer's wake-ups.
+    pub fn poll_batch_after(
+        &mut self,
+        max: usize,
+        first: Duration,
+        wait: Duration,
+    ) -> Vec<InMessage> {
+        let mut deadline = Instant::now() + first;
         let mut batch: Vec<InMessage> = Vec::with_capacity(max.min(4096));
         while batch.len() < max {
             let now = Instant::now();
