@@ -61,13 +61,13 @@ use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{self, Plan, Planned, SimulateOptions};
 use vault_testkit::kafka::PARTITIONS;
 use vault_testkit::pipeline::Pipeline;
-use vault_testkit::process::Service;
+use vault_testkit::process::{proc_cpu, Service};
 use vault_testkit::{RedisKeys, TestDb};
 
 mod peer;
 mod services;
 
-use services::{build_services, log_root};
+use services::{bench_pipeline, build_services, seed_or_fresh};
 
 const SAMPLE: Duration = Duration::from_millis(500);
 const POLL: Duration = Duration::from_millis(50);
@@ -77,14 +77,6 @@ const DRAIN_TARGET_S: f64 = 60.0;
 const DDS_TARGET_RATE: f64 = 5_000.0;
 const P99_TARGET_MS: f64 = 1_000.0;
 const RSS_TARGET_MIB: f64 = 64.0;
-
-/// The settings of the bench's environment passed on to the services.
-const PASSED_ON: [&str; 4] = [
-    "BATCH_MAX",
-    "BATCH_WAIT_MS",
-    "KAFKA_EXTRA_CONFIG",
-    "RUST_LOG",
-];
 
 const USAGE: &str = "usage: cargo bench -p vault-benches --bench pipeline -- [ORDERS] \
 [--nominal N] [--nominal-per-min R] [--burst-rate R] [--burst-secs S] [--seed S] [--keep-db]";
@@ -216,22 +208,8 @@ struct End {
 impl Bench {
     /// Phase 0: the pipeline without services, the plan, the dictionaries.
     fn prepare(opts: &Options) -> Bench {
-        let seed = if opts.seed == 0 {
-            vault_testkit::seed()
-        } else {
-            opts.seed
-        };
-        let mut pipeline = Pipeline::new("bench");
-        pipeline.inherit_settings(&PASSED_ON);
-        if opts.keep_db {
-            pipeline.db.keep();
-        }
-        let run = pipeline
-            .db
-            .name
-            .trim_start_matches("vault_test_")
-            .to_owned();
-        pipeline.keep_logs_in(log_root().join(&run));
+        let seed = seed_or_fresh(opts.seed);
+        let (pipeline, run) = bench_pipeline("bench", opts.keep_db);
         let total = opts.orders + opts.nominal + opts.burst();
         let plan = simulate::plan(&SimulateOptions {
             seed,
@@ -557,24 +535,21 @@ fn report(
                 "",
                 None,
             );
-            let spent: Vec<String> = d
-                .by_command
-                .iter()
-                .take(8)
-                .map(|(c, s)| format!("{c} {s:.1}"))
-                .collect();
+            let listing = |spent: &[(String, f64)]| -> String {
+                let items: Vec<String> = spent
+                    .iter()
+                    .take(8)
+                    .map(|(name, seconds)| format!("{name} {seconds:.1}"))
+                    .collect();
+                items.join(", ")
+            };
             println!(
                 "  CPU seconds in the drain by command: {}",
-                spent.join(", ")
+                listing(&d.by_command)
             );
-            let sessions: Vec<String> = d
-                .by_session
-                .iter()
-                .map(|(c, s)| format!("{c} {s:.1}"))
-                .collect();
             println!(
                 "  PostgreSQL CPU seconds by session: {}",
-                sessions.join(", ")
+                listing(&d.by_session)
             );
             for (i, stage) in ["STG", "DDS", "CDM"].iter().enumerate() {
                 let s = &d.stages[i];
@@ -709,21 +684,16 @@ fn warehouse_cpu(client: &mut postgres::Client) -> Vec<(String, f64)> {
     for row in rows {
         let pid: i32 = row.get(0);
         let name: String = row.get(1);
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks: f64 = [11, 12]
-            .iter()
-            .filter_map(|i| fields.get(*i).and_then(|t| t.parse::<f64>().ok()))
-            .sum();
-        *by.entry(if name.is_empty() {
+        let seconds = u32::try_from(pid)
+            .ok()
+            .and_then(proc_cpu)
+            .map_or(0.0, |(_, seconds)| seconds);
+        let name = if name.is_empty() {
             "(other)".into()
         } else {
             name
-        })
-        .or_default() += ticks / 100.0;
+        };
+        *by.entry(name).or_default() += seconds;
     }
     let mut by: Vec<(String, f64)> = by.into_iter().collect();
     by.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -817,33 +787,15 @@ struct Drain {
 /// CPU seconds used so far by the machine's processes, by command name (`/proc/<pid>/stat`:
 /// utime + stime of each live process; the children of a process that exited are not seen).
 fn cpu_by_command() -> HashMap<String, f64> {
-    let tick = 100.0; // USER_HZ on Linux
     let mut by: HashMap<String, f64> = HashMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return by;
     };
     for entry in dir.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let command = stat[open + 1..close].to_owned();
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        // fields[0] is the state (field 3); utime and stime are fields 14 and 15.
-        let ticks: f64 = [11, 12]
-            .iter()
-            .filter_map(|i| fields.get(*i).and_then(|t| t.parse::<f64>().ok()))
-            .sum();
-        *by.entry(command).or_default() += ticks / tick;
+        let pid = entry.file_name().to_str().and_then(|n| n.parse().ok());
+        if let Some((command, seconds)) = pid.and_then(proc_cpu) {
+            *by.entry(command).or_default() += seconds;
+        }
     }
     by
 }

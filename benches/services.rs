@@ -1,11 +1,45 @@
 //! What the pipeline and stages benches share: the release service binaries, built before a
-//! run, and where a run's logs go.
+//! run, a run's pipeline (its settings and where its logs go), its seed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use vault_testkit::pipeline::Kind;
+use vault_testkit::pipeline::{Kind, Pipeline};
+
+/// The settings of the bench's environment passed on to the services.
+const PASSED_ON: [&str; 4] = [
+    "BATCH_MAX",
+    "BATCH_WAIT_MS",
+    "KAFKA_EXTRA_CONFIG",
+    "RUST_LOG",
+];
+
+/// A run's pipeline (database, topics; no service yet) that passes [`PASSED_ON`] on to the
+/// services and keeps their logs in `<target>/bench-pipeline/<run>/`; and the run's name.
+pub(crate) fn bench_pipeline(tag: &str, keep_db: bool) -> (Pipeline, String) {
+    let mut pipeline = Pipeline::new(tag);
+    pipeline.inherit_settings(&PASSED_ON);
+    if keep_db {
+        pipeline.db.keep();
+    }
+    let run = pipeline
+        .db
+        .name
+        .trim_start_matches("vault_test_")
+        .to_owned();
+    pipeline.keep_logs_in(log_root().join(&run));
+    (pipeline, run)
+}
+
+/// `--seed`, or a fresh one when it is 0.
+pub(crate) fn seed_or_fresh(seed: u64) -> u64 {
+    if seed == 0 {
+        vault_testkit::seed()
+    } else {
+        seed
+    }
+}
 
 /// `cargo build --release -p vault-services --bins` (a no-op when up to date, so that the
 /// binaries measured are never stale), checked against where the pipeline takes them from

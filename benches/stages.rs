@@ -42,20 +42,12 @@ use vault_testkit::{RedisKeys, TestDb};
 
 mod services;
 
-use services::{build_services, log_root};
+use services::{bench_pipeline, build_services, seed_or_fresh};
 
 const RATIO_TARGET: f64 = 0.70;
 const STARTUP_TARGET_MS: f64 = 1_000.0;
 const IDLE_TARGET_PERCENT: f64 = 1.0;
 const SAMPLE: Duration = Duration::from_millis(100);
-
-/// The settings of the bench's environment passed on to the services.
-const PASSED_ON: [&str; 4] = [
-    "BATCH_MAX",
-    "BATCH_WAIT_MS",
-    "KAFKA_EXTRA_CONFIG",
-    "RUST_LOG",
-];
 
 const USAGE: &str =
     "usage: cargo bench -p vault-benches --bench stages -- [ORDERS] [--idle-secs S] [--seed S]";
@@ -157,19 +149,8 @@ fn main() {
     let opts = options();
     let stop = Shutdown::on_signals().expect("signal handlers");
     build_services();
-    let seed = if opts.seed == 0 {
-        vault_testkit::seed()
-    } else {
-        opts.seed
-    };
-    let mut pipeline = Pipeline::new("stages");
-    pipeline.inherit_settings(&PASSED_ON);
-    let run = pipeline
-        .db
-        .name
-        .trim_start_matches("vault_test_")
-        .to_owned();
-    pipeline.keep_logs_in(log_root().join(&run));
+    let seed = seed_or_fresh(opts.seed);
+    let (mut pipeline, run) = bench_pipeline("stages", false);
     let plan = simulate::plan(&SimulateOptions {
         seed,
         orders: opts.orders + 1,
@@ -368,10 +349,9 @@ fn report(orders: usize, total: i64, figures: &[Figures], idle: &[f64]) {
             .collect::<Vec<_>>()
             .join(", ")
         );
-        let _ = f.rows;
     }
     println!(
-        "(warehouse ceiling: rows COPY'd per order of the stage's own rows, {:?} rows per stage; \
+        "(warehouse ceiling: the rows each stage wrote, binary COPY'd — {:?} rows per stage; \
          start-up: process start → first message in the warehouse, target ≤ 1 s; idle: % of one \
          core, target < 1 %)",
         figures.iter().map(|f| f.rows).collect::<Vec<_>>()

@@ -37,6 +37,21 @@ pub fn example_binary(name: &str) -> PathBuf {
     path
 }
 
+/// The command name and the user + system CPU seconds of process `pid`, from
+/// `/proc/<pid>/stat` (`None` when it is not there).
+pub fn proc_cpu(pid: u32) -> Option<(String, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = stat.rsplit_once(')')?;
+    let command = head.split_once('(')?.1.to_owned();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime, in clock ticks (100 per second on Linux).
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    Some((
+        command,
+        (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / 100.0,
+    ))
+}
+
 /// Waits up to `timeout` for `child` to exit.
 pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;
@@ -236,15 +251,9 @@ impl Service {
 
     /// User + system CPU seconds from `/proc/<pid>/stat` (0 when not running).
     pub fn cpu_seconds(&self) -> f64 {
-        let Some(pid) = self.pid() else { return 0.0 };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        // utime and stime, in clock ticks (100 per second on Linux).
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-        (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / 100.0
+        self.pid()
+            .and_then(proc_cpu)
+            .map_or(0.0, |(_, seconds)| seconds)
     }
 
     /// SIGKILL (a crash) and reap.

@@ -302,7 +302,6 @@ impl<S: Stage> Runner<S> {
         batch: &[InMessage],
         produced_so_far: &mut usize,
     ) -> Result<(), StageError> {
-        let started = Instant::now();
         let mut steps = BatchSteps::start();
         let mut client = self.warehouse.client()?;
         let mut tx = client.transaction().map_err(|source| PgError::Db {
@@ -382,7 +381,6 @@ impl<S: Stage> Runner<S> {
             messages: batch.len(),
             produced,
             reapplied,
-            duration: started.elapsed(),
             steps,
         });
         Ok(())
