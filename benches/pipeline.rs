@@ -56,7 +56,7 @@ use vault_core::KeySpec;
 use vault_kafka::KafkaConfig;
 use vault_pg::Warehouse;
 use vault_services::exposition;
-use vault_services::ops::{names, Step};
+use vault_services::ops::names;
 use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{self, Plan, Planned, SimulateOptions};
 use vault_testkit::kafka::PARTITIONS;
@@ -67,7 +67,7 @@ use vault_testkit::{RedisKeys, TestDb};
 mod peer;
 mod services;
 
-use services::{bench_pipeline, build_services, seed_or_fresh};
+use services::{bench_pipeline, build_services, seed_or_fresh, BatchProfile};
 
 const SAMPLE: Duration = Duration::from_millis(500);
 const POLL: Duration = Duration::from_millis(50);
@@ -459,12 +459,12 @@ fn report(
         println!(
             "{:<12} {:>9.0} {:>5.0} {:>7.0} | {:>8.0} {:>8.1} {:>7.1} {:>10.0} | {:>6.1} {:>11} {:>10} {:>10} {:>6}",
             s.name,
-            s.consumed,
+            s.batch.messages,
             s.dead_lettered,
             s.errors,
-            d.batches,
-            d.batch_size_sum / d.batches.max(1.0),
-            1000.0 * d.batch_seconds_sum / d.batches.max(1.0),
+            d.batch.batches,
+            d.batch.messages / d.batch.batches.max(1.0),
+            1000.0 * d.batch.seconds / d.batch.batches.max(1.0),
             d.busy_rate(),
             s.cpu_seconds,
             mib(d.hwm_kib),
@@ -479,18 +479,9 @@ fn report(
     );
     println!();
     println!("== where a batch's time goes, backlog drain (ms per batch, mean) ==");
-    print!("{:<12}", "");
-    for step in Step::ALL {
-        print!(" {:>9}", step.as_str());
-    }
-    println!(" {:>9}", "total");
+    println!("{}", BatchProfile::header());
     for d in after_drain {
-        print!("{:<12}", d.name);
-        let batches = d.batches.max(1.0);
-        for (_, spent) in &d.steps {
-            print!(" {:>9.1}", 1000.0 * spent / batches);
-        }
-        println!(" {:>9.1}", 1000.0 * d.batch_seconds_sum / batches);
+        println!("{}", d.batch.row(&d.name));
     }
     println!(
         "rows: stg.order_events {}, dds.h_order {}, cdm.order_ledger {} (expected {total}); \
@@ -718,23 +709,19 @@ fn mib(kib: u64) -> String {
 #[derive(Debug)]
 struct ServiceStats {
     name: String,
-    consumed: f64,
-    batches: f64,
-    batch_size_sum: f64,
-    batch_seconds_sum: f64,
+    /// Its committed batches.
+    batch: BatchProfile,
     errors: f64,
     dead_lettered: f64,
     cpu_seconds: f64,
     rss_kib: u64,
     hwm_kib: u64,
-    /// Seconds spent in each batch step (`vault_batch_step_seconds_sum`), in `Step::ALL` order.
-    steps: Vec<(&'static str, f64)>,
 }
 
 impl ServiceStats {
     /// Messages per second of batch processing (transaction to offset commit).
     fn busy_rate(&self) -> f64 {
-        self.consumed / self.batch_seconds_sum.max(1e-9)
+        self.batch.messages / self.batch.seconds.max(1e-9)
     }
 
     fn read(s: &Service) -> ServiceStats {
@@ -744,27 +731,12 @@ impl ServiceStats {
         let (rss_kib, hwm_kib) = s.memory_kib();
         ServiceStats {
             name: s.kind.name().to_owned(),
-            consumed: sum(names::BATCH_SIZE_SUM),
-            batches: sum(names::BATCH_SIZE_COUNT),
-            batch_size_sum: sum(names::BATCH_SIZE_SUM),
-            batch_seconds_sum: sum(&format!("{}_sum", names::BATCH_DURATION)),
+            batch: BatchProfile::read(s),
             errors: sum(names::ERRORS),
             dead_lettered: sum(names::DEAD_LETTERED),
             cpu_seconds: s.cpu_seconds(),
             rss_kib,
             hwm_kib,
-            steps: Step::ALL
-                .iter()
-                .map(|step| {
-                    let name = format!("{}_sum", names::BATCH_STEP);
-                    let spent = samples
-                        .iter()
-                        .filter(|x| x.name == name && x.label("step") == Some(step.as_str()))
-                        .map(|x| x.value)
-                        .sum();
-                    (step.as_str(), spent)
-                })
-                .collect(),
         }
     }
 }

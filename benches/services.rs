@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use vault_services::exposition;
+use vault_services::ops::{names, Step};
 use vault_testkit::pipeline::{Kind, Pipeline};
+use vault_testkit::process::Service;
 
 /// The settings of the bench's environment passed on to the services.
 const PASSED_ON: [&str; 4] = [
@@ -105,4 +108,64 @@ pub(crate) fn log_root() -> PathBuf {
         .and_then(Path::parent)
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
         .join("bench-pipeline")
+}
+
+/// What a service's metrics say about its committed batches.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BatchProfile {
+    /// Messages through committed batches (`vault_batch_size_messages_sum`).
+    pub(crate) messages: f64,
+    /// Committed batches.
+    pub(crate) batches: f64,
+    /// Seconds inside batches, transaction to offset commit (the sum of the steps).
+    pub(crate) seconds: f64,
+    /// Seconds spent in each batch step (`vault_batch_step_seconds_sum`), in `Step::ALL` order.
+    pub(crate) steps: Vec<(&'static str, f64)>,
+}
+
+impl BatchProfile {
+    /// Read from `service`'s `/metrics` (all zero when it does not answer).
+    pub(crate) fn read(service: &Service) -> Self {
+        let metrics = service.metrics().unwrap_or_default();
+        let samples = exposition::parse(&metrics);
+        let sum = |name: &str| -> f64 { exposition::sum(&samples, name).unwrap_or(0.0) };
+        let step_sum = format!("{}_sum", names::BATCH_STEP);
+        BatchProfile {
+            messages: sum(names::BATCH_SIZE_SUM),
+            batches: sum(names::BATCH_SIZE_COUNT),
+            seconds: sum(&format!("{}_sum", names::BATCH_DURATION)),
+            steps: Step::ALL
+                .iter()
+                .map(|step| {
+                    let spent = samples
+                        .iter()
+                        .filter(|x| x.name == step_sum && x.label("step") == Some(step.as_str()))
+                        .map(|x| x.value)
+                        .sum();
+                    (step.as_str(), spent)
+                })
+                .collect(),
+        }
+    }
+
+    /// The header of [`BatchProfile::row`]: one column per step, then the total.
+    pub(crate) fn header() -> String {
+        let mut line = format!("{:<12} {:>7}", "", "msgs");
+        for step in Step::ALL {
+            line.push_str(&format!(" {:>9}", step.as_str()));
+        }
+        line.push_str(&format!(" {:>9}", "total"));
+        line
+    }
+
+    /// `name`, the mean batch size and the mean ms per batch of each step and in all.
+    pub(crate) fn row(&self, name: &str) -> String {
+        let batches = self.batches.max(1.0);
+        let mut line = format!("{name:<12} {:>7.0}", self.messages / batches);
+        for (_, spent) in &self.steps {
+            line.push_str(&format!(" {:>9.1}", 1000.0 * spent / batches));
+        }
+        line.push_str(&format!(" {:>9.1}", 1000.0 * self.seconds / batches));
+        line
+    }
 }
