@@ -20,8 +20,10 @@ pub struct Mismatch {
     pub recomputed: i32,
 }
 
-/// Every counter that differs from the recomputation (empty = exact).
+/// Every counter that differs from the recomputation (empty = exact). Brings the planner's
+/// statistics of the tables it compares up to date first (`sql/cdm/check_statistics.sql`).
 pub fn cdm_mismatches(client: &mut impl GenericClient) -> Result<Vec<Mismatch>, PgError> {
+    refresh_statistics(client);
     let rows = client
         .query(include_str!("../sql/cdm/check.sql"), &[])
         .context("compare cdm with dds")?;
@@ -37,4 +39,19 @@ pub fn cdm_mismatches(client: &mut impl GenericClient) -> Result<Vec<Mismatch>, 
             })
         })
         .collect()
+}
+
+/// `ANALYZE` of the tables the check reads, in a savepoint of its own. Best effort: where it
+/// cannot run (a read-only standby; a role that may read but not analyze, which only warns)
+/// the check still runs and gives the same answer, only with the statistics it finds.
+fn refresh_statistics(client: &mut impl GenericClient) {
+    let Ok(mut savepoint) = client.transaction() else {
+        return;
+    };
+    if savepoint
+        .batch_execute(include_str!("../sql/cdm/check_statistics.sql"))
+        .is_ok()
+    {
+        let _ = savepoint.commit();
+    }
 }
