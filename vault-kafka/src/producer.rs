@@ -385,17 +385,23 @@ impl Tracker {
 mod tests {
     use super::*;
 
-    /// A client that never gets an acknowledgement (no broker there) and whose own timeout is
-    /// far away: the wait still ends, at the producer's bound, as a timeout — the case of a
-    /// client left without brokers, which reports nothing at all.
-    #[test]
-    fn a_delivery_never_confirmed_times_out_at_the_bound() {
+    /// A producer of a broker that is not there (nothing listens on port 9) whose own
+    /// `message.timeout.ms` is ten minutes away.
+    fn brokerless() -> Producer {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", "127.0.0.1:9")
             .set("message.timeout.ms", "600000")
             .set("log_level", "0");
-        let mut producer = Producer::create(config).expect("a client (it connects lazily)");
+        Producer::create(config).expect("a client (it connects lazily)")
+    }
+
+    /// A client that never gets an acknowledgement (no broker there) and whose own timeout is
+    /// far away: the wait still ends, at the producer's bound, as a timeout — the case of a
+    /// client left without brokers, which reports nothing at all.
+    #[test]
+    fn a_delivery_never_confirmed_times_out_at_the_bound() {
+        let mut producer = brokerless();
         producer.delivery_bound = Duration::from_millis(300);
         let mut pending = Pending::default();
         let record = OutRecord {
@@ -422,12 +428,7 @@ mod tests {
     /// waiting for it, which then sends it again — long before its own timeout.
     #[test]
     fn renewing_fails_what_the_old_client_did_not_deliver() {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", "127.0.0.1:9")
-            .set("message.timeout.ms", "600000")
-            .set("log_level", "0");
-        let producer = Producer::create(config).expect("a client (it connects lazily)");
+        let producer = brokerless();
         let mut pending = Pending::default();
         let record = OutRecord {
             topic: "nowhere".into(),
