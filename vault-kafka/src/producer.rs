@@ -225,7 +225,10 @@ impl Producer {
         // The local queue may be full: let the polling thread serve deliveries, then try again.
         loop {
             match client.base.send(base_record) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    pending.enqueued += 1;
+                    return Ok(());
+                }
                 Err((
                     rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
                     back,
@@ -269,6 +272,8 @@ impl Producer {
 #[derive(Default)]
 pub struct Pending {
     tracker: Arc<Tracker>,
+    /// Records handed to the client for this batch (reported or not).
+    enqueued: usize,
     /// The first enqueue's time plus the producer's delivery bound.
     deadline: Option<Instant>,
 }
@@ -280,14 +285,15 @@ impl std::fmt::Debug for Pending {
 }
 
 impl Pending {
-    /// How many deliveries are outstanding.
+    /// How many records were handed to the client for this batch — confirmed, failed or still
+    /// unreported: only [`Pending::wait`] says how they fared.
     pub fn len(&self) -> usize {
-        self.tracker.state().outstanding
+        self.enqueued
     }
 
-    /// Whether none are.
+    /// Whether none were (then there is nothing to wait for).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.enqueued == 0
     }
 
     /// Waits until every delivery is acknowledged; the first failure is returned.
@@ -442,6 +448,17 @@ mod tests {
         assert_eq!(pending.len(), 1);
         let started = Instant::now();
         producer.renew().expect("a new client");
+        // The failure can be reported before anyone waits: the batch must still say it has
+        // something to wait for, or its caller would skip the wait and commit.
+        while pending.tracker.state().outstanding > 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never reported"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!pending.is_empty());
+        assert_eq!(pending.len(), 1);
         let err = pending
             .wait()
             .expect_err("the old client never delivered it");
