@@ -1,7 +1,7 @@
 -- Statistics for the check (sql/cdm/check.sql), taken first: it compares whole tables, and
 -- right after a load — before autovacuum has got to them — the planner can hold the statistics
 -- of a nearly empty warehouse and pick a plan that runs for minutes (seen after a drain of
--- 100,000 orders: 1.5 s with fresh statistics). ANALYZE reads a sample of each table.
+-- 100,000 orders: 1.1–1.5 s with fresh statistics). ANALYZE reads a sample of each table.
 ANALYZE dds.s_order_status, dds.l_order_product, dds.l_order_user, dds.l_product_restaurant,
         dds.l_product_category, cdm.user_product_counters, cdm.user_category_counters,
         cdm.restaurant_category_counters
