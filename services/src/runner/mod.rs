@@ -21,7 +21,7 @@ mod stage;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use vault_kafka::deadletter::{dead_letter, fit};
 use vault_kafka::{
     positions, BatchConsumer, GroupLag, InMessage, KafkaConfig, KafkaError, Pending, Producer,
@@ -57,7 +57,15 @@ pub struct Runner<S: Stage> {
     unconfirmed: std::collections::BTreeMap<(String, i32), i64>,
     /// The whole group's lag, from a probe of its own (`None`: the probe could not start).
     group_lag: Option<GroupLag>,
+    /// The offsets committed lately, per partition, committed again while idle (see
+    /// [`Runner::recommit_while_idle`]).
+    recent_offsets: std::collections::BTreeMap<(String, i32), i64>,
+    /// Until when they are committed again.
+    recommit_until: Option<Instant>,
 }
+
+/// How long after its last batch an idle replica commits its last offsets again.
+const RECOMMIT_FOR: Duration = Duration::from_secs(10);
 
 /// The Kafka side of a runner: made apart from it, so that a service whose clients cannot be
 /// made (a CA file missing, say) retries instead of exiting.
@@ -168,6 +176,8 @@ impl<S: Stage> Runner<S> {
             },
             shutdown: Shutdown::default(),
             idle_since: Some(Instant::now()),
+            recent_offsets: Default::default(),
+            recommit_until: None,
         }
     }
 
@@ -194,6 +204,7 @@ impl<S: Stage> Runner<S> {
             );
             self.log_assignment();
             if batch.is_empty() {
+                self.recommit_while_idle();
                 continue;
             }
             shutdown
@@ -376,6 +387,11 @@ impl<S: Stage> Runner<S> {
             // The warehouse has the batch; it will be read again and applied idempotently.
             warn!(service = S::NAME, error = %e, "offset commit failed after the warehouse commit");
         }
+        for p in &done {
+            self.recent_offsets
+                .insert((p.topic.clone(), p.partition), p.next_offset);
+        }
+        self.recommit_until = Some(Instant::now() + RECOMMIT_FOR);
         steps.end(Step::Offsets);
         self.metrics.batch_committed(&BatchCommitted {
             messages: batch.len(),
@@ -384,6 +400,38 @@ impl<S: Stage> Runner<S> {
             steps,
         });
         Ok(())
+    }
+
+    /// The offset commit is asynchronous, and the broker refuses one made while the group
+    /// rebalances (`COMMITFAIL … generation id is not valid`), also for the partitions this
+    /// replica keeps. When no message follows on such a partition, nothing would commit it
+    /// again: the warehouse is right (it resumes from its own positions), but the group's lag
+    /// stays above zero for good, which misleads scaling and alerts. So for a while after its
+    /// last batch an idle replica commits its last offsets again — only for the partitions it
+    /// still owns ([`BatchConsumer::commit`] leaves out the others).
+    fn recommit_while_idle(&mut self) {
+        let Some(until) = self.recommit_until else {
+            return;
+        };
+        let owned = self.consumer.assignment();
+        self.recent_offsets.retain(|key, _| owned.contains(key));
+        if Instant::now() >= until || self.recent_offsets.is_empty() {
+            self.recommit_until = None;
+            self.recent_offsets.clear();
+            return;
+        }
+        let last: Vec<vault_kafka::Position> = self
+            .recent_offsets
+            .iter()
+            .map(|((topic, partition), next_offset)| vault_kafka::Position {
+                topic: topic.clone(),
+                partition: *partition,
+                next_offset: *next_offset,
+            })
+            .collect();
+        if let Err(e) = self.consumer.commit(&last) {
+            debug!(service = S::NAME, error = %e, "committing the last offsets again failed; retried on the next idle poll");
+        }
     }
 
     /// Records the positions after `batch` in a transaction of their own.
