@@ -67,7 +67,7 @@ use vault_testkit::{RedisKeys, TestDb};
 mod peer;
 mod services;
 
-use services::{bench_pipeline, build_services, seed_or_fresh, BatchProfile};
+use services::{bench_pipeline, build_services, seed_or_fresh, warehouse_cpu, BatchProfile};
 
 const SAMPLE: Duration = Duration::from_millis(500);
 const POLL: Duration = Duration::from_millis(50);
@@ -659,36 +659,6 @@ fn committed(pipeline: &Pipeline) -> [i64; 3] {
         c[i] = exposition::sum(&samples, names::BATCH_SIZE_SUM).unwrap_or(0.0) as i64;
     }
     c
-}
-
-/// CPU seconds of the warehouse's server processes by their `application_name` (the services
-/// name their sessions), read from `/proc` at the end of the drain: every session was opened
-/// when its service started.
-fn warehouse_cpu(client: &mut postgres::Client) -> Vec<(String, f64)> {
-    let rows = client
-        .query(
-            "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database()",
-            &[],
-        )
-        .expect("pg_stat_activity");
-    let mut by: HashMap<String, f64> = HashMap::new();
-    for row in rows {
-        let pid: i32 = row.get(0);
-        let name: String = row.get(1);
-        let seconds = u32::try_from(pid)
-            .ok()
-            .and_then(proc_cpu)
-            .map_or(0.0, |(_, seconds)| seconds);
-        let name = if name.is_empty() {
-            "(other)".into()
-        } else {
-            name
-        };
-        *by.entry(name).or_default() += seconds;
-    }
-    let mut by: Vec<(String, f64)> = by.into_iter().collect();
-    by.sort_by(|a, b| b.1.total_cmp(&a.1));
-    by
 }
 
 fn counts(client: &mut postgres::Client) -> [i64; 3] {

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use vault_services::exposition;
 use vault_services::ops::{names, Step};
 use vault_testkit::pipeline::{Kind, Pipeline};
-use vault_testkit::process::Service;
+use vault_testkit::process::{proc_cpu, Service};
 
 /// The settings of the bench's environment passed on to the services.
 const PASSED_ON: [&str; 4] = [
@@ -148,6 +148,28 @@ impl BatchProfile {
         }
     }
 
+    /// The profile of several replicas together (their sums).
+    #[allow(
+        dead_code,
+        reason = "the stages bench sums replicas; the pipeline bench runs one each"
+    )]
+    pub(crate) fn sum(profiles: &[BatchProfile]) -> Self {
+        let mut total = BatchProfile::default();
+        for p in profiles {
+            total.messages += p.messages;
+            total.batches += p.batches;
+            total.seconds += p.seconds;
+            if total.steps.is_empty() {
+                total.steps = p.steps.clone();
+            } else {
+                for (t, (_, spent)) in total.steps.iter_mut().zip(&p.steps) {
+                    t.1 += spent;
+                }
+            }
+        }
+        total
+    }
+
     /// The header of [`BatchProfile::row`]: one column per step, then the total.
     pub(crate) fn header() -> String {
         let mut line = format!("{:<12} {:>7}", "", "msgs");
@@ -168,4 +190,34 @@ impl BatchProfile {
         line.push_str(&format!(" {:>9.1}", 1000.0 * self.seconds / batches));
         line
     }
+}
+
+/// CPU seconds of the warehouse's server processes by their `application_name` (the services
+/// name their sessions), read from `/proc` at the end of the drain: every session was opened
+/// when its service started.
+pub(crate) fn warehouse_cpu(client: &mut postgres::Client) -> Vec<(String, f64)> {
+    let rows = client
+        .query(
+            "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database()",
+            &[],
+        )
+        .expect("pg_stat_activity");
+    let mut by: HashMap<String, f64> = HashMap::new();
+    for row in rows {
+        let pid: i32 = row.get(0);
+        let name: String = row.get(1);
+        let seconds = u32::try_from(pid)
+            .ok()
+            .and_then(proc_cpu)
+            .map_or(0.0, |(_, seconds)| seconds);
+        let name = if name.is_empty() {
+            "(other)".into()
+        } else {
+            name
+        };
+        *by.entry(name).or_default() += seconds;
+    }
+    let mut by: Vec<(String, f64)> = by.into_iter().collect();
+    by.sort_by(|a, b| b.1.total_cmp(&a.1));
+    by
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! eval "$(scripts/stack env)"
-//! cargo bench -p vault-benches --bench stages [-- ORDERS] [--idle-secs S] [--seed S]
+//! cargo bench -p vault-benches --bench stages [-- ORDERS] [--idle-secs S] [--seed S] [--replicas N]
 //! ```
 //!
 //! 1. **start-up**: one order waits on the source topic; STG is started and timed until that
@@ -14,7 +14,10 @@
 //!    then DDS alone drains what STG produced, then CDM alone what DDS produced. A stage's time
 //!    is from the last 100 ms sample of its metrics in which it had committed none of the
 //!    backlog to the first in which it had committed all of it (its table is counted once,
-//!    afterwards); where its batch time went is printed too;
+//!    afterwards); where its batch time went is printed too. With `--replicas N` (default 1)
+//!    each stage runs as N replicas of its service, which share the topic's partitions (the
+//!    scale-out of docs/operations.md, on this machine); the ceilings stay one consumer and
+//!    one COPY;
 //! 3. **the broker ceiling** of each stage: a bare consumer of the same topic, with the
 //!    services' client settings, that produces the bytes the stage produced (STG's enriched
 //!    orders, DDS's reports; CDM produces nothing) to a scratch topic and waits for their
@@ -43,7 +46,7 @@ use vault_testkit::{RedisKeys, TestDb};
 
 mod services;
 
-use services::{bench_pipeline, build_services, seed_or_fresh, BatchProfile};
+use services::{bench_pipeline, build_services, seed_or_fresh, warehouse_cpu, BatchProfile};
 
 const RATIO_TARGET: f64 = 0.70;
 const STARTUP_TARGET_MS: f64 = 1_000.0;
@@ -51,12 +54,13 @@ const IDLE_TARGET_PERCENT: f64 = 1.0;
 const SAMPLE: Duration = Duration::from_millis(100);
 
 const USAGE: &str =
-    "usage: cargo bench -p vault-benches --bench stages -- [ORDERS] [--idle-secs S] [--seed S]";
+    "usage: cargo bench -p vault-benches --bench stages -- [ORDERS] [--idle-secs S] [--seed S] [--replicas N]";
 
 struct Options {
     orders: usize,
     idle_secs: u64,
     seed: u64,
+    replicas: usize,
 }
 
 fn options() -> Options {
@@ -64,6 +68,7 @@ fn options() -> Options {
         orders: 100_000,
         idle_secs: 60,
         seed: 0,
+        replicas: 1,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -76,6 +81,9 @@ fn options() -> Options {
             "--bench" => {}
             "--idle-secs" => o.idle_secs = value("--idle-secs"),
             "--seed" => o.seed = value("--seed"),
+            "--replicas" => {
+                o.replicas = (value("--replicas") as usize).clamp(1, PARTITIONS as usize)
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -160,8 +168,9 @@ fn main() {
     let mut dictionaries = RedisKeys::new();
     dictionaries.load_catalog(&plan.catalog);
     println!(
-        "stages benchmark, run {run}: 1 + {} orders, {PARTITIONS} partitions, seed {seed}, logs in {}",
+        "stages benchmark, run {run}: 1 + {} orders, {PARTITIONS} partitions, {} replica(s) per stage, seed {seed}, logs in {}",
         opts.orders,
+        opts.replicas,
         pipeline.dir.display()
     );
     let source = pipeline
@@ -206,18 +215,43 @@ fn main() {
     let mut drains = Vec::new();
     let mut profiles = Vec::new();
     for stage in &STAGES {
-        let i = pipeline.spawn(stage.kind);
-        let drain = drain(&mut pipeline, i, opts.orders, &stop);
-        profiles.push(BatchProfile::read(&pipeline.services[i]));
-        pipeline.services[i].terminate(Duration::from_secs(30));
+        let ids: Vec<usize> = (0..opts.replicas)
+            .map(|_| pipeline.spawn(stage.kind))
+            .collect();
+        let drain = drain(&mut pipeline, &ids, opts.orders, &stop);
+        let each: Vec<BatchProfile> = ids
+            .iter()
+            .map(|&i| BatchProfile::read(&pipeline.services[i]))
+            .collect();
+        profiles.push(BatchProfile::sum(&each));
+        // CPU over the replicas' lives (start-up included) and of their warehouse sessions.
+        let own: f64 = ids
+            .iter()
+            .map(|&i| pipeline.services[i].cpu_seconds())
+            .sum();
+        let sessions: f64 = warehouse_cpu(&mut pipeline.db.client())
+            .iter()
+            .filter(|(name, _)| name.as_str() == stage.kind.name())
+            .map(|(_, seconds)| seconds)
+            .sum();
+        for &i in &ids {
+            pipeline.services[i].terminate(Duration::from_secs(30));
+        }
         let rows = count(&mut pipeline.db.client(), stage.counted);
         assert_eq!(rows, total, "{} after the drain", stage.counted);
         println!(
-            "drain: {} alone, {} orders in {:.2} s ({:.0}/s)",
+            "drain: {} alone ({} replica(s)), {} orders in {:.2} s ({:.0}/s)",
             stage.kind.name(),
+            opts.replicas,
             opts.orders,
             drain.as_secs_f64(),
             opts.orders as f64 / drain.as_secs_f64()
+        );
+        println!(
+            "cpu: {} {own:.2} s, its warehouse sessions {sessions:.2} s ({:.0} % and {:.0} % of a core over the drain)",
+            stage.kind.name(),
+            100.0 * own / drain.as_secs_f64(),
+            100.0 * sessions / drain.as_secs_f64()
         );
         drains.push(drain);
     }
@@ -376,16 +410,19 @@ fn count(client: &mut postgres::Client, table: &str) -> i64 {
         .get(0)
 }
 
-/// From the last sample in which service `i` had committed none of the backlog to the first in
-/// which it had committed all `backlog` messages — read from its metrics, not by counting rows
-/// (a `count(*)` every 100 ms would load the warehouse under measurement).
-fn drain(pipeline: &mut Pipeline, i: usize, backlog: usize, stop: &Shutdown) -> Duration {
+/// From the last sample in which services `ids` had committed none of the backlog to the first
+/// in which they had committed all `backlog` messages together — read from their metrics, not
+/// by counting rows (a `count(*)` every 100 ms would load the warehouse under measurement).
+fn drain(pipeline: &mut Pipeline, ids: &[usize], backlog: usize, stop: &Shutdown) -> Duration {
     let started = Instant::now();
     let mut first = started;
     loop {
         stop.sleep(SAMPLE);
         assert!(!stop.requested(), "interrupted");
-        let done = BatchProfile::read(&pipeline.services[i]).messages as usize;
+        let done: usize = ids
+            .iter()
+            .map(|&i| BatchProfile::read(&pipeline.services[i]).messages as usize)
+            .sum();
         if done == 0 {
             first = Instant::now();
         }
@@ -396,7 +433,7 @@ fn drain(pipeline: &mut Pipeline, i: usize, backlog: usize, stop: &Shutdown) -> 
         assert!(
             started.elapsed() < Duration::from_secs(600),
             "{}: {done} of {backlog} after 600 s\n{}",
-            pipeline.services[i].kind.name(),
+            pipeline.services[ids[0]].kind.name(),
             pipeline.diagnostics()
         );
     }

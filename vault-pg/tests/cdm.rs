@@ -177,3 +177,61 @@ fn the_check_takes_fresh_statistics_first() {
     assert!(mismatches.is_empty(), "{:?}", mismatches.first());
     assert!(analyzed(&mut client) > 0, "the check took statistics first");
 }
+
+/// A table held by another session's maintenance (a `VACUUM`, an index build: a SHARE UPDATE
+/// EXCLUSIVE lock) is not waited for: the check skips its statistics, runs on what it has, and
+/// still finds what differs.
+#[test]
+fn the_check_does_not_wait_for_a_table_under_maintenance() {
+    let db = TestDb::new("cdm_check_skip_locked");
+    let mut client = db.client();
+    client
+        .batch_execute(
+            "ALTER TABLE dds.s_order_status SET (autovacuum_enabled = false); \
+             ALTER TABLE dds.l_order_product SET (autovacuum_enabled = false)",
+        )
+        .expect("autovacuum off");
+    for batch in enriched_histories(11, 300, 0.1).chunks(300) {
+        load_batch(&db, batch);
+    }
+    let changed = client
+        .execute(
+            "UPDATE cdm.user_product_counters SET order_cnt = order_cnt + 1 \
+             WHERE ctid = (SELECT min(ctid) FROM cdm.user_product_counters WHERE order_cnt > 0)",
+            &[],
+        )
+        .expect("spoil one counter");
+    assert_eq!(changed, 1);
+
+    let mut maintenance = db.client();
+    let mut held = maintenance.transaction().expect("begin");
+    held.batch_execute("LOCK TABLE dds.s_order_status IN SHARE UPDATE EXCLUSIVE MODE")
+        .expect("the lock a VACUUM takes");
+    let mut checker = db.client();
+    // Were the table waited for, ANALYZE would give up after a second, and with it the
+    // statistics of the other tables (one statement, one savepoint): see the last assertion.
+    checker
+        .batch_execute("SET lock_timeout = '1s'")
+        .expect("lock_timeout");
+    let mismatches = cdm_mismatches(&mut *checker).expect("the check beside the maintenance");
+    held.rollback().expect("release");
+
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    assert_eq!(mismatches[0].datamart, "user_product_counters");
+    assert_eq!(
+        mismatches[0].stored,
+        mismatches[0].recomputed + 1,
+        "{mismatches:?}"
+    );
+    let mut analyzed = |table: &str| -> i64 {
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_stats WHERE schemaname = 'dds' AND tablename = $1",
+                &[&table],
+            )
+            .expect("pg_stats")
+            .get(0)
+    };
+    assert_eq!(analyzed("s_order_status"), 0, "the held table was skipped");
+    assert!(analyzed("l_order_product") > 0, "the others were analyzed");
+}
