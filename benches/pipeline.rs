@@ -4,7 +4,7 @@
 //! ```text
 //! eval "$(scripts/stack env)"
 //! cargo bench -p vault-benches --bench pipeline [-- ORDERS] [--nominal N] [--nominal-per-min R]
-//!     [--burst-rate R] [--burst-secs S] [--seed S] [--keep-db]
+//!     [--burst-rate R] [--burst-secs S] [--seed S] [--keep-db] [--replicas N]
 //! ```
 //!
 //! 0. runs `cargo build --release -p vault-services --bins` (a no-op when up to date, so the
@@ -12,7 +12,7 @@
 //!    creates a fresh migrated database, unique topics (4 partitions each, DLQs included) and
 //!    consumer groups, and writes the simulator's dictionaries into Redis (removed at the end);
 //! 1. **backlog**: produces ORDERS orders (default 100,000) as fast as the broker takes them,
-//!    *then* starts the services (logs kept in `target/bench-pipeline/<run>/`) and measures the drain
+//!    *then* starts the services (`--replicas N` of each, default 1; logs kept in `target/bench-pipeline/<run>/`) and measures the drain
 //!    time from their start to the moment `cdm.order_ledger` holds every order; per stage
 //!    (messages of committed batches from each service's metrics every 500 ms — no load on the
 //!    warehouse under test —, the end checked by counting the tables) the average rate over the
@@ -79,7 +79,8 @@ const P99_TARGET_MS: f64 = 1_000.0;
 const RSS_TARGET_MIB: f64 = 64.0;
 
 const USAGE: &str = "usage: cargo bench -p vault-benches --bench pipeline -- [ORDERS] \
-[--nominal N] [--nominal-per-min R] [--burst-rate R] [--burst-secs S] [--seed S] [--keep-db]";
+[--nominal N] [--nominal-per-min R] [--burst-rate R] [--burst-secs S] [--seed S] [--keep-db] \
+[--replicas N]";
 
 #[derive(Debug)]
 struct Options {
@@ -90,6 +91,7 @@ struct Options {
     burst_secs: f64,
     seed: u64,
     keep_db: bool,
+    replicas: usize,
 }
 
 impl Options {
@@ -102,6 +104,7 @@ impl Options {
             burst_secs: 10.0,
             seed: 0,
             keep_db: false,
+            replicas: 1,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -121,6 +124,9 @@ impl Options {
                 "--burst-rate" => o.burst_rate = value("--burst-rate"),
                 "--burst-secs" => o.burst_secs = value("--burst-secs"),
                 "--seed" => o.seed = value("--seed") as u64,
+                "--replicas" => {
+                    o.replicas = (value("--replicas") as usize).clamp(1, PARTITIONS as usize)
+                }
                 "--keep-db" => o.keep_db = true,
                 "-h" | "--help" => {
                     println!("{USAGE}");
@@ -179,6 +185,8 @@ struct Bench {
     plan: Plan,
     orders: usize,
     nominal: usize,
+    /// Replicas of each service.
+    replicas: usize,
     source: KafkaConfig,
     _dictionaries: RedisKeys,
     /// The peer's own warehouse.
@@ -251,6 +259,7 @@ impl Bench {
             plan,
             orders: opts.orders,
             nominal: opts.nominal,
+            replicas: opts.replicas,
             source,
             _dictionaries: dictionaries,
             peer_db: TestDb::new("bench_peer"),
@@ -342,6 +351,9 @@ impl Bench {
             self.pipeline.dir.display()
         );
         let ids = self.pipeline.spawn_all();
+        for _ in 1..self.replicas {
+            self.pipeline.spawn_all();
+        }
         let drain = drain(&mut self.pipeline, self.orders as i64, stop);
         if self.orders == 0 {
             self.pipeline.wait_ready(&ids, Duration::from_secs(120));

@@ -170,6 +170,11 @@ impl KafkaConfig {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("session.timeout.ms", "10000")
+            // A member learns of a rebalance from a heartbeat's answer, and a cooperative
+            // rebalance takes two rounds (revoke, then assign): at librdkafka's default of 3 s a
+            // replica that joined got its first partitions ~6 s later (stages bench); at 1 s,
+            // ~2 s. A tenth of the session timeout, one small request a second.
+            .set("heartbeat.interval.ms", "1000")
             .set("max.poll.interval.ms", "300000")
             .set("statistics.interval.ms", "5000")
             // A Kafka broker answers a fetch as soon as one byte is there (fetch.min.bytes=1);
