@@ -60,7 +60,7 @@ use vault_services::ops::names;
 use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{self, Plan, Planned, SimulateOptions};
 use vault_testkit::kafka::PARTITIONS;
-use vault_testkit::pipeline::Pipeline;
+use vault_testkit::pipeline::{Kind, Pipeline};
 use vault_testkit::process::{proc_cpu, Service};
 use vault_testkit::{RedisKeys, TestDb};
 
@@ -664,11 +664,15 @@ fn loadavg() -> String {
 
 /// Messages in the committed batches of each stage (`vault_batch_size_messages_sum`), from the
 /// services' metrics; 0 for a service that does not answer.
+/// Messages of committed batches per stage (STG, DDS, CDM), summed over its replicas.
 fn committed(pipeline: &Pipeline) -> [i64; 3] {
     let mut c = [0; 3];
-    for (i, service) in pipeline.services.iter().enumerate().take(3) {
+    for service in &pipeline.services {
+        let Some(k) = Kind::ALL.iter().position(|&kind| kind == service.kind) else {
+            continue;
+        };
         let samples = exposition::parse(&service.metrics().unwrap_or_default());
-        c[i] = exposition::sum(&samples, names::BATCH_SIZE_SUM).unwrap_or(0.0) as i64;
+        c[k] += exposition::sum(&samples, names::BATCH_SIZE_SUM).unwrap_or(0.0) as i64;
     }
     c
 }
