@@ -303,6 +303,11 @@ impl KnownKeys {
         self.pending.clear();
     }
 
+    /// Keys per generation at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Rows left out so far because their key was known.
     pub fn skipped(&self) -> u64 {
         self.skipped

@@ -2,7 +2,7 @@
 //! downstream.
 
 use postgres::Transaction;
-use vault_core::{vault_batch, EnrichedOrder, KeySpec, MessageError};
+use vault_core::{vault_batch, ConfigError, EnrichedOrder, Env, KeySpec, MessageError};
 use vault_pg::model::KnownKeys;
 
 use crate::runner::{Decoded, Output, Stage, StageError};
@@ -17,7 +17,8 @@ pub struct DdsStage {
     known: KnownKeys,
 }
 
-/// Keys per generation of the known-key cache (two generations; ~40 bytes a key).
+/// Keys per generation of the known-key cache by default (two generations; ~40 bytes a key):
+/// `DDS_KNOWN_KEYS`.
 pub const KNOWN_KEYS: usize = 100_000;
 
 impl Default for DdsStage {
@@ -29,10 +30,30 @@ impl Default for DdsStage {
 impl DdsStage {
     /// A stage deriving keys with `keys` ([`KeySpec::SEED`] for warehouses of the original).
     pub fn new(keys: KeySpec) -> Self {
+        DdsStage::with_known_keys(keys, KNOWN_KEYS)
+    }
+
+    /// The same with a known-key cache of `per_generation` keys per generation (0: none; every
+    /// row is sent, and the warehouse skips those it has).
+    pub fn with_known_keys(keys: KeySpec, per_generation: usize) -> Self {
         DdsStage {
             keys,
-            known: KnownKeys::new(KNOWN_KEYS),
+            known: KnownKeys::new(per_generation),
         }
+    }
+
+    /// The stage as `DDS_KNOWN_KEYS` sizes its cache (default [`KNOWN_KEYS`]).
+    pub fn from_env<F: Fn(&str) -> Option<String>>(
+        keys: KeySpec,
+        env: &Env<F>,
+    ) -> Result<Self, ConfigError> {
+        let per_generation = env.parse_or("DDS_KNOWN_KEYS", KNOWN_KEYS)?;
+        Ok(DdsStage::with_known_keys(keys, per_generation))
+    }
+
+    /// Keys per generation of its known-key cache.
+    pub fn known_keys_capacity(&self) -> usize {
+        self.known.capacity()
     }
 }
 
@@ -65,5 +86,24 @@ impl Stage for DdsStage {
 
     fn committed(&mut self) {
         self.known.committed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vault_core::env_from_pairs;
+
+    #[test]
+    fn dds_known_keys_sizes_the_cache() {
+        let sized = |pairs: &[(&str, &str)]| {
+            DdsStage::from_env(KeySpec::SEED, &env_from_pairs(pairs))
+                .map(|stage| stage.known_keys_capacity())
+        };
+        assert_eq!(sized(&[]), Ok(KNOWN_KEYS));
+        assert_eq!(sized(&[("DDS_KNOWN_KEYS", "250000")]), Ok(250_000));
+        assert_eq!(sized(&[("DDS_KNOWN_KEYS", "0")]), Ok(0));
+        let err = sized(&[("DDS_KNOWN_KEYS", "lots")]).expect_err("not a number");
+        assert!(err.to_string().contains("DDS_KNOWN_KEYS=\"lots\""), "{err}");
     }
 }
