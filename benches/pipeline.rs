@@ -662,9 +662,8 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-/// Messages in the committed batches of each stage (`vault_batch_size_messages_sum`), from the
-/// services' metrics; 0 for a service that does not answer.
-/// Messages of committed batches per stage (STG, DDS, CDM), summed over its replicas.
+/// Messages in the committed batches of each stage (STG, DDS, CDM; `vault_batch_size_messages_sum`),
+/// summed over its replicas, from the services' metrics; 0 for a service that does not answer.
 fn committed(pipeline: &Pipeline) -> [i64; 3] {
     let mut c = [0; 3];
     for service in &pipeline.services {

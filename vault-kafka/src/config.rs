@@ -182,7 +182,7 @@ impl KafkaConfig {
             // per broker: a partition that becomes fetchable (just assigned, its offset just
             // reset, its prefetch queue just drained) waits behind a long-poll on the others
             // for up to this long. At librdkafka's 500 ms that was half of every start-up
-            // (837–859 → 414–434 ms at 100) for ~0.06 % of a core more when idle
+            // (837–859 → 414–441 ms at 100) for ~0.06 % of a core more when idle
             // (docs/performance.md).
             .set("fetch.wait.max.ms", "100")
             // Prefetch at most ~2 MiB and fetch at most 2 MiB at a time (librdkafka's defaults

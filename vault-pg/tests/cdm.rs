@@ -161,21 +161,29 @@ fn the_check_takes_fresh_statistics_first() {
     for batch in enriched_histories(7, 500, 0.1).chunks(400) {
         load_batch(&db, batch);
     }
-    let analyzed = |client: &mut postgres::Client| -> i64 {
-        client
-            .query_one(
-                "SELECT count(*) FROM pg_stats \
-                 WHERE schemaname = 'dds' AND tablename = 's_order_status'",
-                &[],
-            )
-            .expect("pg_stats")
-            .get(0)
-    };
-    assert_eq!(analyzed(&mut client), 0, "no statistics before the check");
+    assert_eq!(
+        statistics_rows(&mut client, "s_order_status"),
+        0,
+        "no statistics before the check"
+    );
 
     let mismatches = cdm_mismatches(&mut *client).expect("the check");
     assert!(mismatches.is_empty(), "{:?}", mismatches.first());
-    assert!(analyzed(&mut client) > 0, "the check took statistics first");
+    assert!(
+        statistics_rows(&mut client, "s_order_status") > 0,
+        "the check took statistics first"
+    );
+}
+
+/// Rows of `pg_stats` for `dds.<table>`: 0 until the table has been analyzed.
+fn statistics_rows(client: &mut postgres::Client, table: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stats WHERE schemaname = 'dds' AND tablename = $1",
+            &[&table],
+        )
+        .expect("pg_stats")
+        .get(0)
 }
 
 /// A table held by another session's maintenance (a `VACUUM`, an index build: a SHARE UPDATE
@@ -223,15 +231,13 @@ fn the_check_does_not_wait_for_a_table_under_maintenance() {
         mismatches[0].recomputed + 1,
         "{mismatches:?}"
     );
-    let mut analyzed = |table: &str| -> i64 {
-        client
-            .query_one(
-                "SELECT count(*) FROM pg_stats WHERE schemaname = 'dds' AND tablename = $1",
-                &[&table],
-            )
-            .expect("pg_stats")
-            .get(0)
-    };
-    assert_eq!(analyzed("s_order_status"), 0, "the held table was skipped");
-    assert!(analyzed("l_order_product") > 0, "the others were analyzed");
+    assert_eq!(
+        statistics_rows(&mut client, "s_order_status"),
+        0,
+        "the held table was skipped"
+    );
+    assert!(
+        statistics_rows(&mut client, "l_order_product") > 0,
+        "the others were analyzed"
+    );
 }
