@@ -22,14 +22,14 @@ data_vault! {
             }
         }
         satellites {
-            /// A courier's profile; key: the hashdiff of its attributes; the newest version wins.
+            /// A courier's profile; key: the hashdiff of its attributes; a period per change.
             s_courier_profile: SCourierProfile<'a> {
                 hk_courier_profile_pk; h_courier_pk -> h_courier; name: &'a str, vehicle: &'a str;
-                version updated_at
+                effective updated_at
             }
             /// A delivery's status; key: the delivery and the status.
             s_delivery_status: SDeliveryStatus<'a> {
-                hk_delivery_status_pk; h_delivery_pk -> h_delivery; status: &'a str; version updated_at
+                hk_delivery_status_pk; h_delivery_pk -> h_delivery; status: &'a str; effective updated_at
             }
         }
     }

@@ -10,7 +10,7 @@
 //! Reads courier-app events as JSON lines (`examples/data/deliveries.jsonl` when no file is
 //! given) and writes every Data Vault row as one JSON object per line, `{"table": "h_courier",
 //! "h_courier_pk": "…", "courier_id": "c-17"}`, each row once (the batch is de-duplicated by
-//! key; a satellite row seen again keeps its newest version). A line that is not a valid event
+//! identity: a satellite keeps each value once per effective time). A line that is not a valid event
 //! stops the program with a message naming the line, and exit code 1.
 
 use std::io::{self, BufWriter, Read, Write};

@@ -95,18 +95,31 @@ fn the_examples_keys_equal_a_recomputation_from_the_key_spec() {
         ("h_courier", 2),
         ("h_delivery", 3),
         ("l_delivery_courier", 3),
-        ("s_courier_profile", 3),
+        ("s_courier_profile", 6),
         ("s_delivery_status", 6),
     ]
     .map(|(t, n)| (t.to_owned(), n))
     .into();
-    assert_eq!(per_table, expected, "each row once");
-    // The A→B→A profile (bike, car, bike) kept its newest version on the bike row.
-    let bike = rows
+    assert_eq!(
+        per_table, expected,
+        "each value at each effective time once"
+    );
+    // The A→B→A profile (bike, car, bike): every time each value was seen, the duplicate once.
+    let mut bike: Vec<String> = rows
         .iter()
-        .find(|r| text(r, "table") == "s_courier_profile" && text(r, "vehicle") == "bike")
-        .expect("the bike profile");
-    assert_eq!(text(bike, "updated_at"), "2024-05-01 11:20:00");
+        .filter(|r| text(r, "table") == "s_courier_profile" && text(r, "vehicle") == "bike")
+        .map(|r| text(r, "updated_at"))
+        .collect();
+    bike.sort();
+    assert_eq!(
+        bike,
+        [
+            "2024-05-01 10:00:00",
+            "2024-05-01 10:12:00",
+            "2024-05-01 10:31:00",
+            "2024-05-01 11:20:00"
+        ]
+    );
 }
 
 #[test]
@@ -135,7 +148,7 @@ fn a_bad_line_stops_the_example_with_its_number() {
 }
 
 #[test]
-fn the_courier_vault_loads_into_postgresql_and_its_current_views_hold_the_newest_values() {
+fn the_courier_vault_loads_into_postgresql_and_keeps_every_period() {
     let db = TestDb::empty("courier");
     vault_pg::model::create(&mut *db.client(), &CourierRows::MODEL).expect("create the tables");
     let events = events();
@@ -173,6 +186,36 @@ fn the_courier_vault_loads_into_postgresql_and_its_current_views_hold_the_newest
         .expect("current profile")
         .get(0);
     assert_eq!(vehicle, "bike", "bike → car → bike: bike is current");
+    let periods: Vec<(String, String, Option<String>)> = client
+        .query(
+            "SELECT p.vehicle, p.valid_from::text, p.valid_to::text \
+             FROM courier.s_courier_profile_periods p \
+             JOIN courier.h_courier h USING (h_courier_pk) WHERE h.courier_id = 'c-17' \
+             ORDER BY p.valid_from",
+            &[],
+        )
+        .expect("periods")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let at = |t: &str| Some(t.to_owned());
+    assert_eq!(
+        periods,
+        [
+            (
+                "bike".into(),
+                "2024-05-01 10:00:00".into(),
+                at("2024-05-01 11:00:00")
+            ),
+            (
+                "car".into(),
+                "2024-05-01 11:00:00".into(),
+                at("2024-05-01 11:20:00")
+            ),
+            ("bike".into(), "2024-05-01 11:20:00".into(), None),
+        ],
+        "three periods, loaded newest first"
+    );
     let statuses: Vec<(i64, String)> = client
         .query(
             "SELECT h.delivery_id, s.status FROM courier.s_delivery_status_current s \

@@ -12,8 +12,9 @@
 //! since each page is one transaction, running it again resumes safely.
 //!
 //! The raw layer keeps one row per order (its newest version), so a replay rebuilds the
-//! *latest* state of each order: `dds.s_order_status` gets the latest status of each order, not
-//! the statuses of intermediate versions the live services may have seen.
+//! *latest* state of each order: `dds.s_order_status` and `dds.s_order_cost` get the latest
+//! version's row of each order, not the periods of intermediate versions the live services may
+//! have seen (their effective time is the order version's).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -82,7 +83,7 @@ pub struct ReplaySummary {
     pub read: u64,
     /// Orders written to DDS and applied to CDM.
     pub replayed: u64,
-    /// DDS rows newly inserted (or, for `s_order_status`, moved forward): 0 on a second run.
+    /// DDS rows newly inserted: 0 on a second run.
     pub rows_written: u64,
     /// CDM outcomes of the replayed orders (all `duplicate` on a second run).
     pub cdm: ApplyStats,

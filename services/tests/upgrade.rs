@@ -31,7 +31,7 @@ const BIG_ORDER_ID: i64 = 3_000_000_000;
 
 /// Inserts every row of `orders` the way the original DDS service did: one statement per row,
 /// `ON CONFLICT DO NOTHING`, `load_dt` from this process's clock; columns the original tables do
-/// not have (`s_order_status.update_ts`) are left out.
+/// not have (the satellites' effective times) are left out.
 struct OriginalLoader<'c> {
     client: &'c mut postgres::Client,
 }
@@ -45,7 +45,7 @@ impl RowVisitor for OriginalLoader<'_> {
             let mut names = R::COLUMNS.iter();
             row.visit_columns(&mut |value| {
                 let Some(&name) = names.next() else { return };
-                if name == "update_ts" {
+                if Some(name) == R::DEF.effective {
                     return;
                 }
                 columns.push(name);
@@ -312,8 +312,8 @@ fn upgrade_a_warehouse_of_the_original_services() {
             .map(|(id, o)| (id, o.payload.final_status.as_str().to_owned()))
             .collect()
     };
-    // Users the original services loaded, whose login differs from their name: they gain a
-    // second s_user_names row. Every other user has one.
+    // Users the original services loaded whose login differs from their name: the original
+    // stored their name as userlogin; now their current userlogin is the login.
     let original_users: BTreeSet<&str> = versions
         .iter()
         .map(|o| o.payload.user.id.as_str())
@@ -380,42 +380,53 @@ fn upgrade_a_warehouse_of_the_original_services() {
         Ok(())
     });
 
-    // No seed row changed or vanished.
+    // No seed row changed or vanished: each kept its columns, and gained its satellite's
+    // effective time as -infinity (no source time is known of it).
     let now: BTreeSet<String> =
         p.db.dds(true)
-            .iter()
-            .map(|(table, row)| format!("{table} {row}"))
-            .filter(|row| !row.starts_with("s_order_status "))
+            .into_iter()
+            .map(|(table, mut row)| {
+                if let Value::Object(map) = &mut row {
+                    map.retain(|column, value| {
+                        !(matches!(column.as_str(), "update_ts" | "update_ts_utc")
+                            && value == "-infinity")
+                    });
+                }
+                format!("{table} {row}")
+            })
             .collect();
-    let changed: Vec<&String> = seed_rows
-        .iter()
-        .filter(|row| !row.starts_with("s_order_status "))
-        .filter(|row| !now.contains(*row))
-        .collect();
+    let changed: Vec<&String> = seed_rows.iter().filter(|row| !now.contains(*row)).collect();
     assert!(
         changed.is_empty(),
         "{} seed row(s) changed or gone, e.g. {:?}",
         changed.len(),
         changed.first()
     );
-    // s_order_status rows keep key, status, load_dt; only the added update_ts moves.
-    let statuses: i64 =
+    // Besides them, the old orders' statuses as the source dated them: one row per version.
+    let sourced: BTreeSet<(i64, String, String)> =
         p.db.client()
-            .query_one(
-                "SELECT count(*) FROM dds.s_order_status s JOIN dds.h_order o USING (h_order_pk) \
-             WHERE o.order_id < 5000000",
+            .query(
+                "SELECT o.order_id, s.status, s.update_ts::text FROM dds.s_order_status s \
+                 JOIN dds.h_order o USING (h_order_pk) \
+                 WHERE o.order_id < 5000000 AND s.update_ts > '-infinity'",
                 &[],
             )
-            .and_then(|r| r.try_get(0))
-            .expect("count");
-    let seed_statuses = seed_rows
+            .expect("sourced statuses")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+    let versions_sent: BTreeSet<(i64, String, String)> = replayed
         .iter()
-        .filter(|r| r.starts_with("s_order_status "))
-        .count();
-    assert_eq!(
-        statuses as usize, seed_statuses,
-        "status rows of the old orders"
-    );
+        .filter(|o| o.object_id < 5_000_000)
+        .map(|o| {
+            (
+                o.object_id,
+                o.payload.status.as_str().to_owned(),
+                o.version_ts().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(sourced, versions_sent, "status rows of the old orders");
     // The latest status of every order.
     let found: BTreeMap<i64, String> = p
         .db
@@ -447,30 +458,44 @@ fn upgrade_a_warehouse_of_the_original_services() {
         replayed.len() - 1,
         "one report per order DDS took, none for the refused one"
     );
-    // The documented change: a user whose login differs from the name gains a second
-    // s_user_names row (userlogin = login), next to the original one (userlogin = name).
-    let per_user: BTreeMap<String, i64> = p
-        .db
-        .client()
-        .query(
-            "SELECT u.user_id, count(*) FROM dds.s_user_names s JOIN dds.h_user u USING (h_user_pk) GROUP BY 1",
-            &[],
-        )
-        .expect("user names")
-        .iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
-        .collect();
-    for (user, rows) in &per_user {
-        let expected = if users_with_login.contains(user) {
-            2
-        } else {
-            1
-        };
-        assert_eq!(*rows, expected, "s_user_names rows of user {user}");
+    // The documented change: every user the new services saw has a period from the
+    // dictionary's time (its login as userlogin where it has one), current over the row the
+    // original services loaded (userlogin = name, from -infinity).
+    let current: BTreeMap<String, (String, i64)> =
+        p.db.client()
+            .query(
+                "SELECT u.user_id, c.userlogin, \
+                    (SELECT count(*) FROM dds.s_user_names s WHERE s.h_user_pk = u.h_user_pk) \
+             FROM dds.s_user_names_current c JOIN dds.h_user u USING (h_user_pk)",
+                &[],
+            )
+            .expect("user names")
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    (r.get::<_, String>(1), r.get::<_, i64>(2)),
+                )
+            })
+            .collect();
+    for o in replayed.iter().filter(|o| o.object_id < 5_000_000) {
+        let user = &o.payload.user;
+        let (login, rows) = &current[&user.id];
+        assert_eq!(
+            login,
+            user.userlogin(),
+            "current userlogin of user {}",
+            user.id
+        );
+        assert_eq!(
+            *rows, 2,
+            "s_user_names rows of user {}: the original's and the new one",
+            user.id
+        );
     }
     eprintln!(
-        "upgrade: {} orders ({} new, one with id {BIG_ORDER_ID}), {} users with a second \
-         s_user_names row; counters exact",
+        "upgrade: {} orders ({} new, one with id {BIG_ORDER_ID}), {} users whose current \
+         userlogin became their login; counters exact",
         all_ids.len(),
         fresh
             .iter()

@@ -48,26 +48,31 @@ data_vault! {
             l_order_user: LOrderUser { hk_order_user_pk; h_order_pk -> h_order, h_user_pk -> h_user }
         }
         satellites {
-            /// `dds.s_user_names`.
+            /// `dds.s_user_names`, effective from the user entry's `update_ts_utc` (an addition;
+            /// the order's `update_ts` where the message does not carry it).
             s_user_names: SUserNames<'a> {
-                hk_user_names_pk; h_user_pk -> h_user; username: &'a str, userlogin: &'a str
+                hk_user_names_pk; h_user_pk -> h_user; username: &'a str, userlogin: &'a str;
+                effective update_ts_utc
             }
-            /// `dds.s_restaurant_names`.
+            /// `dds.s_restaurant_names`, effective from the restaurant entry's `update_ts_utc`.
             s_restaurant_names: SRestaurantNames<'a> {
-                hk_restaurant_names_pk; h_restaurant_pk -> h_restaurant; name: &'a str
+                hk_restaurant_names_pk; h_restaurant_pk -> h_restaurant; name: &'a str;
+                effective update_ts_utc
             }
-            /// `dds.s_product_names`.
+            /// `dds.s_product_names` (the menu's name), effective from the restaurant entry's
+            /// `update_ts_utc`.
             s_product_names: SProductNames<'a> {
-                hk_product_names_pk; h_product_pk -> h_product; name: &'a str
+                hk_product_names_pk; h_product_pk -> h_product; name: &'a str;
+                effective update_ts_utc
             }
-            /// `dds.s_order_cost`.
+            /// `dds.s_order_cost`, effective from the order version's `update_ts` (an addition).
             s_order_cost: SOrderCost<'a> {
-                hk_order_cost_pk; h_order_pk -> h_order; cost: &'a Amount, payment: &'a Amount
+                hk_order_cost_pk; h_order_pk -> h_order; cost: &'a Amount, payment: &'a Amount;
+                effective update_ts
             }
-            /// `dds.s_order_status`; `update_ts` (an addition) is the newest version seen in
-            /// this status: the satellite is versioned.
+            /// `dds.s_order_status`, effective from the order version's `update_ts`.
             s_order_status: SOrderStatus {
-                hk_order_status_pk; h_order_pk -> h_order; status: OrderStatus; version update_ts
+                hk_order_status_pk; h_order_pk -> h_order; status: OrderStatus; effective update_ts
             }
         }
     }
@@ -133,34 +138,39 @@ impl<'a> DvBatch<'a> {
             h_order_pk,
             h_user_pk,
         });
+        // Effective times come from the source: the order version's, and each dictionary
+        // entry's own where the message carries it (docs/data-vault.md, "History").
+        let update_ts = order.version_ts();
+        let user_ts = p.user.update_ts_utc.unwrap_or(update_ts);
+        let restaurant_ts = p.restaurant.update_ts_utc.unwrap_or(update_ts);
         let (username, userlogin) = (p.user.name.as_str(), p.user.userlogin());
         rows.s_user_names.push(SUserNames {
             hk_user_names_pk: k.hashdiff(user_id, &[username, userlogin]),
             h_user_pk,
             username,
             userlogin,
+            update_ts_utc: user_ts,
         });
         let name = p.restaurant.name.as_str();
         rows.s_restaurant_names.push(SRestaurantNames {
             hk_restaurant_names_pk: k.hashdiff(restaurant_id, &[name]),
             h_restaurant_pk,
             name,
+            update_ts_utc: restaurant_ts,
         });
         rows.s_order_cost.push(SOrderCost {
             hk_order_cost_pk: k.hashdiff(order_id, &[p.cost.as_str(), p.payment.as_str()]),
             h_order_pk,
             cost: &p.cost,
             payment: &p.payment,
+            update_ts,
         });
-        let update_ts = order.version_ts();
-        let status = SOrderStatus {
+        rows.s_order_status.push(SOrderStatus {
             hk_order_status_pk: k.hashdiff(order_id, &[p.status.as_str()]),
             h_order_pk,
             status: p.status,
             update_ts,
-        };
-        // The same status again (another version in this batch) keeps the newest version.
-        rows.s_order_status.push(status);
+        });
 
         let mut products = Vec::with_capacity(p.products.len());
         for product in &p.products {
@@ -197,6 +207,7 @@ impl<'a> DvBatch<'a> {
                 hk_product_names_pk: k.hashdiff(product_id, &[name]),
                 h_product_pk,
                 name,
+                update_ts_utc: restaurant_ts,
             });
         }
         self.orders += 1;

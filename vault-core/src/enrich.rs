@@ -104,11 +104,13 @@ pub fn enrich(
             restaurant: NamedRef {
                 id: restaurant.id.clone(),
                 name: restaurant.name.clone(),
+                update_ts_utc: restaurant.update_ts_utc,
             },
             user: EnrichedUser {
                 id: user.id.clone(),
                 name: user.name.clone(),
                 login: user.login.clone(),
+                update_ts_utc: user.update_ts_utc,
             },
             products,
         },

@@ -105,7 +105,8 @@ prop_compose! {
     fn enriched_order()(
         id in any::<i64>(), date in timestamp(), update_ts in proptest::option::of(timestamp()),
         cost in amount(), payment in amount(), status in status(),
-        restaurant in (hex_id(), name()), user in (hex_id(), name(), proptest::option::of(name())),
+        restaurant in (hex_id(), name(), proptest::option::of(timestamp())),
+        user in (hex_id(), name(), proptest::option::of(name()), proptest::option::of(timestamp())),
         products in prop::collection::vec((hex_id(), amount(), amount(), name(), name()), 0..6),
     ) -> EnrichedOrder {
         EnrichedOrder {
@@ -113,8 +114,8 @@ prop_compose! {
             object_type: "order".into(),
             payload: EnrichedPayload {
                 id, date, update_ts, cost, payment, status,
-                restaurant: NamedRef { id: restaurant.0, name: restaurant.1 },
-                user: EnrichedUser { id: user.0, name: user.1, login: user.2 },
+                restaurant: NamedRef { id: restaurant.0, name: restaurant.1, update_ts_utc: restaurant.2 },
+                user: EnrichedUser { id: user.0, name: user.1, login: user.2, update_ts_utc: user.3 },
                 products: products.into_iter().map(|(id, price, quantity, name, category)| Product {
                     id, price, quantity, name, category,
                 }).collect(),
@@ -343,16 +344,19 @@ fn references(rows: &DvRows<'_>) -> Vec<Uuid> {
     refs
 }
 
-/// Every table's keys, to check there are no duplicates.
-struct Keys(BTreeMap<&'static str, Vec<Uuid>>);
+/// A row's identity: its key, and a satellite's effective time.
+type Identity = (Uuid, Option<Timestamp>);
+
+/// Every table's row identities, to check there are no duplicates.
+struct Keys(BTreeMap<&'static str, Vec<Identity>>);
 impl RowVisitor for Keys {
     fn table<R: DvRow>(&mut self, rows: &[R]) {
         self.0
-            .insert(R::TABLE, rows.iter().map(DvRow::key).collect());
+            .insert(R::TABLE, rows.iter().map(DvRow::identity).collect());
     }
 }
 
-fn table_keys(rows: &DvRows<'_>) -> BTreeMap<&'static str, Vec<Uuid>> {
+fn table_keys(rows: &DvRows<'_>) -> BTreeMap<&'static str, Vec<Identity>> {
     let mut keys = Keys(BTreeMap::new());
     rows.visit(&mut keys);
     keys.0
@@ -405,7 +409,7 @@ proptest! {
             batch.add(order);
         }
         let batched = table_keys(batch.rows());
-        let mut union: BTreeMap<&'static str, Vec<Uuid>> = BTreeMap::new();
+        let mut union: BTreeMap<&'static str, Vec<Identity>> = BTreeMap::new();
         for order in &orders {
             let (rows, _) = build_order(order, KeySpec::SEED);
             for (table, keys) in table_keys(&rows) {

@@ -24,7 +24,7 @@ data_vault! {
         satellites {
             /// A parcel's state.
             s_parcel_state: SParcelState<'a> {
-                hk_parcel_state_pk; h_parcel_pk -> h_parcel; state: &'a str, weight_g: i64; version seen_at
+                hk_parcel_state_pk; h_parcel_pk -> h_parcel; state: &'a str, weight_g: i64; effective seen_at
             }
         }
     }
@@ -52,7 +52,14 @@ fn the_order_model_is_a_valid_declaration_with_the_contracts_tables() {
         (5, 4, 5)
     );
     let status = model.table("s_order_status").expect("declared");
-    assert_eq!(status.version, Some("update_ts"));
+    assert_eq!(status.effective, Some("update_ts"));
+    let names = model.table("s_user_names").expect("declared");
+    assert_eq!(names.effective, Some("update_ts_utc"));
+    assert!(model
+        .tables
+        .iter()
+        .filter(|t| t.kind == TableKind::Satellite)
+        .all(|t| t.is_historized()));
     assert_eq!(status.parent().map(|c| c.name), Some("h_order_pk"));
     let cost = model.table("s_order_cost").expect("declared");
     let types: Vec<SqlType> = cost.attributes().map(|c| c.sql_type).collect();
@@ -126,7 +133,7 @@ fn order_satellite_keys_are_hashdiffs_of_their_declared_attributes() {
 }
 
 #[test]
-fn a_batch_keeps_one_row_per_key_and_the_newest_version() {
+fn a_batch_keeps_one_row_per_value_and_effective_time() {
     let keys = KeySpec::SEED;
     let mut rows = ParcelRows::default();
     let parcel = keys.hub("P-1");
@@ -140,10 +147,11 @@ fn a_batch_keeps_one_row_per_key_and_the_newest_version() {
         }
         .with_hashdiff(&keys, "P-1")
     };
+    // sorted at 10:00 and 12:00, 10:00 again (a duplicate), then delivered at 09:00 (late).
     for at in [
         "2024-01-01 10:00:00",
         "2024-01-01 12:00:00",
-        "2024-01-01 11:00:00",
+        "2024-01-01 10:00:00",
     ] {
         rows.h_parcel.push(HParcel {
             h_parcel_pk: parcel,
@@ -154,20 +162,31 @@ fn a_batch_keeps_one_row_per_key_and_the_newest_version() {
     rows.s_parcel_state
         .push(state("delivered", "2024-01-01 09:00:00"));
     assert_eq!(rows.h_parcel.len(), 1);
-    assert_eq!(rows.s_parcel_state.len(), 2);
-    let sorted = &rows.s_parcel_state[0];
     assert_eq!(
-        sorted.seen_at,
-        ts("2024-01-01 12:00:00"),
-        "the newest version kept"
+        rows.s_parcel_state
+            .iter()
+            .map(|r| (r.state, r.seen_at.to_string()))
+            .collect::<Vec<_>>(),
+        [
+            ("sorted", "2024-01-01 10:00:00".to_owned()),
+            ("sorted", "2024-01-01 12:00:00".to_owned()),
+            ("delivered", "2024-01-01 09:00:00".to_owned()),
+        ],
+        "every value at every effective time once, in arrival order"
     );
+    let sorted = &rows.s_parcel_state[0];
     assert_eq!(
         sorted.key(),
         keys.hashdiff("P-1", &["sorted", "1200"]),
-        "attributes in declared order, numbers in decimal, the version left out"
+        "attributes in declared order, numbers in decimal, the effective time left out"
     );
-    assert_eq!(sorted.version(), Some(ts("2024-01-01 12:00:00")));
-    assert_eq!(rows.len(), 3);
+    assert_eq!(sorted.key(), rows.s_parcel_state[1].key());
+    assert_eq!(sorted.effective(), Some(ts("2024-01-01 10:00:00")));
+    assert_eq!(
+        sorted.identity(),
+        (sorted.key(), Some(ts("2024-01-01 10:00:00")))
+    );
+    assert_eq!(rows.len(), 4);
     rows.clear();
     assert!(rows.is_empty());
     ParcelRows::MODEL.validate().expect("valid");
@@ -209,7 +228,7 @@ fn declarations_that_do_not_hold_together_are_refused() {
         name: "s",
         kind: TableKind::Satellite,
         columns: &[KEY, TO_HUB, TEXT],
-        version: None,
+        effective: None,
     };
     assert!(matches!(
         model(Box::leak(Box::new([sat]))).validate(),
@@ -222,7 +241,7 @@ fn declarations_that_do_not_hold_together_are_refused() {
         name: "h",
         kind: TableKind::Hub,
         columns: &[KEY, TEXT],
-        version: None,
+        effective: None,
     };
     assert!(matches!(
         model(Box::leak(Box::new([hub, hub]))).validate(),
@@ -240,10 +259,10 @@ fn declarations_that_do_not_hold_together_are_refused() {
             },
             TEXT,
         ],
-        version: Some("name"),
+        effective: Some("name"),
     };
     let err = model(Box::leak(Box::new([hub, versioned_by_text])))
         .validate()
-        .expect_err("a text version");
-    assert!(err.to_string().contains("version"), "{err}");
+        .expect_err("a text effective time");
+    assert!(err.to_string().contains("effective-time"), "{err}");
 }

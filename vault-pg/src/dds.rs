@@ -1,6 +1,6 @@
 //! The order model's Data Vault writer: [`crate::model::write`] on `vault_core::DvRows` —
 //! every table of a batch in one statement each (`unnest` over one array per column,
-//! `ON CONFLICT DO NOTHING`; `s_order_status` moves its `update_ts` forward), inside the
+//! `ON CONFLICT DO NOTHING`; satellites keep one row per value and effective time), inside the
 //! caller's transaction.
 
 use postgres::Transaction;
@@ -9,8 +9,7 @@ use vault_core::DvRows;
 use crate::error::PgError;
 
 /// Writes a batch of deduplicated rows (from [`vault_core::DvBatch`]); hubs first, then links and
-/// satellites, so foreign keys hold. Returns the number of rows newly inserted (or, for
-/// `s_order_status`, moved forward).
+/// satellites, so foreign keys hold. Returns the number of rows newly inserted.
 pub fn write(tx: &mut Transaction<'_>, rows: &DvRows<'_>) -> Result<u64, PgError> {
     crate::model::write(tx, rows)
 }
@@ -52,12 +51,13 @@ mod tests {
         }
     }
 
-    /// Migration 0005 is the generated `_current` views of the order model, after its header:
-    /// the order warehouse's views are what the toolkit makes for any model.
+    /// Migration 0006 is the generated history upgrade of the order model, after its header:
+    /// the order warehouse's satellites, views and as-of functions are what the toolkit makes
+    /// for any model.
     #[test]
-    fn the_current_views_migration_is_the_generated_one() {
-        let generated = crate::model::current_views(&DvRows::MODEL).expect("valid model");
-        let migration = include_str!("../migrations/0005_satellite_current_views.sql");
+    fn the_history_migration_is_the_generated_one() {
+        let generated = crate::model::history_upgrade(&DvRows::MODEL).expect("valid model");
+        let migration = include_str!("../migrations/0006_satellite_history.sql");
         let body = migration
             .split_once(MIGRATION_HEADER_END)
             .map_or(migration, |(_, body)| body);
@@ -67,7 +67,7 @@ mod tests {
         );
     }
 
-    const MIGRATION_HEADER_END: &str = "-- (generated: vault_pg::model::current_views)\n";
+    const MIGRATION_HEADER_END: &str = "-- (generated: vault_pg::model::history_upgrade)\n";
 
     use vault_core::DvRows;
 }

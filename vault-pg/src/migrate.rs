@@ -45,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "satellite_current_views",
         sql: include_str!("../migrations/0005_satellite_current_views.sql"),
     },
+    Migration {
+        version: 6,
+        name: "satellite_history",
+        sql: include_str!("../migrations/0006_satellite_history.sql"),
+    },
 ];
 
 /// What a run did.

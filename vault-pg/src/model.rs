@@ -4,13 +4,24 @@
 //!
 //! * [`ddl`] — the schema, one table per hub, link and satellite (uuid key, the declared
 //!   columns `NOT NULL`, a foreign key per reference with its index, `load_dt`, `load_src`), and
-//!   a `<satellite>_current` view per satellite: a migration to apply as it is, or to put into
-//!   the user's own migrations;
+//!   for every satellite a `<satellite>_current` view; a historized satellite (one that declares
+//!   its effective time) is keyed by `(key, effective time)` and also gets the as-of function
+//!   `<satellite>_at(timestamp)` and the view `<satellite>_periods`. A migration to apply as it
+//!   is, or to put into the user's own migrations; [`history_upgrade`] brings tables made by an
+//!   earlier release (one row per satellite key) to that shape;
 //! * [`write()`] — one batch of rows inside the caller's transaction: every table in one statement
 //!   (`INSERT … SELECT FROM unnest($1::uuid[], …)`), rows sorted by key so that concurrent
 //!   writers take locks in one order, hubs before links before satellites so that foreign keys
-//!   hold, insert-only (`ON CONFLICT DO NOTHING`; a versioned satellite only moves its version
-//!   forward).
+//!   hold, insert-only (`ON CONFLICT DO NOTHING`).
+//!
+//! History (docs/toolkit.md): a satellite row is one observation of its parent's value at the
+//! effective time the source gives it. Every distinct `(hashdiff, effective time)` is kept, so
+//! a value that comes back (A → B → A) is a period of its own, a value that arrives late lands
+//! where it belongs in time, and a replay adds nothing. Keeping the observations that repeat
+//! the value in force is what makes this exact whatever the arrival order: a late B between
+//! two A's splits A's period at the second A, which only the second A's row can tell. The
+//! views read the periods out of the observations: `_current` is the newest by effective
+//! time, `_at(T)` the newest at or before T, `_periods` folds repeats into runs.
 //!
 //! The statements are made from the templates in `sql/model/`; identifiers come from the
 //! declaration, which [`vault_core::ModelDef::validate`] checks to be plain lower-case names.
@@ -21,12 +32,15 @@ use chrono::NaiveDateTime;
 use postgres::types::ToSql;
 use postgres::{GenericClient, Transaction};
 use uuid::Uuid;
-use vault_core::{Column, DvRow, ModelDef, RowSet, RowVisitor, SqlType, TableDef, TableKind};
+use vault_core::{
+    Column, DvRow, ModelDef, RowSet, RowVisitor, SqlType, TableDef, TableKind, Timestamp,
+};
 
 use crate::error::{Context, PgError};
 
 /// The DDL of `model` (validated first): schema, tables with keys, foreign keys and indexes,
-/// and the `_current` view of every satellite. Idempotent (`IF NOT EXISTS`, `OR REPLACE`).
+/// and the views (and as-of functions) of every satellite ([`views`]). Idempotent
+/// (`IF NOT EXISTS`, `OR REPLACE`).
 pub fn ddl(model: &ModelDef) -> Result<String, PgError> {
     model.validate()?;
     let mut sql = fill(
@@ -40,15 +54,45 @@ pub fn ddl(model: &ModelDef) -> Result<String, PgError> {
     Ok(sql)
 }
 
-/// The `_current` views of every satellite of `model`: per parent, the row of the newest
-/// source version for a versioned satellite, whatever the arrival order (ties: the later
-/// load, then the greater key); the latest loaded row for one without a version.
-pub fn current_views(model: &ModelDef) -> Result<String, PgError> {
+/// The views of every satellite of `model`: `<satellite>_current`, per parent the newest row by
+/// effective time whatever the arrival order (ties: the later load, then the greater key), or
+/// for an insert-once satellite the latest loaded row; and for a historized satellite the
+/// function `<satellite>_at(timestamp)` (the value in force at a time) and the view
+/// `<satellite>_periods` (`valid_from`, `valid_to` per run of an unchanged value).
+pub fn views(model: &ModelDef) -> Result<String, PgError> {
     model.validate()?;
     Ok(views_sql(model))
 }
 
-/// [`current_views`] of a validated model.
+/// Brings the satellites of `model` made by an earlier release (keyed by their hashdiff alone,
+/// with no effective-time column) to the shape [`ddl`] makes: the effective-time column
+/// (existing rows take their `load_dt`), the primary key `(key, effective time)`, the index on
+/// `(parent, effective time)` in place of the parent's, and the views. Idempotent; a no-op on
+/// tables [`ddl`] made.
+pub fn history_upgrade(model: &ModelDef) -> Result<String, PgError> {
+    model.validate()?;
+    let mut sql = String::new();
+    for table in model.tables.iter().filter(|t| t.is_historized()) {
+        let (Some(parent), Some(effective)) = (table.parent(), table.effective) else {
+            continue;
+        };
+        sql.push_str(&fill(
+            include_str!("../sql/model/upgrade_history.sql"),
+            &[
+                ("schema", model.schema),
+                ("table", table.name),
+                ("key", table.key()),
+                ("parent", parent.name),
+                ("effective", effective),
+            ],
+        ));
+        sql.push_str(&index_sql(model, table, &[parent.name, effective]));
+    }
+    sql.push_str(&views_sql(model));
+    Ok(sql)
+}
+
+/// [`views`] of a validated model.
 fn views_sql(model: &ModelDef) -> String {
     let mut sql = String::new();
     for table in model
@@ -60,27 +104,55 @@ fn views_sql(model: &ModelDef) -> String {
             continue;
         };
         let key = table.key();
-        let (rule, order) = match table.version {
-            Some(version) => (
-                format!(
-                    "the row of the newest source version ({version}), whatever the arrival order"
-                ),
-                format!("s.{version} DESC NULLS LAST, s.load_dt DESC, s.{key} DESC"),
-            ),
-            None => (
-                "the latest loaded row (the satellite has no version)".to_owned(),
-                format!("s.load_dt DESC, s.{key} DESC"),
-            ),
+        let Some(effective) = table.effective else {
+            sql.push_str(&fill(
+                include_str!("../sql/model/current_view.sql"),
+                &[
+                    ("schema", model.schema),
+                    ("table", table.name),
+                    ("parent", parent.name),
+                    (
+                        "rule",
+                        "the latest loaded row (an insert-once satellite: its values do not change)",
+                    ),
+                    ("order", &format!("s.load_dt DESC, s.{key} DESC")),
+                ],
+            ));
+            continue;
         };
+        let newest = format!("s.{effective} DESC, s.load_dt DESC, s.{key} DESC");
+        let ascending =
+            |alias: &str| format!("{alias}.{effective}, {alias}.load_dt, {alias}.{key}");
+        let attributes: Vec<String> = table
+            .attributes()
+            .map(|c| format!("o.{}", c.name))
+            .collect();
+        let values = [
+            ("schema", model.schema),
+            ("table", table.name),
+            ("parent", parent.name),
+            ("key", key),
+            ("effective", effective),
+            (
+                "rule",
+                &format!("the newest period by {effective}, whatever the arrival order") as &str,
+            ),
+            ("order", &newest),
+            ("ascending", &ascending("o")),
+            ("s_ascending", &ascending("s")),
+            ("attributes", &attributes.join(", ")),
+        ];
         sql.push_str(&fill(
             include_str!("../sql/model/current_view.sql"),
-            &[
-                ("schema", model.schema),
-                ("table", table.name),
-                ("parent", parent.name),
-                ("rule", &rule),
-                ("order", &order),
-            ],
+            &values,
+        ));
+        sql.push_str(&fill(
+            include_str!("../sql/model/as_of_function.sql"),
+            &values,
+        ));
+        sql.push_str(&fill(
+            include_str!("../sql/model/periods_view.sql"),
+            &values,
         ));
     }
     sql
@@ -96,17 +168,16 @@ pub fn create(client: &mut impl GenericClient, model: &ModelDef) -> Result<(), P
 
 fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
     let mut columns = Vec::with_capacity(table.columns.len());
-    for (i, column) in table.columns.iter().enumerate() {
-        let line = match (i, column.references) {
-            (0, _) => format!("    {} uuid PRIMARY KEY,", column.name),
-            (_, Some(target)) => {
+    for column in table.columns {
+        let line = match column.references {
+            Some(target) => {
                 let target_key = model.table(target).map_or("?", TableDef::key);
                 format!(
                     "    {} uuid NOT NULL REFERENCES {}.{target} ({target_key}),",
                     column.name, model.schema
                 )
             }
-            _ => format!(
+            None => format!(
                 "    {} {} NOT NULL,",
                 column.name,
                 column_type(column.sql_type)
@@ -114,32 +185,64 @@ fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
         };
         columns.push(line);
     }
-    let kind = match table.kind {
-        TableKind::Hub => "hub",
-        TableKind::Link => "link",
-        TableKind::Satellite => "satellite",
+    let (kind, identity, primary_key) = match (table.kind, table.effective) {
+        (TableKind::Hub, _) => (
+            "hub",
+            format!("keyed by {}", table.key()),
+            table.key().to_owned(),
+        ),
+        (TableKind::Link, _) => (
+            "link",
+            format!("keyed by {}", table.key()),
+            table.key().to_owned(),
+        ),
+        (TableKind::Satellite, Some(effective)) => (
+            "satellite",
+            format!(
+                "one row per value ({}) and effective time ({effective})",
+                table.key()
+            ),
+            format!("{}, {effective}", table.key()),
+        ),
+        (TableKind::Satellite, None) => (
+            "satellite",
+            format!("insert-once, keyed by {}", table.key()),
+            table.key().to_owned(),
+        ),
     };
     let mut sql = fill(
         include_str!("../sql/model/table.sql"),
         &[
             ("kind", kind),
+            ("identity", &identity),
             ("schema", model.schema),
             ("table", table.name),
-            ("key", table.key()),
+            ("primary_key", &primary_key),
             ("columns", &columns.join("\n")),
         ],
     );
     for column in table.columns.iter().filter(|c| c.references.is_some()) {
-        sql.push_str(&fill(
-            include_str!("../sql/model/index.sql"),
-            &[
-                ("schema", model.schema),
-                ("table", table.name),
-                ("column", column.name),
-            ],
-        ));
+        // A historized satellite reads its parent's periods in time order: one index serves
+        // that and the foreign key.
+        match table.effective {
+            Some(effective) => sql.push_str(&index_sql(model, table, &[column.name, effective])),
+            None => sql.push_str(&index_sql(model, table, &[column.name])),
+        }
     }
     sql
+}
+
+/// `CREATE INDEX IF NOT EXISTS <table>_<columns>_idx` on `columns`.
+fn index_sql(model: &ModelDef, table: &TableDef, columns: &[&str]) -> String {
+    fill(
+        include_str!("../sql/model/index.sql"),
+        &[
+            ("name", &format!("{}_{}_idx", table.name, columns.join("_"))),
+            ("schema", model.schema),
+            ("table", table.name),
+            ("columns", &columns.join(", ")),
+        ],
+    )
 }
 
 fn column_type(sql_type: SqlType) -> &'static str {
@@ -181,12 +284,12 @@ pub fn insert_sql(model: &ModelDef, table: &TableDef) -> String {
         .map(|(i, c)| format!("${}::{}", i + 1, array_type(c.sql_type)))
         .collect();
     let load_src = format!("${}", table.columns.len() + 1);
-    let template = match table.version {
-        Some(_) => include_str!("../sql/model/insert_versioned.sql"),
-        None => include_str!("../sql/model/insert.sql"),
+    let primary_key = match table.effective {
+        Some(effective) => format!("{}, {effective}", table.key()),
+        None => table.key().to_owned(),
     };
     fill(
-        template,
+        include_str!("../sql/model/insert.sql"),
         &[
             ("schema", model.schema),
             ("table", table.name),
@@ -194,24 +297,22 @@ pub fn insert_sql(model: &ModelDef, table: &TableDef) -> String {
             ("values", &values.join(", ")),
             ("arrays", &arrays.join(", ")),
             ("load_src", &load_src),
-            ("key", table.key()),
-            ("version", table.version.unwrap_or("")),
+            ("primary_key", &primary_key),
         ],
     )
 }
 
 /// Writes one batch of de-duplicated rows of any model, inside the caller's transaction: hubs,
 /// then links, then satellites, one statement per table. Returns the number of rows newly
-/// inserted (or, for a versioned satellite, moved forward).
+/// inserted.
 pub fn write<S: RowSet>(tx: &mut Transaction<'_>, rows: &S) -> Result<u64, PgError> {
     write_inner(tx, rows, None)
 }
 
-/// [`write()`], leaving out the rows whose key `known` holds (they are in the warehouse
-/// already). The keys written are remembered in `known` as pending: the caller says
-/// [`KnownKeys::committed`] once the transaction has committed, or [`KnownKeys::clear`] when
-/// it did not (or when anything went wrong). Versioned satellites are always written (their
-/// version moves).
+/// [`write()`], leaving out the rows whose identity (key, and a satellite's effective time)
+/// `known` holds (they are in the warehouse already). The identities written are remembered in
+/// `known` as pending: the caller says [`KnownKeys::committed`] once the transaction has
+/// committed, or [`KnownKeys::clear`] when it did not (or when anything went wrong).
 pub fn write_skipping_known<S: RowSet>(
     tx: &mut Transaction<'_>,
     rows: &S,
@@ -244,17 +345,16 @@ fn write_inner<S: RowSet>(
     }
 }
 
-/// A bounded in-process set of the keys known to be in the warehouse (hubs, links and
-/// unversioned satellites are insert-only and a key fixes the row: a row whose key is there
-/// needs no statement). Two generations of at most `capacity` keys each: when the newer is
+/// A bounded in-process set of the row identities known to be in the warehouse (every table
+/// is insert-only and an identity fixes the row: a row that is there needs no statement). Two generations of at most `capacity` keys each: when the newer is
 /// full it becomes the older and the oldest is dropped; a key found in the older is moved to
 /// the newer, so what keeps coming back (users, products, categories) stays.
 #[derive(Debug, Default)]
 pub struct KnownKeys {
     capacity: usize,
-    newer: HashSet<(&'static str, Uuid)>,
-    older: HashSet<(&'static str, Uuid)>,
-    pending: Vec<(&'static str, Uuid)>,
+    newer: HashSet<Identity>,
+    older: HashSet<Identity>,
+    pending: Vec<Identity>,
     skipped: u64,
 }
 
@@ -267,18 +367,18 @@ impl KnownKeys {
         }
     }
 
-    fn contains(&mut self, table: &'static str, key: Uuid) -> bool {
-        if self.newer.contains(&(table, key)) {
+    fn contains(&mut self, identity: Identity) -> bool {
+        if self.newer.contains(&identity) {
             return true;
         }
-        if self.older.remove(&(table, key)) {
-            self.insert((table, key));
+        if self.older.remove(&identity) {
+            self.insert(identity);
             return true;
         }
         false
     }
 
-    fn insert(&mut self, entry: (&'static str, Uuid)) {
+    fn insert(&mut self, entry: Identity) {
         if self.capacity == 0 {
             return;
         }
@@ -324,6 +424,9 @@ impl KnownKeys {
     }
 }
 
+/// A row's table and identity ([`DvRow::identity`]).
+type Identity = (&'static str, Uuid, Option<Timestamp>);
+
 /// `{name}` → value, in a template.
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = template.to_owned();
@@ -347,17 +450,15 @@ impl RowVisitor for TableWriter<'_, '_, '_> {
             return;
         }
         let mut rows: Vec<&R> = rows.iter().collect();
-        if let Some(known) = self
-            .known
-            .as_deref_mut()
-            .filter(|_| R::DEF.version.is_none())
-        {
+        if let Some(known) = self.known.as_deref_mut() {
+            let identity = |row: &R| {
+                let (key, effective) = row.identity();
+                (R::TABLE, key, effective)
+            };
             let before = rows.len();
-            rows.retain(|row| !known.contains(R::TABLE, row.key()));
+            rows.retain(|row| !known.contains(identity(row)));
             known.skipped += (before - rows.len()) as u64;
-            known
-                .pending
-                .extend(rows.iter().map(|row| (R::TABLE, row.key())));
+            known.pending.extend(rows.iter().map(|row| identity(row)));
             if rows.is_empty() {
                 return;
             }
@@ -394,10 +495,10 @@ enum ColumnArray<'a> {
 }
 
 impl<'a> ColumnArrays<'a> {
-    /// Rows sorted by key: concurrent writers then take index locks in one order (no deadlocks
-    /// between replicas inserting the same hubs).
+    /// Rows sorted by identity: concurrent writers then take index locks in one order (no
+    /// deadlocks between replicas inserting the same hubs).
     fn of<R: DvRow>(mut sorted: Vec<&'a R>) -> Self {
-        sorted.sort_unstable_by_key(|row| row.key());
+        sorted.sort_unstable_by_key(|row| row.identity());
         let count = sorted.len();
         let mut arrays: Vec<ColumnArray<'a>> = Vec::with_capacity(R::COLUMNS.len());
         for row in sorted {

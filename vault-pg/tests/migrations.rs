@@ -118,3 +118,122 @@ fn a_warehouse_of_the_original_services_is_upgraded_in_place() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].parse().expect("parses"), order);
 }
+
+/// A warehouse of the previous release (migrations 1–5: satellites keyed by their hashdiff)
+/// whose user went Анна → Борис, and an order with a status but no update_ts: migration 6 keeps
+/// every row, Борис stays current, and the name that comes back later (Анна, from the
+/// dictionary's time) is a third period and current.
+#[test]
+fn a_previous_release_warehouse_keeps_its_history_through_the_upgrade() {
+    use vault_core::{DvBatch, EnrichedOrder, KeySpec};
+    let db = TestDb::empty("migrate_history");
+    let mut client = db.client();
+    client
+        .batch_execute(include_str!("../sql/migrate/bootstrap.sql"))
+        .expect("bootstrap");
+    for m in MIGRATIONS.iter().filter(|m| m.version <= 5) {
+        client.batch_execute(m.sql).expect("an earlier migration");
+        client
+            .execute(
+                include_str!("../sql/migrate/record.sql"),
+                &[&m.version, &m.name, &m.checksum()],
+            )
+            .expect("record");
+    }
+    // What the previous release wrote: Анна loaded at 10:00, Борис at 11:00; one status.
+    let keys = KeySpec::SEED;
+    let user = keys.hub("u-1");
+    let (anna, boris) = (
+        keys.hashdiff("u-1", &["Анна", "anna"]),
+        keys.hashdiff("u-1", &["Борис", "boris"]),
+    );
+    client
+        .batch_execute(&format!(
+            "INSERT INTO dds.h_user VALUES ('{user}', 'u-1', '2024-05-01 09:00', 'orders-system-kafka');
+             INSERT INTO dds.s_user_names VALUES
+                 ('{anna}', '{user}', 'Анна', 'anna', '2024-05-01 10:00', 'orders-system-kafka'),
+                 ('{boris}', '{user}', 'Борис', 'boris', '2024-05-01 11:00', 'orders-system-kafka');"
+        ))
+        .expect("the previous release's rows");
+    let report = db.warehouse.migrate().expect("migrate");
+    assert_eq!(report.applied, [6]);
+
+    let periods = |client: &mut vault_pg::PooledClient| -> Vec<(String, String, Option<String>)> {
+        client
+            .query(
+                "SELECT username, valid_from::text, valid_to::text FROM dds.s_user_names_periods \
+                 ORDER BY valid_from, load_dt",
+                &[],
+            )
+            .expect("periods")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    };
+    let current = |client: &mut vault_pg::PooledClient| -> String {
+        client
+            .query_one("SELECT username FROM dds.s_user_names_current", &[])
+            .expect("current")
+            .get(0)
+    };
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM dds.s_user_names"),
+        2,
+        "nothing lost"
+    );
+    assert_eq!(
+        current(&mut client),
+        "Борис",
+        "the last load is current, as before"
+    );
+    assert_eq!(
+        db.scalar(
+            "SELECT count(*) FROM pg_constraint c JOIN pg_attribute a \
+             ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) \
+             WHERE c.conrelid = 'dds.s_user_names'::regclass AND c.contype = 'p'"
+        ),
+        2,
+        "the primary key is (hk_user_names_pk, update_ts_utc)"
+    );
+
+    // The dictionary changes the name back at 12:00; an order carries it.
+    let order: EnrichedOrder = serde_json::from_str(
+        r#"{"object_id": 1, "object_type": "order", "payload": {"id": 1,
+            "date": "2024-05-01 12:05:00", "update_ts": "2024-05-01 12:06:00",
+            "cost": 10, "payment": 10, "status": "CLOSED",
+            "restaurant": {"id": "r-1", "name": "Кофейня", "update_ts_utc": "2024-04-01 00:00:00"},
+            "user": {"id": "u-1", "name": "Анна", "login": "anna", "update_ts_utc": "2024-05-01 12:00:00"},
+            "products": []}}"#,
+    )
+    .expect("order");
+    let mut batch = DvBatch::new(keys);
+    batch.add(&order);
+    let mut tx = client.transaction().expect("begin");
+    vault_pg::dds::write(&mut tx, batch.rows()).expect("write");
+    tx.commit().expect("commit");
+
+    assert_eq!(
+        periods(&mut client),
+        [
+            ("Анна".into(), "-infinity".into(), Some("-infinity".into())),
+            (
+                "Борис".into(),
+                "-infinity".into(),
+                Some("2024-05-01 12:00:00".into())
+            ),
+            ("Анна".into(), "2024-05-01 12:00:00".into(), None),
+        ],
+        "A → B (before the upgrade, in load order) → A (from the source's time)"
+    );
+    assert_eq!(current(&mut client), "Анна");
+    let before: String = client
+        .query_one(
+            "SELECT username FROM dds.s_user_names_at('2024-05-01 11:59:59')",
+            &[],
+        )
+        .expect("as of")
+        .get(0);
+    assert_eq!(before, "Борис");
+    // The migration again changes nothing.
+    assert!(db.warehouse.migrate().expect("again").applied.is_empty());
+}

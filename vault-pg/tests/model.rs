@@ -25,12 +25,12 @@ data_vault! {
             l_sensor_site: LSensorSite { hk_sensor_site_pk; h_sensor_pk -> h_sensor, h_site_pk -> h_site }
         }
         satellites {
-            /// Its label, versioned by the source's change time.
+            /// Its label, by the source's change time.
             s_sensor_label: SSensorLabel<'a> {
-                hk_sensor_label_pk; h_sensor_pk -> h_sensor; label: &'a str, threshold: i64; version changed_at
+                hk_sensor_label_pk; h_sensor_pk -> h_sensor; label: &'a str, threshold: i64; effective changed_at
             }
-            /// Its site's name, without a version.
-            s_site_name: SSiteName<'a> { hk_site_name_pk; h_site_pk -> h_site; name: &'a str }
+            /// Its site's name, which never changes.
+            s_site_name: SSiteName<'a> { hk_site_name_pk; h_site_pk -> h_site; name: &'a str; insert_once }
         }
     }
 }
@@ -87,6 +87,32 @@ fn load(db: &TestDb, rows: &SensorRows<'_>) -> u64 {
     written
 }
 
+/// `(label, valid_from, valid_to)` of every period of a sensor's label, in time order.
+fn periods(db: &TestDb, serial: &str) -> Vec<(String, String, Option<String>)> {
+    db.client()
+        .query(
+            "SELECT p.label, p.valid_from::text, p.valid_to::text FROM sensor.s_sensor_label_periods p \
+             JOIN sensor.h_sensor h USING (h_sensor_pk) WHERE h.serial = $1 ORDER BY p.valid_from",
+            &[&serial],
+        )
+        .expect("periods")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+/// A sensor's label in force at `at` (`sensor.s_sensor_label_at`).
+fn label_at(db: &TestDb, serial: &str, at: &str) -> Option<String> {
+    db.client()
+        .query_opt(
+            "SELECT a.label FROM sensor.s_sensor_label_at($2::text::timestamp) a \
+             JOIN sensor.h_sensor h USING (h_sensor_pk) WHERE h.serial = $1",
+            &[&serial, &at],
+        )
+        .expect("as of")
+        .map(|r| r.get(0))
+}
+
 fn current_label(db: &TestDb, serial: &str) -> (String, String) {
     let row = db
         .client()
@@ -139,14 +165,48 @@ fn a_model_of_its_own_loads_and_its_current_view_survives_any_arrival_order() {
         current_label(&db, "B"),
         ("hot".into(), "2024-03-01 09:00:00".into())
     );
-    // Rows: 2 sensors, 1 site, 2 links, labels A{idle, hot} B{hot, idle}, 1 site name; plus
-    // nothing for the stale "idle" of A (its row exists with a newer version: not moved back).
+    // Rows: 2 sensors, 1 site, 2 links, labels A{idle 10, hot 11, idle 12} B{idle 8, hot 9},
+    // 1 site name (insert-once).
     assert_eq!(
         db.scalar("SELECT count(*) FROM sensor.s_sensor_label"),
-        4,
-        "one row per distinct value"
+        5,
+        "one row per distinct value and effective time"
     );
-    assert_eq!(written, 2 + 1 + 2 + 4 + 1);
+    assert_eq!(written, 2 + 1 + 2 + 5 + 1);
+    assert_eq!(
+        periods(&db, "A"),
+        [
+            (
+                "idle".into(),
+                "2024-03-01 10:00:00".into(),
+                Some("2024-03-01 11:00:00".into())
+            ),
+            (
+                "hot".into(),
+                "2024-03-01 11:00:00".into(),
+                Some("2024-03-01 12:00:00".into())
+            ),
+            ("idle".into(), "2024-03-01 12:00:00".into(), None),
+        ],
+        "A → B → A is three periods, whatever the arrival order"
+    );
+    assert_eq!(
+        label_at(&db, "A", "2024-03-01 11:30:00"),
+        Some("hot".into())
+    );
+    assert_eq!(
+        label_at(&db, "A", "2024-03-01 10:00:00"),
+        Some("idle".into())
+    );
+    assert_eq!(
+        label_at(&db, "A", "2024-03-01 09:59:59"),
+        None,
+        "before its first period"
+    );
+    assert_eq!(
+        label_at(&db, "B", "2024-03-01 08:30:00"),
+        Some("idle".into())
+    );
 
     // The same batches again (a redelivery): nothing changes.
     for ((la, ta), (lb, tb)) in a.iter().zip(&b) {
@@ -278,8 +338,8 @@ fn the_order_models_status_is_current_by_version_whatever_the_arrival_order() {
     assert_eq!(update_ts, at(20).to_string());
 }
 
-/// The known-key cache leaves out what this process has seen committed, never a versioned
-/// satellite, nothing of a transaction that did not commit; and when the warehouse lost rows
+/// The known-key cache leaves out what this process has seen committed (a satellite's row by
+/// its value and effective time), nothing of a transaction that did not commit; and when the warehouse lost rows
 /// behind it (a restore), the write fails on the foreign key, the cache is cleared, and the
 /// retry loads everything again.
 #[test]
@@ -306,9 +366,9 @@ fn known_keys_skip_committed_rows_and_a_stale_cache_heals_on_retry() {
     assert!(known.is_empty());
     assert_eq!(db.scalar("SELECT count(*) FROM sensor.h_sensor"), 0);
 
-    // Committed: five rows, five keys known.
+    // Committed: five rows, five identities known.
     assert_eq!(write(&first, &mut known, true).expect("write"), 5);
-    assert_eq!(known.len(), 4, "the versioned satellite is never cached");
+    assert_eq!(known.len(), 5);
 
     // The same sensor again with a newer label: only the two label rows are sent (the new
     // label's row, and nothing else of the four known rows).

@@ -5,16 +5,34 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use vault_core::{ConfigError, Env};
+
 /// The in-process cache in front of Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheConfig {
-    /// How long a found entry is served from the cache (default 30 s; zero disables caching).
+    /// How long a found entry is served from the cache (default 30 s, `REDIS_CACHE_TTL_MS`;
+    /// zero disables caching). A dictionary change reaches the orders after at most this long.
     pub ttl: Duration,
     /// How long an id Redis does not have is remembered as missing (default 5 s, shorter than
     /// `ttl` so that dictionary lag heals quickly; zero: misses always ask Redis again).
     pub miss_ttl: Duration,
     /// At most this many ids per entity kind; the oldest are evicted first (default 100 000).
     pub capacity: usize,
+}
+
+impl CacheConfig {
+    /// The defaults, with `ttl` from `REDIS_CACHE_TTL_MS` (milliseconds; `0` turns the cache
+    /// off). A miss is remembered for at most as long as a found entry.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let defaults = CacheConfig::default();
+        let ttl_ms: u64 = env.parse_or("REDIS_CACHE_TTL_MS", defaults.ttl.as_millis() as u64)?;
+        let ttl = Duration::from_millis(ttl_ms);
+        Ok(CacheConfig {
+            ttl,
+            miss_ttl: defaults.miss_ttl.min(ttl),
+            ..defaults
+        })
+    }
 }
 
 impl Default for CacheConfig {
@@ -103,6 +121,24 @@ impl<T> Cache<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ttl_comes_from_redis_cache_ttl_ms() {
+        let config =
+            |pairs: &[(&str, &str)]| CacheConfig::from_env(&vault_core::env_from_pairs(pairs));
+        assert_eq!(config(&[]), Ok(CacheConfig::default()));
+        let short = config(&[("REDIS_CACHE_TTL_MS", "200")]).expect("valid");
+        assert_eq!(short.ttl, Duration::from_millis(200));
+        assert_eq!(
+            short.miss_ttl,
+            Duration::from_millis(200),
+            "a miss no longer than a hit"
+        );
+        let off = config(&[("REDIS_CACHE_TTL_MS", "0")]).expect("valid");
+        assert_eq!((off.ttl, off.miss_ttl), (Duration::ZERO, Duration::ZERO));
+        let err = config(&[("REDIS_CACHE_TTL_MS", "soon")]).expect_err("not a number");
+        assert!(err.to_string().contains("REDIS_CACHE_TTL_MS"), "{err}");
+    }
 
     #[test]
     fn cache_expires_and_stays_bounded() {

@@ -24,15 +24,17 @@ FROM (
            p.payment AS payment_text,
            r.id AS restaurant_id,
            r.name AS restaurant_name,
+           COALESCE(r.update_ts_utc, p.update_ts, p.date)::timestamp AS restaurant_ts,
            u.id AS user_id,
            u.name AS username,
            COALESCE(u.login, u.name) AS userlogin,
+           COALESCE(u.update_ts_utc, p.update_ts, p.date)::timestamp AS user_ts,
            p.products
     FROM peer.enriched_orders d,
          json_to_record(d.doc -> 'payload') AS p (id text, date text, update_ts text, status text, cost text,
                                                    payment text, restaurant json, "user" json, products json),
-         json_to_record(p.restaurant) AS r (id text, name text),
-         json_to_record(p."user") AS u (id text, name text, login text)
+         json_to_record(p.restaurant) AS r (id text, name text, update_ts_utc text),
+         json_to_record(p."user") AS u (id text, name text, login text, update_ts_utc text)
 ) o;
 
 CREATE TEMP TABLE peer_items ON COMMIT DROP AS
@@ -44,7 +46,7 @@ SELECT i.*,
        uuid_generate_v5(ns, product_id || '#$#' || category_name) AS hk_product_category_pk,
        uuid_generate_v5(ns, product_id || '#$#' || product_name) AS hk_product_names_pk
 FROM (
-    SELECT o.ns, o.order_id_text, o.h_order_pk, o.restaurant_id, o.h_restaurant_pk,
+    SELECT o.ns, o.order_id_text, o.h_order_pk, o.restaurant_id, o.h_restaurant_pk, o.restaurant_ts,
            p.id AS product_id, p.name AS product_name, p.category AS category_name
     FROM peer_orders o, json_to_recordset(o.products) AS p (id text, name text, category text)
 ) i;
@@ -86,25 +88,24 @@ INSERT INTO dds.l_order_user (hk_order_user_pk, h_order_pk, h_user_pk, load_dt, 
 SELECT DISTINCT hk_order_user_pk, h_order_pk, h_user_pk, now() AT TIME ZONE 'utc', 'orders-system-kafka' FROM peer_orders
 ON CONFLICT DO NOTHING;
 
-INSERT INTO dds.s_user_names (hk_user_names_pk, h_user_pk, username, userlogin, load_dt, load_src)
-SELECT DISTINCT hk_user_names_pk, h_user_pk, username, userlogin, now() AT TIME ZONE 'utc', 'orders-system-kafka' FROM peer_orders
+-- Satellites: every distinct value at every effective time (the dictionary's, the order
+-- version's), as the services keep history.
+INSERT INTO dds.s_user_names (hk_user_names_pk, h_user_pk, username, userlogin, update_ts_utc, load_dt, load_src)
+SELECT DISTINCT hk_user_names_pk, h_user_pk, username, userlogin, user_ts, now() AT TIME ZONE 'utc', 'orders-system-kafka' FROM peer_orders
 ON CONFLICT DO NOTHING;
 
-INSERT INTO dds.s_restaurant_names (hk_restaurant_names_pk, h_restaurant_pk, name, load_dt, load_src)
-SELECT DISTINCT hk_restaurant_names_pk, h_restaurant_pk, restaurant_name, now() AT TIME ZONE 'utc', 'orders-system-kafka' FROM peer_orders
+INSERT INTO dds.s_restaurant_names (hk_restaurant_names_pk, h_restaurant_pk, name, update_ts_utc, load_dt, load_src)
+SELECT DISTINCT hk_restaurant_names_pk, h_restaurant_pk, restaurant_name, restaurant_ts, now() AT TIME ZONE 'utc', 'orders-system-kafka' FROM peer_orders
 ON CONFLICT DO NOTHING;
 
-INSERT INTO dds.s_product_names (hk_product_names_pk, h_product_pk, name, load_dt, load_src)
-SELECT DISTINCT hk_product_names_pk, h_product_pk, product_name, now() AT TIME ZONE 'utc', 'orders-system-kafka' FROM peer_items
+INSERT INTO dds.s_product_names (hk_product_names_pk, h_product_pk, name, update_ts_utc, load_dt, load_src)
+SELECT DISTINCT hk_product_names_pk, h_product_pk, product_name, restaurant_ts, now() AT TIME ZONE 'utc', 'orders-system-kafka' FROM peer_items
 ON CONFLICT DO NOTHING;
 
-INSERT INTO dds.s_order_cost (hk_order_cost_pk, h_order_pk, cost, payment, load_dt, load_src)
-SELECT DISTINCT hk_order_cost_pk, h_order_pk, cost_text::numeric, payment_text::numeric, now() AT TIME ZONE 'utc', 'orders-system-kafka' FROM peer_orders
+INSERT INTO dds.s_order_cost (hk_order_cost_pk, h_order_pk, cost, payment, update_ts, load_dt, load_src)
+SELECT DISTINCT hk_order_cost_pk, h_order_pk, cost_text::numeric, payment_text::numeric, update_ts, now() AT TIME ZONE 'utc', 'orders-system-kafka' FROM peer_orders
 ON CONFLICT DO NOTHING;
 
--- The one column that moves: a status row's update_ts, to the newest version seen in it.
-INSERT INTO dds.s_order_status AS s (hk_order_status_pk, h_order_pk, status, update_ts, load_dt, load_src)
-SELECT DISTINCT ON (hk_order_status_pk) hk_order_status_pk, h_order_pk, status, update_ts, now() AT TIME ZONE 'utc', 'orders-system-kafka'
-FROM peer_orders ORDER BY hk_order_status_pk, update_ts DESC
-ON CONFLICT (hk_order_status_pk) DO UPDATE SET update_ts = EXCLUDED.update_ts
-WHERE s.update_ts IS NULL OR s.update_ts < EXCLUDED.update_ts;
+INSERT INTO dds.s_order_status (hk_order_status_pk, h_order_pk, status, update_ts, load_dt, load_src)
+SELECT DISTINCT hk_order_status_pk, h_order_pk, status, update_ts, now() AT TIME ZONE 'utc', 'orders-system-kafka' FROM peer_orders
+ON CONFLICT DO NOTHING;

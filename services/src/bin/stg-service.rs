@@ -9,8 +9,8 @@ use vault_services::{CacheConfig, RedisConfig, RedisDictionary};
 fn main() -> ExitCode {
     service::main(|env| {
         let redis = RedisConfig::from_env(env).map_err(|e| e.to_string())?;
-        let dictionary =
-            RedisDictionary::new(&redis, CacheConfig::default()).map_err(|e| e.to_string())?;
+        let cache = CacheConfig::from_env(env).map_err(|e| e.to_string())?;
+        let dictionary = RedisDictionary::new(&redis, cache).map_err(|e| e.to_string())?;
         Ok(StgStage::new(dictionary))
     })
 }

@@ -50,6 +50,10 @@ pub struct NamedRef {
     pub id: String,
     /// The name.
     pub name: String,
+    /// When the dictionary entry last changed (the restaurant's `update_ts_utc`): the time
+    /// from which its name holds. Older producers omit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_ts_utc: Option<Timestamp>,
 }
 
 /// The user of an enriched order.
@@ -62,6 +66,10 @@ pub struct EnrichedUser {
     /// Login; older producers omit it (then the name stands in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
+    /// When the user's dictionary entry last changed (`update_ts_utc`): the time from which
+    /// name and login hold. Older producers omit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_ts_utc: Option<Timestamp>,
 }
 
 impl EnrichedUser {

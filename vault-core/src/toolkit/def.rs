@@ -1,4 +1,4 @@
-//! What a declared model says about its tables: kinds, columns, SQL types, references, versions.
+//! What a declared model says about its tables: kinds, columns, SQL types, references, effective times.
 //! Plain `const` data (`&'static` slices), so that a model's description costs nothing at run
 //! time and an adapter (vault-pg's DDL and loader) can read it without knowing the row types.
 
@@ -9,7 +9,9 @@ pub enum TableKind {
     Hub,
     /// A relation between hubs: its key and one reference per hub.
     Link,
-    /// Descriptive attributes of one hub or link, insert-only: a change of value is a new row.
+    /// Descriptive attributes of one hub or link, insert-only. A historized satellite (one with
+    /// an [`TableDef::effective`] column) keeps one row per distinct value and effective time:
+    /// its periods. An insert-once satellite keeps one row per key.
     Satellite,
 }
 
@@ -49,11 +51,12 @@ pub struct TableDef {
     /// Every column the rows fill, the primary key first (the loader adds `load_dt` and
     /// `load_src`).
     pub columns: &'static [ColumnDef],
-    /// Satellites: the column holding the source's version timestamp, if the satellite is
-    /// versioned. The loader moves it forward when a row's value is seen again at a newer
-    /// version, so the satellite's current value is the one of the newest version, whatever
-    /// the arrival order (see `docs/toolkit.md`).
-    pub version: Option<&'static str>,
+    /// Satellites: the column holding the effective time of a value, from the source (never
+    /// the load clock). A row is one observation of its parent's value at that time, and the
+    /// table's identity is `(key, effective)`: the same value at another time is another row,
+    /// so A → B → A keeps three periods, and a replay adds nothing. `None`: an insert-once
+    /// satellite (its values never change; one row per key). See `docs/toolkit.md`.
+    pub effective: Option<&'static str>,
 }
 
 impl TableDef {
@@ -70,15 +73,20 @@ impl TableDef {
         }
     }
 
-    /// Satellites: the attribute columns (neither key, nor parent, nor version), in order: what
-    /// a hashdiff is formed from.
+    /// Satellites: the attribute columns (neither key, nor parent, nor effective time), in
+    /// order: what a hashdiff is formed from.
     pub fn attributes(&self) -> impl Iterator<Item = &'static ColumnDef> + '_ {
         let parent = self.parent().map(|c| c.name);
-        let version = self.version;
+        let effective = self.effective;
         let columns: &'static [ColumnDef] = self.columns;
         columns.iter().skip(1).filter(move |c| {
-            self.kind == TableKind::Satellite && Some(c.name) != parent && Some(c.name) != version
+            self.kind == TableKind::Satellite && Some(c.name) != parent && Some(c.name) != effective
         })
+    }
+
+    /// Whether this is a satellite that keeps history (it has an effective-time column).
+    pub fn is_historized(&self) -> bool {
+        self.kind == TableKind::Satellite && self.effective.is_some()
     }
 }
 
@@ -148,7 +156,8 @@ impl ModelDef {
 
     /// Checks the declaration: unique table names; every reference to a hub (links) or to a
     /// hub or link (satellites) declared before it; links join at least two hubs; satellites
-    /// have a parent and at least one attribute, and their version column is a timestamp.
+    /// have a parent and at least one attribute, and their effective-time column is a
+    /// timestamp.
     pub fn validate(&self) -> Result<(), ModelError> {
         let model = self.name;
         let plain = |name: &'static str| {
@@ -204,13 +213,15 @@ impl ModelDef {
                     });
                 }
             }
-            if let Some(version) = table.version {
+            if let Some(effective) = table.effective {
                 let ok = table
                     .columns
                     .iter()
-                    .any(|c| c.name == version && c.sql_type == SqlType::Timestamp);
+                    .any(|c| c.name == effective && c.sql_type == SqlType::Timestamp);
                 if table.kind != TableKind::Satellite || !ok {
-                    return Err(shape("the version column is a timestamp of a satellite"));
+                    return Err(shape(
+                        "the effective-time column is a timestamp of a satellite",
+                    ));
                 }
             }
             let references = table

@@ -26,9 +26,9 @@
 //!             }
 //!         }
 //!         satellites {
-//!             /// A courier's name, newest version wins.
+//!             /// A courier's name: one period per change, by the source's time.
 //!             s_courier_name: SCourierName<'a> {
-//!                 hk_courier_name_pk; h_courier_pk -> h_courier; name: &'a str; version updated_at
+//!                 hk_courier_name_pk; h_courier_pk -> h_courier; name: &'a str; effective updated_at
 //!             }
 //!         }
 //!     }
@@ -36,17 +36,20 @@
 //!
 //! let keys = KeySpec::SEED;
 //! let mut rows = CourierRows::default();
-//! let at = Timestamp::parse("2024-05-01 10:00:00")?;
-//! for _ in 0..2 {
+//! let at = |hour| Timestamp::parse(&format!("2024-05-01 {hour:02}:00:00"));
+//! // Ann → Bob → Ann, and the first message again (a replay).
+//! for (name, hour) in [("Ann", 10), ("Bob", 11), ("Ann", 12), ("Ann", 10)] {
 //!     rows.h_courier.push(HCourier { h_courier_pk: keys.hub("c-7"), courier_id: "c-7" });
 //!     rows.s_courier_name.push(
 //!         SCourierName { hk_courier_name_pk: Default::default(), h_courier_pk: keys.hub("c-7"),
-//!                        name: "Ann", updated_at: at }
+//!                        name, updated_at: at(hour)? }
 //!         .with_hashdiff(&keys, "c-7"),
 //!     );
 //! }
-//! assert_eq!(rows.len(), 2); // de-duplicated by key
+//! assert_eq!(rows.h_courier.len(), 1); // de-duplicated by key
+//! assert_eq!(rows.s_courier_name.len(), 3); // three periods; the replay adds nothing
 //! assert_eq!(rows.s_courier_name[0].key(), keys.hashdiff("c-7", &["Ann"]));
+//! assert_eq!(rows.s_courier_name[2].key(), rows.s_courier_name[0].key());
 //! CourierRows::MODEL.validate()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -69,15 +72,20 @@ pub use table::Table;
 ///         model: "name", schema: "db_schema", load_src: "load_src value";
 ///         hubs       { h_x: HX<'a> { h_x_pk; business_key: &'a str, … } … }
 ///         links      { l_x_y: LXY { hk_x_y_pk; h_x_pk -> h_x, h_y_pk -> h_y, … } … }
-///         satellites { s_x: SX<'a> { hk_x_pk; h_x_pk -> h_x; attribute: Type, …[; version column] } … }
+///         satellites { s_x: SX<'a> { hk_x_pk; h_x_pk -> h_x; attribute: Type, …; effective column } …
+///                      s_y: SY { hk_y_pk; h_y_pk -> h_y; attribute: Type, …; insert_once } … }
 ///     }
 /// }
 /// ```
 ///
 /// * Every table's first column is its `uuid` key; hub columns are the business key (and any
 ///   other insert-once column); link columns reference the hubs they join (`-> hub`); a
-///   satellite has one parent reference, its attributes, and optionally a `version` column (a
-///   [`crate::Timestamp`], the source's version of the value: see [`TableDef::version`]).
+///   satellite has one parent reference, its attributes, and then says how it keeps history:
+///   `effective column` names a [`crate::Timestamp`] field, the time from which the source says
+///   the value holds (never the load clock): every distinct value at every effective time is a
+///   row, so A → B → A keeps three periods ([`TableDef::effective`]); `insert_once` is for
+///   values that never change (one row per key, no history). Neither is a compile error, so
+///   nobody loses history by default.
 /// * Column types are `&'a str`, `i64`, [`crate::Timestamp`], `&'a` [`crate::Amount`],
 ///   [`crate::OrderStatus`] or `Uuid` ([`SqlValue`]); a row type that borrows is declared with
 ///   the lifetime `'a`, the batch type's.
@@ -100,8 +108,8 @@ macro_rules! data_vault {
             }
             satellites {
                 $( $(#[$sdoc:meta])* $st:ident : $SRow:ident $(<$slt:lifetime>)?
-                    { $spk:ident ; $sfk:ident -> $sref:ident ; $($scol:ident : $sty:ty),+
-                      $(; version $sver:ident)? $(;)? } )*
+                    { $spk:ident ; $sfk:ident -> $sref:ident ; $($scol:ident : $sty:ty),+ ;
+                      $history:ident $($sver:ident)? $(;)? } )*
             }
         }
     ) => {
@@ -123,7 +131,7 @@ macro_rules! data_vault {
                         $crate::data_vault!(@key $hpk),
                         $($crate::data_vault!(@column $hcol: $hty),)+
                     ],
-                    version: None,
+                    effective: None,
                 };
                 const COLUMNS: &'static [&'static str] = &[stringify!($hpk) $(, stringify!($hcol))+];
                 fn key(&self) -> $crate::uuid::Uuid {
@@ -156,7 +164,7 @@ macro_rules! data_vault {
                         $crate::data_vault!(@key $lpk),
                         $($crate::data_vault!(@reference $lcol -> $lref),)+
                     ],
-                    version: None,
+                    effective: None,
                 };
                 const COLUMNS: &'static [&'static str] = &[stringify!($lpk) $(, stringify!($lcol))+];
                 fn key(&self) -> $crate::uuid::Uuid {
@@ -193,7 +201,7 @@ macro_rules! data_vault {
                         $($crate::data_vault!(@column $scol: $sty),)+
                         $($crate::data_vault!(@column $sver: $crate::Timestamp),)?
                     ],
-                    version: $crate::data_vault!(@name $($sver)?),
+                    effective: $crate::data_vault!(@history $history $($sver)?),
                 };
                 const COLUMNS: &'static [&'static str] = &[
                     stringify!($spk), stringify!($sfk) $(, stringify!($scol))+ $(, stringify!($sver))?
@@ -210,7 +218,7 @@ macro_rules! data_vault {
                     $(f($crate::toolkit::Column::from(self.$scol));)+
                     $(f($crate::toolkit::Column::from(self.$sver));)?
                 }
-                $crate::data_vault!(@versioned $($sver)?);
+                $crate::data_vault!(@effective $($sver)?);
             }
         )*
 
@@ -294,17 +302,21 @@ macro_rules! data_vault {
             references: None,
         }
     };
-    (@name) => { None };
-    (@name $name:ident) => { Some(stringify!($name)) };
-    (@versioned) => {};
-    (@versioned $name:ident) => {
-        fn version(&self) -> Option<$crate::Timestamp> {
+    (@history effective $name:ident) => { Some(stringify!($name)) };
+    (@history insert_once) => { None };
+    (@history effective) => {
+        ::core::compile_error!("a satellite's `effective` names its effective-time column: `; effective updated_at`")
+    };
+    (@history $other:ident $($name:ident)?) => {
+        ::core::compile_error!(concat!(
+            "a satellite ends with `; effective <column>` (it keeps history by that time) or `; insert_once` ",
+            "(its values never change), not `", stringify!($other), "`"
+        ))
+    };
+    (@effective) => {};
+    (@effective $name:ident) => {
+        fn effective(&self) -> Option<$crate::Timestamp> {
             Some(self.$name)
-        }
-        fn absorb(&mut self, again: &Self) {
-            if again.$name > self.$name {
-                self.$name = again.$name;
-            }
         }
     };
 }

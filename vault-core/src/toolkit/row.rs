@@ -10,8 +10,8 @@ use crate::keys::KeySpec;
 use crate::model::OrderStatus;
 use crate::time::Timestamp;
 
-/// A row of one table. Rows are insert-only: a row whose key exists is left as it is (a
-/// versioned satellite's row only moves its version forward).
+/// A row of one table. Rows are insert-only: a row whose identity ([`DvRow::identity`]) exists
+/// is left as it is.
 pub trait DvRow: Serialize {
     /// The table's declaration.
     const DEF: TableDef;
@@ -25,13 +25,15 @@ pub trait DvRow: Serialize {
     fn set_key(&mut self, key: Uuid);
     /// Hands the row's values to `f`, one per entry of [`DvRow::COLUMNS`], in that order.
     fn visit_columns<'s>(&'s self, f: &mut dyn FnMut(Column<'s>));
-    /// A versioned satellite's version timestamp.
-    fn version(&self) -> Option<Timestamp> {
+    /// A historized satellite's effective time ([`TableDef::effective`]).
+    fn effective(&self) -> Option<Timestamp> {
         None
     }
-    /// The same key arrived again in one batch: a versioned satellite keeps the newer version
-    /// (the loader does the same against the table). Other rows keep the first.
-    fn absorb(&mut self, _again: &Self) {}
+    /// What makes a row new: its key, and for a historized satellite its effective time too
+    /// (the same value at another time is another period).
+    fn identity(&self) -> (Uuid, Option<Timestamp>) {
+        (self.key(), self.effective())
+    }
 
     /// The row with its key set to the hashdiff of its attributes ([`hashdiff`]).
     fn with_hashdiff(mut self, keys: &KeySpec, parent_business_key: &str) -> Self

@@ -1,15 +1,17 @@
-//! The rows of one table in a batch, de-duplicated by key as they are pushed.
+//! The rows of one table in a batch, de-duplicated by identity (key, and a historized
+//! satellite's effective time) as they are pushed.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use uuid::Uuid;
 
+use crate::time::Timestamp;
+
 use super::row::DvRow;
 
-/// The rows of one table in a batch: a row whose key is already there is not added again (a
-/// versioned satellite's kept row takes the newer version, [`DvRow::absorb`]). Reads as a
+/// The rows of one table in a batch: a row whose identity ([`DvRow::identity`]: its key, and a
+/// historized satellite's effective time) is already there is not added again. Reads as a
 /// slice of rows.
 #[derive(Debug, Clone)]
 pub struct Table<R> {
@@ -33,19 +35,13 @@ impl<R: PartialEq> PartialEq for Table<R> {
 }
 
 impl<R: DvRow> Table<R> {
-    /// Adds `row` unless its key is there; returns whether it was added.
+    /// Adds `row` unless its identity is there; returns whether it was added.
     pub fn push(&mut self, row: R) -> bool {
-        match self.index.entry(row.key()) {
-            Entry::Occupied(kept) => {
-                self.rows[*kept.get()].absorb(&row);
-                false
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(self.rows.len());
-                self.rows.push(row);
-                true
-            }
+        if !self.index.insert(row.identity()) {
+            return false;
         }
+        self.rows.push(row);
+        true
     }
 }
 
@@ -89,9 +85,9 @@ impl<R: DvRow> FromIterator<R> for Table<R> {
     }
 }
 
-/// Row index by key. UUIDv5 keys are already uniformly distributed, so hashing them again with
-/// SipHash would be wasted work; a multiply-rotate over their bytes is enough.
-type KeyIndex = HashMap<Uuid, usize, BuildHasherDefault<KeyHasher>>;
+/// Row identities seen. UUIDv5 keys are already uniformly distributed, so hashing them again
+/// with SipHash would be wasted work; a multiply-rotate over their bytes is enough.
+type KeyIndex = HashSet<(Uuid, Option<Timestamp>), BuildHasherDefault<KeyHasher>>;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct KeyHasher(u64);

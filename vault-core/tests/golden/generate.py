@@ -122,6 +122,16 @@ def orders():
         '"products": [{"id": "p1", "price": 1E2, "quantity": 2, "name": "Чай", "category": "Чай"}, '
         '{"id": "p2", "price": 12345678901234567890, "quantity": 1, "name": "Морс", "category": "Напитки"}]}}'
     )
+    # The dictionaries' own times (update_ts_utc), as stg-service adds them: the names' periods
+    # start there; the order's update_ts stands in where a message does not carry them.
+    texts.append(
+        '{"object_id": 8, "object_type": "order", "payload": {"id": 8, '
+        '"date": "2024-01-02 03:04:05", "update_ts": "2024-01-02 03:10:00", "cost": 10, "payment": 10, '
+        '"status": "CLOSED", '
+        '"restaurant": {"id": "r2", "name": "Чайхана", "update_ts_utc": "2023-12-31 23:00:00"}, '
+        '"user": {"id": "u1", "name": "Ян", "login": "yan", "update_ts_utc": "2023-06-01 12:00:00"}, '
+        '"products": [{"id": "p1", "price": 5, "quantity": 2, "name": "Чай", "category": "Чай"}]}}'
+    )
     return texts
 
 
@@ -130,6 +140,9 @@ def order_rows(order):
     oid = str(p["id"])
     uid, rid = p["user"]["id"], p["restaurant"]["id"]
     login = p["user"].get("login", p["user"]["name"])
+    update_ts = p.get("update_ts", p["date"])
+    user_ts = p["user"].get("update_ts_utc", update_ts)
+    rest_ts = p["restaurant"].get("update_ts_utc", update_ts)
     h_order, h_user, h_rest = key(oid), key(uid), key(rid)
     t = {name: {} for name in [
         "h_user", "h_product", "h_category", "h_restaurant", "h_order", "l_order_product",
@@ -144,13 +157,13 @@ def order_rows(order):
     put("h_order", "h_order_pk", h_order, order_id=p["id"], order_dt=p["date"])
     put("l_order_user", "hk_order_user_pk", key(oid, uid), h_order_pk=h_order, h_user_pk=h_user)
     put("s_user_names", "hk_user_names_pk", key(uid, p["user"]["name"], login),
-        h_user_pk=h_user, username=p["user"]["name"], userlogin=login)
+        h_user_pk=h_user, username=p["user"]["name"], userlogin=login, update_ts_utc=user_ts)
     put("s_restaurant_names", "hk_restaurant_names_pk", key(rid, p["restaurant"]["name"]),
-        h_restaurant_pk=h_rest, name=p["restaurant"]["name"])
+        h_restaurant_pk=h_rest, name=p["restaurant"]["name"], update_ts_utc=rest_ts)
     put("s_order_cost", "hk_order_cost_pk", key(oid, str(p["cost"]), str(p["payment"])),
-        h_order_pk=h_order, cost=p["cost"], payment=p["payment"])
+        h_order_pk=h_order, cost=p["cost"], payment=p["payment"], update_ts=update_ts)
     put("s_order_status", "hk_order_status_pk", key(oid, p["status"]),
-        h_order_pk=h_order, status=p["status"], update_ts=p.get("update_ts", p["date"]))
+        h_order_pk=h_order, status=p["status"], update_ts=update_ts)
     for pr in p["products"]:
         pid, cat = pr["id"], pr["category"]
         h_prod, h_cat = key(pid), key(cat)
@@ -163,7 +176,7 @@ def order_rows(order):
         put("l_product_category", "hk_product_category_pk", key(pid, cat),
             h_category_pk=h_cat, h_product_pk=h_prod)
         put("s_product_names", "hk_product_names_pk", key(pid, pr["name"]),
-            h_product_pk=h_prod, name=pr["name"])
+            h_product_pk=h_prod, name=pr["name"], update_ts_utc=rest_ts)
     return {table: sorted(rows.values(), key=lambda r: json.dumps(r)) for table, rows in t.items()}
 
 

@@ -9,7 +9,9 @@
 INSERT INTO cdm.order_ledger (order_id, update_ts, status, user_id, restaurant_id, product_ids, category_ids)
 SELECT o.h_order_pk,
        coalesce(
-           (SELECT max(s.update_ts) FROM dds.s_order_status s WHERE s.h_order_pk = o.h_order_pk),
+           -- Status rows without a source time (-infinity since migration 0006) tell none.
+           (SELECT nullif(max(s.update_ts), '-infinity') FROM dds.s_order_status s
+            WHERE s.h_order_pk = o.h_order_pk),
            (SELECT e.update_ts FROM stg.order_events e WHERE e.object_id = o.order_id),
            o.order_dt),
        ls.status,
@@ -33,12 +35,11 @@ JOIN LATERAL (SELECT lou.h_user_pk FROM dds.l_order_user lou
               WHERE lou.h_order_pk = o.h_order_pk ORDER BY lou.load_dt LIMIT 1) u ON true
 ON CONFLICT (order_id) DO NOTHING;
 
--- The counters: the recomputation, with the newest names of the Data Vault.
+-- The counters: the recomputation, with the current names of the Data Vault.
 DELETE FROM cdm.user_product_counters;
 INSERT INTO cdm.user_product_counters (user_id, product_id, product_name, order_cnt)
 SELECT r.user_id, r.product_id,
-       coalesce((SELECT n.name FROM dds.s_product_names n WHERE n.h_product_pk = r.product_id
-                 ORDER BY n.load_dt DESC, n.name LIMIT 1), ''),
+       coalesce((SELECT n.name FROM dds.s_product_names_current n WHERE n.h_product_pk = r.product_id), ''),
        r.order_cnt
 FROM cdm.v_user_product_counters_recomputed r;
 
@@ -52,8 +53,7 @@ FROM cdm.v_user_category_counters_recomputed r;
 DELETE FROM cdm.restaurant_category_counters;
 INSERT INTO cdm.restaurant_category_counters (restaurant_id, category_id, restaurant_name, category_name, order_cnt)
 SELECT r.restaurant_id, r.category_id,
-       coalesce((SELECT n.name FROM dds.s_restaurant_names n WHERE n.h_restaurant_pk = r.restaurant_id
-                 ORDER BY n.load_dt DESC, n.name LIMIT 1), ''),
+       coalesce((SELECT n.name FROM dds.s_restaurant_names_current n WHERE n.h_restaurant_pk = r.restaurant_id), ''),
        coalesce((SELECT c.category_name FROM dds.h_category c WHERE c.h_category_pk = r.category_id), ''),
        r.order_cnt
 FROM cdm.v_restaurant_category_counters_recomputed r;

@@ -1,1 +1,1 @@
-CREATE INDEX IF NOT EXISTS {table}_{column}_idx ON {schema}.{table} ({column});
+CREATE INDEX IF NOT EXISTS {name} ON {schema}.{table} ({columns});
