@@ -8,7 +8,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{de, ser, Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 /// A number from a message (a cost, a price, a quantity), held as Python's `str()` of its value.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -117,16 +118,26 @@ impl FromStr for Amount {
 
 impl Serialize for Amount {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // With serde_json's `arbitrary_precision`, a Number built from text is written verbatim.
-        let number = serde_json::Number::from_str(&self.text).map_err(serde::ser::Error::custom)?;
-        number.serialize(serializer)
+        // The text as it is (it is a JSON number token): serde_json writes a raw value verbatim,
+        // whatever features its user has turned on.
+        let raw = RawValue::from_string(self.text.to_string()).map_err(ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let number = serde_json::Number::deserialize(deserializer)?;
-        Amount::from_json_token(number.as_str()).map_err(serde::de::Error::custom)
+        // The token as sent, not a parsed f64 (no `arbitrary_precision` needed, none forced
+        // on this crate's users).
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let token = raw.get();
+        if token.starts_with('"') {
+            return Err(de::Error::invalid_type(
+                de::Unexpected::Other("a string"),
+                &"a number",
+            ));
+        }
+        Amount::from_json_token(token).map_err(de::Error::custom)
     }
 }
 

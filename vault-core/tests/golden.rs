@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::Value;
 use vault_core::{build_order, Amount, DvRow, EnrichedOrder, KeySpec, RowVisitor};
 
 const KEYS: &str = include_str!("golden/keys.json");
@@ -59,7 +58,8 @@ fn numbers_render_like_python_str() {
     assert!(checked > 9000, "only {checked} number cases");
 }
 
-/// Collects rows as `table -> [column -> text]`, numbers as their JSON text.
+/// Collects rows as `table -> [column -> text]`, each value as its key material (numbers as
+/// their exact text).
 #[derive(Default)]
 struct Collect(BTreeMap<String, Vec<BTreeMap<String, String>>>);
 
@@ -67,20 +67,14 @@ impl RowVisitor for Collect {
     fn table<R: DvRow>(&mut self, rows: &[R]) {
         let out = self.0.entry(R::TABLE.to_owned()).or_default();
         for row in rows {
-            let Value::Object(map) = serde_json::to_value(row).expect("row to json") else {
-                panic!("row of {} is not an object", R::TABLE);
-            };
-            let row = map
-                .into_iter()
-                .map(|(column, value)| {
-                    let text = match value {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (column, text)
-                })
-                .collect();
-            out.push(row);
+            let mut names = R::COLUMNS.iter();
+            let mut map = BTreeMap::new();
+            row.visit_columns(&mut |value| {
+                if let Some(name) = names.next() {
+                    map.insert((*name).to_owned(), value.material());
+                }
+            });
+            out.push(map);
         }
         out.sort_by_key(|row| serde_json::to_string(row).expect("row key"));
     }
