@@ -45,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "satellite_current_views",
         sql: include_str!("../migrations/0005_satellite_current_views.sql"),
     },
+    Migration {
+        version: 6,
+        name: "dead_letter_outbox",
+        sql: include_str!("../migrations/0006_dead_letter_outbox.sql"),
+    },
 ];
 
 /// What a run did.
