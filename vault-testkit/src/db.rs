@@ -48,7 +48,17 @@ impl TestDb {
 
     /// A new database without any schema.
     pub fn empty(tag: &str) -> Self {
-        let base = pg_config();
+        Self::empty_on(pg_config(), tag)
+    }
+
+    /// A new, migrated database on the server(s) of `base` (a [`crate::stack::PgPair`], say).
+    pub fn new_on(base: PgConfig, tag: &str) -> Self {
+        let db = Self::empty_on(base, tag);
+        db.warehouse.migrate().expect("migrate the test database");
+        db
+    }
+
+    fn empty_on(base: PgConfig, tag: &str) -> Self {
         let name = unique(&format!("vault_test_{tag}"));
         let admin = Warehouse::new(&base).expect("admin pool");
         admin

@@ -73,7 +73,7 @@ pub struct Runner<S: Stage> {
     dlq_ends: Option<(Instant, Vec<i64>)>,
     /// Whether dead letters of committed batches may be waiting in the warehouse for the
     /// partitions this replica owns (at the start, after partitions were assigned, after a
-    /// delivery failed): they are delivered before the next batch.
+    /// failed attempt or delivery): they are delivered before the next batch.
     look_for_waiting: bool,
     /// Deliveries of dead letters made (for the test-only failpoint).
     deliveries: u64,
@@ -273,6 +273,11 @@ impl<S: Stage> Runner<S> {
                 Err(err) => {
                     failures += 1;
                     self.failed(err.kind(), &err.to_string(), failures);
+                    // A commit whose answer was lost (the connection cut while it was sent)
+                    // may have gone through: its dead letters then wait in the warehouse, and
+                    // the retry, finding the batch's positions recorded, does not decide them
+                    // again. They are delivered before the next attempt.
+                    self.look_for_waiting = true;
                     if err.is_delivery_timeout() {
                         self.replace_producer();
                     }
