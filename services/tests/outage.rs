@@ -5,6 +5,10 @@
 //!
 //! The test's own PostgreSQL and Redis connections (fixtures, checks, diagnostics) go to the real
 //! ports, never through the proxies.
+//!
+//! A read-only warehouse (a managed PostgreSQL's switchover, as it looks to a client: the
+//! database read-only for new sessions, every session cut, writable again 20 s later) is a
+//! transient fault too: the services wait it out and dead-letter nothing for it.
 
 mod common;
 
@@ -16,6 +20,10 @@ use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{load_dictionaries, plan, produce, SimulateOptions};
 
 use common::expected::{diff, Expected};
+use common::scenario::{
+    load_catalog, producer, send_until, simulate, verify_dead_letters,
+    verify_no_downstream_dead_letters, StopOnUnwind,
+};
 use vault_testkit::kafka::dlq;
 use vault_testkit::pipeline::Pipeline;
 use vault_testkit::proxy::Proxy;
@@ -290,6 +298,95 @@ fn outage_of_postgres_and_redis_is_survived() {
     p.wait_ready(&all, Duration::from_secs(30));
     eprintln!(
         "outage_of_postgres_and_redis_is_survived: {:.1} s in all",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// How long the warehouse stays read-only.
+const READ_ONLY_FOR: Duration = Duration::from_secs(20);
+
+/// Mid-stream the warehouse database turns read-only for [`READ_ONLY_FOR`]
+/// (`ALTER DATABASE … SET default_transaction_read_only = on`, then every session cut with
+/// `pg_terminate_backend`), then writable again, its sessions left as they are. Each service
+/// reports it on `/readyz` (503), and afterwards every layer is exact and the dead letters are
+/// exactly the bad messages of the plan, once each, none downstream: a refusal for SQLSTATE
+/// 25006 or 57P01 is no message's fault (before, the isolation pass dead-lettered valid orders
+/// as `rejected_by_warehouse`).
+#[test]
+fn a_read_only_warehouse_dead_letters_nothing() {
+    require_servers();
+    let started = Instant::now();
+    let plan = simulate(seed(), 31_000_000, 3_000, 0.02);
+    let messages = &plan.messages;
+    let expected = Expected::from_plan(messages, &plan.catalog);
+    let _redis = load_catalog(&plan.catalog);
+    let mut p = Pipeline::new("readonly");
+    let ids = p.spawn_all();
+    p.wait_ready(&ids, Duration::from_secs(60));
+    let producer = producer(&p);
+    let topic = p.topics.source.clone();
+    // Sent over ~40 s: the flow goes on before, during and after the window.
+    let rate = messages.len() as f64 / 40.0;
+    let stop = Shutdown::default();
+    let mut not_ready: BTreeMap<usize, String> = BTreeMap::new();
+    std::thread::scope(|scope| {
+        let _unwind = StopOnUnwind(&stop);
+        let sending = scope.spawn(|| send_until(&producer, &topic, messages, Some(rate), &stop));
+        std::thread::sleep(Duration::from_secs(6));
+        p.db.set_read_only(true);
+        let cut = p.db.cut_sessions();
+        let window = Instant::now();
+        eprintln!(
+            "read-only: database {} read-only, {cut} sessions cut",
+            p.db.name
+        );
+        while window.elapsed() < READ_ONLY_FOR {
+            p.ensure_running();
+            for &i in &ids {
+                if let Ok((503, body)) = p.services[i].get("/readyz") {
+                    not_ready.entry(i).or_insert_with(|| {
+                        eprintln!(
+                            "{}: /readyz 503 after {:.1} s: {}",
+                            p.services[i].name,
+                            window.elapsed().as_secs_f64(),
+                            body.trim()
+                        );
+                        body
+                    });
+                }
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        p.db.set_read_only(false);
+        eprintln!(
+            "read-only: writable again after {:.1} s",
+            window.elapsed().as_secs_f64()
+        );
+        sending.join().expect("the producer thread");
+    });
+    let missing: Vec<&str> = ids
+        .iter()
+        .filter(|i| !not_ready.contains_key(i))
+        .map(|&i| p.services[i].name.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not reported on /readyz while the warehouse was read-only: {missing:?}\n{}",
+        p.diagnostics()
+    );
+    let writable = Instant::now();
+    p.settle("the exact end state after the read-only window", |p| {
+        expected.verify(&p.db)
+    });
+    eprintln!(
+        "read-only: exact {:.1} s after the database was writable again",
+        writable.elapsed().as_secs_f64()
+    );
+    verify_dead_letters(&p, &expected, true, true);
+    verify_no_downstream_dead_letters(&p);
+    p.wait_ready(&ids, Duration::from_secs(30));
+    eprintln!(
+        "a_read_only_warehouse_dead_letters_nothing: {:.1} s in all",
         started.elapsed().as_secs_f64()
     );
 }

@@ -343,7 +343,7 @@ fn fast_retries() -> RetryPolicy {
 fn transient_faults_are_retried_then_reported() {
     // PostgreSQL unreachable: retried, then a clear, retryable error.
     let mut config = vault_testkit::pg_config().with_dbname("vault");
-    config.port = 1;
+    config = config.with_host("127.0.0.1", 1);
     config.connect_timeout = Duration::from_millis(500);
     let nowhere = vault_pg::Warehouse::new(&config).expect("lazy pool");
     let options = ReplayOptions {

@@ -5,7 +5,11 @@
 //!   are stopped: after the restart nothing is applied or produced again;
 //! * a process that dies right after the warehouse commit and before the offset commit (the
 //!   test-only failpoint `VAULT_TEST_FAILPOINT=after-warehouse-commit:N`): after its restart
-//!   nothing is applied or produced again.
+//!   nothing is applied or produced again, and the dead letters the batch decided are delivered
+//!   from the warehouse, once;
+//! * a process that dies after the broker acknowledged its dead letters and before the
+//!   warehouse forgot them (`after-dead-letter-produce:1`): after its restart it finds them on
+//!   the topic and produces none again.
 //!
 //! Both end with every layer equal to the expectation computed from the simulator's plan.
 
@@ -230,6 +234,61 @@ fn a_crash_between_the_warehouse_and_the_offset_commit_reapplies_nothing() {
             p.diagnostics()
         );
     }
+    verify_dead_letters(&p, &expected, true, true);
+    verify_no_downstream_dead_letters(&p);
+    assert_downstream_exactly_once(&p, messages);
+}
+
+#[test]
+fn a_crash_after_the_dead_letters_were_produced_sends_none_twice() {
+    require_servers();
+    let plan = simulate(seed(), 52_000_000, 600, 0.05);
+    let messages = &plan.messages;
+    let expected = Expected::from_plan(messages, &plan.catalog);
+    let _redis = load_catalog(&plan.catalog);
+    let mut p = Pipeline::new("dlqcrash");
+    let failpoint = [("VAULT_TEST_FAILPOINT", "after-dead-letter-produce:1")];
+    let stg = p.spawn_with(Kind::Stg, &failpoint);
+    let ids = [stg, p.spawn(Kind::Dds), p.spawn(Kind::Cdm)];
+    p.wait_ready(&ids, Duration::from_secs(60));
+    send(
+        &producer(&p),
+        &p.topics.source.clone(),
+        messages,
+        Some(300.0),
+    );
+    // (Not Pipeline::wait_for: it fails as soon as a replica has exited.)
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = p.services[stg].reap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stg did not reach its failpoint within 60 s\n{}",
+            p.diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = std::fs::read_to_string(&p.services[stg].log).unwrap_or_default();
+    assert!(
+        !status.success() && log.contains("VAULT_TEST_FAILPOINT after-dead-letter-produce"),
+        "stg exited with {status}, not at its failpoint\n{}",
+        p.diagnostics()
+    );
+    eprintln!("stg: died after its first dead letters were acknowledged ({status}); restarting it");
+    p.services[stg].set_env("VAULT_TEST_FAILPOINT", None);
+    p.services[stg].start();
+    p.wait_ready(&ids, Duration::from_secs(60));
+    p.settle("the exact end state after the crash", |p| {
+        expected.verify(&p.db)
+    });
+    let log = std::fs::read_to_string(&p.services[stg].log).unwrap_or_default();
+    assert!(
+        log.contains("waiting dead letters found on their topic already"),
+        "the restarted stg did not look for its waiting dead letters on the topic\n{}",
+        p.diagnostics()
+    );
     verify_dead_letters(&p, &expected, true, true);
     verify_no_downstream_dead_letters(&p);
     assert_downstream_exactly_once(&p, messages);

@@ -107,6 +107,48 @@ where
         })
 }
 
+/// The hosts of a `*_HOST` variable that lists a cluster (`KAFKA_HOST`, `PG_WAREHOUSE_HOST`):
+/// comma-separated, each `host`, `host:port`, `[v6]` or `[v6]:port`, the port defaulting to
+/// `default_port`. IPv6 hosts come back without their brackets. The error says what is wrong
+/// with which entry.
+pub fn host_list(hosts: &str, default_port: u16) -> Result<Vec<(String, u16)>, String> {
+    let mut list = Vec::new();
+    for entry in hosts.split(',').map(str::trim) {
+        if entry.is_empty() {
+            return Err("an empty host in the list".into());
+        }
+        let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("`{entry}`: `[` without `]`"))?;
+            match after {
+                "" => (host, None),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None => return Err(format!("`{entry}`: expected `:port` after `]`")),
+                },
+            }
+        } else {
+            match entry.split_once(':') {
+                None => (entry, None),
+                Some((host, port)) => (host, Some(port)),
+            }
+        };
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(format!("`{entry}` is not a host name"));
+        }
+        let port = match port {
+            None => default_port,
+            Some(text) => match text.parse::<u16>() {
+                Ok(port) if port > 0 => port,
+                _ => return Err(format!("`{entry}`: `{text}` is not a port")),
+            },
+        };
+        list.push((host.to_owned(), port));
+    }
+    Ok(list)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -230,40 +230,13 @@ impl KafkaConfig {
 /// `bootstrap.servers` from `KAFKA_HOST` (`host`, `host:port`, `[v6]` or `[v6]:port`, several
 /// separated by commas) and the default port.
 pub fn bootstrap_servers(hosts: &str, default_port: u16) -> Result<String, String> {
-    let mut servers = Vec::new();
-    for entry in hosts.split(',').map(str::trim) {
-        if entry.is_empty() {
-            return Err("an empty host in the list".into());
-        }
-        let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
-            let (host, after) = rest
-                .split_once(']')
-                .ok_or_else(|| format!("`{entry}`: `[` without `]`"))?;
-            match after {
-                "" => (format!("[{host}]"), None),
-                _ => match after.strip_prefix(':') {
-                    Some(port) => (format!("[{host}]"), Some(port)),
-                    None => return Err(format!("`{entry}`: expected `:port` after `]`")),
-                },
-            }
-        } else {
-            match entry.split_once(':') {
-                None => (entry.to_owned(), None),
-                Some((host, port)) => (host.to_owned(), Some(port)),
-            }
-        };
-        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
-            return Err(format!("`{entry}` is not a host name"));
-        }
-        let port = match port {
-            None => default_port,
-            Some(text) => match text.parse::<u16>() {
-                Ok(port) if port > 0 => port,
-                _ => return Err(format!("`{entry}`: `{text}` is not a port")),
-            },
-        };
-        servers.push(format!("{host}:{port}"));
-    }
+    let servers: Vec<String> = vault_core::config::host_list(hosts, default_port)?
+        .into_iter()
+        .map(|(host, port)| match host.contains(':') {
+            true => format!("[{host}]:{port}"),
+            false => format!("{host}:{port}"),
+        })
+        .collect();
     Ok(servers.join(","))
 }
 

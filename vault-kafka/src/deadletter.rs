@@ -1,9 +1,16 @@
 //! Dead letters: the original bytes and key, plus headers saying why and where from.
 
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
 use chrono::{SecondsFormat, Utc};
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::{Offset, TopicPartitionList};
 use sha2::{Digest, Sha256};
 
+use crate::config::KafkaConfig;
 use crate::consumer::InMessage;
+use crate::error::KafkaError;
 use crate::producer::OutRecord;
 
 /// Header: the reason code (`invalid_json`, `unknown_user`, …).
@@ -119,6 +126,107 @@ pub fn dead_letter(
         payload: original.payload.clone(),
         headers,
     }
+}
+
+/// Where a dead letter came from: source topic, partition, offset.
+pub type Origin = (String, i32, i64);
+
+/// The origin a dead letter of `service` names in its headers.
+pub fn origin(dead: &InMessage, service: &str) -> Option<Origin> {
+    if dead.header(SERVICE)? != service.as_bytes() {
+        return None;
+    }
+    let text = |name: &str| {
+        std::str::from_utf8(dead.header(name)?)
+            .ok()
+            .map(str::to_owned)
+    };
+    Some((
+        text(SOURCE_TOPIC)?,
+        text(SOURCE_PARTITION)?.parse().ok()?,
+        text(SOURCE_OFFSET)?.parse().ok()?,
+    ))
+}
+
+/// Which of `wanted` are on `dlq_topic` already as dead letters of `service`: the topic is read
+/// from `from` (an offset per partition, by partition number; 0 for a partition not listed) to
+/// its end as of now, within `timeout`. Used before delivering dead letters that a crashed or
+/// failed delivery may have produced already, so that none is produced twice.
+pub fn already_on_topic(
+    config: &KafkaConfig,
+    dlq_topic: &str,
+    from: &[i64],
+    service: &str,
+    wanted: &BTreeSet<Origin>,
+    timeout: Duration,
+) -> Result<BTreeSet<Origin>, KafkaError> {
+    let mut found = BTreeSet::new();
+    if wanted.is_empty() {
+        return Ok(found);
+    }
+    let consumer: BaseConsumer = config
+        .client_config()
+        .set("group.id", format!("{}.dead-letter-search", config.group))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .map_err(KafkaError::Setup)?;
+    let failed = |message: String| KafkaError::Admin {
+        context: format!("search {dlq_topic} for dead letters delivered before"),
+        message,
+    };
+    let metadata = consumer
+        .fetch_metadata(Some(dlq_topic), timeout)
+        .map_err(|e| failed(e.to_string()))?;
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == dlq_topic)
+        .map_or(0, |t| t.partitions().len()) as i32;
+    let mut list = TopicPartitionList::new();
+    let mut ends = std::collections::BTreeMap::new();
+    for partition in 0..partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(dlq_topic, partition, timeout)
+            .map_err(|e| failed(format!("partition {partition}: {e}")))?;
+        let start = from.get(partition as usize).copied().unwrap_or(0).max(low);
+        if high > start {
+            list.add_partition_offset(dlq_topic, partition, Offset::Offset(start))
+                .map_err(|e| failed(e.to_string()))?;
+            ends.insert(partition, high);
+        }
+    }
+    if ends.is_empty() {
+        return Ok(found);
+    }
+    consumer.assign(&list).map_err(|e| failed(e.to_string()))?;
+    let deadline = Instant::now() + timeout;
+    while !ends.is_empty() {
+        if Instant::now() >= deadline {
+            return Err(failed(format!(
+                "not read to the end within {timeout:?} (partitions left: {:?})",
+                ends.keys().collect::<Vec<_>>()
+            )));
+        }
+        let message = match consumer.poll(Duration::from_millis(200)) {
+            None => continue,
+            Some(Err(e)) => return Err(failed(e.to_string())),
+            Some(Ok(message)) => InMessage::from_message(&message),
+        };
+        let Some(&end) = ends.get(&message.partition) else {
+            continue;
+        };
+        if message.offset + 1 >= end {
+            ends.remove(&message.partition);
+        }
+        if message.offset >= end {
+            continue;
+        }
+        if let Some(at) = origin(&message, service).filter(|o| wanted.contains(o)) {
+            found.insert(at);
+        }
+    }
+    Ok(found)
 }
 
 /// The record that puts a dead letter back on its source topic (same key and bytes), or `None`

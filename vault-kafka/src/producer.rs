@@ -247,6 +247,41 @@ impl Producer {
         }
     }
 
+    /// The end offset (high watermark) of each partition of `topic`, by partition number, from
+    /// this producer's own connections (no client of its own is made).
+    pub fn end_offsets(&self, topic: &str, timeout: Duration) -> Result<Vec<i64>, KafkaError> {
+        let client = self.current();
+        let failed = |message: String| KafkaError::Admin {
+            context: format!("read the end offsets of {topic}"),
+            message,
+        };
+        let metadata = client
+            .base
+            .client()
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(|e| failed(e.to_string()))?;
+        let partitions = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map_or(0, |t| t.partitions().len());
+        if partitions == 0 {
+            return Err(failed(
+                "the topic has no partitions (does it exist?)".into(),
+            ));
+        }
+        (0..partitions as i32)
+            .map(|partition| {
+                client
+                    .base
+                    .client()
+                    .fetch_watermarks(topic, partition, timeout)
+                    .map(|(_, high)| high)
+                    .map_err(|e| failed(format!("partition {partition}: {e}")))
+            })
+            .collect()
+    }
+
     /// At shutdown: waits at most `timeout` for anything still queued, then stops the client's
     /// polling thread, which destroys the client in the background (the process goes on when
     /// a broker does not answer). Returns whether everything was delivered in time.

@@ -33,13 +33,35 @@ impl std::str::FromStr for SslMode {
     }
 }
 
+/// Which servers of `PG_WAREHOUSE_HOST` a session may use, as libpq's `target_session_attrs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionAttrs {
+    /// Only a server that takes writes (the primary): the hosts are tried in order until one
+    /// does, and a pooled connection found on a read-only server is dropped (the default).
+    ReadWrite,
+    /// The first host that answers.
+    Any,
+}
+
+impl std::str::FromStr for SessionAttrs {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "read-write" => Ok(SessionAttrs::ReadWrite),
+            "any" => Ok(SessionAttrs::Any),
+            _ => Err("expected read-write or any".into()),
+        }
+    }
+}
+
 /// Everything needed to reach the warehouse.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PgConfig {
-    /// `PG_WAREHOUSE_HOST`.
-    pub host: String,
-    /// `PG_WAREHOUSE_PORT`.
-    pub port: u16,
+    /// `PG_WAREHOUSE_HOST` (one host or several, comma-separated, each `host` or `host:port`)
+    /// with `PG_WAREHOUSE_PORT` as the port of a host given without one: tried in order.
+    pub hosts: Vec<(String, u16)>,
+    /// `PG_WAREHOUSE_TARGET_SESSION_ATTRS` (default `read-write`).
+    pub target_session_attrs: SessionAttrs,
     /// `PG_WAREHOUSE_DBNAME`.
     pub dbname: String,
     /// `PG_WAREHOUSE_USER`.
@@ -62,8 +84,8 @@ pub struct PgConfig {
 impl std::fmt::Debug for PgConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
+            .field("hosts", &self.hosts)
+            .field("target_session_attrs", &self.target_session_attrs)
             .field("dbname", &self.dbname)
             .field("user", &self.user)
             .field("password", &"<redacted>")
@@ -84,9 +106,18 @@ impl PgConfig {
                 "PG_WAREHOUSE_SSLROOTCERT (required by PG_WAREHOUSE_SSLMODE=verify-*)".into(),
             ));
         }
+        let hosts = env.required("PG_WAREHOUSE_HOST")?;
+        let port: u16 = env.parse("PG_WAREHOUSE_PORT")?;
+        let hosts =
+            vault_core::config::host_list(&hosts, port).map_err(|reason| ConfigError::Invalid {
+                name: "PG_WAREHOUSE_HOST".into(),
+                value: hosts.clone(),
+                reason,
+            })?;
         Ok(PgConfig {
-            host: env.required("PG_WAREHOUSE_HOST")?,
-            port: env.parse("PG_WAREHOUSE_PORT")?,
+            hosts,
+            target_session_attrs: env
+                .parse_or("PG_WAREHOUSE_TARGET_SESSION_ATTRS", SessionAttrs::ReadWrite)?,
             dbname: env.required("PG_WAREHOUSE_DBNAME")?,
             user: env.required("PG_WAREHOUSE_USER")?,
             password: env.secret("PG_WAREHOUSE_PASSWORD"),
@@ -116,12 +147,25 @@ impl PgConfig {
         }
     }
 
+    /// The same settings with one host, `host:port` (a test's proxy, say).
+    pub fn with_host(&self, host: &str, port: u16) -> Self {
+        PgConfig {
+            hosts: vec![(host.to_owned(), port)],
+            ..self.clone()
+        }
+    }
+
     /// The `postgres` client configuration (TLS is set up by [`crate::Warehouse`]).
     pub fn client_config(&self) -> postgres::Config {
         let mut config = postgres::Config::new();
+        for (host, port) in &self.hosts {
+            config.host(host).port(*port);
+        }
         config
-            .host(&self.host)
-            .port(self.port)
+            .target_session_attrs(match self.target_session_attrs {
+                SessionAttrs::ReadWrite => postgres::config::TargetSessionAttrs::ReadWrite,
+                SessionAttrs::Any => postgres::config::TargetSessionAttrs::Any,
+            })
             .dbname(&self.dbname)
             .user(&self.user)
             .application_name(&self.application_name)
@@ -158,10 +202,69 @@ mod tests {
     fn reads_the_spec_variables() {
         let config = PgConfig::from_env(&env(&BASE)).expect("valid");
         assert_eq!(
-            (config.host.as_str(), config.port, config.sslmode),
-            ("db", 6432, SslMode::Prefer)
+            (
+                config.hosts.clone(),
+                config.sslmode,
+                config.target_session_attrs
+            ),
+            (
+                vec![("db".to_owned(), 6432)],
+                SslMode::Prefer,
+                SessionAttrs::ReadWrite
+            )
         );
         assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    /// A managed cluster's hosts, each with its port or `PG_WAREHOUSE_PORT`, in order; the
+    /// client tries them in that order for a server that takes writes.
+    #[test]
+    fn several_hosts_for_a_cluster() {
+        let mut vars = BASE.to_vec();
+        vars[0] = (
+            "PG_WAREHOUSE_HOST",
+            "rc1a-x.mdb.yandexcloud.net, rc1b-y.mdb.yandexcloud.net:6433,[::1]",
+        );
+        vars.push(("PG_WAREHOUSE_TARGET_SESSION_ATTRS", "any"));
+        let config = PgConfig::from_env(&env(&vars)).expect("valid");
+        assert_eq!(
+            config.hosts,
+            [
+                ("rc1a-x.mdb.yandexcloud.net".to_owned(), 6432),
+                ("rc1b-y.mdb.yandexcloud.net".to_owned(), 6433),
+                ("::1".to_owned(), 6432),
+            ]
+        );
+        assert_eq!(config.target_session_attrs, SessionAttrs::Any);
+        let client = config.client_config();
+        assert_eq!(client.get_ports(), [6432, 6433, 6432]);
+        assert_eq!(client.get_hosts().len(), 3);
+        assert_eq!(
+            client.get_target_session_attrs(),
+            postgres::config::TargetSessionAttrs::Any
+        );
+        for (bad, says) in [
+            ("db,,db2", "an empty host"),
+            ("db:0", "is not a port"),
+            ("db:x", "is not a port"),
+        ] {
+            vars[0] = ("PG_WAREHOUSE_HOST", bad);
+            let err = PgConfig::from_env(&env(&vars)).expect_err(bad);
+            assert!(
+                err.to_string()
+                    .starts_with("configuration: PG_WAREHOUSE_HOST=")
+                    && err.to_string().contains(says),
+                "{bad}: {err}"
+            );
+        }
+        vars[0] = ("PG_WAREHOUSE_HOST", "db");
+        vars.push(("PG_WAREHOUSE_TARGET_SESSION_ATTRS", "primary"));
+        let err = PgConfig::from_env(&env(&vars)).expect_err("libpq-only value");
+        assert!(
+            err.to_string()
+                .starts_with("configuration: PG_WAREHOUSE_TARGET_SESSION_ATTRS=\"primary\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! * [`cdm`] — the exact counter applier: a per-order ledger plus the three datamarts, updated in
 //!   the same transaction from `vault_core`'s projection;
 //! * [`positions`] — the Kafka positions a batch consumed, recorded in the batch's transaction;
+//! * [`dead_letters`] — the dead letters a batch decided, recorded in the batch's transaction and
+//!   produced only once it committed;
 //! * [`check`] — the datamarts compared with their recomputation from the Data Vault;
 //! * [`top`] — the top rows of each datamart (`vault top`).
 //!
@@ -23,6 +25,7 @@ pub mod cdm;
 pub mod check;
 pub mod config;
 pub mod dds;
+pub mod dead_letters;
 pub mod error;
 pub mod migrate;
 pub mod model;
@@ -32,6 +35,6 @@ pub mod stg;
 pub mod top;
 
 pub use config::{PgConfig, SslMode};
-pub use error::PgError;
+pub use error::{classify, Fault, PgError};
 pub use pool::{PooledClient, Warehouse};
 pub use postgres::{Client, Transaction};

@@ -50,6 +50,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "satellite_history",
         sql: include_str!("../migrations/0006_satellite_history.sql"),
     },
+    Migration {
+        version: 7,
+        name: "dead_letter_outbox",
+        sql: include_str!("../migrations/0007_dead_letter_outbox.sql"),
+    },
 ];
 
 /// What a run did.

@@ -1,14 +1,69 @@
-//! The connection pool (r2d2) with TLS per `sslmode`.
+//! The connection pool (r2d2) with TLS per `sslmode`, on one host or a cluster's several
+//! (`PG_WAREHOUSE_HOST`): with `target_session_attrs=read-write` a connection is opened only on
+//! a server that takes writes, and a pooled one that finds itself on a read-only server (a
+//! primary demoted by a switchover, a database made read-only) is dropped when it is taken
+//! from the pool, not reused.
 
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use postgres_openssl::MakeTlsConnector;
 use r2d2_postgres::PostgresConnectionManager;
 
-use crate::config::{PgConfig, SslMode};
+use crate::config::{PgConfig, SessionAttrs, SslMode};
 use crate::error::PgError;
 use crate::migrate::{self, MigrationReport};
 
-type Manager = PostgresConnectionManager<MakeTlsConnector>;
+/// The pool's connection manager: r2d2_postgres's, with the check on taking a connection
+/// made a check that the server still takes writes (one round trip, as the check it replaces).
+pub struct Manager {
+    inner: PostgresConnectionManager<MakeTlsConnector>,
+    writable: bool,
+}
+
+/// Why a pooled connection was not handed out.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The connection failed.
+    #[error(transparent)]
+    Pg(#[from] postgres::Error),
+    /// The server no longer takes writes.
+    #[error("the server is read-only now (a standby, or the database made read-only)")]
+    ReadOnly,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("writable", &self.writable)
+            .finish()
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = postgres::Client;
+    type Error = CheckError;
+
+    fn connect(&self) -> Result<postgres::Client, CheckError> {
+        Ok(self.inner.connect()?)
+    }
+
+    fn is_valid(&self, client: &mut postgres::Client) -> Result<(), CheckError> {
+        if !self.writable {
+            return Ok(self.inner.is_valid(client)?);
+        }
+        let messages = client.simple_query(include_str!("../sql/pool/read_only.sql"))?;
+        let read_only = messages.iter().any(
+            |m| matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("on")),
+        );
+        match read_only {
+            true => Err(CheckError::ReadOnly),
+            false => Ok(()),
+        }
+    }
+
+    fn has_broken(&self, client: &mut postgres::Client) -> bool {
+        self.inner.has_broken(client)
+    }
+}
 
 /// A pooled connection.
 pub type PooledClient = r2d2::PooledConnection<Manager>;
@@ -34,7 +89,10 @@ impl Warehouse {
     /// down; [`Warehouse::ping`] tells whether it is reachable.
     pub fn new(config: &PgConfig) -> Result<Self, PgError> {
         let tls = tls(config)?;
-        let manager = PostgresConnectionManager::new(config.client_config(), tls.clone());
+        let manager = Manager {
+            inner: PostgresConnectionManager::new(config.client_config(), tls.clone()),
+            writable: config.target_session_attrs == SessionAttrs::ReadWrite,
+        };
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size.max(1))
             .min_idle(Some(0))

@@ -48,7 +48,17 @@ impl TestDb {
 
     /// A new database without any schema.
     pub fn empty(tag: &str) -> Self {
-        let base = pg_config();
+        Self::empty_on(pg_config(), tag)
+    }
+
+    /// A new, migrated database on the server(s) of `base` (a [`crate::stack::PgPair`], say).
+    pub fn new_on(base: PgConfig, tag: &str) -> Self {
+        let db = Self::empty_on(base, tag);
+        db.warehouse.migrate().expect("migrate the test database");
+        db
+    }
+
+    fn empty_on(base: PgConfig, tag: &str) -> Self {
         let name = unique(&format!("vault_test_{tag}"));
         let admin = Warehouse::new(&base).expect("admin pool");
         admin
@@ -68,6 +78,31 @@ impl TestDb {
             admin,
             keep: false,
         }
+    }
+
+    /// Makes the database read-only for every new session (`default_transaction_read_only`),
+    /// or writable again, as a managed PostgreSQL does during a switchover; sessions already
+    /// open keep what they had (see [`TestDb::cut_sessions`]).
+    pub fn set_read_only(&self, read_only: bool) {
+        let setting = if read_only { "on" } else { "off" };
+        self.admin
+            .client()
+            .expect("connect to the vault database")
+            .batch_execute(
+                &database_sql(include_str!("../sql/read_only_database.sql"), &self.name)
+                    .replace("{setting}", setting),
+            )
+            .unwrap_or_else(|e| panic!("default_transaction_read_only = {setting}: {e}"));
+    }
+
+    /// Cuts every session on the database (`pg_terminate_backend`); returns how many.
+    pub fn cut_sessions(&self) -> i64 {
+        self.admin
+            .client()
+            .expect("connect to the vault database")
+            .query_one(include_str!("../sql/terminate_sessions.sql"), &[&self.name])
+            .and_then(|row| row.try_get(0))
+            .unwrap_or_else(|e| panic!("terminate the sessions on {}: {e}", self.name))
     }
 
     /// Keeps the database at the end (for a look after a bench run); its name is printed.

@@ -2,6 +2,9 @@
 //! `scripts/stack up kafka` in a directory and on ports of its own (1 or 3 nodes), so that the
 //! faults never touch the broker the other tests share. Dropping it thaws and stops every node
 //! and deletes its data.
+//!
+//! Likewise a PostgreSQL primary with a streaming standby ([`PgPair`]: `scripts/stack up
+//! postgres` and `standby-up`), for the tests that stop the primary and promote the standby.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -176,6 +179,119 @@ impl Drop for KafkaStack {
         // A failing test keeps the brokers' logs and data for a look.
         let args: &[&str] = if std::thread::panicking() {
             eprintln!("kafka stack kept for inspection in {}", self.dir.display());
+            &["down"]
+        } else {
+            &["down", "--purge"]
+        };
+        match self.command(args).output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "scripts/stack down ({}) failed: {}",
+                self.dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => eprintln!("scripts/stack down: {e}"),
+        }
+    }
+}
+
+/// A PostgreSQL primary and its streaming standby (`pg_basebackup -R`), started for one test by
+/// `scripts/stack up postgres` and `scripts/stack standby-up` in a directory and on ports of
+/// their own. Dropping it stops both and deletes their data.
+#[derive(Debug)]
+pub struct PgPair {
+    dir: PathBuf,
+    /// The primary's port.
+    pub primary: u16,
+    /// The standby's port.
+    pub standby: u16,
+}
+
+impl PgPair {
+    /// Starts the primary, then the standby from a base backup of it.
+    pub fn start() -> Self {
+        let base = crate::ports::free_block(2);
+        let pair = PgPair {
+            dir: std::env::temp_dir().join(unique("vault_pg_pair")),
+            primary: base,
+            standby: base + 1,
+        };
+        let started = Instant::now();
+        pair.run(&["up", "postgres"]);
+        pair.run(&["standby-up"]);
+        eprintln!(
+            "pg pair: primary on 127.0.0.1:{}, standby on 127.0.0.1:{}, up in {:.1} s ({})",
+            pair.primary,
+            pair.standby,
+            started.elapsed().as_secs_f64(),
+            pair.dir.display()
+        );
+        pair
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(script());
+        for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("VAULT_")) {
+            cmd.env_remove(name);
+        }
+        cmd.args(args)
+            .env("VAULT_STACK_DIR", &self.dir)
+            .env("VAULT_PG_PORT", self.primary.to_string())
+            .env("VAULT_PG_STANDBY_PORT", self.standby.to_string());
+        cmd
+    }
+
+    /// Runs `scripts/stack ARGS…`; fails the test when it fails.
+    fn run(&self, args: &[&str]) {
+        let started = Instant::now();
+        let output = self.command(args).output().expect("run scripts/stack");
+        assert!(
+            output.status.success(),
+            "scripts/stack {} ({}) failed:\n{}",
+            args.join(" "),
+            self.dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        eprintln!(
+            "pg pair: {} done in {:.2} s",
+            args.join(" "),
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    /// `PG_WAREHOUSE_HOST` for both: the primary first.
+    pub fn hosts(&self) -> String {
+        format!("127.0.0.1:{},127.0.0.1:{}", self.primary, self.standby)
+    }
+
+    /// The test environment's settings (user, password, database `vault`) on both hosts, for a
+    /// server that takes writes.
+    pub fn config(&self) -> vault_pg::PgConfig {
+        let mut config = crate::pg_config();
+        config.hosts = vec![
+            ("127.0.0.1".to_owned(), self.primary),
+            ("127.0.0.1".to_owned(), self.standby),
+        ];
+        config.target_session_attrs = vault_pg::config::SessionAttrs::ReadWrite;
+        config
+    }
+
+    /// Stops the primary (a fast shutdown: its sessions are cut; it sends the standby what it
+    /// has before it exits).
+    pub fn stop_primary(&self) {
+        self.run(&["stop-primary"]);
+    }
+
+    /// Promotes the standby; it takes writes when this returns.
+    pub fn promote_standby(&self) {
+        self.run(&["promote-standby"]);
+    }
+}
+
+impl Drop for PgPair {
+    fn drop(&mut self) {
+        let args: &[&str] = if std::thread::panicking() {
+            eprintln!("pg pair kept for inspection in {}", self.dir.display());
             &["down"]
         } else {
             &["down", "--purge"]

@@ -304,22 +304,30 @@ impl Metrics {
         }
     }
 
-    /// A message of a batch is dead-lettered: it does not decode, or its stage refused it.
-    pub fn dead_lettered(&self, reason: &str, detail: &str, message: &InMessage) {
+    /// A dead letter is on its topic (acknowledged by the broker), after the batch that decided
+    /// it committed.
+    pub fn dead_lettered(&self, letter: &vault_pg::dead_letters::Waiting) {
+        let reason = letter.reason.as_str();
         self.dead_lettered.with_label_values(&[reason]).inc();
-        warn!(service = self.service, reason, detail = %detail, topic = %message.topic, partition = message.partition, offset = message.offset, "dead-lettered");
+        let detail = letter
+            .headers
+            .iter()
+            .find(|(name, _)| name == vault_kafka::deadletter::DETAIL)
+            .map(|(_, value)| String::from_utf8_lossy(value))
+            .unwrap_or_default();
+        warn!(service = self.service, reason, detail = %detail, topic = %letter.topic, partition = letter.partition, offset = letter.offset, "dead-lettered");
     }
 
-    /// A batch the warehouse refused for good: its messages are tried one by one.
+    /// A batch the warehouse refused for a message's data: its messages are tried one by one.
     pub fn batch_refused(&self, error: &dyn Display, size: usize) {
         self.errors.with_label_values(&["warehouse_rejected"]).inc();
-        error!(service = self.service, error = %error, size, "batch refused for good; isolating the message at fault");
+        error!(service = self.service, error = %error, size, "batch refused for a message's data; isolating the message at fault");
     }
 
-    /// The message the warehouse refused for good, tried alone, is dead-lettered.
+    /// The message the warehouse refused alone, for its data: it is to be dead-lettered (counted
+    /// once its dead letter is on the topic, [`Metrics::dead_lettered`]).
     pub fn refused_for_good(&self, reason: &str, error: &dyn Display, message: &InMessage) {
-        self.dead_lettered.with_label_values(&[reason]).inc();
-        error!(service = self.service, error = %error, reason, topic = %message.topic, offset = message.offset, partition = message.partition, "dead-lettered: refused for good");
+        error!(service = self.service, error = %error, reason, topic = %message.topic, offset = message.offset, partition = message.partition, "refused for good: to the dead-letter topic");
     }
 
     /// An attempt at a batch failed with a retryable error of `kind`; it is retried with backoff.
@@ -392,18 +400,6 @@ mod tests {
     use super::*;
     use crate::exposition;
 
-    fn message() -> InMessage {
-        InMessage {
-            topic: "t".into(),
-            partition: 2,
-            offset: 7,
-            key: None,
-            payload: b"{}".to_vec(),
-            headers: Vec::new(),
-            timestamp_ms: None,
-        }
-    }
-
     #[test]
     fn every_labelled_series_starts_at_zero_and_events_count() {
         let metrics = Metrics::new("test-service").expect("metrics");
@@ -430,7 +426,17 @@ mod tests {
             reapplied: 0,
             steps: BatchSteps::start(),
         });
-        metrics.dead_lettered("unparseable", "not JSON", &message());
+        metrics.dead_lettered(&vault_pg::dead_letters::Waiting {
+            topic: "t".into(),
+            partition: 2,
+            offset: 7,
+            dlq_topic: "t.dlq".into(),
+            dlq_from: vec![0],
+            key: None,
+            payload: b"{}".to_vec(),
+            headers: vec![(vault_kafka::deadletter::DETAIL.into(), b"not JSON".to_vec())],
+            reason: "unparseable".into(),
+        });
         metrics.attempt_failed("postgres", "connection refused", 1);
         let after = exposition::parse(&metrics.render());
         let sum = |name: &str| exposition::sum(&after, name);

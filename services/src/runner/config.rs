@@ -32,6 +32,12 @@ pub enum Failpoint {
         /// Which batch (1 = the first this process commits).
         batch: u64,
     },
+    /// `after-dead-letter-produce:N`: abort after the broker acknowledged the N-th delivery of
+    /// dead letters and before the warehouse forgets them (the outbox rows stay).
+    AfterDeadLetterProduce {
+        /// Which delivery (1 = the first this process makes).
+        delivery: u64,
+    },
 }
 
 impl std::str::FromStr for Failpoint {
@@ -46,8 +52,12 @@ impl std::str::FromStr for Failpoint {
             .ok_or_else(|| format!("batch number {n:?} is not a positive integer"))?;
         match name {
             "after-warehouse-commit" => Ok(Failpoint::AfterWarehouseCommit { batch }),
+            "after-dead-letter-produce" => {
+                Ok(Failpoint::AfterDeadLetterProduce { delivery: batch })
+            }
             other => Err(format!(
-                "unknown failpoint {other:?} (known: after-warehouse-commit[:N])"
+                "unknown failpoint {other:?} (known: after-warehouse-commit[:N], \
+                 after-dead-letter-produce[:N])"
             )),
         }
     }

@@ -85,7 +85,12 @@ impl<S: Stage> Runner<S> {
         }
         for change in self.consumer.take_assignment_changes() {
             let (what, partitions) = match &change {
-                AssignmentChange::Assigned(p) => ("partitions assigned", p),
+                AssignmentChange::Assigned(p) => {
+                    // Dead letters a previous owner's committed batches left waiting are
+                    // delivered before the next batch.
+                    self.look_for_waiting = true;
+                    ("partitions assigned", p)
+                }
                 AssignmentChange::Revoked(p) => ("partitions revoked", p),
             };
             let owned = self.consumer.assignment();

@@ -3,16 +3,19 @@
 //! ```text
 //! poll ≤ BATCH_MAX messages or BATCH_WAIT_MS
 //!   → stage: decode each (bad → dead letter) and process the batch inside ONE warehouse transaction
-//!   → record the batch's Kafka positions in that transaction
-//!   → produce downstream messages and dead letters, wait for every acknowledgement
-//!   → commit the transaction → commit the offsets
+//!   → record the batch's Kafka positions and its dead letters in that transaction
+//!   → produce downstream messages, wait for every acknowledgement
+//!   → commit the transaction → produce the dead letters → commit the offsets
 //! ```
 //!
 //! A crash anywhere means the batch is read again and applied idempotently: nothing is lost,
-//! nothing is counted twice. Retryable faults (PostgreSQL, Redis or Kafka down) rewind the
-//! consumer, mark the service not ready and back off (no busy loop, no skipped message).
-//! A batch the warehouse refuses for good is split to find the message at fault, which goes to
-//! the dead-letter topic with the reason `rejected_by_warehouse`; the partition never sticks.
+//! nothing is counted twice. Retryable faults (PostgreSQL, Redis or Kafka down, a read-only
+//! warehouse) rewind the consumer, mark the service not ready and back off (no busy loop, no
+//! skipped message). Only a batch refused for a message's data (vault_pg::classify) is split to
+//! find the message at fault, which goes to the dead-letter topic with the reason
+//! `rejected_by_warehouse`; the partition never sticks. A dead letter is final only with the
+//! batch that decided it: it is produced after that batch committed, from the warehouse's
+//! outbox (vault_pg::dead_letters), and never twice.
 
 mod config;
 mod membership;
@@ -22,10 +25,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, error, info, warn};
-use vault_kafka::deadletter::{dead_letter, fit};
+use vault_core::DeadLetterReason;
+use vault_kafka::deadletter::{already_on_topic, dead_letter, fit};
 use vault_kafka::{
-    positions, BatchConsumer, GroupLag, InMessage, KafkaConfig, KafkaError, Pending, Producer,
+    positions, BatchConsumer, GroupLag, InMessage, KafkaConfig, KafkaError, OutRecord, Pending,
+    Position, Producer,
 };
+use vault_pg::dead_letters::{Place, Waiting};
 use vault_pg::{PgError, Warehouse};
 
 pub use config::{Failpoint, RunnerConfig};
@@ -62,10 +68,27 @@ pub struct Runner<S: Stage> {
     recent_offsets: std::collections::BTreeMap<(String, i32), i64>,
     /// Until when they are committed again.
     recommit_until: Option<Instant>,
+    /// The dead-letter topic's end offsets and when they were read (see
+    /// [`Runner::dlq_from`]).
+    dlq_ends: Option<(Instant, Vec<i64>)>,
+    /// Whether dead letters of committed batches may be waiting in the warehouse for the
+    /// partitions this replica owns (at the start, after partitions were assigned, after a
+    /// failed attempt or delivery): they are delivered before the next batch.
+    look_for_waiting: bool,
+    /// Deliveries of dead letters made (for the test-only failpoint).
+    deliveries: u64,
 }
 
 /// How long after its last batch an idle replica commits its last offsets again.
 const RECOMMIT_FOR: Duration = Duration::from_secs(10);
+
+/// How old the dead-letter topic's end offsets may be when a batch records them with its dead
+/// letters (a search for a dead letter reads the topic from there: at most this much of it
+/// beyond what it must).
+const DLQ_ENDS_FOR: Duration = Duration::from_secs(60);
+
+/// The longest a broker request about the dead-letter topic may take, and a search of it.
+const DLQ_SEARCH_MAX: Duration = Duration::from_secs(30);
 
 /// The Kafka side of a runner: made apart from it, so that a service whose clients cannot be
 /// made (a CA file missing, say) retries instead of exiting.
@@ -178,6 +201,9 @@ impl<S: Stage> Runner<S> {
             idle_since: Some(Instant::now()),
             recent_offsets: Default::default(),
             recommit_until: None,
+            dlq_ends: None,
+            look_for_waiting: true,
+            deliveries: 0,
         }
     }
 
@@ -203,6 +229,23 @@ impl<S: Stage> Runner<S> {
                 self.config.batch_wait,
             );
             self.log_assignment();
+            if self.look_for_waiting {
+                shutdown.step("delivering the dead letters of committed batches");
+                match self.deliver_waiting() {
+                    Ok(()) => self.look_for_waiting = false,
+                    Err(_) if shutdown.requested() => continue,
+                    Err(err) => {
+                        failures += 1;
+                        let message = format!("delivering waiting dead letters: {err}");
+                        self.failed(err.kind(), &message, failures);
+                        if !batch.is_empty() {
+                            self.rewind(&batch);
+                        }
+                        shutdown.sleep(self.backoff.backoff(failures));
+                        continue;
+                    }
+                }
+            }
             if batch.is_empty() {
                 self.recommit_while_idle();
                 continue;
@@ -210,7 +253,7 @@ impl<S: Stage> Runner<S> {
             shutdown
                 .step("finishing the batch in flight (uncommitted: read again by the next owner)");
             let result = match self.attempt(&batch) {
-                Err(err) if !err.is_retryable() => {
+                Err(err) if err.blames_message() => {
                     self.metrics.batch_refused(&err, batch.len());
                     self.isolate(&batch)
                 }
@@ -230,6 +273,11 @@ impl<S: Stage> Runner<S> {
                 Err(err) => {
                     failures += 1;
                     self.failed(err.kind(), &err.to_string(), failures);
+                    // A commit whose answer was lost (the connection cut while it was sent)
+                    // may have gone through: its dead letters then wait in the warehouse, and
+                    // the retry, finding the batch's positions recorded, does not decide them
+                    // again. They are delivered before the next attempt.
+                    self.look_for_waiting = true;
                     if err.is_delivery_timeout() {
                         self.replace_producer();
                     }
@@ -349,25 +397,18 @@ impl<S: Stage> Runner<S> {
             })
             .count();
         let Output {
-            mut pending,
+            pending,
             produced,
             rejected,
             ..
         } = out;
-        for (index, reason, detail) in &rejected {
-            let reason = reason.as_str();
-            if let Some(message) = batch.get(*index) {
-                let record = fit(
-                    dead_letter(message, &self.kafka.dlq_topic, S::NAME, reason, detail),
-                    self.dlq_limit,
-                );
-                self.producer.enqueue(&record, &mut pending)?;
-                self.metrics.dead_lettered(reason, detail, message);
-            }
-        }
+        // The dead letters are recorded in the batch's transaction and produced once it has
+        // committed: a batch that does not commit sends none.
+        let letters = self.decide(batch, &before, &rejected)?;
+        vault_pg::dead_letters::record(&mut tx, &self.kafka.group, &letters)?;
         steps.end(Step::Positions);
-        // Every downstream message and dead letter acknowledged before the warehouse commits
-        // (a stop gives up waiting: the batch is then not committed and is read again).
+        // Every downstream message acknowledged before the warehouse commits (a stop gives up
+        // waiting: the batch is then not committed and is read again).
         self.wait_for_acks(pending)?;
         steps.end(Step::Acks);
         tx.commit().map_err(|source| PgError::Db {
@@ -383,6 +424,8 @@ impl<S: Stage> Runner<S> {
                 std::process::abort();
             }
         }
+        drop(client);
+        self.deliver_decided(&letters);
         if let Err(e) = self.consumer.commit(&done) {
             // The warehouse has the batch; it will be read again and applied idempotently.
             warn!(service = S::NAME, error = %e, "offset commit failed after the warehouse commit");
@@ -420,10 +463,10 @@ impl<S: Stage> Runner<S> {
             self.recent_offsets.clear();
             return;
         }
-        let last: Vec<vault_kafka::Position> = self
+        let last: Vec<Position> = self
             .recent_offsets
             .iter()
-            .map(|((topic, partition), next_offset)| vault_kafka::Position {
+            .map(|((topic, partition), next_offset)| Position {
                 topic: topic.clone(),
                 partition: *partition,
                 next_offset: *next_offset,
@@ -434,19 +477,211 @@ impl<S: Stage> Runner<S> {
         }
     }
 
-    /// Records the positions after `batch` in a transaction of their own.
-    fn record_done(&mut self, batch: &[InMessage]) -> Result<(), StageError> {
-        let recorded = positions(batch);
+    /// The dead letters of `rejected` (index in `batch`, reason, detail), as records for the
+    /// dead-letter topic. A message below a position recorded `before` was decided by a batch
+    /// that committed: its dead letter is final already and is not made again.
+    fn decide(
+        &mut self,
+        batch: &[InMessage],
+        before: &[Position],
+        rejected: &[(usize, DeadLetterReason, String)],
+    ) -> Result<Vec<Waiting>, KafkaError> {
+        let mut letters = Vec::with_capacity(rejected.len());
+        for (index, reason, detail) in rejected {
+            let Some(message) = batch.get(*index) else {
+                continue;
+            };
+            let decided = before.iter().any(|p| {
+                p.topic == message.topic
+                    && p.partition == message.partition
+                    && message.offset < p.next_offset
+            });
+            if decided {
+                continue;
+            }
+            let reason = reason.as_str();
+            let record = fit(
+                dead_letter(message, &self.kafka.dlq_topic, S::NAME, reason, detail),
+                self.dlq_limit,
+            );
+            letters.push(Waiting {
+                topic: message.topic.clone(),
+                partition: message.partition,
+                offset: message.offset,
+                dlq_topic: record.topic,
+                dlq_from: self.dlq_from()?,
+                key: record.key,
+                payload: record.payload,
+                headers: record.headers,
+                reason: reason.to_owned(),
+            });
+        }
+        Ok(letters)
+    }
+
+    /// The dead-letter topic's end offsets, read at most [`DLQ_ENDS_FOR`] ago: every dead letter
+    /// produced from now on lies beyond them.
+    fn dlq_from(&mut self) -> Result<Vec<i64>, KafkaError> {
+        if let Some((read, ends)) = &self.dlq_ends {
+            if read.elapsed() < DLQ_ENDS_FOR {
+                return Ok(ends.clone());
+            }
+        }
+        let ends = self
+            .producer
+            .end_offsets(&self.kafka.dlq_topic, DLQ_SEARCH_MAX)?;
+        self.dlq_ends = Some((Instant::now(), ends.clone()));
+        Ok(ends)
+    }
+
+    /// Delivers the dead letters a batch just committed. If that fails they stay in the
+    /// warehouse and are delivered before the next batch (the batch itself stands).
+    fn deliver_decided(&mut self, letters: &[Waiting]) {
+        if letters.is_empty() {
+            return;
+        }
+        let places: Vec<Place> = letters
+            .iter()
+            .map(|l| (l.topic.clone(), l.partition, Some(l.offset)))
+            .collect();
+        if let Err(e) = self.deliver(&places, false) {
+            warn!(service = S::NAME, error = %e, count = letters.len(), "dead letters of a committed batch not delivered yet: they wait in the warehouse and are delivered before the next batch");
+            self.look_for_waiting = true;
+        }
+    }
+
+    /// Delivers every dead letter waiting in the warehouse for the partitions this replica owns
+    /// (left by a crash between a batch's commit and the broker's acknowledgement of its dead
+    /// letters, or by a delivery that failed); those already on the topic are not produced again.
+    fn deliver_waiting(&mut self) -> Result<(), StageError> {
+        let places: Vec<Place> = self
+            .consumer
+            .assignment()
+            .into_iter()
+            .map(|(topic, partition)| (topic, partition, None))
+            .collect();
+        let delivered = self.deliver(&places, true)?;
+        if delivered > 0 {
+            info!(
+                service = S::NAME,
+                delivered, "delivered dead letters that committed batches had left waiting"
+            );
+        }
+        Ok(())
+    }
+
+    /// Takes the dead letters waiting at `places` under a row lock, produces them (with
+    /// `search`, only those not on the topic yet), and removes them once acknowledged, all in one
+    /// transaction: no two sessions produce the same dead letter, and one that is not
+    /// acknowledged stays waiting. Returns how many were produced.
+    fn deliver(&mut self, places: &[Place], search: bool) -> Result<usize, StageError> {
+        if places.is_empty() {
+            return Ok(0);
+        }
+        let group = self.kafka.group.clone();
         let mut client = self.warehouse.client()?;
         let mut tx = client.transaction().map_err(|source| PgError::Db {
-            context: "begin recording positions".into(),
+            context: "begin delivering dead letters".into(),
             source,
         })?;
-        vault_pg::positions::record(&mut tx, &self.kafka.group, &recorded)?;
+        let waiting = vault_pg::dead_letters::take(&mut tx, &group, places)?;
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let mut send: Vec<&Waiting> = waiting.iter().collect();
+        if search {
+            let mut topics: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+            for letter in &waiting {
+                let from = topics.entry(&letter.dlq_topic).or_default();
+                for (partition, &offset) in letter.dlq_from.iter().enumerate() {
+                    match from.get_mut(partition) {
+                        Some(lowest) => *lowest = (*lowest).min(offset),
+                        None => from.push(offset),
+                    }
+                }
+            }
+            let mut found = std::collections::BTreeSet::new();
+            for (topic, from) in topics {
+                let wanted = waiting
+                    .iter()
+                    .filter(|l| l.dlq_topic == topic)
+                    .map(|l| (l.topic.clone(), l.partition, l.offset))
+                    .collect();
+                found.extend(already_on_topic(
+                    &self.kafka,
+                    topic,
+                    &from,
+                    S::NAME,
+                    &wanted,
+                    DLQ_SEARCH_MAX,
+                )?);
+            }
+            if !found.is_empty() {
+                info!(
+                    service = S::NAME,
+                    found = found.len(),
+                    "waiting dead letters found on their topic already: not produced again"
+                );
+            }
+            send.retain(|l| !found.contains(&(l.topic.clone(), l.partition, l.offset)));
+        }
+        let mut pending = Pending::default();
+        for letter in &send {
+            let record = OutRecord {
+                topic: letter.dlq_topic.clone(),
+                key: letter.key.clone(),
+                payload: letter.payload.clone(),
+                headers: letter.headers.clone(),
+            };
+            self.producer.enqueue(&record, &mut pending)?;
+        }
+        self.wait_for_acks(pending)?;
+        if !send.is_empty() {
+            self.deliveries += 1;
+            if let Some(Failpoint::AfterDeadLetterProduce { delivery }) = self.config.failpoint {
+                if delivery == self.deliveries {
+                    error!(service = S::NAME, delivery, "VAULT_TEST_FAILPOINT after-dead-letter-produce: aborting before the warehouse forgets the dead letters");
+                    std::process::abort();
+                }
+            }
+        }
+        vault_pg::dead_letters::done(&mut tx, &group, &waiting)?;
         tx.commit().map_err(|source| PgError::Db {
-            context: "commit positions".into(),
+            context: "commit delivered dead letters".into(),
             source,
         })?;
+        for letter in &send {
+            self.metrics.dead_lettered(letter);
+        }
+        Ok(send.len())
+    }
+
+    /// A message the warehouse refused alone: its position and its dead letter are recorded in
+    /// a transaction of their own (a restart resumes after it and does not decide it again),
+    /// and the dead letter is delivered once that has committed.
+    fn refuse(
+        &mut self,
+        message: &InMessage,
+        reason: DeadLetterReason,
+        detail: String,
+    ) -> Result<(), StageError> {
+        let single = std::slice::from_ref(message);
+        let recorded = positions(single);
+        let mut client = self.warehouse.client()?;
+        let mut tx = client.transaction().map_err(|source| PgError::Db {
+            context: "begin recording a refused message".into(),
+            source,
+        })?;
+        let before = vault_pg::positions::record(&mut tx, &self.kafka.group, &recorded)?;
+        let letters = self.decide(single, &before, &[(0, reason, detail)])?;
+        vault_pg::dead_letters::record(&mut tx, &self.kafka.group, &letters)?;
+        tx.commit().map_err(|source| PgError::Db {
+            context: "commit a refused message".into(),
+            source,
+        })?;
+        drop(client);
+        self.deliver_decided(&letters);
+        self.consumer.commit(&recorded)?;
         Ok(())
     }
 
@@ -468,35 +703,22 @@ impl<S: Stage> Runner<S> {
         result
     }
 
-    /// After a permanent failure: each message alone; the one the warehouse refuses goes to the
-    /// dead-letter topic by itself.
+    /// After a failure that blames a message's data: each message alone; the one the warehouse
+    /// refuses alone for its data goes to the dead-letter topic by itself. Any other failure on
+    /// the way (the warehouse gone read-only meanwhile, say) ends the pass: the caller retries
+    /// the whole batch.
     fn isolate(&mut self, batch: &[InMessage]) -> Result<(), StageError> {
         for message in batch {
             let single = std::slice::from_ref(message);
             match self.attempt(single) {
                 Ok(()) => {}
                 // The caller rewinds to the batch start; what was done is replayed idempotently.
-                Err(err) if err.is_retryable() => return Err(err),
+                Err(err) if !err.blames_message() => return Err(err),
                 Err(err) => {
-                    let reason = err.reject_reason().as_str();
-                    let record = fit(
-                        dead_letter(
-                            message,
-                            &self.kafka.dlq_topic,
-                            S::NAME,
-                            reason,
-                            &err.to_string(),
-                        ),
-                        self.dlq_limit,
-                    );
-                    let mut pending = Pending::default();
-                    self.producer.enqueue(&record, &mut pending)?;
-                    self.wait_for_acks(pending)?;
-                    self.metrics.refused_for_good(reason, &err, message);
-                    // The warehouse records that it is done with this message too, so that a
-                    // restart resumes after it (and does not dead-letter it twice).
-                    self.record_done(single)?;
-                    self.consumer.commit(&positions(single))?;
+                    let reason = err.reject_reason();
+                    self.metrics
+                        .refused_for_good(reason.as_str(), &err, message);
+                    self.refuse(message, reason, err.to_string())?;
                 }
             }
         }

@@ -92,14 +92,28 @@ impl StageError {
         }
     }
 
-    /// Whether the same batch may succeed later (a store down, a connection lost) rather than
-    /// being refused for good (then the message at fault is isolated and dead-lettered).
+    /// Whether the same batch may succeed later (a store down, a connection lost, a read-only
+    /// warehouse) rather than being refused for good.
     pub fn is_retryable(&self) -> bool {
         match self {
             StageError::Pg(e) => e.is_retryable(),
             StageError::Kafka(e) => e.is_retryable(),
             StageError::Dependency { retryable, .. } => *retryable,
             StageError::Encode(_) | StageError::NoDestination(_) => false,
+        }
+    }
+
+    /// Whether a message can be at fault: only then is a failed batch retried message by
+    /// message and the message that fails alone dead-lettered ([`StageError::reject_reason`]).
+    /// Any other failure is retried for the batch as a whole, however often it recurs: a
+    /// read-only or switching warehouse, a missing table or a wrong password refuses every
+    /// message alone too, and none of them is the message's fault (vault_pg::classify).
+    pub fn blames_message(&self) -> bool {
+        match self {
+            StageError::Pg(e) => e.blames_message(),
+            StageError::Kafka(e) => e.is_message_too_large(),
+            StageError::Encode(_) => true,
+            StageError::Dependency { .. } | StageError::NoDestination(_) => false,
         }
     }
 
