@@ -185,12 +185,11 @@ impl RowVisitor for Copier<'_, '_> {
             self.line.clear();
             row.visit_columns(&mut |c| {
                 match c {
-                    Column::Uuid(v) => self.line.push_str(&v.to_string()),
-                    Column::Text(v) => escape(&mut self.line, v),
-                    Column::BigInt(v) => self.line.push_str(&v.to_string()),
-                    Column::Timestamp(v) => self.line.push_str(&v.to_string()),
-                    Column::Numeric(v) => self.line.push_str(v.as_str()),
-                    Column::Status(v) => self.line.push_str(v.as_str()),
+                    Column::Null => self.line.push_str("\\N"),
+                    Column::Text(v) | Column::Json(v) => escape(&mut self.line, &v),
+                    Column::Boolean(v) => self.line.push_str(if v { "t" } else { "f" }),
+                    // Every other kind's key material is also PostgreSQL's input text.
+                    other => self.line.push_str(&other.material()),
                 }
                 self.line.push('\t');
             });

@@ -51,11 +51,11 @@ impl RowVisitor for OriginalLoader<'_> {
                 columns.push(name);
                 let (cast, boxed): (&str, Box<dyn ToSql + Sync>) = match value {
                     Column::Uuid(v) => ("uuid", Box::new(v)),
-                    Column::Text(v) => ("text", Box::new(v.to_owned())),
                     Column::BigInt(v) => ("bigint", Box::new(v)),
                     Column::Timestamp(v) => ("timestamp", Box::new(v.naive())),
-                    Column::Numeric(v) => ("text::numeric", Box::new(v.as_str().to_owned())),
-                    Column::Status(v) => ("text", Box::new(v.as_str().to_owned())),
+                    Column::Numeric(v) => ("text::numeric", Box::new(v.into_owned())),
+                    // The order model has nothing else: text (names, ids, statuses).
+                    other => ("text", Box::new(other.material().into_owned())),
                 };
                 casts.push(cast);
                 values.push(boxed);

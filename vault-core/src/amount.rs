@@ -157,6 +157,12 @@ fn is_number_token(token: &str) -> bool {
 /// Python's `repr(float)` / `str(float)`: the shortest digits that round-trip, in fixed notation
 /// for decimal exponents -4..=15 and in exponent notation (`1e+16`, `1.5e-05`) outside it.
 pub fn python_float_str(value: f64) -> String {
+    if value.is_nan() {
+        return "nan".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.into();
+    }
     if value == 0.0 {
         return if value.is_sign_negative() {
             "-0.0".into()

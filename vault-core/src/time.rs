@@ -50,8 +50,30 @@ impl Timestamp {
         Timestamp(self.0.checked_add_signed(delta).unwrap_or(self.0))
     }
 
-    /// Parses the source layout; `T` is accepted in place of the space.
+    /// Parses `YYYY-MM-DD HH:MM:SS[.f]` (`T` accepted in place of the space), or the same with a
+    /// zone at the end (`Z`, `+02:00`, `+0200`), which is converted to UTC.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
+        Timestamp::parse_utc(text)
+            .or_else(|_| {
+                let zoned = text.strip_suffix(['Z', 'z']).map(|t| format!("{t}+00:00"));
+                let zoned = zoned.as_deref().unwrap_or(text);
+                [
+                    "%Y-%m-%d %H:%M:%S%.f%:z",
+                    "%Y-%m-%dT%H:%M:%S%.f%:z",
+                    "%Y-%m-%d %H:%M:%S%.f%z",
+                    "%Y-%m-%dT%H:%M:%S%.f%z",
+                ]
+                .iter()
+                .find_map(|layout| chrono::DateTime::parse_from_str(zoned, layout).ok())
+                .map(|t| Timestamp(t.naive_utc()))
+                .ok_or(())
+            })
+            .map_err(|()| TimestampError(text.chars().take(64).collect()))
+    }
+
+    /// Parses the messages' layout: `YYYY-MM-DD HH:MM:SS[.f]`, UTC, no zone (`T` accepted in
+    /// place of the space). A zone is refused: the contract's timestamps carry none.
+    pub fn parse_utc(text: &str) -> Result<Self, TimestampError> {
         parse_fixed(text.as_bytes())
             .or_else(|| {
                 ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
@@ -121,7 +143,8 @@ impl<'de> Deserialize<'de> for Timestamp {
                 f.write_str("a `YYYY-MM-DD HH:MM:SS` timestamp")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
-                Timestamp::parse(v).map_err(E::custom)
+                // The contract's layout: a timestamp with a zone is not one.
+                Timestamp::parse_utc(v).map_err(E::custom)
             }
         }
         deserializer.deserialize_str(Visitor)
@@ -131,6 +154,30 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zone_is_converted_to_utc() {
+        let utc = Timestamp::parse("2024-05-01 08:00:00").expect("valid");
+        for text in [
+            "2024-05-01T08:00:00Z",
+            "2024-05-01 08:00:00z",
+            "2024-05-01T10:00:00+02:00",
+            "2024-05-01 10:00:00+0200",
+            "2024-05-01T03:30:00-04:30",
+        ] {
+            assert_eq!(Timestamp::parse(text), Ok(utc), "{text}");
+        }
+        assert_eq!(
+            Timestamp::parse("2024-05-01T10:00:00.25+02:00").map(|t| t.to_string()),
+            Ok("2024-05-01 08:00:00.250".to_owned())
+        );
+        assert!(Timestamp::parse("2024-05-01T10:00:00+2").is_err());
+        assert!(Timestamp::parse("2024-05-01T10:00:00 UTC").is_err());
+        // A message's timestamp carries no zone (the contract): refused there.
+        assert!(Timestamp::parse_utc("2024-05-01T08:00:00Z").is_err());
+        let refused: Result<Timestamp, _> = serde_json::from_str(r#""2024-05-01T10:00:00+02:00""#);
+        assert!(refused.is_err());
+    }
 
     #[test]
     fn sent_dttm_has_whole_seconds() {

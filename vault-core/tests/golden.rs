@@ -71,7 +71,7 @@ impl RowVisitor for Collect {
             let mut map = BTreeMap::new();
             row.visit_columns(&mut |value| {
                 if let Some(name) = names.next() {
-                    map.insert((*name).to_owned(), value.material());
+                    map.insert((*name).to_owned(), value.material().into_owned());
                 }
             });
             out.push(map);

@@ -206,16 +206,19 @@ fn declarations_that_do_not_hold_together_are_refused() {
     const KEY: ColumnDef = ColumnDef {
         name: "pk",
         sql_type: SqlType::Uuid,
+        nullable: false,
         references: None,
     };
     const TO_HUB: ColumnDef = ColumnDef {
         name: "h_pk",
         sql_type: SqlType::Uuid,
+        nullable: false,
         references: Some("h_missing"),
     };
     const TEXT: ColumnDef = ColumnDef {
         name: "name",
         sql_type: SqlType::Text,
+        nullable: false,
         references: None,
     };
     let model = |tables: &'static [TableDef]| ModelDef {
@@ -255,6 +258,7 @@ fn declarations_that_do_not_hold_together_are_refused() {
             ColumnDef {
                 name: "h_pk",
                 sql_type: SqlType::Uuid,
+                nullable: false,
                 references: Some("h"),
             },
             TEXT,

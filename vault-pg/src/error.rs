@@ -42,6 +42,19 @@ pub enum PgError {
     /// A model declaration that does not hold together (a fault in the caller's code).
     #[error("Data Vault model: {0}")]
     Model(#[from] vault_core::ModelError),
+    /// A row gave a value of another kind than its column's declared type (a fault in the
+    /// caller's `SqlValue` implementation), or NULL for a column that is not an `Option`.
+    #[error("{table}.{column}: a {found} value for a column declared {declared:?}")]
+    Value {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// Its declared type (`SqlValue::SQL_TYPE`).
+        declared: vault_core::SqlType,
+        /// What the row gave (`NULL`, or the kind of value).
+        found: String,
+    },
 }
 
 /// Whom a failed warehouse operation blames, and so what the services do about it. The one rule,
@@ -100,7 +113,8 @@ impl PgError {
             | PgError::MigrationChanged { .. }
             | PgError::UnknownMigration(_)
             | PgError::Stored(_)
-            | PgError::Model(_) => Fault::Warehouse,
+            | PgError::Model(_)
+            | PgError::Value { .. } => Fault::Warehouse,
         }
     }
 

@@ -28,12 +28,14 @@
 
 use std::collections::HashSet;
 
-use chrono::NaiveDateTime;
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use postgres::types::ToSql;
 use postgres::{GenericClient, Transaction};
 use uuid::Uuid;
 use vault_core::{
-    Column, DvRow, ModelDef, RowSet, RowVisitor, SqlType, TableDef, TableKind, Timestamp,
+    Column, ColumnDef, DvRow, ModelDef, RowSet, RowVisitor, SqlType, TableDef, TableKind, Timestamp,
 };
 
 use crate::error::{Context, PgError};
@@ -178,9 +180,10 @@ fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
                 )
             }
             None => format!(
-                "    {} {} NOT NULL,",
+                "    {} {}{},",
                 column.name,
-                column_type(column.sql_type)
+                column_type(column.sql_type),
+                if column.nullable { "" } else { " NOT NULL" }
             ),
         };
         columns.push(line);
@@ -249,19 +252,35 @@ fn column_type(sql_type: SqlType) -> &'static str {
     match sql_type {
         SqlType::Uuid => "uuid",
         SqlType::Text => "varchar",
+        SqlType::Boolean => "boolean",
+        SqlType::SmallInt => "smallint",
+        SqlType::Integer => "integer",
         SqlType::BigInt => "bigint",
-        SqlType::Timestamp => "timestamp",
+        SqlType::Double => "double precision",
         SqlType::Numeric => "numeric",
+        SqlType::Date => "date",
+        SqlType::Timestamp => "timestamp",
+        SqlType::TimestampTz => "timestamptz",
+        SqlType::Json => "jsonb",
+        // SqlType is non-exhaustive: a kind this adapter does not know is stored as text.
+        _ => "varchar",
     }
 }
 
-/// The array type a column's values are bound as (numerics travel as their exact text).
+/// The array type a column's values are bound as (numerics and JSON travel as their exact
+/// text and are cast in SQL).
 fn array_type(sql_type: SqlType) -> &'static str {
     match sql_type {
         SqlType::Uuid => "uuid[]",
-        SqlType::Text | SqlType::Numeric => "text[]",
+        SqlType::Boolean => "boolean[]",
+        SqlType::SmallInt => "smallint[]",
+        SqlType::Integer => "integer[]",
         SqlType::BigInt => "bigint[]",
+        SqlType::Double => "double precision[]",
+        SqlType::Date => "date[]",
         SqlType::Timestamp => "timestamp[]",
+        SqlType::TimestampTz => "timestamptz[]",
+        _ => "text[]",
     }
 }
 
@@ -274,6 +293,7 @@ pub fn insert_sql(model: &ModelDef, table: &TableDef) -> String {
         .iter()
         .map(|c| match c.sql_type {
             SqlType::Numeric => format!("t.{}::numeric", c.name),
+            SqlType::Json => format!("t.{}::jsonb", c.name),
             _ => format!("t.{}", c.name),
         })
         .collect();
@@ -476,7 +496,7 @@ fn insert_table<R: DvRow>(
     rows: Vec<&R>,
 ) -> Result<u64, PgError> {
     let sql = insert_sql(model, &R::DEF);
-    let arrays = ColumnArrays::of(rows);
+    let arrays = ColumnArrays::of(rows)?;
     let mut params: Vec<&(dyn ToSql + Sync)> = arrays.0.iter().map(ColumnArray::param).collect();
     let load_src = model.load_src;
     params.push(&load_src);
@@ -487,67 +507,127 @@ fn insert_table<R: DvRow>(
 /// The rows of one table as one array per column, ready to bind.
 struct ColumnArrays<'a>(Vec<ColumnArray<'a>>);
 
+/// One column's values, of the array type of its declared [`SqlType`] (`None`: NULL).
 enum ColumnArray<'a> {
-    Uuid(Vec<Uuid>),
-    Text(Vec<&'a str>),
-    BigInt(Vec<i64>),
-    Timestamp(Vec<NaiveDateTime>),
+    Uuid(Vec<Option<Uuid>>),
+    Text(Vec<Option<Cow<'a, str>>>),
+    Boolean(Vec<Option<bool>>),
+    SmallInt(Vec<Option<i16>>),
+    Integer(Vec<Option<i32>>),
+    BigInt(Vec<Option<i64>>),
+    Double(Vec<Option<f64>>),
+    Date(Vec<Option<NaiveDate>>),
+    Timestamp(Vec<Option<NaiveDateTime>>),
+    TimestampTz(Vec<Option<DateTime<Utc>>>),
 }
 
 impl<'a> ColumnArrays<'a> {
     /// Rows sorted by identity: concurrent writers then take index locks in one order (no
-    /// deadlocks between replicas inserting the same hubs).
-    fn of<R: DvRow>(mut sorted: Vec<&'a R>) -> Self {
+    /// deadlocks between replicas inserting the same hubs). A value of another kind than its
+    /// column's declared type, or a NULL in a column that is not nullable, is an error.
+    fn of<R: DvRow>(mut sorted: Vec<&'a R>) -> Result<Self, PgError> {
         sorted.sort_unstable_by_key(|row| row.identity());
         let count = sorted.len();
-        let mut arrays: Vec<ColumnArray<'a>> = Vec::with_capacity(R::COLUMNS.len());
+        let columns: &'static [ColumnDef] = R::DEF.columns;
+        let mut arrays: Vec<ColumnArray<'a>> = columns
+            .iter()
+            .map(|c| ColumnArray::new(c.sql_type, count))
+            .collect();
+        let mut wrong: Option<PgError> = None;
         for row in sorted {
             let mut i = 0;
             row.visit_columns(&mut |value| {
-                if arrays.len() == i {
-                    arrays.push(ColumnArray::for_value(&value, count));
-                }
-                arrays[i].push(value);
+                let (Some(column), Some(array)) = (columns.get(i), arrays.get_mut(i)) else {
+                    return;
+                };
                 i += 1;
+                if wrong.is_some() {
+                    return;
+                }
+                let found = match (&value, column.nullable) {
+                    (Column::Null, false) => Some("NULL".to_owned()),
+                    _ => array.push(value).err(),
+                };
+                if let Some(found) = found {
+                    wrong = Some(PgError::Value {
+                        table: R::TABLE,
+                        column: column.name,
+                        declared: column.sql_type,
+                        found,
+                    });
+                }
             });
         }
-        ColumnArrays(arrays)
+        match wrong {
+            Some(err) => Err(err),
+            None => Ok(ColumnArrays(arrays)),
+        }
     }
 }
 
 impl<'a> ColumnArray<'a> {
-    fn for_value(value: &Column<'_>, capacity: usize) -> Self {
-        match value {
-            Column::Uuid(_) => ColumnArray::Uuid(Vec::with_capacity(capacity)),
-            Column::Text(_) | Column::Numeric(_) | Column::Status(_) => {
-                ColumnArray::Text(Vec::with_capacity(capacity))
-            }
-            Column::BigInt(_) => ColumnArray::BigInt(Vec::with_capacity(capacity)),
-            Column::Timestamp(_) => ColumnArray::Timestamp(Vec::with_capacity(capacity)),
+    fn new(sql_type: SqlType, capacity: usize) -> Self {
+        match sql_type {
+            SqlType::Uuid => ColumnArray::Uuid(Vec::with_capacity(capacity)),
+            SqlType::Boolean => ColumnArray::Boolean(Vec::with_capacity(capacity)),
+            SqlType::SmallInt => ColumnArray::SmallInt(Vec::with_capacity(capacity)),
+            SqlType::Integer => ColumnArray::Integer(Vec::with_capacity(capacity)),
+            SqlType::BigInt => ColumnArray::BigInt(Vec::with_capacity(capacity)),
+            SqlType::Double => ColumnArray::Double(Vec::with_capacity(capacity)),
+            SqlType::Date => ColumnArray::Date(Vec::with_capacity(capacity)),
+            SqlType::Timestamp => ColumnArray::Timestamp(Vec::with_capacity(capacity)),
+            SqlType::TimestampTz => ColumnArray::TimestampTz(Vec::with_capacity(capacity)),
+            // Text, exact decimals and JSON travel as text (cast in SQL).
+            _ => ColumnArray::Text(Vec::with_capacity(capacity)),
         }
     }
 
-    fn push(&mut self, value: Column<'a>) {
+    /// Adds a value; a value of another kind is refused with its description.
+    fn push(&mut self, value: Column<'a>) -> Result<(), String> {
         match (self, value) {
-            (ColumnArray::Uuid(v), Column::Uuid(x)) => v.push(x),
-            (ColumnArray::Text(v), Column::Text(x)) => v.push(x),
-            // Amounts travel as their exact text and are cast to numeric in SQL.
-            (ColumnArray::Text(v), Column::Numeric(x)) => v.push(x.as_str()),
-            (ColumnArray::Text(v), Column::Status(x)) => v.push(x.as_str()),
-            (ColumnArray::BigInt(v), Column::BigInt(x)) => v.push(x),
-            (ColumnArray::Timestamp(v), Column::Timestamp(x)) => v.push(x.naive()),
-            // A row type gives the same kind of value for a column in every row; if a bug broke
-            // that, the array comes up short and PostgreSQL rejects the statement.
-            _ => debug_assert!(false, "column kind changed between rows"),
+            (ColumnArray::Uuid(v), Column::Uuid(x)) => v.push(Some(x)),
+            (ColumnArray::Uuid(v), Column::Null) => v.push(None),
+            (ColumnArray::Text(v), Column::Text(x) | Column::Numeric(x) | Column::Json(x)) => {
+                v.push(Some(x))
+            }
+            (ColumnArray::Text(v), Column::Null) => v.push(None),
+            (ColumnArray::Boolean(v), Column::Boolean(x)) => v.push(Some(x)),
+            (ColumnArray::Boolean(v), Column::Null) => v.push(None),
+            (ColumnArray::SmallInt(v), Column::SmallInt(x)) => v.push(Some(x)),
+            (ColumnArray::SmallInt(v), Column::Null) => v.push(None),
+            (ColumnArray::Integer(v), Column::Integer(x)) => v.push(Some(x)),
+            (ColumnArray::Integer(v), Column::Null) => v.push(None),
+            (ColumnArray::BigInt(v), Column::BigInt(x)) => v.push(Some(x)),
+            (ColumnArray::BigInt(v), Column::Null) => v.push(None),
+            (ColumnArray::Double(v), Column::Double(x)) => v.push(Some(x)),
+            (ColumnArray::Double(v), Column::Null) => v.push(None),
+            (ColumnArray::Date(v), Column::Date(x)) => v.push(Some(x)),
+            (ColumnArray::Date(v), Column::Null) => v.push(None),
+            (ColumnArray::Timestamp(v), Column::Timestamp(x)) => v.push(Some(x.naive())),
+            (ColumnArray::Timestamp(v), Column::Null) => v.push(None),
+            (ColumnArray::TimestampTz(v), Column::TimestampTz(x)) => v.push(Some(x)),
+            (ColumnArray::TimestampTz(v), Column::Null) => v.push(None),
+            (_, other) => {
+                return Err(other
+                    .sql_type()
+                    .map_or_else(|| "NULL".to_owned(), |t| format!("{t:?}")))
+            }
         }
+        Ok(())
     }
 
     fn param(&self) -> &(dyn ToSql + Sync) {
         match self {
             ColumnArray::Uuid(v) => v,
             ColumnArray::Text(v) => v,
+            ColumnArray::Boolean(v) => v,
+            ColumnArray::SmallInt(v) => v,
+            ColumnArray::Integer(v) => v,
             ColumnArray::BigInt(v) => v,
+            ColumnArray::Double(v) => v,
+            ColumnArray::Date(v) => v,
             ColumnArray::Timestamp(v) => v,
+            ColumnArray::TimestampTz(v) => v,
         }
     }
 }

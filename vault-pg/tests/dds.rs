@@ -5,7 +5,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{enriched_histories, TestDb};
-use vault_core::{Column, DvBatch, DvRow, DvRows, EnrichedOrder, KeySpec, RowVisitor};
+use vault_core::{DvBatch, DvRow, DvRows, EnrichedOrder, KeySpec, RowVisitor};
 
 fn load(db: &TestDb, orders: &[EnrichedOrder], batch_size: usize) -> u64 {
     let mut client = db.client();
@@ -37,16 +37,7 @@ impl RowVisitor for Expected {
         let set = self.0.entry(R::TABLE).or_default();
         for row in rows {
             let mut values = Vec::new();
-            row.visit_columns(&mut |c| {
-                values.push(match c {
-                    Column::Uuid(v) => v.to_string(),
-                    Column::Text(v) => v.to_owned(),
-                    Column::BigInt(v) => v.to_string(),
-                    Column::Timestamp(v) => v.to_string(),
-                    Column::Numeric(v) => v.to_string(),
-                    Column::Status(v) => v.to_string(),
-                })
-            });
+            row.visit_columns(&mut |c| values.push(c.material().into_owned()));
             set.insert(values);
         }
     }

@@ -55,6 +55,15 @@ impl OrderStatus {
     }
 }
 
+/// Stored as its upper-case name (`dds.s_order_status.status`): the order model is a user of
+/// the toolkit like any other, with a column type of its own.
+impl crate::toolkit::SqlValue for OrderStatus {
+    const SQL_TYPE: crate::toolkit::SqlType = crate::toolkit::SqlType::Text;
+    fn column(&self) -> crate::toolkit::Column<'_> {
+        crate::toolkit::Column::Text(std::borrow::Cow::Borrowed(self.as_str()))
+    }
+}
+
 impl std::fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

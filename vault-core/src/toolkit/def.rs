@@ -15,19 +15,35 @@ pub enum TableKind {
     Satellite,
 }
 
-/// The SQL type a column is stored as (what a database adapter maps it to).
+/// The SQL type a column is stored as (what a database adapter maps it to; vault-pg's names in
+/// brackets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SqlType {
-    /// A key or a reference (`uuid`).
+    /// A key, a reference or any other UUID (`uuid`).
     Uuid,
     /// Text (`varchar`).
     Text,
+    /// A boolean (`boolean`).
+    Boolean,
+    /// A 16-bit integer (`smallint`).
+    SmallInt,
+    /// A 32-bit integer (`integer`).
+    Integer,
     /// A 64-bit integer (`bigint`).
     BigInt,
-    /// A timestamp without zone (`timestamp`).
-    Timestamp,
+    /// A 64-bit float (`double precision`).
+    Double,
     /// An exact decimal (`numeric`), carried as its text.
     Numeric,
+    /// A calendar date (`date`).
+    Date,
+    /// A timestamp without zone (`timestamp`).
+    Timestamp,
+    /// An instant, a timestamp with zone (`timestamptz`).
+    TimestampTz,
+    /// A JSON document (`jsonb`), carried as its text.
+    Json,
 }
 
 /// One column of a table.
@@ -37,6 +53,8 @@ pub struct ColumnDef {
     pub name: &'static str,
     /// Its type.
     pub sql_type: SqlType,
+    /// Whether it may be NULL (its Rust type is an `Option`).
+    pub nullable: bool,
     /// The table it references (links: each hub; satellites: the parent), if any.
     pub references: Option<&'static str>,
 }
@@ -214,13 +232,12 @@ impl ModelDef {
                 }
             }
             if let Some(effective) = table.effective {
-                let ok = table
-                    .columns
-                    .iter()
-                    .any(|c| c.name == effective && c.sql_type == SqlType::Timestamp);
+                let ok = table.columns.iter().any(|c| {
+                    c.name == effective && c.sql_type == SqlType::Timestamp && !c.nullable
+                });
                 if table.kind != TableKind::Satellite || !ok {
                     return Err(shape(
-                        "the effective-time column is a timestamp of a satellite",
+                        "the effective-time column is a timestamp (not an Option) of a satellite",
                     ));
                 }
             }

@@ -86,9 +86,10 @@ pub use table::Table;
 ///   row, so A → B → A keeps three periods ([`TableDef::effective`]); `insert_once` is for
 ///   values that never change (one row per key, no history). Neither is a compile error, so
 ///   nobody loses history by default.
-/// * Column types are `&'a str`, `i64`, [`crate::Timestamp`], `&'a` [`crate::Amount`],
-///   [`crate::OrderStatus`] or `Uuid` ([`SqlValue`]); a row type that borrows is declared with
-///   the lifetime `'a`, the batch type's.
+/// * Column types are any [`SqlValue`]: text, booleans, integers, floats, exact decimals
+///   ([`crate::Amount`]), UUIDs, dates, timestamps without ([`crate::Timestamp`]) and with zone,
+///   JSON, `Option<T>` for a nullable column, and types of your own; a row type that borrows is
+///   declared with the lifetime `'a`, the batch type's.
 /// * The generated batch type implements [`RowSet`] (its [`ModelDef`] is `Rows::MODEL`) and has
 ///   `TABLES`, `len`, `is_empty`, `visit` and `clear`; every row type implements [`DvRow`] and
 ///   `serde::Serialize`.
@@ -141,8 +142,8 @@ macro_rules! data_vault {
                     self.$hpk = key;
                 }
                 fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
-                    f($crate::toolkit::Column::from(self.$hpk));
-                    $(f($crate::toolkit::Column::from(self.$hcol));)+
+                    f($crate::toolkit::SqlValue::column(&self.$hpk));
+                    $(f($crate::toolkit::SqlValue::column(&self.$hcol));)+
                 }
             }
         )*
@@ -174,8 +175,8 @@ macro_rules! data_vault {
                     self.$lpk = key;
                 }
                 fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
-                    f($crate::toolkit::Column::from(self.$lpk));
-                    $(f($crate::toolkit::Column::from(self.$lcol));)+
+                    f($crate::toolkit::SqlValue::column(&self.$lpk));
+                    $(f($crate::toolkit::SqlValue::column(&self.$lcol));)+
                 }
             }
         )*
@@ -213,10 +214,10 @@ macro_rules! data_vault {
                     self.$spk = key;
                 }
                 fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
-                    f($crate::toolkit::Column::from(self.$spk));
-                    f($crate::toolkit::Column::from(self.$sfk));
-                    $(f($crate::toolkit::Column::from(self.$scol));)+
-                    $(f($crate::toolkit::Column::from(self.$sver));)?
+                    f($crate::toolkit::SqlValue::column(&self.$spk));
+                    f($crate::toolkit::SqlValue::column(&self.$sfk));
+                    $(f($crate::toolkit::SqlValue::column(&self.$scol));)+
+                    $(f($crate::toolkit::SqlValue::column(&self.$sver));)?
                 }
                 $crate::data_vault!(@effective $($sver)?);
             }
@@ -285,6 +286,7 @@ macro_rules! data_vault {
         $crate::toolkit::ColumnDef {
             name: stringify!($name),
             sql_type: $crate::toolkit::SqlType::Uuid,
+            nullable: false,
             references: None,
         }
     };
@@ -292,6 +294,7 @@ macro_rules! data_vault {
         $crate::toolkit::ColumnDef {
             name: stringify!($name),
             sql_type: $crate::toolkit::SqlType::Uuid,
+            nullable: false,
             references: Some(stringify!($target)),
         }
     };
@@ -299,6 +302,7 @@ macro_rules! data_vault {
         $crate::toolkit::ColumnDef {
             name: stringify!($name),
             sql_type: <$ty as $crate::toolkit::SqlValue>::SQL_TYPE,
+            nullable: <$ty as $crate::toolkit::SqlValue>::NULLABLE,
             references: None,
         }
     };
