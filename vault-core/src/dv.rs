@@ -28,8 +28,8 @@ data_vault! {
             h_category: HCategory<'a> { h_category_pk; category_name: &'a str }
             /// `dds.h_restaurant`.
             h_restaurant: HRestaurant<'a> { h_restaurant_pk; restaurant_id: &'a str }
-            /// `dds.h_order`.
-            h_order: HOrder { h_order_pk; order_id: i64, order_dt: Timestamp }
+            /// `dds.h_order`: keyed by `order_id` alone; `order_dt` is stored with it.
+            h_order: HOrder { h_order_pk; order_id: i64; order_dt: Timestamp }
         }
         links {
             /// `dds.l_order_product`.

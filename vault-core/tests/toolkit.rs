@@ -231,6 +231,7 @@ fn declarations_that_do_not_hold_together_are_refused() {
         name: "s",
         kind: TableKind::Satellite,
         columns: &[KEY, TO_HUB, TEXT],
+        business_key: &[],
         effective: None,
     };
     assert!(matches!(
@@ -244,6 +245,7 @@ fn declarations_that_do_not_hold_together_are_refused() {
         name: "h",
         kind: TableKind::Hub,
         columns: &[KEY, TEXT],
+        business_key: &[],
         effective: None,
     };
     assert!(matches!(
@@ -263,10 +265,62 @@ fn declarations_that_do_not_hold_together_are_refused() {
             },
             TEXT,
         ],
+        business_key: &[],
         effective: Some("name"),
     };
     let err = model(Box::leak(Box::new([hub, versioned_by_text])))
         .validate()
         .expect_err("a text effective time");
     assert!(err.to_string().contains("effective-time"), "{err}");
+}
+
+/// Keys from declarations: a hub's `new` derives its key from its business-key columns only
+/// (the order model's `h_order` is keyed by `order_id`, `order_dt` stored beside it), and a
+/// satellite's `new` its hashdiff; both equal what the order builder computes by hand.
+#[test]
+fn keys_derive_from_the_declaration() {
+    use vault_core::dv::{HOrder, HUser, SOrderStatus, SUserNames};
+    use vault_core::OrderStatus;
+    let keys = KeySpec::SEED;
+    let at = ts("2022-11-19 16:06:36");
+    let order = HOrder::new(&keys, 322519, at);
+    assert_eq!(order.h_order_pk, keys.hub("322519"));
+    assert_eq!(
+        order.h_order_pk.to_string(),
+        "2a47ad67-2be5-505a-8639-052c41707c9e",
+        "the original services' key (docs/keys.md)"
+    );
+    assert_eq!(order.order_dt, at);
+    assert_eq!(
+        DvRows::MODEL.table("h_order").map(|t| t.business_key),
+        Some(&["order_id"][..])
+    );
+    let user = HUser::new(&keys, "u-1");
+    assert_eq!(user.h_user_pk, keys.hub("u-1"));
+    let names = SUserNames::new(&keys, "u-1", user.h_user_pk, "Ann", "ann", at);
+    assert_eq!(
+        names.hk_user_names_pk,
+        keys.hashdiff("u-1", &["Ann", "ann"])
+    );
+    let status = SOrderStatus::new(&keys, "322519", order.h_order_pk, OrderStatus::Closed, at);
+    assert_eq!(
+        status.hk_order_status_pk,
+        keys.hashdiff("322519", &["CLOSED"])
+    );
+    // A composite business key: each column's material, joined as KeySpec::key joins parts.
+    data_vault! {
+        /// Seats by hall and number.
+        pub struct SeatRows<'a> {
+            model: "seats", schema: "seat", load_src: "test";
+            hubs {
+                /// A seat.
+                h_seat: HSeat<'a> { h_seat_pk; hall: &'a str, seat_no: i32; label: Option<String> }
+            }
+            links {}
+            satellites {}
+        }
+    }
+    let seat = HSeat::new(&keys, "B", 12, None);
+    assert_eq!(seat.h_seat_pk, keys.key(["B", "12"]));
+    assert_eq!(SeatRows::MODEL.tables[0].business_key, ["hall", "seat_no"]);
 }

@@ -69,6 +69,9 @@ pub struct TableDef {
     /// Every column the rows fill, the primary key first (the loader adds `load_dt` and
     /// `load_src`).
     pub columns: &'static [ColumnDef],
+    /// Hubs: the columns the key is derived from (the business key), in order; the hub's other
+    /// columns are stored with it but not part of its key. Empty for links and satellites.
+    pub business_key: &'static [&'static str],
     /// Satellites: the column holding the effective time of a value, from the source (never
     /// the load clock). A row is one observation of its parent's value at that time, and the
     /// table's identity is `(key, effective)`: the same value at another time is another row,

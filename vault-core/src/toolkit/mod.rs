@@ -70,7 +70,7 @@ pub use table::Table;
 ///     /// docs
 ///     pub struct Rows<'a> {
 ///         model: "name", schema: "db_schema", load_src: "load_src value";
-///         hubs       { h_x: HX<'a> { h_x_pk; business_key: &'a str, … } … }
+///         hubs       { h_x: HX<'a> { h_x_pk; business_key: &'a str, …[; other: Type, …] } … }
 ///         links      { l_x_y: LXY { hk_x_y_pk; h_x_pk -> h_x, h_y_pk -> h_y, … } … }
 ///         satellites { s_x: SX<'a> { hk_x_pk; h_x_pk -> h_x; attribute: Type, …; effective column } …
 ///                      s_y: SY { hk_y_pk; h_y_pk -> h_y; attribute: Type, …; insert_once } … }
@@ -93,6 +93,41 @@ pub use table::Table;
 /// * The generated batch type implements [`RowSet`] (its [`ModelDef`] is `Rows::MODEL`) and has
 ///   `TABLES`, `len`, `is_empty`, `visit` and `clear`; every row type implements [`DvRow`] and
 ///   `serde::Serialize`.
+///
+/// Mistakes found at compile time: a link to a table that is not a declared hub, a satellite
+/// whose parent is not a declared hub or link, a hub without a business key, and a satellite
+/// that does not say how it keeps history:
+///
+/// ```compile_fail,E0599
+/// vault_core::data_vault! {
+///     /// A link to a hub nobody declared.
+///     pub struct Rows<'a> {
+///         model: "m", schema: "m", load_src: "t";
+///         hubs { h_a: HA<'a> { h_a_pk; a: &'a str } }
+///         links { l_a_b: LAB { hk_a_b_pk; h_a_pk -> h_a, h_b_pk -> h_b } }
+///         satellites {}
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail
+/// vault_core::data_vault! {
+///     /// A satellite that says nothing of its history.
+///     pub struct Rows<'a> {
+///         model: "m", schema: "m", load_src: "t";
+///         hubs { h_a: HA<'a> { h_a_pk; a: &'a str } }
+///         links {}
+///         satellites { s_a: SA<'a> { hk_a_pk; h_a_pk -> h_a; name: &'a str } }
+///     }
+/// }
+/// ```
+///
+/// A hub lists its business-key columns after its key, and optionally, after a second `;`,
+/// other columns stored with it that are not part of its key
+/// (`h_order: HOrder { h_order_pk; order_id: i64; order_dt: Timestamp }`). Every row type has a
+/// `new` that derives its key from the declaration: a hub's from its business key
+/// (`HOrder::new(&keys, 322519, placed_at)`), a satellite's hashdiff from its attributes under
+/// the parent's business key (`SUserNames::new(&keys, "u-1", h_user_pk, "Ann", "ann", at)`).
 #[macro_export]
 macro_rules! data_vault {
     (
@@ -101,7 +136,8 @@ macro_rules! data_vault {
             model: $model:literal, schema: $schema:literal, load_src: $load_src:literal;
             hubs {
                 $( $(#[$hdoc:meta])* $ht:ident : $HRow:ident $(<$hlt:lifetime>)?
-                    { $hpk:ident ; $($hcol:ident : $hty:ty),+ $(,)? } )*
+                    { $hpk:ident ; $($hcol:ident : $hty:ty),+ $(,)?
+                      $(; $($hxcol:ident : $hxty:ty),+ $(,)?)? } )*
             }
             links {
                 $( $(#[$ldoc:meta])* $lnk:ident : $LRow:ident
@@ -109,8 +145,8 @@ macro_rules! data_vault {
             }
             satellites {
                 $( $(#[$sdoc:meta])* $st:ident : $SRow:ident $(<$slt:lifetime>)?
-                    { $spk:ident ; $sfk:ident -> $sref:ident ; $($scol:ident : $sty:ty),+ ;
-                      $history:ident $($sver:ident)? $(;)? } )*
+                    { $spk:ident ; $sfk:ident -> $sref:ident ; $($scol:ident : $sty:ty),+
+                      $(; $history:ident $($sver:ident)?)? } )*
             }
         }
     ) => {
@@ -122,6 +158,27 @@ macro_rules! data_vault {
             pub struct $HRow $(<$hlt>)? {
                 pub $hpk: $crate::uuid::Uuid,
                 $(pub $hcol: $hty,)+
+                $($(pub $hxcol: $hxty,)+)?
+            }
+
+            impl $(<$hlt>)? $HRow $(<$hlt>)? {
+                /// The row, its key derived from its business key: [`KeySpec::key`] over the
+                /// material of each business-key column, in declared order (the key spec's
+                /// [`KeySpec::hub`] for a single one).
+                ///
+                /// [`KeySpec::key`]: $crate::KeySpec::key
+                /// [`KeySpec::hub`]: $crate::KeySpec::hub
+                #[allow(clippy::too_many_arguments)]
+                pub fn new(keys: &$crate::KeySpec, $($hcol: $hty,)+ $($($hxcol: $hxty,)+)?) -> Self {
+                    let mut row = $HRow {
+                        $hpk: $crate::uuid::Uuid::nil(),
+                        $($hcol,)+
+                        $($($hxcol,)+)?
+                    };
+                    let material = [$($crate::toolkit::SqlValue::column(&row.$hcol).material().into_owned()),+];
+                    row.$hpk = keys.key(material.iter().map(::std::string::String::as_str));
+                    row
+                }
             }
 
             impl $(<$hlt>)? $crate::toolkit::DvRow for $HRow $(<$hlt>)? {
@@ -131,10 +188,13 @@ macro_rules! data_vault {
                     columns: &[
                         $crate::data_vault!(@key $hpk),
                         $($crate::data_vault!(@column $hcol: $hty),)+
+                        $($($crate::data_vault!(@column $hxcol: $hxty),)+)?
                     ],
+                    business_key: &[$(stringify!($hcol)),+],
                     effective: None,
                 };
-                const COLUMNS: &'static [&'static str] = &[stringify!($hpk) $(, stringify!($hcol))+];
+                const COLUMNS: &'static [&'static str] =
+                    &[stringify!($hpk) $(, stringify!($hcol))+ $($(, stringify!($hxcol))+)?];
                 fn key(&self) -> $crate::uuid::Uuid {
                     self.$hpk
                 }
@@ -144,6 +204,7 @@ macro_rules! data_vault {
                 fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
                     f($crate::toolkit::SqlValue::column(&self.$hpk));
                     $(f($crate::toolkit::SqlValue::column(&self.$hcol));)+
+                    $($(f($crate::toolkit::SqlValue::column(&self.$hxcol));)+)?
                 }
             }
         )*
@@ -165,6 +226,7 @@ macro_rules! data_vault {
                         $crate::data_vault!(@key $lpk),
                         $($crate::data_vault!(@reference $lcol -> $lref),)+
                     ],
+                    business_key: &[],
                     effective: None,
                 };
                 const COLUMNS: &'static [&'static str] = &[stringify!($lpk) $(, stringify!($lcol))+];
@@ -189,7 +251,28 @@ macro_rules! data_vault {
                 pub $spk: $crate::uuid::Uuid,
                 pub $sfk: $crate::uuid::Uuid,
                 $(pub $scol: $sty,)+
-                $(pub $sver: $crate::Timestamp,)?
+                $($(pub $sver: $crate::Timestamp,)?)?
+            }
+
+            impl $(<$slt>)? $SRow $(<$slt>)? {
+                /// The row, its key the hashdiff of its attributes
+                /// ([`DvRow::with_hashdiff`]) under its parent's business key.
+                ///
+                /// [`DvRow::with_hashdiff`]: $crate::toolkit::DvRow::with_hashdiff
+                #[allow(clippy::too_many_arguments)]
+                pub fn new(
+                    keys: &$crate::KeySpec,
+                    parent_business_key: &str,
+                    $sfk: $crate::uuid::Uuid,
+                    $($scol: $sty,)+
+                    $($($sver: $crate::Timestamp,)?)?
+                ) -> Self {
+                    $crate::toolkit::DvRow::with_hashdiff(
+                        $SRow { $spk: $crate::uuid::Uuid::nil(), $sfk, $($scol,)+ $($($sver,)?)? },
+                        keys,
+                        parent_business_key,
+                    )
+                }
             }
 
             impl $(<$slt>)? $crate::toolkit::DvRow for $SRow $(<$slt>)? {
@@ -200,12 +283,13 @@ macro_rules! data_vault {
                         $crate::data_vault!(@key $spk),
                         $crate::data_vault!(@reference $sfk -> $sref),
                         $($crate::data_vault!(@column $scol: $sty),)+
-                        $($crate::data_vault!(@column $sver: $crate::Timestamp),)?
+                        $($($crate::data_vault!(@column $sver: $crate::Timestamp),)?)?
                     ],
-                    effective: $crate::data_vault!(@history $history $($sver)?),
+                    business_key: &[],
+                    effective: $crate::data_vault!(@history $($history $($sver)?)?),
                 };
                 const COLUMNS: &'static [&'static str] = &[
-                    stringify!($spk), stringify!($sfk) $(, stringify!($scol))+ $(, stringify!($sver))?
+                    stringify!($spk), stringify!($sfk) $(, stringify!($scol))+ $($(, stringify!($sver))?)?
                 ];
                 fn key(&self) -> $crate::uuid::Uuid {
                     self.$spk
@@ -217,11 +301,22 @@ macro_rules! data_vault {
                     f($crate::toolkit::SqlValue::column(&self.$spk));
                     f($crate::toolkit::SqlValue::column(&self.$sfk));
                     $(f($crate::toolkit::SqlValue::column(&self.$scol));)+
-                    $(f($crate::toolkit::SqlValue::column(&self.$sver));)?
+                    $($(f($crate::toolkit::SqlValue::column(&self.$sver));)?)?
                 }
-                $crate::data_vault!(@effective $($sver)?);
+                $crate::data_vault!(@effective $($($sver)?)?);
             }
         )*
+
+        // Every reference names a table the model declares: a link's a hub, a satellite's a hub
+        // or a link ("no variant named `h_x` found for enum `Hubs`" otherwise).
+        const _: () = {
+            #[allow(non_camel_case_types, dead_code)]
+            enum Hubs { $($ht,)* }
+            #[allow(non_camel_case_types, dead_code)]
+            enum HubsAndLinks { $($ht,)* $($lnk,)* }
+            $($(let _ = Hubs::$lref;)+)*
+            $(let _ = HubsAndLinks::$sref;)*
+        };
 
         $(#[$meta])*
         #[derive(Debug, Default, Clone, PartialEq)]
@@ -305,6 +400,11 @@ macro_rules! data_vault {
             nullable: <$ty as $crate::toolkit::SqlValue>::NULLABLE,
             references: None,
         }
+    };
+    (@history) => {
+        ::core::compile_error!(
+            "a satellite ends with `; effective <column>` (it keeps history by that time) or `; insert_once` (its values never change): say which"
+        )
     };
     (@history effective $name:ident) => { Some(stringify!($name)) };
     (@history insert_once) => { None };
