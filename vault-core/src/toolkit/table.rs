@@ -37,7 +37,8 @@ impl<R: PartialEq> PartialEq for Table<R> {
 impl<R: DvRow> Table<R> {
     /// Adds `row` unless its identity is there; returns whether it was added.
     pub fn push(&mut self, row: R) -> bool {
-        if !self.index.insert(row.identity()) {
+        let (key, effective) = row.identity();
+        if !self.index.insert(Identity::new(key, effective)) {
             return false;
         }
         self.rows.push(row);
@@ -87,7 +88,26 @@ impl<R: DvRow> FromIterator<R> for Table<R> {
 
 /// Row identities seen. UUIDv5 keys are already uniformly distributed, so hashing them again
 /// with SipHash would be wasted work; a multiply-rotate over their bytes is enough.
-type KeyIndex = HashSet<(Uuid, Option<Timestamp>), BuildHasherDefault<KeyHasher>>;
+type KeyIndex = HashSet<Identity, BuildHasherDefault<KeyHasher>>;
+
+/// A row's identity as two words to hash: its key, and the effective time in microseconds
+/// (`i64::MIN` for none), so that hashing one costs three rounds of [`KeyHasher`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity(Uuid, i64);
+
+impl Identity {
+    fn new(key: Uuid, effective: Option<Timestamp>) -> Self {
+        let micros = effective.map_or(i64::MIN, |t| t.naive().and_utc().timestamp_micros());
+        Identity(key, micros)
+    }
+}
+
+impl std::hash::Hash for Identity {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.0.as_bytes());
+        state.write_u64(self.1 as u64);
+    }
+}
 
 #[derive(Debug, Default, Clone, Copy)]
 struct KeyHasher(u64);
@@ -101,8 +121,11 @@ impl Hasher for KeyHasher {
         for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.write_u64(u64::from_le_bytes(word));
         }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
