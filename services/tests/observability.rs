@@ -91,3 +91,51 @@ fn every_metric_the_alerts_and_the_dashboard_name_is_exported() {
         exported.len()
     );
 }
+
+#[test]
+fn a_service_reports_its_build_in_its_first_log_line_and_on_metrics() {
+    use vault_services::build_info::{REVISION, VERSION};
+    use vault_services::ops::names;
+    use vault_testkit::pipeline::Kind;
+    let mut p = Pipeline::new("build_info");
+    let cdm = p.spawn(Kind::Cdm);
+    // One series, value 1, whose labels are the build's and the service's (in any order).
+    let labels = [
+        format!("version=\"{VERSION}\""),
+        format!("revision=\"{REVISION}\""),
+        "service=\"cdm-service\"".to_owned(),
+    ];
+    p.wait_for(
+        "vault_build_info on /metrics",
+        Duration::from_secs(30),
+        |p| {
+            let exposition = p.services[cdm].metrics()?;
+            let series: Vec<&str> = exposition
+                .lines()
+                .filter(|l| l.starts_with(&format!("{}{{", names::BUILD_INFO)))
+                .collect();
+            match series[..] {
+                [line]
+                    if line.ends_with("} 1")
+                        && labels.iter().all(|l| line.contains(l.as_str())) =>
+                {
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "one series with {labels:?} = 1 expected: {series:?}"
+                )),
+            }
+        },
+    );
+    let log = std::fs::read_to_string(&p.services[cdm].log).expect("read the service's log");
+    // The harness writes a `=====` header line before each start; then the service's own.
+    let line = log
+        .lines()
+        .find(|l| !l.starts_with("====="))
+        .unwrap_or_else(|| panic!("a log line: {log}"));
+    let first: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("the first log line is JSON ({e}): {log}"));
+    assert_eq!(first["fields"]["message"], "starting", "{first}");
+    assert_eq!(first["fields"]["version"], VERSION, "{first}");
+    assert_eq!(first["fields"]["revision"], REVISION, "{first}");
+}

@@ -1,5 +1,7 @@
-//! The commands of the `vault` operator CLI. Configuration comes only from the contract's
-//! environment variables (`PG_WAREHOUSE_*`, `REDIS_*`).
+//! The commands of the `vault` operator CLI ([`Command`]). Configuration comes only from
+//! environment variables, the services' own (docs/configuration.md): `PG_WAREHOUSE_*` for the
+//! commands on the warehouse, `REDIS_*` for `replay` and `simulate`'s dictionaries, `KAFKA_*`
+//! for `simulate` and `redrive`; `watch` reads the stages' /metrics and needs none.
 //!
 //! Exit codes: 0 success; 1 the command ran and found a problem (counters that differ from
 //! their recomputation, raw orders that could not be replayed); 2 missing or invalid
