@@ -90,10 +90,11 @@ pub fn main(cli: &Cli) -> ExitCode {
 }
 
 /// Logs (retries, warnings) go to stderr; `RUST_LOG` sets the filter (default: warnings, but
-/// not the connection pool's own error lines, which the command reports itself).
+/// not the connection pool's own lines, one per failed attempt, since the command reports
+/// the failure itself).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,r2d2=off"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,vault_pg::pool=off"));
     // Fails only if a subscriber is already set, which is then the one to use.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
