@@ -200,7 +200,7 @@ impl Screen {
             self.drawn = lines.len();
         } else if self
             .last_print
-            .map_or(true, |t| t.elapsed() >= Duration::from_secs(5))
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
         {
             self.last_print = Some(Instant::now());
             writeln!(out, "{}", lines.join("\n"))?;

@@ -1,4 +1,4 @@
-//! The CDM counter projection (docs/contract.md §6) as a pure state machine.
+//! The CDM counter projection (contract §6) as a pure state machine.
 //!
 //! `order_cnt` of a pair = the number of distinct orders whose latest known status is CLOSED and
 //! that contain that product (or at least one product of that category). A per-order ledger entry

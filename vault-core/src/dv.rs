@@ -1,4 +1,4 @@
-//! The Data Vault model of docs/contract.md §5, declared with the toolkit ([`crate::data_vault!`]):
+//! The Data Vault model of contract §5, declared with the toolkit ([`crate::data_vault!`]):
 //! row types of every hub, link and satellite, and the builder that turns enriched orders into
 //! deduplicated rows.
 
@@ -15,7 +15,7 @@ use crate::toolkit::RowSet;
 pub const LOAD_SRC: &str = DvRows::MODEL.load_src;
 
 data_vault! {
-    /// Rows of every DV table of the order model (docs/contract.md §5), each table deduplicated
+    /// Rows of every DV table of the order model (contract §5), each table deduplicated
     /// by key.
     pub struct DvRows<'a> {
         model: "orders", schema: "dds", load_src: "orders-system-kafka";
@@ -109,7 +109,7 @@ impl<'a> DvBatch<'a> {
         }
     }
 
-    /// Adds every row of one order (docs/contract.md §5) and returns its hub keys.
+    /// Adds every row of one order (contract §5) and returns its hub keys.
     pub fn add(&mut self, order: &'a EnrichedOrder) -> OrderKeys {
         let k = &self.keys;
         let p = &order.payload;
@@ -139,7 +139,7 @@ impl<'a> DvBatch<'a> {
             h_user_pk,
         });
         // Effective times come from the source: the order version's, and each dictionary
-        // entry's own where the message carries it (docs/data-vault.md, "History").
+        // entry's own where the message carries it (the history rule: the effective time comes from the source).
         let update_ts = order.version_ts();
         let user_ts = p.user.update_ts_utc.unwrap_or(update_ts);
         let restaurant_ts = p.restaurant.update_ts_utc.unwrap_or(update_ts);

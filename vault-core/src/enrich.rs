@@ -1,4 +1,4 @@
-//! Enrichment (docs/contract.md §4): a source order joined with its user and restaurant from the
+//! Enrichment (contract §4): a source order joined with its user and restaurant from the
 //! dictionaries.
 
 use crate::model::{

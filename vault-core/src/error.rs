@@ -92,7 +92,7 @@ impl MessageError {
 /// Decodes one message of any `serde` type as the services decode theirs: at most
 /// [`MAX_MESSAGE_BYTES`], UTF-8, one JSON object, and an error that names the line and column
 /// or the field path of the fault, with its dead-letter reason
-/// ([`MessageError::dead_letter_reason`]). For the stages of other models (`docs/toolkit.md`).
+/// ([`MessageError::dead_letter_reason`]). For the stages of other models.
 pub fn decode_message<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageError> {
     from_json(bytes)
 }

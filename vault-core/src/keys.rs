@@ -1,6 +1,6 @@
 //! Deterministic Data Vault keys: UUIDv5 over delimited business-key material.
 //!
-//! Key spec `vault-keys/1` (see `docs/keys.md`):
+//! Key spec `vault-keys/1`:
 //!
 //! * `key = UUIDv5(namespace, material)`; material is the key's parts joined by `#$#`.
 //! * **Seed-compatible joining** ([`Joining::Plain`]) puts parts in as they are: byte-identical to

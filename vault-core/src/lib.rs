@@ -1,11 +1,68 @@
-//! # vault-core
+//! # streamvault-core (`vault_core`)
 //!
-//! The IO-free heart of vault, the food-delivery Data Vault pipeline: the order model
-//! (docs/contract.md §2–§5.2), enrichment, deterministic UUIDv5 hub/link/satellite keys compatible
-//! with the original Python services, the Data Vault row builders, and the CDM counter projection.
+//! A Data Vault 2.0 toolkit for Rust ETL code: declare your hubs, links and satellites, build
+//! typed rows with deterministic keys, keep every satellite's history by the source's time, and
+//! hand batches to an adapter (`streamvault-pg` writes the DDL, the loader and the history
+//! views for any model declared here). No IO happens in this crate: no network, no database, no
+//! async runtime, and no feature forced on your build.
 //!
-//! No IO happens here: no network, no database, no async runtime. Adapters (`vault-pg`,
-//! `vault-kafka`) and services build on it, and so can any other Rust ETL code.
+//! ```
+//! use vault_core::{data_vault, DvRow, KeySpec, RowSet, Timestamp};
+//!
+//! data_vault! {
+//!     /// Books, members and loans.
+//!     pub struct LibraryRows<'a> {
+//!         model: "library", schema: "library", load_src: "library-app";
+//!         hubs {
+//!             /// A book, by ISBN.
+//!             h_book: HBook<'a> { h_book_pk; isbn: &'a str }
+//!             /// A member, by card number.
+//!             h_member: HMember { h_member_pk; card_no: i64 }
+//!         }
+//!         links {
+//!             /// A loan: a member and a book.
+//!             l_loan: LLoan { hk_loan_pk; h_book_pk -> h_book, h_member_pk -> h_member }
+//!         }
+//!         satellites {
+//!             /// Where a book is, from the time the app says it moved there.
+//!             s_book_state: SBookState<'a> {
+//!                 hk_book_state_pk; h_book_pk -> h_book; state: &'a str, shelf: Option<&'a str>;
+//!                 effective changed_at
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let keys = KeySpec::SEED;
+//! let at = |t: &str| Timestamp::parse(t);
+//! let book = HBook::new(&keys, "978-5-17-090335-1"); // the key from the business key
+//! let mut rows = LibraryRows::default();
+//! // OUT → RETURNED → OUT, then the first message again (a replay).
+//! for (state, shelf, time) in [("OUT", None, "2024-05-01T10:00:00Z"), ("RETURNED", Some("A3"), "2024-05-03 09:00:00"),
+//!                              ("OUT", None, "2024-05-07 18:30:00"), ("OUT", None, "2024-05-01T10:00:00Z")] {
+//!     rows.h_book.push(book.clone());
+//!     rows.s_book_state.push(SBookState::new(&keys, book.isbn, book.h_book_pk, state, shelf, at(time)?));
+//! }
+//! assert_eq!(rows.s_book_state.len(), 3); // three periods; the replay adds nothing
+//! assert_eq!(rows.s_book_state[0].key(), rows.s_book_state[2].key()); // the same value, twice
+//! LibraryRows::MODEL.validate()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! * [`data_vault!`] declares a model; [`toolkit`] documents the rules (business keys,
+//!   history, insert-once satellites, compile-time checks);
+//! * [`KeySpec`] makes the keys: UUIDv5 over delimited material, byte-identical to Python's
+//!   `uuid.uuid5` over the same material (the seed namespace is the original services');
+//! * [`SqlValue`] is how a Rust type becomes a column (text, booleans, integers, floats, exact
+//!   decimals ([`Amount`]), UUIDs, dates, [`Timestamp`]s, instants, JSON, `Option<T>`, and
+//!   types of your own), and [`Column::material`] its key material.
+//!
+//! ## The order model
+//!
+//! The food-delivery pipeline of the streamvault services is a user of the toolkit like any
+//! other: its messages ([`model`]), enrichment ([`enrich()`]), the Data Vault declared with
+//! [`data_vault!`] and its builder ([`DvRows`], [`DvBatch`]), the order report ([`report`]) and
+//! the exact counter projection of its datamarts ([`cdm`]).
 //!
 //! ```
 //! use vault_core::{build_order, order_report, EnrichedOrder, KeySpec, Timestamp};
@@ -25,6 +82,9 @@
 //! assert_eq!(report.payload.products[0].category.name, "Выпечка");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! References of the form "contract §N" are to the pipeline's contract, `docs/contract.md` in
+//! the project's repository.
 
 pub mod amount;
 pub mod cdm;

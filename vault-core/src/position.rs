@@ -1,6 +1,6 @@
 //! Where a consumer stands in one partition: the one position type the Kafka adapter hands
 //! out after a batch and the warehouse records in the batch's transaction
-//! (docs/contract.md §7.7).
+//! (contract §7.7).
 
 /// The next offset to read from one partition (the last offset of a batch + 1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

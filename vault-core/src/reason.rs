@@ -1,4 +1,4 @@
-//! Every reason a message is dead-lettered for (docs/contract.md §7.2), defined once: the
+//! Every reason a message is dead-lettered for (contract §7.2), defined once: the
 //! `vault.reason` header and the `reason` label of `vault_messages_dead_lettered_total`.
 
 /// Why a message went to the dead-letter topic.

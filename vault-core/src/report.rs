@@ -1,4 +1,4 @@
-//! The order report (docs/contract.md §5.2) the DDS service publishes for CDM.
+//! The order report (contract §5.2) the DDS service publishes for CDM.
 
 use crate::dv::OrderKeys;
 use crate::model::{
@@ -8,7 +8,7 @@ use crate::model::{
 use crate::time::Timestamp;
 
 /// What DDS makes of a batch: the Data Vault rows of `orders` (deduplicated by key) and, in
-/// input order, the report of each, sent at `sent_dttm` (docs/contract.md §5–§6). The one
+/// input order, the report of each, sent at `sent_dttm` (contract §5–§6). The one
 /// recipe of the DDS stage, `vault replay` and the tests.
 pub fn vault_batch(
     keys: crate::KeySpec,

@@ -1,5 +1,5 @@
 //! Deterministic, realistic sample data: dictionaries (users, restaurants with menus) and order
-//! histories in the shapes of docs/contract.md §2–§5.2. Used by the simulator, the tests and the
+//! histories in the shapes of contract §2–§5.2. Used by the simulator, the tests and the
 //! benchmarks; the same seed always gives the same data.
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use crate::model::{
 };
 use crate::time::Timestamp;
 
-/// The ten categories shared by name across restaurants (docs/contract.md §3).
+/// The ten categories shared by name across restaurants (contract §3).
 pub const CATEGORIES: [&str; 10] = [
     "Закуски",
     "Салаты",

@@ -29,7 +29,7 @@ impl Timestamp {
     }
 
     /// The same time without fractional seconds: what `sent_dttm` carries
-    /// (`YYYY-MM-DD HH:MM:SS`, docs/contract.md §5.2).
+    /// (`YYYY-MM-DD HH:MM:SS`, contract §5.2).
     pub fn whole_seconds(self) -> Self {
         use chrono::Timelike;
         Timestamp(self.0.with_nanosecond(0).unwrap_or(self.0))

@@ -598,7 +598,7 @@ fn arrivals() -> impl Strategy<Value = Arrivals> {
                     deliveries
                         .iter()
                         .zip(copies)
-                        .flat_map(|(d, c)| std::iter::repeat(*d).take(1 + c))
+                        .flat_map(|(d, c)| std::iter::repeat_n(*d, 1 + c))
                         .collect::<Vec<_>>()
                 })
                 .prop_shuffle(),

@@ -55,6 +55,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dead_letter_outbox",
         sql: include_str!("../migrations/0007_dead_letter_outbox.sql"),
     },
+    Migration {
+        version: 8,
+        name: "bi_views",
+        sql: include_str!("../migrations/0008_bi_views.sql"),
+    },
 ];
 
 /// What a run did.
@@ -64,6 +69,9 @@ pub struct MigrationReport {
     pub applied: Vec<i32>,
     /// Versions found already applied.
     pub already_applied: Vec<i32>,
+    /// Whether the role `vault_bi` exists (and was granted read access to schema `bi`); a
+    /// migration user that may not create roles leaves it to an administrator.
+    pub bi_role: bool,
     /// Whether this run adopted a warehouse of the original services (their tables brought to
     /// vault's shape first, the CDM ledger and counters rebuilt from the Data Vault after).
     pub adopted_original: bool,
@@ -139,6 +147,12 @@ pub fn migrate(client: &mut Client) -> Result<MigrationReport, PgError> {
             .context("rebuild the CDM ledger and counters from the Data Vault")?;
     }
     report.adopted_original = pre_vault;
+    tx.batch_execute(include_str!("../sql/migrate/bi_access.sql"))
+        .context("grant the role vault_bi read access to schema bi")?;
+    report.bi_role = tx
+        .query_one(include_str!("../sql/migrate/bi_role.sql"), &[])
+        .and_then(|row| row.try_get(0))
+        .context("look for the role vault_bi")?;
     tx.commit().context("commit migrations")?;
     Ok(report)
 }

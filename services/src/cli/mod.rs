@@ -367,6 +367,13 @@ fn migrate<F: Fn(&str) -> Option<String>>(
         .max()
         .copied()
         .unwrap_or(0);
+    if !report.bi_role {
+        writeln!(
+            out,
+            "role vault_bi is missing and this user may not create roles: create it as an \
+             administrator (CREATE ROLE vault_bi NOLOGIN), then run vault migrate again (docs/bi.md)"
+        )?;
+    }
     if report.applied.is_empty() {
         writeln!(out, "nothing to apply: schema is at version {latest}")?;
     } else {

@@ -7,7 +7,7 @@ use crate::amount::Amount;
 use crate::error::MessageError;
 use crate::time::Timestamp;
 
-/// A message of topic `stg-service-orders` (docs/contract.md §4): the order with dictionary data
+/// A message of topic `stg-service-orders` (contract §4): the order with dictionary data
 /// joined in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrichedOrder {
@@ -73,7 +73,7 @@ pub struct EnrichedUser {
 }
 
 impl EnrichedUser {
-    /// `user.login` when present, else `user.name` (docs/contract.md §5 `userlogin`).
+    /// `user.login` when present, else `user.name` (contract §5 `userlogin`).
     pub fn userlogin(&self) -> &str {
         self.login.as_deref().unwrap_or(&self.name)
     }

@@ -1,4 +1,4 @@
-//! The messages of the pipeline (docs/contract.md §2–§5.2) as typed values.
+//! The messages of the pipeline (contract §2–§5.2) as typed values.
 //!
 //! Every `from_json` returns a [`MessageError`] naming what is wrong and where; unknown extra
 //! fields are accepted everywhere so producers can add fields without breaking consumers.

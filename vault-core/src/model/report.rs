@@ -8,7 +8,7 @@ use crate::amount::Amount;
 use crate::error::MessageError;
 use crate::time::Timestamp;
 
-/// A message of topic `dds-service-orders` (docs/contract.md §5.2): the order in Data Vault keys.
+/// A message of topic `dds-service-orders` (contract §5.2): the order in Data Vault keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderReport {
     /// The order's hub key.

@@ -7,7 +7,7 @@ use crate::amount::Amount;
 use crate::error::MessageError;
 use crate::time::Timestamp;
 
-/// A message of topic `order-service_orders` (docs/contract.md §2).
+/// A message of topic `order-service_orders` (contract §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceOrder {
     /// The order id.

@@ -76,7 +76,7 @@ pub struct TableDef {
     /// the load clock). A row is one observation of its parent's value at that time, and the
     /// table's identity is `(key, effective)`: the same value at another time is another row,
     /// so A → B → A keeps three periods, and a replay adds nothing. `None`: an insert-once
-    /// satellite (its values never change; one row per key). See `docs/toolkit.md`.
+    /// satellite (its values never change; one row per key). See [`crate::toolkit`].
     pub effective: Option<&'static str>,
 }
 

@@ -2,7 +2,7 @@
 //! deterministic keys ([`crate::KeySpec`]), batches de-duplicated by key, and a description of
 //! the model ([`ModelDef`]) from which an adapter makes the DDL and the loader
 //! (`vault_pg::model`). The order model of this project ([`crate::DvRows`]) is declared with
-//! it too. See `docs/toolkit.md` for a walk-through.
+//! it too. The rules are below; the project's guide walks through a model of its own.
 //!
 //! A model is declared with [`crate::data_vault!`]:
 //!

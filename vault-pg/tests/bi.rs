@@ -1,0 +1,159 @@
+//! The analysts' schema on a real PostgreSQL: `vault migrate` makes schema `bi` (one view per
+//! datamart with names and source ids, a comment on every view and column) and the role
+//! `vault_bi`; a login granted that role reads the views and nothing else — not `stg`, not the
+//! Data Vault, not `vault.consumer_positions` — and writes nothing.
+
+mod common;
+
+use common::{enriched_histories, TestDb};
+
+const VIEWS: [&str; 3] = ["guest_dishes", "guest_categories", "restaurant_categories"];
+
+/// A login of its own, member of vault_bi; dropped at the end.
+struct BiLogin {
+    name: String,
+    db: String,
+    admin: postgres::Config,
+}
+
+impl BiLogin {
+    fn new(db: &TestDb) -> Self {
+        let name = format!("bi_reader_{}", std::process::id());
+        let login = BiLogin {
+            name,
+            db: db.name.clone(),
+            admin: db.config.client_config(),
+        };
+        let mut admin = login
+            .admin
+            .connect(postgres::NoTls)
+            .expect("admin connection");
+        admin
+            .batch_execute(&format!(
+                "DROP ROLE IF EXISTS {0}; CREATE ROLE {0} LOGIN PASSWORD 'bi' IN ROLE vault_bi",
+                login.name
+            ))
+            .expect("a login in vault_bi");
+        login
+    }
+
+    fn connect(&self) -> postgres::Client {
+        let mut config = self.admin.clone();
+        config.user(&self.name).password("bi").dbname(&self.db);
+        config
+            .connect(postgres::NoTls)
+            .expect("the BI login connects")
+    }
+}
+
+impl Drop for BiLogin {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = self.admin.connect(postgres::NoTls) {
+            let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {}", self.name));
+        }
+    }
+}
+
+#[test]
+fn the_bi_role_reads_the_bi_views_and_nothing_else() {
+    let db = TestDb::new("bi");
+    // Orders through the writers of the services (DDS, then CDM's ledger and counters).
+    let versions = enriched_histories(77, 60, 0.2);
+    assert!(!versions.is_empty());
+    let mut client = db.client();
+    for chunk in versions.chunks(25) {
+        let mut batch = vault_core::DvBatch::new(vault_core::KeySpec::SEED);
+        let mut reports = Vec::new();
+        let sent = vault_core::Timestamp::parse("2024-06-01 10:00:00").expect("timestamp");
+        for order in chunk {
+            let keys = batch.add(order);
+            reports.push(vault_core::order_report(order, &keys, sent));
+        }
+        let mut tx = client.transaction().expect("begin");
+        vault_pg::dds::write(&mut tx, batch.rows()).expect("dds");
+        vault_pg::cdm::apply(&mut tx, &reports).expect("cdm");
+        tx.commit().expect("commit");
+    }
+    let login = BiLogin::new(&db);
+    let mut bi = login.connect();
+
+    // The views: rows, names beside the keys, as many rows as the counters above zero.
+    for (view, counters) in VIEWS.iter().zip([
+        "user_product_counters",
+        "user_category_counters",
+        "restaurant_category_counters",
+    ]) {
+        let seen: i64 = bi
+            .query_one(&format!("SELECT count(*) FROM bi.{view}"), &[])
+            .expect("the BI login reads its views")
+            .get(0);
+        let expected = db.scalar(&format!(
+            "SELECT count(*) FROM cdm.{counters} WHERE order_cnt > 0"
+        ));
+        assert!(seen > 0, "bi.{view} is empty");
+        assert_eq!(seen, expected, "bi.{view}");
+    }
+    let unnamed: i64 = bi
+        .query_one(
+            "SELECT count(*) FROM bi.guest_dishes \
+             WHERE guest_name IS NULL OR guest_id IS NULL OR dish_name IS NULL OR dish_id IS NULL",
+            &[],
+        )
+        .expect("names")
+        .get(0);
+    assert_eq!(unnamed, 0, "every row has its names and source ids");
+
+    // Nothing else: the raw layer, the Data Vault, the positions; and no write anywhere.
+    for sql in [
+        "SELECT count(*) FROM stg.order_events",
+        "SELECT count(*) FROM dds.h_user",
+        "SELECT count(*) FROM cdm.user_product_counters",
+        "SELECT count(*) FROM vault.consumer_positions",
+        "DELETE FROM bi.guest_dishes",
+        "UPDATE cdm.user_product_counters SET order_cnt = 0",
+        "CREATE TABLE bi.mine (x int)",
+    ] {
+        let err = bi.batch_execute(sql).expect_err(sql);
+        let code = err.code().map(|c| c.code().to_owned());
+        // 42501 insufficient privilege; 55000 for a write to a view PostgreSQL cannot update,
+        // refused before privileges are looked at (the privileges are checked below).
+        assert!(
+            matches!(code.as_deref(), Some("42501" | "55000")),
+            "{sql}: {err}"
+        );
+    }
+    for view in VIEWS {
+        for privilege in ["INSERT", "UPDATE", "DELETE", "TRUNCATE"] {
+            let granted: bool = bi
+                .query_one(
+                    "SELECT has_table_privilege(current_user, 'bi.' || $1, $2)",
+                    &[&view, &privilege],
+                )
+                .expect("privilege")
+                .get(0);
+            assert!(!granted, "{privilege} on bi.{view}");
+        }
+    }
+
+    // Every view and every column says what it is.
+    let mut admin = db.client();
+    for view in VIEWS {
+        let undocumented: Vec<String> = admin
+            .query(
+                "SELECT a.attname::text FROM pg_attribute a \
+                 WHERE a.attrelid = ('bi.' || $1)::regclass AND a.attnum > 0 \
+                   AND col_description(a.attrelid, a.attnum) IS NULL",
+                &[&view],
+            )
+            .expect("column comments")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(undocumented.is_empty(), "bi.{view}: {undocumented:?}");
+        let comment: Option<String> = admin
+            .query_one("SELECT obj_description(('bi.' || $1)::regclass)", &[&view])
+            .expect("view comment")
+            .get(0);
+        assert!(comment.is_some_and(|c| c.len() > 20), "bi.{view}");
+    }
+}
