@@ -605,10 +605,14 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
         http_port = env.get("HTTP_PORT", {}).get("value", "5000")
         if str(ports.get("http")) != http_port:
             problems.append(f"{p} HTTP_PORT {http_port} is not the http port {ports.get('http')}")
-        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"),
+                            ("readinessProbe", "/readyz")):
             get = (c.get(probe) or {}).get("httpGet") or {}
             if get.get("path") != path or get.get("port") not in ("http", ports.get("http")):
                 problems.append(f"{p} {probe} is not GET {path} on the http port")
+        startup = c.get("startupProbe") or {}
+        if startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3) < 60:
+            problems.append(f"{p} startupProbe allows less than 60 s to start")
         grace = pod.get("terminationGracePeriodSeconds", 30)
         if grace <= SHUTDOWN_SECONDS:
             problems.append(f"{p} terminationGracePeriodSeconds {grace} <= the {SHUTDOWN_SECONDS} s shutdown")

@@ -10,8 +10,10 @@
 //! * [`simulate`], [`redrive`] — the source-system simulator and dead-letter re-drive;
 //! * [`toolkit_guide`] — `docs/toolkit.md`: your own Data Vault, loaded by this runner (its
 //!   code is compiled and run as doc tests);
-//! * [`cli`] — the commands of the `vault` binary (`migrate`, `replay`, `check`, `simulate`, `redrive`).
+//! * [`cli`] — the commands of the `vault` binary ([`cli::Command`]);
+//! * [`build_info`] — the version and git revision every binary reports.
 
+pub mod build_info;
 pub mod cli;
 pub mod clock;
 pub mod exposition;

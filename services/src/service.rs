@@ -12,6 +12,7 @@ use vault_core::{ConfigError, Env};
 use vault_kafka::KafkaConfig;
 use vault_pg::{PgConfig, Warehouse};
 
+use crate::build_info;
 use crate::ops::{self, Health, Metrics};
 use crate::runner::{KafkaClients, Runner, RunnerConfig, Stage};
 use crate::shutdown::Shutdown;
@@ -78,13 +79,37 @@ pub fn process_env() -> ProcessEnv {
     Env::new(lookup)
 }
 
+/// What a service's `--help` says after its options.
+const SERVICE_HELP: &str = "A service takes no arguments: it is configured by environment \
+variables only (KAFKA_*, PG_WAREHOUSE_*, HTTP_PORT, BATCH_*, … and the stage's own; see \
+docs/configuration.md). It serves GET /healthz, /readyz and /metrics on HTTP_PORT (5000) and \
+runs until SIGTERM.\n\
+Exit codes: 0 stopped on SIGTERM; 1 could not run; 2 missing or invalid configuration or usage.";
+
+/// Answers `--help` and `--version` (and refuses any argument, exit 2) before anything else:
+/// neither needs the environment.
+fn command_line<S: Stage>() {
+    clap::Command::new(S::NAME)
+        .version(build_info::VERSION_LINE)
+        .about(S::ABOUT)
+        .after_help(SERVICE_HELP)
+        .get_matches();
+}
+
 /// Runs a service whose stage is built by `stage` from the environment.
 pub fn main<S, F>(stage: F) -> ExitCode
 where
     S: Stage,
     F: FnOnce(&ProcessEnv) -> Result<S, String>,
 {
+    command_line::<S>();
     ops::init_logging();
+    info!(
+        service = S::NAME,
+        version = build_info::VERSION,
+        revision = build_info::REVISION,
+        "starting"
+    );
     let env = process_env();
     let settings = (|| -> Result<_, ConfigError> {
         load_secret_files()?;

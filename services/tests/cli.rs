@@ -285,3 +285,90 @@ fn passwords_can_come_from_files() {
     assert!(stderr(&out).contains("set one of them"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Each binary as built by cargo for this test: the three services and the CLI.
+const BINARIES: [(&str, &str); 4] = [
+    ("stg-service", env!("CARGO_BIN_EXE_stg-service")),
+    ("dds-service", env!("CARGO_BIN_EXE_dds-service")),
+    ("cdm-service", env!("CARGO_BIN_EXE_cdm-service")),
+    ("vault", env!("CARGO_BIN_EXE_vault")),
+];
+
+/// Runs `binary` with `args` and nothing in its environment.
+fn bare(binary: &str, args: &[&str]) -> Output {
+    Command::new(binary)
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap_or_else(|e| panic!("run {binary}: {e}"))
+}
+
+#[test]
+fn every_binary_answers_help_and_version_with_an_empty_environment() {
+    use vault_services::build_info::{REVISION, VERSION, VERSION_LINE};
+    // The revision is the checkout's HEAD when the tests run in one (the build script asks
+    // git), unless VAULT_GIT_REVISION says otherwise (as the image build does); `unknown`
+    // outside a checkout.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match (&head, std::env::var_os("VAULT_GIT_REVISION")) {
+        (Some(head), None) => assert_eq!(REVISION, head, "the build's revision is HEAD"),
+        (None, None) => assert_eq!(REVISION, "unknown"),
+        (_, Some(_)) => assert!(!REVISION.is_empty()),
+    }
+    assert_eq!(VERSION, env!("CARGO_PKG_VERSION"));
+
+    for (name, binary) in BINARIES {
+        let out = bare(binary, &["--version"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name} --version: {}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), format!("{name} {VERSION_LINE}\n"));
+
+        let out = bare(binary, &["--help"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name} --help: {}",
+            stderr(&out)
+        );
+        let help = stdout(&out);
+        assert!(help.contains("Usage:"), "{name} --help: {help}");
+        assert!(help.contains("--version"), "{name} --help: {help}");
+        assert!(
+            help.contains("PG_WAREHOUSE_"),
+            "names its configuration: {help}"
+        );
+
+        // Anything else on a service's command line is a usage error (a service takes no
+        // arguments), before any variable is read.
+        let out = bare(binary, &["--frobnicate"]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name} --frobnicate: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty());
+    }
+    for (name, binary) in &BINARIES[..3] {
+        let help = stdout(&bare(binary, &["--help"]));
+        assert!(help.contains("docs/configuration.md"), "{name}: {help}");
+        assert!(help.contains("/readyz"), "{name}: {help}");
+        // Without arguments and without environment a service stops at once on the first
+        // missing variable (exit 2, one line), as before.
+        let out = bare(binary, &[]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{name}: one line: {err:?}");
+        assert!(err.starts_with(&format!("{name}: ")), "{err}");
+    }
+}

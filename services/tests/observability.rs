@@ -91,3 +91,116 @@ fn every_metric_the_alerts_and_the_dashboard_name_is_exported() {
         exported.len()
     );
 }
+
+#[test]
+fn a_service_reports_its_build_in_its_first_log_line_and_on_metrics() {
+    use vault_services::build_info::{REVISION, VERSION};
+    use vault_services::ops::names;
+    use vault_testkit::pipeline::Kind;
+    let mut p = Pipeline::new("build_info");
+    let cdm = p.spawn(Kind::Cdm);
+    // One series, value 1, whose labels are the build's and the service's (in any order).
+    let labels = [
+        format!("version=\"{VERSION}\""),
+        format!("revision=\"{REVISION}\""),
+        "service=\"cdm-service\"".to_owned(),
+    ];
+    p.wait_for(
+        "vault_build_info on /metrics",
+        Duration::from_secs(30),
+        |p| {
+            let exposition = p.services[cdm].metrics()?;
+            let series: Vec<&str> = exposition
+                .lines()
+                .filter(|l| l.starts_with(&format!("{}{{", names::BUILD_INFO)))
+                .collect();
+            match series[..] {
+                [line]
+                    if line.ends_with("} 1")
+                        && labels.iter().all(|l| line.contains(l.as_str())) =>
+                {
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "one series with {labels:?} = 1 expected: {series:?}"
+                )),
+            }
+        },
+    );
+    let log = std::fs::read_to_string(&p.services[cdm].log).expect("read the service's log");
+    // The harness writes a `=====` header line before each start; then the service's own.
+    let line = log
+        .lines()
+        .find(|l| !l.starts_with("====="))
+        .unwrap_or_else(|| panic!("a log line: {log}"));
+    let first: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("the first log line is JSON ({e}): {log}"));
+    assert_eq!(first["fields"]["message"], "starting", "{first}");
+    assert_eq!(first["fields"]["version"], VERSION, "{first}");
+    assert_eq!(first["fields"]["revision"], REVISION, "{first}");
+    // The PostgreSQL driver's notices come through the `log` crate: with their crate as the
+    // target, without the source path of the machine that built the binary.
+    for line in json_lines(&log) {
+        assert!(!line.to_string().contains(".rs\""), "a source path: {line}");
+        assert_ne!(line["target"], "log", "{line}");
+    }
+}
+
+/// The JSON log lines of a service's log file (the harness's `=====` headers left out).
+fn json_lines(log: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .filter(|l| !l.starts_with("====="))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn a_failed_warehouse_connection_is_one_line_naming_the_server_and_no_source_path() {
+    use vault_testkit::pipeline::Kind;
+    // Nothing listens on a port just freed: every attempt is refused at once.
+    let port = vault_testkit::ports::free_port().to_string();
+    let mut p = Pipeline::new("pg_refused");
+    let cdm = p.spawn_with(Kind::Cdm, &[("PG_WAREHOUSE_PORT", port.as_str())]);
+    let server = format!("127.0.0.1:{port}");
+    let attempts = p.wait_for(
+        "two refused attempts logged",
+        Duration::from_secs(30),
+        |p| {
+            let log = std::fs::read_to_string(&p.services[cdm].log).map_err(|e| e.to_string())?;
+            let attempts: Vec<serde_json::Value> = json_lines(&log)
+                .into_iter()
+                .filter(|l| l["fields"]["message"] == "cannot connect to the warehouse")
+                .collect();
+            match attempts.len() {
+                n if n >= 2 => Ok(attempts),
+                n => Err(format!("{n} attempt line(s) so far")),
+            }
+        },
+    );
+    for line in &attempts {
+        let fields = &line["fields"];
+        assert_eq!(fields["server"], server.as_str(), "{line}");
+        assert_eq!(fields["database"], p.db.name.as_str(), "{line}");
+        let reason = fields["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("refused"), "the reason: {line}");
+        assert_eq!(line["level"], "WARN", "{line}");
+        assert_eq!(line["target"], "vault_pg::pool", "{line}");
+    }
+    let log = std::fs::read_to_string(&p.services[cdm].log).expect("read the service's log");
+    for line in json_lines(&log) {
+        let text = line.to_string();
+        // Not r2d2's own line, nor any line carrying the build machine's source paths (the
+        // `log` crate's records once came with log.file = ~/.cargo/registry/…/src/….rs).
+        assert!(!text.contains(".rs\""), "a source path: {text}");
+        assert!(!text.contains("log.file"), "a source path: {text}");
+        assert_ne!(line["target"], "r2d2", "r2d2's own line: {text}");
+        if text.contains("error connecting to server") {
+            assert_eq!(
+                line["fields"]["server"],
+                server.as_str(),
+                "names no server: {text}"
+            );
+        }
+    }
+    eprintln!("{} attempt lines, e.g. {}", attempts.len(), attempts[0]);
+}

@@ -133,7 +133,7 @@ impl PgError {
 
 /// The server's message and SQLSTATE, or the connection fault, of a driver error (the driver's
 /// own `Display` says only "db error").
-fn describe(err: &postgres::Error) -> String {
+pub(crate) fn describe(err: &postgres::Error) -> String {
     if let Some(db) = err.as_db_error() {
         return format!("{} (SQLSTATE {})", db.message(), db.code().code());
     }

@@ -19,11 +19,14 @@ pub struct Manager {
     writable: bool,
 }
 
-/// Why a pooled connection was not handed out.
+/// Why the pool could not open a connection, or did not hand out a pooled one.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    /// The connection failed.
-    #[error(transparent)]
+    /// A new connection could not be opened.
+    #[error("{}", crate::error::describe(.0))]
+    Connect(postgres::Error),
+    /// A pooled connection failed its check.
+    #[error("{}", crate::error::describe(.0))]
     Pg(#[from] postgres::Error),
     /// The server no longer takes writes.
     #[error("the server is read-only now (a standby, or the database made read-only)")]
@@ -43,7 +46,7 @@ impl r2d2::ManageConnection for Manager {
     type Error = CheckError;
 
     fn connect(&self) -> Result<postgres::Client, CheckError> {
-        Ok(self.inner.connect()?)
+        self.inner.connect().map_err(CheckError::Connect)
     }
 
     fn is_valid(&self, client: &mut postgres::Client) -> Result<(), CheckError> {
@@ -62,6 +65,57 @@ impl r2d2::ManageConnection for Manager {
 
     fn has_broken(&self, client: &mut postgres::Client) -> bool {
         self.inner.has_broken(client)
+    }
+}
+
+/// Logs what the pool's own attempts run into, one line each, naming the server (every
+/// `host:port` of `PG_WAREHOUSE_HOST`, tried in order), the database and the user: r2d2's
+/// default handler logs the driver's bare message ("error connecting to server"), with no
+/// server, through the `log` crate.
+#[derive(Debug)]
+struct PoolEvents {
+    server: String,
+    database: String,
+    user: String,
+}
+
+impl PoolEvents {
+    fn new(config: &PgConfig) -> Self {
+        let server = config
+            .hosts
+            .iter()
+            .map(|(host, port)| match host.contains(':') {
+                true => format!("[{host}]:{port}"),
+                false => format!("{host}:{port}"),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        PoolEvents {
+            server,
+            database: config.dbname.clone(),
+            user: config.user.clone(),
+        }
+    }
+}
+
+impl r2d2::HandleError<CheckError> for PoolEvents {
+    fn handle_error(&self, error: CheckError) {
+        let (server, database, user) = (&self.server, &self.database, &self.user);
+        match error {
+            CheckError::Connect(_) => tracing::warn!(
+                server,
+                database,
+                user,
+                reason = %error,
+                "cannot connect to the warehouse"
+            ),
+            CheckError::Pg(_) | CheckError::ReadOnly => tracing::warn!(
+                server,
+                database,
+                reason = %error,
+                "a pooled warehouse connection failed its check; dropped"
+            ),
+        }
     }
 }
 
@@ -97,6 +151,7 @@ impl Warehouse {
             .max_size(config.pool_size.max(1))
             .min_idle(Some(0))
             .connection_timeout(config.connect_timeout)
+            .error_handler(Box::new(PoolEvents::new(config)))
             .build_unchecked(manager);
         Ok(Warehouse {
             pool,

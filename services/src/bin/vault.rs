@@ -1,4 +1,4 @@
-//! `vault`: the operator CLI (`migrate`, `replay`, `check`). Wiring only: see
+//! `vault`: the operator CLI (its commands: `vault --help`). Wiring only: see
 //! `vault_services::cli`.
 
 use std::process::ExitCode;

@@ -7,13 +7,14 @@ skipped orders); 2 missing or invalid configuration; 3 could not run (warehouse 
 unreachable, faulty stored data).\n\
 Configuration: PG_WAREHOUSE_HOST, PG_WAREHOUSE_PORT, PG_WAREHOUSE_DBNAME, PG_WAREHOUSE_USER, \
 PG_WAREHOUSE_PASSWORD (+ PG_WAREHOUSE_SSLMODE, PG_WAREHOUSE_SSLROOTCERT); replay also \
-REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_TLS.";
+REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_TLS; simulate and redrive also KAFKA_* \
+(docs/configuration.md).";
 
 /// `vault`: operator commands of the warehouse.
 #[derive(Debug, Parser)]
 #[command(
     name = "vault",
-    version,
+    version = crate::build_info::VERSION_LINE,
     about = "Operator commands of the vault warehouse and pipeline: schema, backfill, checks, simulation, dead letters, progress, positions",
     after_help = EXIT_CODES
 )]

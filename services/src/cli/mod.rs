@@ -1,5 +1,7 @@
-//! The commands of the `vault` operator CLI. Configuration comes only from the contract's
-//! environment variables (`PG_WAREHOUSE_*`, `REDIS_*`).
+//! The commands of the `vault` operator CLI ([`Command`]). Configuration comes only from
+//! environment variables, the services' own (docs/configuration.md): `PG_WAREHOUSE_*` for the
+//! commands on the warehouse, `REDIS_*` for `replay` and `simulate`'s dictionaries, `KAFKA_*`
+//! for `simulate` and `redrive`; `watch` reads the stages' /metrics and needs none.
 //!
 //! Exit codes: 0 success; 1 the command ran and found a problem (counters that differ from
 //! their recomputation, raw orders that could not be replayed); 2 missing or invalid
@@ -88,10 +90,11 @@ pub fn main(cli: &Cli) -> ExitCode {
 }
 
 /// Logs (retries, warnings) go to stderr; `RUST_LOG` sets the filter (default: warnings, but
-/// not the connection pool's own error lines, which the command reports itself).
+/// not the connection pool's own lines, one per failed attempt, since the command reports
+/// the failure itself).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,r2d2=off"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,vault_pg::pool=off"));
     // Fails only if a subscriber is already set, which is then the one to use.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

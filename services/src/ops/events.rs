@@ -7,8 +7,8 @@ use std::fmt::Display;
 use std::time::{Duration, Instant};
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tracing::{error, info, warn};
 use vault_kafka::InMessage;
@@ -252,6 +252,17 @@ impl Metrics {
             )?,
             registry,
         };
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                local(names::BUILD_INFO),
+                "1, labelled with the version and the git revision of the running build",
+            ),
+            &["version", "revision"],
+        )?;
+        build_info
+            .with_label_values(&[crate::build_info::VERSION, crate::build_info::REVISION])
+            .set(1);
+        metrics.registry.register(Box::new(build_info))?;
         metrics.registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;

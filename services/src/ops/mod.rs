@@ -5,19 +5,20 @@
 mod events;
 mod health;
 mod http;
+mod logs;
 pub mod names;
 
 pub use events::{BatchCommitted, BatchSteps, Metrics, Step, ERROR_KINDS};
 pub use health::{Health, STALLED_AFTER};
 pub use http::serve;
 
-/// Structured (JSON) logs on stdout, level from `RUST_LOG` (default `info`).
+/// Structured (JSON) logs on stdout, one object per line (`timestamp`, `level`, `fields`,
+/// `target`; no source paths), level from `RUST_LOG` (default `info`).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
-        .json()
+        .event_format(logs::JsonLines)
         .with_env_filter(filter)
-        .with_current_span(false)
         .try_init();
 }

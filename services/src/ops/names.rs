@@ -34,6 +34,8 @@ pub const READY: &str = "vault_ready";
 pub const IDLE: &str = "vault_replica_idle";
 /// Failed batch attempts, by `kind`.
 pub const ERRORS: &str = "vault_errors_total";
+/// 1, labelled with the build's `version` and git `revision` (`crate::build_info`).
+pub const BUILD_INFO: &str = "vault_build_info";
 /// Resident memory of the process.
 pub const RSS: &str = "vault_process_resident_memory_bytes";
 

@@ -22,6 +22,9 @@ pub struct Decoded<T> {
 pub trait Stage {
     /// The service name (`stg-service`, …): logs, metrics, dead-letter headers.
     const NAME: &'static str;
+    /// One line on what the service does, for its `--help`.
+    const ABOUT: &'static str =
+        "A stage of a vault pipeline: Kafka in, PostgreSQL (and Kafka) out.";
     /// Whether the stage produces downstream: then `KAFKA_DESTINATION_TOPIC` is required, and
     /// without it [`Output::send`] is refused.
     const PRODUCES: bool;

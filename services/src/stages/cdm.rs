@@ -11,6 +11,8 @@ pub struct CdmStage;
 
 impl Stage for CdmStage {
     const NAME: &'static str = "cdm-service";
+    const ABOUT: &'static str =
+        "CDM: applies each order report to the exact counter datamarts (cdm.*).";
     const PRODUCES: bool = false;
     type Input<'a> = OrderReport;
 

@@ -59,6 +59,9 @@ impl DdsStage {
 
 impl Stage for DdsStage {
     const NAME: &'static str = "dds-service";
+    const ABOUT: &'static str =
+        "DDS: writes the Data Vault rows (dds.*) of each enriched order and \
+publishes the order report downstream.";
     const PRODUCES: bool = true;
     type Input<'a> = EnrichedOrder;
 

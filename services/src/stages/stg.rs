@@ -29,6 +29,9 @@ fn redis(err: DictionaryError) -> StageError {
 
 impl Stage for StgStage {
     const NAME: &'static str = "stg-service";
+    const ABOUT: &'static str =
+        "STG: keeps each source order (stg.order_events), enriches it from \
+the Redis dictionaries and publishes it downstream.";
     const PRODUCES: bool = true;
     /// The order and its raw payload as stored in `stg.order_events`.
     type Input<'a> = (SourceOrder, &'a str);

@@ -127,6 +127,11 @@ mergeOverwrite would keep the base's value where the override is false or 0.)
 {{- fail (printf "%s: config.%s is required (set it in config or %s.config)" $bin $name $.key) -}}
 {{- end -}}
 {{- end -}}
+{{- $startup := $v.probes.startup | default dict -}}
+{{- $budget := mul ($startup.periodSeconds | default 10) ($startup.failureThreshold | default 3) -}}
+{{- if lt (int $budget) 60 -}}
+{{- fail (printf "probes.startup: periodSeconds x failureThreshold is %d s, under 60 s: a start that waits for its warehouse would be restarted before it serves" (int $budget)) -}}
+{{- end -}}
 {{- $mount := $v.caCertificate.mountPath | default "/crt" | trimSuffix "/" -}}
 {{- $hasCa := or $v.caCertificate.secretName $v.caCertificate.configMapName -}}
 {{- if and $v.caCertificate.secretName $v.caCertificate.configMapName -}}
