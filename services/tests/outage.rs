@@ -22,7 +22,7 @@ use vault_services::simulate::{load_dictionaries, plan, produce, SimulateOptions
 use common::expected::{diff, Expected};
 use common::scenario::{
     load_catalog, producer, send_until, simulate, verify_dead_letters,
-    verify_no_downstream_dead_letters, StopOnUnwind,
+    verify_no_downstream_dead_letters, watch_not_ready, StopOnUnwind,
 };
 use vault_testkit::kafka::dlq;
 use vault_testkit::pipeline::Pipeline;
@@ -340,23 +340,14 @@ fn a_read_only_warehouse_dead_letters_nothing() {
             "read-only: database {} read-only, {cut} sessions cut",
             p.db.name
         );
-        while window.elapsed() < READ_ONLY_FOR {
-            p.ensure_running();
-            for &i in &ids {
-                if let Ok((503, body)) = p.services[i].get("/readyz") {
-                    not_ready.entry(i).or_insert_with(|| {
-                        eprintln!(
-                            "{}: /readyz 503 after {:.1} s: {}",
-                            p.services[i].name,
-                            window.elapsed().as_secs_f64(),
-                            body.trim()
-                        );
-                        body
-                    });
-                }
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        watch_not_ready(
+            &mut p,
+            &ids,
+            window,
+            READ_ONLY_FOR,
+            "the database turned read-only",
+            &mut not_ready,
+        );
         p.db.set_read_only(false);
         eprintln!(
             "read-only: writable again after {:.1} s",

@@ -18,7 +18,7 @@ use vault_services::shutdown::Shutdown;
 use common::expected::Expected;
 use common::scenario::{
     load_catalog, producer, send_until, simulate, verify_dead_letters,
-    verify_no_downstream_dead_letters, StopOnUnwind,
+    verify_no_downstream_dead_letters, watch_not_ready, StopOnUnwind,
 };
 use vault_testkit::kafka::Broker;
 use vault_testkit::pipeline::Pipeline;
@@ -57,23 +57,14 @@ fn primary_stopped_and_standby_promoted_mid_stream() {
         std::thread::sleep(Duration::from_secs(6));
         pair.stop_primary();
         let stopped = Instant::now();
-        while stopped.elapsed() < NO_PRIMARY_FOR {
-            p.ensure_running();
-            for &i in &ids {
-                if let Ok((503, body)) = p.services[i].get("/readyz") {
-                    not_ready.entry(i).or_insert_with(|| {
-                        eprintln!(
-                            "{}: /readyz 503 {:.1} s after the primary stopped: {}",
-                            p.services[i].name,
-                            stopped.elapsed().as_secs_f64(),
-                            body.trim()
-                        );
-                        body
-                    });
-                }
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        watch_not_ready(
+            &mut p,
+            &ids,
+            stopped,
+            NO_PRIMARY_FOR,
+            "the primary stopped",
+            &mut not_ready,
+        );
         pair.promote_standby();
         eprintln!(
             "switchover: the standby is the primary, {:.1} s after the old one stopped",

@@ -331,3 +331,32 @@ pub fn log_len(log: &std::path::Path) -> usize {
         .map(|m| m.len() as usize)
         .unwrap_or(0)
 }
+
+/// For `span` from `since`, keeps the services `ids` running and notes, for each, the first
+/// `/readyz` 503 and its body (`event` says since what, in the log line).
+pub fn watch_not_ready(
+    p: &mut Pipeline,
+    ids: &[usize],
+    since: std::time::Instant,
+    span: std::time::Duration,
+    event: &str,
+    not_ready: &mut BTreeMap<usize, String>,
+) {
+    while since.elapsed() < span {
+        p.ensure_running();
+        for &i in ids {
+            if let Ok((503, body)) = p.services[i].get("/readyz") {
+                not_ready.entry(i).or_insert_with(|| {
+                    eprintln!(
+                        "{}: /readyz 503 {:.1} s after {event}: {}",
+                        p.services[i].name,
+                        since.elapsed().as_secs_f64(),
+                        body.trim()
+                    );
+                    body
+                });
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
