@@ -623,8 +623,10 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
         image = c.get("image", "")
         if image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1]:
             problems.append(f"{p} image {image} has no pinned tag")
-        # env: names, passwords only from Secrets, Redis only for stg, topics
-        unknown = sorted(set(env) - ALLOWED_ENV)
+        # env: names, passwords only from Secrets, Redis only for stg, topics; extraEnv is the
+        # operator's own (a proxy, TZ) and passes as it is
+        extra = {e.get("name") for e in values.get("extraEnv") or []}
+        unknown = sorted(set(env) - ALLOWED_ENV - extra)
         if unknown:
             problems.append(f"{p} env not read by the services: {', '.join(unknown)}")
         for var, e in env.items():

@@ -96,6 +96,12 @@ mergeOverwrite would keep the base's value where the override is false or 0.)
 {{- end -}}
 {{- end -}}
 {{- $own := omit (get .root.Values .key | default dict) "enabled" -}}
+{{- /* A component naming an image of its own does not inherit the global digest (it pins
+another image): it sets its own, or runs by its tag. */ -}}
+{{- $ownImage := get $own "image" | default dict -}}
+{{- if and (or (hasKey $ownImage "repository") (hasKey $ownImage "tag")) (not (hasKey $ownImage "digest")) -}}
+{{- $_ := set $own "image" (merge (dict "digest" "") (deepCopy $ownImage)) -}}
+{{- end -}}
 {{- include "vault.deepMerge" (list $defaults $own) -}}
 {{- end -}}
 
@@ -231,3 +237,15 @@ mergeOverwrite would keep the base's value where the override is false or 0.)
 {{- end -}}
 {{- join "," $hosts -}}
 {{- end -}}
+
+{{/*
+The image reference of an image setting: repository@digest when a digest is set (it pins the
+image by content and wins over the tag), else repository:tag (tag "" = the chart's appVersion).
+*/}}
+{{- define "vault.imageRef" -}}
+{{- if .image.digest -}}
+{{ .image.repository }}@{{ .image.digest }}
+{{- else -}}
+{{ .image.repository }}:{{ .image.tag | default .chart.AppVersion }}
+{{- end -}}
+{{- end }}
