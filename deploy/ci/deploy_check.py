@@ -790,6 +790,23 @@ def check_promtool(promtool: str, verb: str, path: Path) -> str:
     return output.splitlines()[-1].strip()
 
 
+def check_runbooks() -> str:
+    """Every alert's runbook_url is a heading of docs/operations.md (the chart prefixes it with
+    metrics.prometheusRule.runbookBaseUrl)."""
+    ops = (ROOT / "docs" / "operations.md").read_text()
+    anchors = {re.sub(r"[^a-z0-9 _-]", "", h.strip().lower()).replace(" ", "-")
+               for h in re.findall(r"^#+ (.+)$", ops, re.M)}
+    problems = []
+    rules = [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"] if "alert" in r]
+    for rule in rules:
+        url = rule.get("annotations", {}).get("runbook_url", "")
+        path, _, anchor = url.partition("#")
+        if path != "docs/operations.md" or anchor not in anchors:
+            problems.append(f"{rule['alert']}: runbook_url {url!r} is not a heading of docs/operations.md")
+    problems_to_failure(problems)
+    return f"{len(rules)} alerts, each with a runbook_url to its section of docs/operations.md"
+
+
 def check_dashboard() -> str:
     dash = json.loads(DASHBOARD.read_text())
     problems = []
@@ -914,6 +931,7 @@ def main() -> int:
 
     print("-- alerts")
     report.run(f"promtool check rules {rel(ALERTS)}", lambda: check_promtool(args.promtool, "check", ALERTS))
+    report.run("runbook_url of every alert", check_runbooks)
     report.run(f"promtool test rules {rel(ALERTS_TEST)} (a case per alert)",
                lambda: check_promtool(args.promtool, "test", ALERTS_TEST))
     report.run(f"{rel(DASHBOARD)}: a Grafana dashboard, every panel on Prometheus", check_dashboard)
