@@ -443,7 +443,13 @@ class Helm:
         return run(cmd)
 
     def template(self, values: Path | None) -> subprocess.CompletedProcess[str]:
-        cmd = [self.binary, "template", "vault", rel(CHART), "--namespace", "vault"]
+        # The CRDs of the Prometheus Operator and KEDA, as a cluster that has them answers: the
+        # chart renders those objects only where the API has them (.Capabilities guards).
+        cmd = [self.binary, "template", "vault", rel(CHART), "--namespace", "vault",
+               "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
+               "--api-versions", "monitoring.coreos.com/v1/PrometheusRule",
+               "--api-versions", "keda.sh/v1alpha1/ScaledObject",
+               "--api-versions", "keda.sh/v1alpha1/TriggerAuthentication"]
         if values:
             cmd += ["-f", rel(values)]
         return run(cmd)
