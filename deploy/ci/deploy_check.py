@@ -796,6 +796,12 @@ def check_promtool(promtool: str, verb: str, path: Path) -> str:
     return output.splitlines()[-1].strip()
 
 
+def check_chart_readme() -> str:
+    result = run([sys.executable, str(DEPLOY / "ci" / "chart_readme.py"), "--check"])
+    require(result.returncode == 0, (result.stdout + result.stderr).strip())
+    return result.stdout.strip()
+
+
 def check_runbooks() -> str:
     """Every alert's runbook_url is a heading of docs/operations.md (the chart prefixes it with
     metrics.prometheusRule.runbookBaseUrl)."""
@@ -938,6 +944,7 @@ def main() -> int:
     print("-- alerts")
     report.run(f"promtool check rules {rel(ALERTS)}", lambda: check_promtool(args.promtool, "check", ALERTS))
     report.run("runbook_url of every alert", check_runbooks)
+    report.run("the chart's README is made from its values (deploy/ci/chart_readme.py)", check_chart_readme)
     report.run(f"promtool test rules {rel(ALERTS_TEST)} (a case per alert)",
                lambda: check_promtool(args.promtool, "test", ALERTS_TEST))
     report.run(f"{rel(DASHBOARD)}: a Grafana dashboard, every panel on Prometheus", check_dashboard)
