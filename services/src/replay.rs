@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use vault_core::{vault_batch, EnrichedOrder, KeySpec, SourceOrder};
 use vault_pg::cdm::ApplyStats;
+use vault_pg::error::Context;
 use vault_pg::stg::StoredOrder;
 use vault_pg::{PgError, Warehouse};
 
@@ -316,16 +317,12 @@ fn replay_page(
     let dv_rows = batch.into_rows();
     let (written, applied) = with_pg(options, "write dds and cdm", after, retries, || {
         let mut client = warehouse.client()?;
-        let mut tx = client.transaction().map_err(|source| PgError::Db {
-            context: "begin the page's transaction".into(),
-            source,
-        })?;
+        let mut tx = client
+            .transaction()
+            .context("begin the page's transaction")?;
         let written = vault_pg::dds::write(&mut tx, &dv_rows)?;
         let applied = vault_pg::cdm::apply(&mut tx, &reports)?;
-        tx.commit().map_err(|source| PgError::Db {
-            context: "commit the page's transaction".into(),
-            source,
-        })?;
+        tx.commit().context("commit the page's transaction")?;
         Ok((written, applied))
     })?;
     summary.replayed += good.len() as u64;

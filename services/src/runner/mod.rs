@@ -32,7 +32,8 @@ use vault_kafka::{
     Position, Producer,
 };
 use vault_pg::dead_letters::{Place, Waiting};
-use vault_pg::{PgError, Warehouse};
+use vault_pg::error::Context;
+use vault_pg::Warehouse;
 
 pub use config::{Failpoint, RunnerConfig};
 pub use stage::{Decoded, Output, Stage, StageError};
@@ -363,10 +364,7 @@ impl<S: Stage> Runner<S> {
     ) -> Result<(), StageError> {
         let mut steps = BatchSteps::start();
         let mut client = self.warehouse.client()?;
-        let mut tx = client.transaction().map_err(|source| PgError::Db {
-            context: "begin batch".into(),
-            source,
-        })?;
+        let mut tx = client.transaction().context("begin batch")?;
         steps.end(Step::Begin);
         let mut out = Output::new(
             S::NAME,
@@ -411,10 +409,7 @@ impl<S: Stage> Runner<S> {
         // waiting: the batch is then not committed and is read again).
         self.wait_for_acks(pending)?;
         steps.end(Step::Acks);
-        tx.commit().map_err(|source| PgError::Db {
-            context: "commit batch".into(),
-            source,
-        })?;
+        tx.commit().context("commit batch")?;
         steps.end(Step::Commit);
         self.stage.committed();
         if let Some(Failpoint::AfterWarehouseCommit { batch }) = self.config.failpoint {
@@ -580,10 +575,9 @@ impl<S: Stage> Runner<S> {
         }
         let group = self.kafka.group.clone();
         let mut client = self.warehouse.client()?;
-        let mut tx = client.transaction().map_err(|source| PgError::Db {
-            context: "begin delivering dead letters".into(),
-            source,
-        })?;
+        let mut tx = client
+            .transaction()
+            .context("begin delivering dead letters")?;
         let waiting = vault_pg::dead_letters::take(&mut tx, &group, places)?;
         if waiting.is_empty() {
             return Ok(0);
@@ -646,10 +640,7 @@ impl<S: Stage> Runner<S> {
             }
         }
         vault_pg::dead_letters::done(&mut tx, &group, &waiting)?;
-        tx.commit().map_err(|source| PgError::Db {
-            context: "commit delivered dead letters".into(),
-            source,
-        })?;
+        tx.commit().context("commit delivered dead letters")?;
         for letter in &send {
             self.metrics.dead_lettered(letter);
         }
@@ -668,17 +659,13 @@ impl<S: Stage> Runner<S> {
         let single = std::slice::from_ref(message);
         let recorded = positions(single);
         let mut client = self.warehouse.client()?;
-        let mut tx = client.transaction().map_err(|source| PgError::Db {
-            context: "begin recording a refused message".into(),
-            source,
-        })?;
+        let mut tx = client
+            .transaction()
+            .context("begin recording a refused message")?;
         let before = vault_pg::positions::record(&mut tx, &self.kafka.group, &recorded)?;
         let letters = self.decide(single, &before, &[(0, reason, detail)])?;
         vault_pg::dead_letters::record(&mut tx, &self.kafka.group, &letters)?;
-        tx.commit().map_err(|source| PgError::Db {
-            context: "commit a refused message".into(),
-            source,
-        })?;
+        tx.commit().context("commit a refused message")?;
         drop(client);
         self.deliver_decided(&letters);
         self.consumer.commit(&recorded)?;
