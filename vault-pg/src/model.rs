@@ -14,7 +14,7 @@
 //!   writers take locks in one order, hubs before links before satellites so that foreign keys
 //!   hold, insert-only (`ON CONFLICT DO NOTHING`).
 //!
-//! History (docs/toolkit.md): a satellite row is one observation of its parent's value at the
+//! History: a satellite row is one observation of its parent's value at the
 //! effective time the source gives it. Every distinct `(hashdiff, effective time)` is kept, so
 //! a value that comes back (A → B → A) is a period of its own, a value that arrives late lands
 //! where it belongs in time, and a replay adds nothing. Keeping the observations that repeat
@@ -68,7 +68,9 @@ pub fn views(model: &ModelDef) -> Result<String, PgError> {
 
 /// Brings the satellites of `model` made by an earlier release (keyed by their hashdiff alone,
 /// with no effective-time column) to the shape [`ddl`] makes: the effective-time column
-/// (existing rows take their `load_dt`), the primary key `(key, effective time)`, the index on
+/// (existing rows take `-infinity`: no source time is known of them; they keep their load order
+/// among themselves, and what the source sends later supersedes them — their `load_dt` would
+/// outrank it), the primary key `(key, effective time)`, the index on
 /// `(parent, effective time)` in place of the parent's, and the views. Idempotent; a no-op on
 /// tables [`ddl`] made.
 pub fn history_upgrade(model: &ModelDef) -> Result<String, PgError> {
