@@ -171,9 +171,9 @@ impl KafkaConfig {
             .set("enable.partition.eof", "false")
             .set("session.timeout.ms", "10000")
             // A member learns of a rebalance from a heartbeat's answer, and a cooperative
-            // rebalance takes two rounds (revoke, then assign): at librdkafka's default of 3 s a
-            // replica that joined got its first partitions ~6 s later (stages bench); at 1 s,
-            // ~2 s. A tenth of the session timeout, one small request a second.
+            // rebalance takes two rounds (revoke, then assign): a shorter interval than
+            // librdkafka's 3 s hands a joining replica its partitions sooner (measured in
+            // docs/performance.md). A tenth of the session timeout, one small request a second.
             .set("heartbeat.interval.ms", "1000")
             .set("max.poll.interval.ms", "300000")
             .set("statistics.interval.ms", "5000")
@@ -181,9 +181,8 @@ impl KafkaConfig {
             // but only for the partitions in that fetch, and librdkafka has one fetch in flight
             // per broker: a partition that becomes fetchable (just assigned, its offset just
             // reset, its prefetch queue just drained) waits behind a long-poll on the others
-            // for up to this long. At librdkafka's 500 ms that was half of every start-up
-            // (837–859 → 414–441 ms at 100) for ~0.06 % of a core more when idle
-            // (docs/performance.md).
+            // for up to this long. At librdkafka's 500 ms that was half of every start-up (the
+            // figures, and the idle cost of 100 ms, are in docs/performance.md).
             .set("fetch.wait.max.ms", "100")
             // Prefetch at most ~2 MiB and fetch at most 2 MiB at a time (librdkafka's defaults
             // are 64 MiB and 50 MiB): a batch is 1,000 messages of ~1 KiB, and a long backlog
