@@ -207,7 +207,7 @@ fn run<S: Stage>(
         }
     };
     let runner = Runner::new(stage, clients, kafka, warehouse, config, metrics, health);
-    runner.run(&shutdown);
+    runner.run(&shutdown)?;
     info!(service = S::NAME, "stopped");
     Ok(())
 }

@@ -25,6 +25,7 @@ use common::scenario::{
     assert_downstream_exactly_once, load_catalog, producer, send, simulate, verify_dead_letters,
     verify_no_downstream_dead_letters,
 };
+use vault_services::simulate::{plan, SimulateOptions};
 use vault_testkit::http::metric_sum;
 use vault_testkit::pipeline::{Kind, Pipeline};
 use vault_testkit::{require_servers, seed};
@@ -292,4 +293,150 @@ fn a_crash_after_the_dead_letters_were_produced_sends_none_twice() {
     verify_dead_letters(&p, &expected, true, true);
     verify_no_downstream_dead_letters(&p);
     assert_downstream_exactly_once(&p, messages);
+}
+
+/// Each source partition's end offset, by partition.
+fn end_offsets(p: &Pipeline, topic: &str) -> BTreeMap<i32, i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = p.broker.client_config().create().expect("a consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|part| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, part.id(), Duration::from_secs(10))
+                .expect("watermarks");
+            (part.id(), high)
+        })
+        .collect()
+}
+
+/// Deletes the records of `topic` before `before[partition]` (the admin API's DeleteRecords:
+/// what retention does to a topic while a group is away).
+fn delete_records(p: &Pipeline, topic: &str, before: &BTreeMap<i32, i64>) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::{Offset, TopicPartitionList};
+    let admin: AdminClient<DefaultClientContext> =
+        p.broker.client_config().create().expect("an admin client");
+    let mut list = TopicPartitionList::new();
+    for (&partition, &offset) in before {
+        list.add_partition_offset(topic, partition, Offset::Offset(offset))
+            .expect("partition offset");
+    }
+    let done = futures_executor::block_on(admin.delete_records(&list, &AdminOptions::new()))
+        .expect("delete records");
+    for element in done.elements() {
+        assert!(element.error().is_ok(), "{element:?}");
+    }
+}
+
+/// Records of the source topic deleted by retention while stg-service was stopped, past its
+/// position: with `KAFKA_LOST_OFFSETS=stop` it exits 1 naming the gap and loads nothing; with
+/// the default (`skip`) it logs one ERROR per partition with the lost range, counts them in
+/// `vault_offsets_lost_total`, and loads what is left from each partition's first offset.
+#[test]
+fn offsets_deleted_upstream_are_said_counted_and_the_policy_followed() {
+    require_servers();
+    let first = plan(&SimulateOptions {
+        seed: seed(),
+        orders: 200,
+        first_id: 61_000_000,
+        duplicates: 0.0,
+        cancel_after_close: 0.0,
+        unknown: 0.0,
+        garbage: 0.0,
+        ..SimulateOptions::default()
+    });
+    let second = plan(&SimulateOptions {
+        seed: seed(),
+        orders: 200,
+        first_id: 62_000_000,
+        duplicates: 0.0,
+        cancel_after_close: 0.0,
+        unknown: 0.0,
+        garbage: 0.0,
+        ..SimulateOptions::default()
+    });
+    let _redis = load_catalog(&first.catalog);
+    let mut p = Pipeline::new("lost_offsets");
+    let stg = p.spawn(Kind::Stg);
+    let source = p.topics.source.clone();
+    let producer = producer(&p);
+    send(&producer, &source, &first.messages, None);
+    p.wait_for("the first orders in stg", Duration::from_secs(60), |p| {
+        let n = p.db.scalar("SELECT count(*) FROM stg.order_events");
+        (n == 200).then_some(()).ok_or(format!("{n} of 200"))
+    });
+    let read: BTreeMap<i32, i64> = end_offsets(&p, &source);
+    p.services[stg].terminate(Duration::from_secs(10));
+
+    // While it is away: 200 more orders, and retention deletes all but the last 10 of each
+    // partition.
+    send(&producer, &source, &second.messages, None);
+    let ends = end_offsets(&p, &source);
+    let before: BTreeMap<i32, i64> = ends
+        .iter()
+        .map(|(&k, &e)| (k, (e - 10).max(read[&k])))
+        .collect();
+    delete_records(&p, &source, &before);
+    let lost: i64 = before.iter().map(|(k, b)| b - read[k]).sum();
+    assert!(lost > 100, "{lost} offsets deleted past the position");
+
+    // stop: exits 1 naming the gap, loads nothing.
+    p.services[stg].set_env("KAFKA_LOST_OFFSETS", Some("stop"));
+    p.services[stg].start();
+    let mut exit = None;
+    let waited = Instant::now();
+    while exit.is_none() && waited.elapsed() < Duration::from_secs(60) {
+        exit = p.services[stg].reap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let exit = exit.expect("stg-service stops on lost offsets");
+    assert_eq!(exit.code(), Some(1), "{exit:?}");
+    let log = std::fs::read_to_string(&p.services[stg].log).expect("log");
+    assert!(log.contains("KAFKA_LOST_OFFSETS=stop"), "{log}");
+    assert_eq!(p.db.scalar("SELECT count(*) FROM stg.order_events"), 200);
+
+    // skip (the default): said, counted, and the rest loaded.
+    p.services[stg].set_env("KAFKA_LOST_OFFSETS", None);
+    let log_from = std::fs::read_to_string(&p.services[stg].log).map_or(0, |l| l.len());
+    p.services[stg].start();
+    let remaining: i64 = ends.iter().map(|(k, e)| e - before[k]).sum();
+    p.wait_for(
+        "the orders left after the gap in stg",
+        Duration::from_secs(60),
+        |p| {
+            let n = p.db.scalar("SELECT count(*) FROM stg.order_events");
+            (n == 200 + remaining)
+                .then_some(())
+                .ok_or(format!("{n} of {}", 200 + remaining))
+        },
+    );
+    let text = p.services[stg].metrics().expect("metrics");
+    assert_eq!(
+        metric_sum(&text, "vault_offsets_lost_total"),
+        Some(lost as f64)
+    );
+    let log = std::fs::read_to_string(&p.services[stg].log).expect("log");
+    let said: Vec<&str> = log[log_from..]
+        .lines()
+        .filter(|l| l.contains("offsets deleted upstream before they were read"))
+        .collect();
+    let gaps: usize = before.iter().filter(|(k, b)| **b > read[*k]).count();
+    assert_eq!(
+        said.len(),
+        gaps,
+        "one ERROR per partition with a gap: {said:?}"
+    );
+    for line in &said {
+        assert!(
+            line.contains("\"ERROR\"") && line.contains(&source),
+            "{line}"
+        );
+    }
+    p.services[stg].terminate(Duration::from_secs(10));
 }

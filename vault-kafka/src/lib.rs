@@ -15,7 +15,8 @@ pub mod producer;
 
 pub use config::{KafkaConfig, Security};
 pub use consumer::{
-    positions, AssignmentChange, BatchConsumer, InMessage, Position, PositionSource, Resume,
+    positions, AssignmentChange, BatchConsumer, InMessage, LostOffsets, Position, PositionSource,
+    Resume,
 };
 pub use error::KafkaError;
 pub use lag::GroupLag;

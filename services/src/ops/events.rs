@@ -139,6 +139,7 @@ pub struct Metrics {
     errors: IntCounterVec,
     resent: IntCounter,
     reapplied: IntCounter,
+    offsets_lost: IntCounter,
 }
 
 impl Metrics {
@@ -187,6 +188,10 @@ impl Metrics {
         let metrics = Metrics {
             service,
             produced: counter(names::PRODUCED, "Messages produced downstream")?,
+            offsets_lost: counter(
+                names::OFFSETS_LOST,
+                "Offsets of the source topic deleted upstream (retention) before they were read",
+            )?,
             reapplied: counter(
                 names::REAPPLIED,
                 "Messages applied again that the warehouse already held (idempotent, but wasted)",
@@ -313,6 +318,20 @@ impl Metrics {
                 "produced again what a failed attempt had produced (downstream is idempotent)"
             );
         }
+    }
+
+    /// Offsets deleted upstream before they were read: counted, and said once (ERROR).
+    pub fn offsets_lost(&self, lost: &vault_kafka::LostOffsets) {
+        self.offsets_lost.inc_by(lost.count().max(0) as u64);
+        tracing::error!(
+            service = self.service,
+            topic = %lost.topic,
+            partition = lost.partition,
+            from = lost.from,
+            to = lost.to,
+            lost = lost.count(),
+            "offsets deleted upstream before they were read"
+        );
     }
 
     /// A dead letter is on its topic (acknowledged by the broker), after the batch that decided

@@ -32,6 +32,8 @@ pub const ASSIGNED: &str = "vault_assigned_partitions";
 pub const READY: &str = "vault_ready";
 /// 1 while in the group with no partitions.
 pub const IDLE: &str = "vault_replica_idle";
+/// Offsets of the source topic deleted by the broker (retention) before they were read.
+pub const OFFSETS_LOST: &str = "vault_offsets_lost_total";
 /// Failed batch attempts, by `kind`.
 pub const ERRORS: &str = "vault_errors_total";
 /// 1, labelled with the build's `version` and git `revision` (`crate::build_info`).

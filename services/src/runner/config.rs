@@ -20,6 +20,32 @@ pub struct RunnerConfig {
     pub shutdown_timeout: Duration,
     /// `VAULT_TEST_FAILPOINT` (tests only): where the process aborts on purpose.
     pub failpoint: Option<Failpoint>,
+    /// `KAFKA_LOST_OFFSETS` (default `skip`): what a replica does when the broker deleted
+    /// offsets of a partition it takes before they were read.
+    pub lost_offsets: LostOffsetsPolicy,
+}
+
+/// What to do about offsets deleted upstream (retention) before they were read. Either way the
+/// loss is logged (one ERROR per partition, with the range) and counted
+/// (`vault_offsets_lost_total`, alert `VaultOffsetsLost`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostOffsetsPolicy {
+    /// `skip`: go on from the partition's first offset (what is there is still loaded).
+    Skip,
+    /// `stop`: stop the service (exit 1) before it reads anything past the gap, for a person to
+    /// decide (restore the topic, or move the positions with `vault positions`).
+    Stop,
+}
+
+impl std::str::FromStr for LostOffsetsPolicy {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "skip" => Ok(LostOffsetsPolicy::Skip),
+            "stop" => Ok(LostOffsetsPolicy::Stop),
+            _ => Err("expected skip or stop"),
+        }
+    }
 }
 
 /// A place where a test makes the process die on purpose (`VAULT_TEST_FAILPOINT`), to show
@@ -90,6 +116,7 @@ impl RunnerConfig {
             batch_max,
             batch_wait: Duration::from_millis(env.parse_or("BATCH_WAIT_MS", 200)?),
             http_port: env.parse_or("HTTP_PORT", 5000)?,
+            lost_offsets: env.parse_or("KAFKA_LOST_OFFSETS", LostOffsetsPolicy::Skip)?,
             shutdown_timeout: Duration::from_millis(shutdown_ms),
             failpoint: match env.get("VAULT_TEST_FAILPOINT") {
                 None => None,

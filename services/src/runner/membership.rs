@@ -9,6 +9,7 @@ use tracing::{error, info, warn};
 use vault_kafka::{AssignmentChange, BatchConsumer, GroupLag, InMessage};
 use vault_pg::Warehouse;
 
+use super::config::LostOffsetsPolicy;
 use super::{Runner, Stage, IDLE_LOG_EVERY, REJOIN_AFTER, UNJOINED_NOT_READY};
 
 /// Where a consumer of `group` starts: the warehouse's recorded positions
@@ -51,8 +52,21 @@ pub(super) fn partition_list(partitions: &[(String, i32)]) -> String {
 }
 
 impl<S: Stage> Runner<S> {
-    /// Logs every assignment change and every resume from the warehouse's positions.
-    pub(super) fn log_assignment(&mut self) {
+    /// Logs every assignment change and every resume from the warehouse's positions, and
+    /// counts offsets deleted upstream before they were read; with `KAFKA_LOST_OFFSETS=stop`
+    /// returns why the service must stop (before anything past the gap is processed).
+    pub(super) fn log_assignment(&mut self) -> Option<String> {
+        let mut stop = None;
+        for lost in self.consumer.take_lost() {
+            self.metrics.offsets_lost(&lost);
+            if self.config.lost_offsets == LostOffsetsPolicy::Stop {
+                stop = Some(format!(
+                    "{}/{}: offsets {}..{} were deleted upstream before they were read \
+                     (KAFKA_LOST_OFFSETS=stop)",
+                    lost.topic, lost.partition, lost.from, lost.to
+                ));
+            }
+        }
         let mut resumed = Vec::new();
         for resume in self.consumer.take_resumes() {
             match resume {
@@ -102,6 +116,7 @@ impl<S: Stage> Runner<S> {
                 owned.len(),
             );
         }
+        stop
     }
 
     /// `vault_replica_idle`, and the line that says a replica holds no partitions: at once when

@@ -210,7 +210,7 @@ impl<S: Stage> Runner<S> {
 
     /// Runs until `shutdown` is requested; then leaves the group and flushes the producer,
     /// each step bounded (see [`crate::shutdown`]).
-    pub fn run(mut self, shutdown: &Shutdown) {
+    pub fn run(mut self, shutdown: &Shutdown) -> Result<(), String> {
         self.shutdown = shutdown.clone();
         info!(service = S::NAME, topic = %self.kafka.source_topic, group = %self.kafka.group, "started");
         let mut failures: u32 = 0;
@@ -229,7 +229,12 @@ impl<S: Stage> Runner<S> {
                 self.config.batch_wait.max(IDLE_POLL),
                 self.config.batch_wait,
             );
-            self.log_assignment();
+            if let Some(why) = self.log_assignment() {
+                // Nothing of this batch is processed or committed: the next start finds the
+                // same gap, until a person decides.
+                self.stop();
+                return Err(why);
+            }
             if self.look_for_waiting {
                 shutdown.step("delivering the dead letters of committed batches");
                 match self.deliver_waiting() {
@@ -288,6 +293,7 @@ impl<S: Stage> Runner<S> {
             }
         }
         self.stop();
+        Ok(())
     }
 
     /// The end of a stop: leave the group, flush the producer; each step bounded, so that a

@@ -68,6 +68,28 @@ pub struct Resume {
     pub warehouse: i64,
 }
 
+/// Offsets of a partition deleted by the broker (retention) before this group read them: the
+/// partition's start, from the warehouse's position or the group's committed offset, is below
+/// the partition's first offset, so `from..to` were never read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostOffsets {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Where reading was to start (the first offset lost).
+    pub from: i64,
+    /// The partition's first offset now (where reading starts instead).
+    pub to: i64,
+}
+
+impl LostOffsets {
+    /// How many offsets were lost.
+    pub fn count(&self) -> i64 {
+        self.to - self.from
+    }
+}
+
 /// The client context: records assignments and revocations as they happen inside `poll`, and
 /// the consumer lag and group state from librdkafka's periodic statistics (no extra broker
 /// requests); on assignment, starts each partition from the warehouse's position when that is
@@ -80,6 +102,8 @@ pub struct RebalanceContext {
     pub(super) positions: Option<PositionSource>,
     /// Resumes and failures to read the positions, for the caller's log.
     pub(super) resumes: Arc<Mutex<Vec<Result<Resume, String>>>>,
+    /// Offsets deleted upstream before they were read, found on assignment.
+    pub(super) lost: Arc<Mutex<Vec<LostOffsets>>>,
 }
 
 impl std::fmt::Debug for RebalanceContext {
@@ -107,21 +131,34 @@ impl RebalanceContext {
             .map(|e| (e.topic().to_owned(), e.partition()))
             .collect();
         let mut log = Vec::new();
+        // The group's committed offsets, also to tell whether data was lost below them.
+        let committed = consumer
+            .committed_offsets(assignment.clone(), Duration::from_secs(10))
+            .ok();
+        let committed_of = |topic: &str, partition: i32| {
+            committed
+                .as_ref()
+                .and_then(|c| c.find_partition(topic, partition))
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                })
+        };
+        let mut starts: Vec<(String, i32, Option<i64>)> = wanted
+            .iter()
+            .map(|(t, p)| (t.clone(), *p, committed_of(t, *p)))
+            .collect();
         match source(&wanted) {
             Err(e) => log.push(Err(e)),
-            Ok(held) if held.is_empty() => {}
             Ok(held) => {
-                let committed = consumer
-                    .committed_offsets(assignment.clone(), Duration::from_secs(10))
-                    .ok();
                 for (topic, partition, warehouse) in held {
-                    let committed = committed
-                        .as_ref()
-                        .and_then(|c| c.find_partition(&topic, partition))
-                        .and_then(|e| match e.offset() {
-                            Offset::Offset(o) => Some(o),
-                            _ => None,
-                        });
+                    let committed = committed_of(&topic, partition);
+                    if let Some(start) = starts
+                        .iter_mut()
+                        .find(|(t, p, _)| *t == topic && *p == partition)
+                    {
+                        start.2 = Some(start.2.map_or(warehouse, |c| c.max(warehouse)));
+                    }
                     if committed.is_some_and(|c| c >= warehouse) {
                         continue;
                     }
@@ -142,6 +179,28 @@ impl RebalanceContext {
                     }
                 }
             }
+        }
+        // A start below the partition's first offset: the broker deleted what was not read
+        // yet (retention ran while the group was away). librdkafka then starts at the first
+        // offset (auto.offset.reset=earliest); the caller says so, counts it, or stops.
+        let mut lost = Vec::new();
+        for (topic, partition, start) in starts {
+            let Some(start) = start else { continue };
+            if let Ok((low, _)) =
+                consumer.fetch_watermarks(&topic, partition, Duration::from_secs(5))
+            {
+                if start < low {
+                    lost.push(LostOffsets {
+                        topic,
+                        partition,
+                        from: start,
+                        to: low,
+                    });
+                }
+            }
+        }
+        if let Ok(mut found) = self.lost.lock() {
+            found.extend(lost);
         }
         if let Ok(mut resumes) = self.resumes.lock() {
             resumes.extend(log);

@@ -18,7 +18,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
-pub use context::{PositionSource, RebalanceContext, Resume};
+pub use context::{LostOffsets, PositionSource, RebalanceContext, Resume};
 
 use crate::config::KafkaConfig;
 use crate::error::KafkaError;
@@ -333,6 +333,16 @@ impl BatchConsumer {
             .resumes
             .lock()
             .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+
+    /// The offsets deleted upstream before this group read them, found on the assignments
+    /// since the last call.
+    pub fn take_lost(&self) -> Vec<LostOffsets> {
+        self.context
+            .lost
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
             .unwrap_or_default()
     }
 
