@@ -21,7 +21,7 @@ use vault_services::simulate::{load_dictionaries, plan, produce, SimulateOptions
 
 use common::expected::{diff, Expected};
 use common::scenario::{
-    load_catalog, producer, send_until, simulate, verify_dead_letters,
+    assert_each_was_not_ready, load_catalog, producer, send_until, simulate, verify_dead_letters,
     verify_no_downstream_dead_letters, watch_not_ready, StopOnUnwind,
 };
 use vault_testkit::kafka::dlq;
@@ -355,16 +355,7 @@ fn a_read_only_warehouse_dead_letters_nothing() {
         );
         sending.join().expect("the producer thread");
     });
-    let missing: Vec<&str> = ids
-        .iter()
-        .filter(|i| !not_ready.contains_key(i))
-        .map(|&i| p.services[i].name.as_str())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "not reported on /readyz while the warehouse was read-only: {missing:?}\n{}",
-        p.diagnostics()
-    );
+    assert_each_was_not_ready(&p, &ids, &not_ready, "while the warehouse was read-only");
     let writable = Instant::now();
     p.settle("the exact end state after the read-only window", |p| {
         expected.verify(&p.db)

@@ -17,7 +17,7 @@ use vault_services::shutdown::Shutdown;
 
 use common::expected::Expected;
 use common::scenario::{
-    load_catalog, producer, send_until, simulate, verify_dead_letters,
+    assert_each_was_not_ready, load_catalog, producer, send_until, simulate, verify_dead_letters,
     verify_no_downstream_dead_letters, watch_not_ready, StopOnUnwind,
 };
 use vault_testkit::kafka::Broker;
@@ -73,16 +73,7 @@ fn primary_stopped_and_standby_promoted_mid_stream() {
         sending.join().expect("the producer thread");
         sent_at = Instant::now();
     });
-    let missing: Vec<&str> = ids
-        .iter()
-        .filter(|i| !not_ready.contains_key(i))
-        .map(|&i| p.services[i].name.as_str())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "not reported on /readyz while there was no primary: {missing:?}\n{}",
-        p.diagnostics()
-    );
+    assert_each_was_not_ready(&p, &ids, &not_ready, "while there was no primary");
     p.settle("the exact end state after the switchover", |p| {
         expected.verify(&p.db)
     });

@@ -360,3 +360,23 @@ pub fn watch_not_ready(
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
 }
+
+/// Every service of `ids` answered `/readyz` 503 at least once ([`watch_not_ready`]) `during`
+/// the fault.
+pub fn assert_each_was_not_ready(
+    p: &Pipeline,
+    ids: &[usize],
+    not_ready: &BTreeMap<usize, String>,
+    during: &str,
+) {
+    let missing: Vec<&str> = ids
+        .iter()
+        .filter(|i| !not_ready.contains_key(i))
+        .map(|&i| p.services[i].name.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not reported on /readyz {during}: {missing:?}\n{}",
+        p.diagnostics()
+    );
+}
