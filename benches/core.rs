@@ -10,7 +10,8 @@
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use uuid::Uuid;
 use vault_benches::enriched_orders;
-use vault_core::{build_order, DvBatch, EnrichedOrder, KeySpec, SEED_NAMESPACE};
+use vault_core::orders::{build_order, DvBatch, EnrichedOrder};
+use vault_core::{KeySpec, SEED_NAMESPACE};
 
 fn keys(c: &mut Criterion) {
     let mut group = c.benchmark_group("keys");

@@ -1,8 +1,8 @@
 //! Shared fixtures of the benchmarks (see `core.rs`): realistic enriched orders from
-//! `vault_core::sample` (a few restaurants with 20–50 dishes each, ten shared categories,
+//! `vault_core::orders::sample` (a few restaurants with 20–50 dishes each, ten shared categories,
 //! hundreds of users, orders of one to five dishes), the same for every run.
 
-use vault_core::sample::{Catalog, Rng};
+use vault_core::orders::sample::{Catalog, Rng};
 use vault_core::Timestamp;
 
 /// `n` enriched orders (docs/contract.md §4) as JSON lines.

@@ -16,11 +16,9 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use vault_core::sample::{Catalog, Rng};
-use vault_core::{
-    order_report, Column, DvBatch, DvRow, EnrichedOrder, KeySpec, OrderReport, RowVisitor,
-    Timestamp, LOAD_SRC,
-};
+use vault_core::orders::sample::{Catalog, Rng};
+use vault_core::orders::{order_report, DvBatch, EnrichedOrder, OrderReport, LOAD_SRC};
+use vault_core::{Column, DvRow, KeySpec, RowVisitor, Timestamp};
 use vault_testkit::TestDb;
 
 fn main() {

@@ -15,7 +15,8 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
 use serde::Serialize;
-use vault_core::{build_order, DvRow, EnrichedOrder, KeySpec, RowVisitor, LOAD_SRC};
+use vault_core::orders::{build_order, EnrichedOrder, LOAD_SRC};
+use vault_core::{DvRow, KeySpec, RowVisitor};
 
 /// One output line: the table name, the row's columns, `load_src`.
 #[derive(Serialize)]

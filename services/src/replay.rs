@@ -19,7 +19,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use vault_core::{vault_batch, EnrichedOrder, KeySpec, SourceOrder};
+use vault_core::orders::{vault_batch, EnrichedOrder, SourceOrder};
+use vault_core::KeySpec;
 use vault_pg::cdm::ApplyStats;
 use vault_pg::error::Context;
 use vault_pg::stg::StoredOrder;
@@ -68,8 +69,8 @@ pub struct Progress {
 pub struct Skipped {
     /// `stg.order_events.object_id`.
     pub object_id: i64,
-    /// The reason code: a `vault_core::MessageError::reason` (`invalid_shape`, …) or a
-    /// `vault_core::EnrichError::reason` (`unknown_user`, …).
+    /// The reason code: a `vault_core::pipeline::MessageError::reason` (`invalid_shape`, …) or a
+    /// `vault_core::orders::EnrichError::reason` (`unknown_user`, …).
     pub reason: &'static str,
     /// What exactly is wrong.
     pub detail: String,

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tracing::{error, info, warn};
-use vault_core::{ConfigError, Env};
+use vault_core::pipeline::{ConfigError, Env};
 use vault_kafka::KafkaConfig;
 use vault_pg::{PgConfig, Warehouse};
 
@@ -20,7 +20,7 @@ use crate::shutdown::Shutdown;
 /// Exit code for a configuration error.
 pub const EXIT_CONFIG: u8 = 2;
 
-/// The process environment as a [`vault_core::Env`].
+/// The process environment as a [`vault_core::pipeline::Env`].
 pub type ProcessEnv = Env<fn(&str) -> Option<String>>;
 
 /// The passwords that may also come from a file: `NAME_FILE` holds the path of a file whose

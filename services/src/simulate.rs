@@ -5,8 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use vault_core::sample::{Catalog, Rng};
-use vault_core::{SourceOrder, Timestamp};
+use vault_core::orders::sample::{Catalog, Rng};
+use vault_core::orders::SourceOrder;
+use vault_core::Timestamp;
 use vault_kafka::{KafkaError, OutRecord, Producer};
 use vault_redis::{DictionaryError, RedisWriter};
 
@@ -136,11 +137,11 @@ pub fn plan(options: &SimulateOptions) -> Plan {
             continue;
         }
         // A CLOSED order later cancelled arrives twice: CLOSED first, then CANCELLED.
-        if last.payload.final_status == vault_core::OrderStatus::Cancelled {
+        if last.payload.final_status == vault_core::orders::OrderStatus::Cancelled {
             if let Some(closed) = history
                 .iter()
                 .rev()
-                .find(|v| v.payload.final_status == vault_core::OrderStatus::Closed)
+                .find(|v| v.payload.final_status == vault_core::orders::OrderStatus::Closed)
             {
                 messages.push(Planned::Order(closed.clone()));
             }
@@ -163,17 +164,17 @@ fn unreachable_history(id: i64) -> SourceOrder {
         object_id: id,
         object_type: "order".into(),
         sent_dttm: Timestamp::new(Default::default()),
-        payload: vault_core::SourcePayload {
-            restaurant: vault_core::IdRef { id: "none".into() },
+        payload: vault_core::orders::SourcePayload {
+            restaurant: vault_core::orders::IdRef { id: "none".into() },
             date: Timestamp::new(Default::default()),
-            user: vault_core::IdRef { id: "none".into() },
+            user: vault_core::orders::IdRef { id: "none".into() },
             order_items: Vec::new(),
             bonus_payment: None,
             cost: vault_core::Amount::from_i64(0),
             payment: vault_core::Amount::from_i64(0),
             bonus_grant: None,
             statuses: Vec::new(),
-            final_status: vault_core::OrderStatus::Open,
+            final_status: vault_core::orders::OrderStatus::Open,
             update_ts: Timestamp::new(Default::default()),
         },
     }

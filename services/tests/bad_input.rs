@@ -19,8 +19,9 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use serde_json::{json, Value};
-use vault_core::sample::{Catalog, Rng};
-use vault_core::{order_report, DvBatch, EnrichedOrder, KeySpec, SourceOrder, Timestamp};
+use vault_core::orders::sample::{Catalog, Rng};
+use vault_core::orders::{order_report, DvBatch, EnrichedOrder, SourceOrder};
+use vault_core::{KeySpec, Timestamp};
 use vault_kafka::{OutRecord, Producer};
 
 use common::scenario::load_catalog;

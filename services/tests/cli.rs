@@ -4,7 +4,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use vault_core::sample::Rng;
+use vault_core::orders::sample::Rng;
 
 use common::Scenario;
 use vault_testkit::{require_env, seed, RedisKeys, TestDb};

@@ -4,8 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use vault_core::sample::{Catalog, Rng};
-use vault_core::{SourceOrder, Timestamp, User};
+use vault_core::orders::sample::{Catalog, Rng};
+use vault_core::orders::{SourceOrder, User};
+use vault_core::Timestamp;
 use vault_services::{CacheConfig, EntryKind, RedisDictionary};
 
 use vault_testkit::{redis_config, seed, RedisKeys};

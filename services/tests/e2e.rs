@@ -14,8 +14,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vault_core::sample::{Catalog, Rng};
-use vault_core::User;
+use vault_core::orders::sample::{Catalog, Rng};
+use vault_core::orders::User;
 use vault_services::simulate::{plan, Planned, SimulateOptions};
 
 use common::expected::Expected;

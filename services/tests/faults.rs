@@ -16,7 +16,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use vault_core::sample::Rng;
+use vault_core::orders::sample::Rng;
 use vault_services::shutdown::Shutdown;
 
 use common::expected::Expected;

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use vault_core::sample::Catalog;
+use vault_core::orders::sample::Catalog;
 use vault_core::Timestamp;
 use vault_services::simulate::{plan, Planned, SimulateOptions};
 

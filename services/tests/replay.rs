@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
-use vault_core::sample::Rng;
-use vault_core::{OrderStatus, SourceOrder, Timestamp};
+use vault_core::orders::sample::Rng;
+use vault_core::orders::{OrderStatus, SourceOrder};
+use vault_core::Timestamp;
 use vault_pg::stg::StgEvent;
 use vault_services::{
     replay, CacheConfig, Progress, RedisDictionary, ReplayError, ReplayOptions, ReplaySummary,
@@ -126,7 +127,7 @@ fn replay_equals_the_writers() {
     // every version: a row per version in these satellites, whose effective time is the
     // order's).
     let (dds_w, dds_r) = (writers.dds(false), replayed.dds(false));
-    for &name in vault_core::DvRows::TABLES {
+    for &name in vault_core::orders::DvRows::TABLES {
         let (w, r) = (table(&dds_w, name), table(&dds_r, name));
         assert!(!w.is_empty(), "{name} is empty");
         if name == "s_order_status" || name == "s_order_cost" {
@@ -244,7 +245,7 @@ fn unknown_ids_and_unparsable_rows_are_reported_not_dropped() {
         payload: r#"{"hello": "world", "cost": 5}"#,
     });
     let payload = String::from_utf8(vault_testkit::message(&template)).expect("utf-8");
-    let raw = vault_core::raw_payload(payload.as_bytes()).expect("payload");
+    let raw = vault_core::orders::raw_payload(payload.as_bytes()).expect("payload");
     db.stg_raw(StgEvent {
         object_id: 14,
         object_type: "bonus_event",

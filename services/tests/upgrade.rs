@@ -14,11 +14,9 @@ use std::time::Duration;
 
 use postgres::types::ToSql;
 use serde_json::Value;
-use vault_core::sample::Rng;
-use vault_core::{
-    order_report, Column, DvBatch, DvRow, EnrichedOrder, KeySpec, RowVisitor, SourceOrder,
-    Timestamp, LOAD_SRC,
-};
+use vault_core::orders::sample::Rng;
+use vault_core::orders::{order_report, DvBatch, EnrichedOrder, SourceOrder, LOAD_SRC};
+use vault_core::{Column, DvRow, KeySpec, RowVisitor, Timestamp};
 use vault_kafka::{OutRecord, Producer};
 
 use common::Scenario;
@@ -94,7 +92,7 @@ fn as_original(order: &EnrichedOrder) -> EnrichedOrder {
 /// Loads `versions` (in arrival order) into the original warehouse as the original services did.
 fn load_like_the_original(
     db: &TestDb,
-    catalog: &vault_core::sample::Catalog,
+    catalog: &vault_core::orders::sample::Catalog,
     versions: &[SourceOrder],
 ) {
     let mut client = db.client();

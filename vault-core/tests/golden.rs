@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use vault_core::{build_order, Amount, DvRow, EnrichedOrder, KeySpec, RowVisitor};
+use vault_core::orders::{build_order, EnrichedOrder};
+use vault_core::{Amount, DvRow, KeySpec, RowVisitor};
 
 const KEYS: &str = include_str!("golden/keys.json");
 const NUMBERS: &str = include_str!("golden/numbers.jsonl");

@@ -6,6 +6,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::Value;
 use uuid::Uuid;
+use vault_core::orders::*;
+use vault_core::pipeline::*;
 use vault_core::*;
 
 // ---------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 //! The toolkit on the order model and on a model of its own: declarations that hold together,
 //! hashdiffs formed from the declared attributes, batches de-duplicated by key, versions kept.
 
-use vault_core::sample::{Catalog, Rng};
+use vault_core::orders::sample::{Catalog, Rng};
+use vault_core::orders::{build_order, DvRows};
 use vault_core::{
-    build_order, data_vault, hashdiff, DvRow, DvRows, KeySpec, ModelError, RowSet, RowVisitor,
-    SqlType, TableKind, Timestamp,
+    data_vault, hashdiff, DvRow, KeySpec, ModelError, RowSet, RowVisitor, SqlType, TableKind,
+    Timestamp,
 };
 
 data_vault! {
@@ -39,7 +40,7 @@ fn the_order_model_is_a_valid_declaration_with_the_contracts_tables() {
     let model = DvRows::MODEL;
     model.validate().expect("valid");
     assert_eq!(model.schema, "dds");
-    assert_eq!(model.load_src, vault_core::LOAD_SRC);
+    assert_eq!(model.load_src, vault_core::orders::LOAD_SRC);
     let names: Vec<&str> = model.tables.iter().map(|t| t.name).collect();
     assert_eq!(names, DvRows::TABLES);
     let kinds = |kind| model.tables.iter().filter(|t| t.kind == kind).count();
@@ -279,8 +280,8 @@ fn declarations_that_do_not_hold_together_are_refused() {
 /// satellite's `new` its hashdiff; both equal what the order builder computes by hand.
 #[test]
 fn keys_derive_from_the_declaration() {
-    use vault_core::dv::{HOrder, HUser, SOrderStatus, SUserNames};
-    use vault_core::OrderStatus;
+    use vault_core::orders::dv::{HOrder, HUser, SOrderStatus, SUserNames};
+    use vault_core::orders::OrderStatus;
     let keys = KeySpec::SEED;
     let at = ts("2022-11-19 16:06:36");
     let order = HOrder::new(&keys, 322519, at);

@@ -6,7 +6,7 @@
 //! passed through `KAFKA_EXTRA_CONFIG` without code changes.
 
 use rdkafka::ClientConfig;
-use vault_core::{ConfigError, Env};
+use vault_core::pipeline::{ConfigError, Env};
 
 /// Where the CA certificate of the original deployment lived.
 pub const DEFAULT_CA_FILE: &str = "/crt/YandexInternalRootCA.crt";
@@ -229,7 +229,7 @@ impl KafkaConfig {
 /// `bootstrap.servers` from `KAFKA_HOST` (`host`, `host:port`, `[v6]` or `[v6]:port`, several
 /// separated by commas) and the default port.
 pub fn bootstrap_servers(hosts: &str, default_port: u16) -> Result<String, String> {
-    let servers: Vec<String> = vault_core::config::host_list(hosts, default_port)?
+    let servers: Vec<String> = vault_core::pipeline::config::host_list(hosts, default_port)?
         .into_iter()
         .map(|(host, port)| match host.contains(':') {
             true => format!("[{host}]:{port}"),
@@ -258,7 +258,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        vault_core::env_from_pairs(pairs)
+        vault_core::pipeline::env_from_pairs(pairs)
     }
 
     const LOCAL: [(&str, &str); 5] = [

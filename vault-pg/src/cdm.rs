@@ -1,7 +1,7 @@
 //! The exact CDM applier: reports → ledger + counters, in the caller's transaction.
 //!
 //! For each batch: lock the batch's orders (advisory, sorted), load their ledger entries, run
-//! `vault_core::CounterBatch` over the reports in arrival order, then write the changed ledger
+//! `vault_core::orders::CounterBatch` over the reports in arrival order, then write the changed ledger
 //! entries and the net counter deltas. Replays, duplicates, cancellations and stale versions
 //! therefore give exact counts, and two appliers on the same order serialise.
 
@@ -10,10 +10,10 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::NaiveDateTime;
 use postgres::Transaction;
 use uuid::Uuid;
-use vault_core::{
+use vault_core::orders::{
     CounterBatch, CounterKey, CounterNames, LedgerEntry, OrderReport, OrderStatus, Outcome,
-    Timestamp,
 };
+use vault_core::Timestamp;
 
 use crate::error::{Context, PgError};
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use vault_core::{ConfigError, Env};
+use vault_core::pipeline::{ConfigError, Env};
 
 /// How TLS is used, as libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,12 +108,13 @@ impl PgConfig {
         }
         let hosts = env.required("PG_WAREHOUSE_HOST")?;
         let port: u16 = env.parse("PG_WAREHOUSE_PORT")?;
-        let hosts =
-            vault_core::config::host_list(&hosts, port).map_err(|reason| ConfigError::Invalid {
+        let hosts = vault_core::pipeline::config::host_list(&hosts, port).map_err(|reason| {
+            ConfigError::Invalid {
                 name: "PG_WAREHOUSE_HOST".into(),
                 value: hosts.clone(),
                 reason,
-            })?;
+            }
+        })?;
         Ok(PgConfig {
             hosts,
             target_session_attrs: env
@@ -187,7 +188,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        vault_core::env_from_pairs(pairs)
+        vault_core::pipeline::env_from_pairs(pairs)
     }
 
     const BASE: [(&str, &str); 5] = [

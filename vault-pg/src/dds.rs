@@ -1,14 +1,14 @@
-//! The order model's Data Vault writer: [`crate::model::write`] on `vault_core::DvRows` —
+//! The order model's Data Vault writer: [`crate::model::write`] on `vault_core::orders::DvRows` —
 //! every table of a batch in one statement each (`unnest` over one array per column,
 //! `ON CONFLICT DO NOTHING`; satellites keep one row per value and effective time), inside the
 //! caller's transaction.
 
 use postgres::Transaction;
-use vault_core::DvRows;
+use vault_core::orders::DvRows;
 
 use crate::error::PgError;
 
-/// Writes a batch of deduplicated rows (from [`vault_core::DvBatch`]); hubs first, then links and
+/// Writes a batch of deduplicated rows (from [`vault_core::orders::DvBatch`]); hubs first, then links and
 /// satellites, so foreign keys hold. Returns the number of rows newly inserted.
 pub fn write(tx: &mut Transaction<'_>, rows: &DvRows<'_>) -> Result<u64, PgError> {
     crate::model::write(tx, rows)
@@ -69,5 +69,5 @@ mod tests {
 
     const MIGRATION_HEADER_END: &str = "-- (generated: vault_pg::model::history_upgrade)\n";
 
-    use vault_core::DvRows;
+    use vault_core::orders::DvRows;
 }

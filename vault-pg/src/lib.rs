@@ -8,7 +8,7 @@
 //!   keys, foreign keys, indexes, a `_current` view per satellite) and its loader, one
 //!   statement per table per batch (`unnest` arrays), insert-only;
 //! * [`dds`] — the order model's writer on that loader, rows deduplicated in memory first by
-//!   `vault_core::DvBatch`;
+//!   `vault_core::orders::DvBatch`;
 //! * [`cdm`] — the exact counter applier: a per-order ledger plus the three datamarts, updated in
 //!   the same transaction from `vault_core`'s projection;
 //! * [`positions`] — the Kafka positions a batch consumed, recorded in the batch's transaction;

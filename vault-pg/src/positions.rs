@@ -5,7 +5,7 @@ use postgres::{Client, Transaction};
 
 use crate::error::{Context, PgError};
 
-pub use vault_core::Position;
+pub use vault_core::pipeline::Position;
 
 /// Records positions for `consumer` (a consumer group, say); positions only move forward.
 /// Returns the positions recorded before for these partitions: a message of the batch below

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use postgres::{GenericClient, Transaction};
-use vault_core::{MessageError, SourceOrder, Timestamp};
+use vault_core::orders::SourceOrder;
+use vault_core::pipeline::MessageError;
+use vault_core::Timestamp;
 
 use crate::error::{Context, PgError};
 
@@ -25,7 +27,7 @@ pub struct StgEvent<'a> {
 
 impl<'a> StgEvent<'a> {
     /// The event of a parsed order whose raw payload text is `payload`
-    /// (see [`vault_core::model::raw_payload`]).
+    /// (see [`vault_core::orders::model::raw_payload`]).
     pub fn new(order: &'a SourceOrder, payload: &'a str) -> Self {
         StgEvent {
             object_id: order.object_id,

@@ -62,12 +62,12 @@ fn the_bi_role_reads_the_bi_views_and_nothing_else() {
     assert!(!versions.is_empty());
     let mut client = db.client();
     for chunk in versions.chunks(25) {
-        let mut batch = vault_core::DvBatch::new(vault_core::KeySpec::SEED);
+        let mut batch = vault_core::orders::DvBatch::new(vault_core::KeySpec::SEED);
         let mut reports = Vec::new();
         let sent = vault_core::Timestamp::parse("2024-06-01 10:00:00").expect("timestamp");
         for order in chunk {
             let keys = batch.add(order);
-            reports.push(vault_core::order_report(order, &keys, sent));
+            reports.push(vault_core::orders::order_report(order, &keys, sent));
         }
         let mut tx = client.transaction().expect("begin");
         vault_pg::dds::write(&mut tx, batch.rows()).expect("dds");

@@ -6,7 +6,8 @@ mod common;
 
 use common::{enriched_histories, TestDb};
 use proptest::prelude::*;
-use vault_core::{vault_batch, EnrichedOrder, KeySpec, Timestamp};
+use vault_core::orders::{vault_batch, EnrichedOrder};
+use vault_core::{KeySpec, Timestamp};
 use vault_pg::check::cdm_mismatches;
 
 /// One warehouse transaction as the DDS and CDM services make it: rows, then counters.
@@ -50,7 +51,7 @@ proptest! {
             let copy = index.get(&arrivals).clone();
             arrivals.push(copy);
         }
-        let mut rng = vault_core::sample::Rng::new(shuffle_seed);
+        let mut rng = vault_core::orders::sample::Rng::new(shuffle_seed);
         for i in (1..arrivals.len()).rev() {
             let j = rng.below(i as u64 + 1) as usize;
             arrivals.swap(i, j);
@@ -81,7 +82,10 @@ fn closed_then_cancelled_is_uncounted_and_names_follow() {
     let db = TestDb::new("cdm_cancel");
     let versions = enriched_histories(5, 1, 1.0); // one order: OPEN … CLOSED, then CANCELLED
     let (before_cancel, cancel) = versions.split_at(versions.len() - 1);
-    assert_eq!(cancel[0].payload.status, vault_core::OrderStatus::Cancelled);
+    assert_eq!(
+        cancel[0].payload.status,
+        vault_core::orders::OrderStatus::Cancelled
+    );
     load_batch(&db, before_cancel);
     let products = db.scalar("SELECT count(*) FROM cdm.user_product_counters WHERE order_cnt = 1");
     assert!(products >= 1);

@@ -5,7 +5,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{enriched_histories, TestDb};
-use vault_core::{DvBatch, DvRow, DvRows, EnrichedOrder, KeySpec, RowVisitor};
+use vault_core::orders::{DvBatch, DvRows, EnrichedOrder};
+use vault_core::{DvRow, KeySpec, RowVisitor};
 
 fn load(db: &TestDb, orders: &[EnrichedOrder], batch_size: usize) -> u64 {
     let mut client = db.client();

@@ -107,8 +107,8 @@ fn a_warehouse_of_the_original_services_is_upgraded_in_place() {
       "payload": {"restaurant": {"id": "r1"}, "date": "2022-11-19 16:06:36", "user": {"id": "u1"},
       "order_items": [], "cost": 300, "payment": 300, "final_status": "CLOSED",
       "update_ts": "2022-11-19 16:06:36"}}"#;
-    let order = vault_core::SourceOrder::from_json(message.as_bytes()).expect("valid");
-    let payload = vault_core::raw_payload(message.as_bytes()).expect("payload");
+    let order = vault_core::orders::SourceOrder::from_json(message.as_bytes()).expect("valid");
+    let payload = vault_core::orders::raw_payload(message.as_bytes()).expect("payload");
     let mut client = db.client();
     let mut tx = client.transaction().expect("begin");
     vault_pg::stg::upsert(&mut tx, &[vault_pg::stg::StgEvent::new(&order, payload)])
@@ -125,7 +125,8 @@ fn a_warehouse_of_the_original_services_is_upgraded_in_place() {
 /// dictionary's time) is a third period and current.
 #[test]
 fn a_previous_release_warehouse_keeps_its_history_through_the_upgrade() {
-    use vault_core::{DvBatch, EnrichedOrder, KeySpec};
+    use vault_core::orders::{DvBatch, EnrichedOrder};
+    use vault_core::KeySpec;
     let db = TestDb::empty("migrate_history");
     let mut client = db.client();
     client

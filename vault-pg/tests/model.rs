@@ -279,7 +279,7 @@ fn columns(db: &TestDb) -> BTreeSet<(String, String, String)> {
 fn the_order_models_generated_ddl_gives_the_tables_of_its_migrations() {
     let migrated = TestDb::new("model_migrated");
     let generated = TestDb::empty("model_generated");
-    vault_pg::model::create(&mut *generated.client(), &vault_core::DvRows::MODEL)
+    vault_pg::model::create(&mut *generated.client(), &vault_core::orders::DvRows::MODEL)
         .expect("apply the generated DDL");
     let (m, g) = (columns(&migrated), columns(&generated));
     assert!(!g.is_empty());
@@ -297,7 +297,7 @@ fn the_order_models_generated_ddl_gives_the_tables_of_its_migrations() {
 
 #[test]
 fn the_order_models_status_is_current_by_version_whatever_the_arrival_order() {
-    use vault_core::{DvBatch, OrderStatus};
+    use vault_core::orders::{DvBatch, OrderStatus};
     let db = TestDb::new("model_status");
     let mut versions = common::enriched_histories(31, 1, 0.0);
     let first = versions.remove(0);

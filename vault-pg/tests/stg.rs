@@ -4,8 +4,9 @@
 mod common;
 
 use common::TestDb;
-use vault_core::sample::{Catalog, Rng};
-use vault_core::{raw_payload, SourceOrder, Timestamp};
+use vault_core::orders::sample::{Catalog, Rng};
+use vault_core::orders::{raw_payload, SourceOrder};
+use vault_core::Timestamp;
 use vault_pg::stg::{self, StgEvent};
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vault_core::{ConfigError, Env};
+use vault_core::pipeline::{ConfigError, Env};
 
 /// The in-process cache in front of Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +124,9 @@ mod tests {
 
     #[test]
     fn the_ttl_comes_from_redis_cache_ttl_ms() {
-        let config =
-            |pairs: &[(&str, &str)]| CacheConfig::from_env(&vault_core::env_from_pairs(pairs));
+        let config = |pairs: &[(&str, &str)]| {
+            CacheConfig::from_env(&vault_core::pipeline::env_from_pairs(pairs))
+        };
         assert_eq!(config(&[]), Ok(CacheConfig::default()));
         let short = config(&[("REDIS_CACHE_TTL_MS", "200")]).expect("valid");
         assert_eq!(short.ttl, Duration::from_millis(200));

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vault_core::{EnrichError, EnrichedOrder, Restaurant, SourceOrder, User};
+use vault_core::orders::{EnrichError, EnrichedOrder, Restaurant, SourceOrder, User};
 
 use crate::cache::{Cache, CacheConfig};
 use crate::config::RedisConfig;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
-use vault_core::{ConfigError, Env};
+use vault_core::pipeline::{ConfigError, Env};
 
 /// How to reach the dictionary.
 #[derive(Clone, PartialEq, Eq)]
@@ -129,7 +129,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        vault_core::env_from_pairs(pairs)
+        vault_core::pipeline::env_from_pairs(pairs)
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use vault_core::{enrich, EnrichError, EnrichedOrder, MessageError, Restaurant, SourceOrder, User};
+use vault_core::orders::{enrich, EnrichError, EnrichedOrder, Restaurant, SourceOrder, User};
+use vault_core::pipeline::MessageError;
 
 /// The two kinds of dictionary entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,8 +1,9 @@
 //! A database of a test's own on the stack's PostgreSQL, and what the tests read from it.
 
 use serde_json::Value;
-use vault_core::sample::Catalog;
-use vault_core::{raw_payload, vault_batch, EnrichedOrder, KeySpec, SourceOrder, Timestamp};
+use vault_core::orders::sample::Catalog;
+use vault_core::orders::{raw_payload, vault_batch, EnrichedOrder, SourceOrder};
+use vault_core::{KeySpec, Timestamp};
 use vault_pg::stg::StgEvent;
 use vault_pg::{PgConfig, PooledClient, Warehouse};
 

@@ -21,7 +21,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use vault_core::{Env, SourceOrder};
+use vault_core::orders::SourceOrder;
+use vault_core::pipeline::Env;
 use vault_pg::PgConfig;
 use vault_redis::RedisConfig;
 
@@ -50,7 +51,7 @@ pub fn require_env(name: &str) -> String {
     }
 }
 
-/// The process environment as `vault_core::Env` (what the services read their settings from).
+/// The process environment as `vault_core::pipeline::Env` (what the services read their settings from).
 pub fn process_env() -> Env<impl Fn(&str) -> Option<String>> {
     Env::new(|name: &str| std::env::var(name).ok())
 }

@@ -1,6 +1,6 @@
 //! Redis keys a test set, deleted at the end.
 
-use vault_core::sample::Catalog;
+use vault_core::orders::sample::Catalog;
 use vault_redis::RedisWriter;
 
 use crate::redis_config;

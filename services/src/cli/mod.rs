@@ -12,7 +12,7 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use vault_core::{ConfigError, Env};
+use vault_core::pipeline::{ConfigError, Env};
 use vault_pg::migrate::MIGRATIONS;
 use vault_pg::{PgConfig, PgError, Warehouse};
 

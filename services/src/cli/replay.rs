@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use vault_core::Env;
+use vault_core::pipeline::Env;
 use vault_pg::{PgConfig, Warehouse};
 
 use super::{one_line, CliError, ReplayArgs, Verdict};

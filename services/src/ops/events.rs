@@ -181,7 +181,7 @@ impl Metrics {
             registry.register(Box::new(h.clone()))?;
             Ok(h)
         };
-        let reasons: Vec<&str> = vault_core::DeadLetterReason::ALL
+        let reasons: Vec<&str> = vault_core::pipeline::DeadLetterReason::ALL
             .iter()
             .map(|r| r.as_str())
             .collect();
@@ -434,7 +434,7 @@ mod tests {
     fn every_labelled_series_starts_at_zero_and_events_count() {
         let metrics = Metrics::new("test-service").expect("metrics");
         let before = exposition::parse(&metrics.render());
-        for reason in vault_core::DeadLetterReason::ALL {
+        for reason in vault_core::pipeline::DeadLetterReason::ALL {
             let found = before.iter().any(|s| {
                 s.name == names::DEAD_LETTERED
                     && s.labels

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use vault_core::{ConfigError, Env};
+use vault_core::pipeline::{ConfigError, Env};
 
 /// Batching and HTTP settings.
 #[derive(Debug, Clone, PartialEq, Eq)]

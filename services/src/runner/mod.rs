@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, error, info, warn};
-use vault_core::DeadLetterReason;
+use vault_core::pipeline::DeadLetterReason;
 use vault_kafka::deadletter::{already_on_topic, dead_letter, fit};
 use vault_kafka::{
     positions, BatchConsumer, GroupLag, InMessage, KafkaConfig, KafkaError, OutRecord, Pending,

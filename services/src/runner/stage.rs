@@ -5,7 +5,7 @@
 //! retry, and what a message refused for good is dead-lettered as.
 
 use postgres::Transaction;
-use vault_core::{DeadLetterReason, MessageError};
+use vault_core::pipeline::{DeadLetterReason, MessageError};
 use vault_kafka::{KafkaError, OutRecord, Pending, Producer};
 use vault_pg::PgError;
 

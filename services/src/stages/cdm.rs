@@ -1,7 +1,8 @@
 //! CDM (docs/contract.md §6): order reports applied to the ledger and the three datamarts.
 
 use postgres::Transaction;
-use vault_core::{MessageError, OrderReport};
+use vault_core::orders::OrderReport;
+use vault_core::pipeline::MessageError;
 
 use crate::runner::{Decoded, Output, Stage, StageError};
 

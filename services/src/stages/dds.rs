@@ -2,7 +2,9 @@
 //! downstream.
 
 use postgres::Transaction;
-use vault_core::{vault_batch, ConfigError, EnrichedOrder, Env, KeySpec, MessageError};
+use vault_core::orders::{vault_batch, EnrichedOrder};
+use vault_core::pipeline::{ConfigError, Env, MessageError};
+use vault_core::KeySpec;
 use vault_pg::model::KnownKeys;
 
 use crate::runner::{Decoded, Output, Stage, StageError};
@@ -95,7 +97,7 @@ publishes the order report downstream.";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vault_core::env_from_pairs;
+    use vault_core::pipeline::env_from_pairs;
 
     #[test]
     fn dds_known_keys_sizes_the_cache() {

@@ -1,7 +1,8 @@
 //! STG (docs/contract.md §4): keep the raw order, enrich it from Redis, publish it downstream.
 
 use postgres::Transaction;
-use vault_core::{raw_payload, MessageError, SourceOrder};
+use vault_core::orders::{raw_payload, SourceOrder};
+use vault_core::pipeline::MessageError;
 use vault_pg::stg::{self, StgEvent};
 use vault_redis::{DictionaryError, RedisDictionary};
 

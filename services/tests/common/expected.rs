@@ -1,5 +1,5 @@
 //! What the warehouse must hold after a simulated run, computed from the plan by a plain loop,
-//! independently of the code under test (no `vault_core::dv`, no `vault_core::cdm`): keys are
+//! independently of the code under test (no `vault_core::orders::dv`, no `vault_core::orders::cdm`): keys are
 //! UUIDv5 over the docs/contract.md §5.1 material, counters count each order's newest version if
 //! CLOSED.
 
@@ -8,8 +8,8 @@ use std::fmt::Debug;
 
 use chrono::NaiveDateTime;
 use uuid::Uuid;
-use vault_core::sample::Catalog;
-use vault_core::{MenuItem, OrderStatus, SourceOrder};
+use vault_core::orders::sample::Catalog;
+use vault_core::orders::{MenuItem, OrderStatus, SourceOrder};
 use vault_services::simulate::Planned;
 
 use vault_testkit::TestDb;
@@ -72,9 +72,9 @@ fn newest<'a>(map: &mut BTreeMap<i64, &'a SourceOrder>, order: &'a SourceOrder) 
 impl Expected {
     /// From the messages sent and the dictionaries in Redis.
     pub fn from_plan(messages: &[Planned], catalog: &Catalog) -> Self {
-        let users: HashMap<&str, &vault_core::User> =
+        let users: HashMap<&str, &vault_core::orders::User> =
             catalog.users.iter().map(|u| (u.id.as_str(), u)).collect();
-        let restaurants: HashMap<&str, &vault_core::Restaurant> = catalog
+        let restaurants: HashMap<&str, &vault_core::orders::Restaurant> = catalog
             .restaurants
             .iter()
             .map(|r| (r.id.as_str(), r))

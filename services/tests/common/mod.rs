@@ -7,8 +7,9 @@
 // part, and `pub` is for the binaries.
 #![allow(dead_code, unreachable_pub)]
 
-use vault_core::sample::{Catalog, Rng};
-use vault_core::{SourceOrder, Timestamp};
+use vault_core::orders::sample::{Catalog, Rng};
+use vault_core::orders::SourceOrder;
+use vault_core::Timestamp;
 
 pub mod expected;
 pub mod scenario;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use vault_core::sample::Catalog;
+use vault_core::orders::sample::Catalog;
 use vault_kafka::Producer;
 use vault_services::shutdown::Shutdown;
 use vault_services::simulate::{plan, produce, Planned, SimulateOptions};

@@ -1,7 +1,7 @@
 //! The Data Vault toolkit: declare your own hubs, links and satellites in Rust, get typed rows,
 //! deterministic keys ([`crate::KeySpec`]), batches de-duplicated by key, and a description of
 //! the model ([`ModelDef`]) from which an adapter makes the DDL and the loader
-//! (`vault_pg::model`). The order model of this project ([`crate::DvRows`]) is declared with
+//! (`vault_pg::model`). The order model of this project ([`crate::orders::DvRows`]) is declared with
 //! it too. The rules are below; the project's guide walks through a model of its own.
 //!
 //! A model is declared with [`crate::data_vault!`]:

@@ -78,7 +78,7 @@ impl InMessage {
     }
 }
 
-pub use vault_core::Position;
+pub use vault_core::pipeline::Position;
 
 /// The positions after a batch: per partition, last offset + 1.
 pub fn positions(batch: &[InMessage]) -> Vec<Position> {

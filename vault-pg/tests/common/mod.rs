@@ -6,8 +6,9 @@
 // Helpers shared by the test binaries of this crate, not an API.
 #![allow(unreachable_pub)]
 
-use vault_core::sample::{Catalog, Rng};
-use vault_core::{EnrichedOrder, SourceOrder, Timestamp};
+use vault_core::orders::sample::{Catalog, Rng};
+use vault_core::orders::{EnrichedOrder, SourceOrder};
+use vault_core::Timestamp;
 
 pub use vault_testkit::TestDb;
 

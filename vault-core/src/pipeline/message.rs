@@ -61,8 +61,8 @@ impl MessageError {
     }
 
     /// The dead-letter reason.
-    pub fn dead_letter_reason(&self) -> crate::DeadLetterReason {
-        use crate::DeadLetterReason as R;
+    pub fn dead_letter_reason(&self) -> crate::pipeline::DeadLetterReason {
+        use crate::pipeline::DeadLetterReason as R;
         match self {
             MessageError::Syntax { .. } => R::InvalidJson,
             MessageError::Shape { .. } => R::InvalidShape,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::amount::Amount;
-use crate::error::MessageError;
+use crate::pipeline::message::MessageError;
 use crate::time::Timestamp;
 
 /// A message of topic `order-service_orders` (contract §2).

@@ -1,7 +1,7 @@
 //! Enrichment (contract §4): a source order joined with its user and restaurant from the
 //! dictionaries.
 
-use crate::model::{
+use crate::orders::model::{
     EnrichedOrder, EnrichedPayload, EnrichedUser, NamedRef, Product, Restaurant, SourceOrder, User,
     ORDER_OBJECT_TYPE,
 };
@@ -45,8 +45,8 @@ impl EnrichError {
     }
 
     /// The dead-letter reason.
-    pub fn dead_letter_reason(&self) -> crate::DeadLetterReason {
-        use crate::DeadLetterReason as R;
+    pub fn dead_letter_reason(&self) -> crate::pipeline::DeadLetterReason {
+        use crate::pipeline::DeadLetterReason as R;
         match self {
             EnrichError::InvalidEntry { .. } => R::InvalidDictionaryEntry,
             EnrichError::UnknownUser(_) => R::UnknownUser,

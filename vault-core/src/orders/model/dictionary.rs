@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::amount::Amount;
-use crate::error::{from_json, MessageError};
+use crate::pipeline::message::{from_json, MessageError};
 use crate::time::Timestamp;
 
 /// A user as stored in Redis under its id.

@@ -85,7 +85,7 @@ mod tests {
     /// docs/configuration.md's table of reasons lists exactly these.
     #[test]
     fn the_configuration_docs_list_every_reason() {
-        let docs = include_str!("../../docs/configuration.md");
+        let docs = include_str!("../../../docs/configuration.md");
         let section = docs
             .split("## Dead letters")
             .nth(1)

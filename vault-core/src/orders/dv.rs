@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::amount::Amount;
 use crate::data_vault;
 use crate::keys::KeySpec;
-use crate::model::{EnrichedOrder, OrderStatus};
+use crate::orders::model::{EnrichedOrder, OrderStatus};
 use crate::time::Timestamp;
 use crate::toolkit::RowSet;
 

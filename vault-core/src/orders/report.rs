@@ -1,7 +1,7 @@
 //! The order report (contract §5.2) the DDS service publishes for CDM.
 
-use crate::dv::OrderKeys;
-use crate::model::{
+use crate::orders::dv::OrderKeys;
+use crate::orders::model::{
     EnrichedOrder, KeyedName, OrderReport, ReportPayload, ReportProduct, ReportUser,
     ORDER_REPORT_OBJECT_TYPE,
 };
@@ -14,8 +14,8 @@ pub fn vault_batch(
     keys: crate::KeySpec,
     orders: &[EnrichedOrder],
     sent_dttm: Timestamp,
-) -> (crate::DvBatch<'_>, Vec<OrderReport>) {
-    let mut batch = crate::DvBatch::new(keys);
+) -> (crate::orders::DvBatch<'_>, Vec<OrderReport>) {
+    let mut batch = crate::orders::DvBatch::new(keys);
     let reports = orders
         .iter()
         .map(|order| {
@@ -26,7 +26,7 @@ pub fn vault_batch(
     (batch, reports)
 }
 
-/// The report of an order whose rows were built with keys `keys` (from [`crate::DvBatch::add`]).
+/// The report of an order whose rows were built with keys `keys` (from [`crate::orders::DvBatch::add`]).
 pub fn order_report(order: &EnrichedOrder, keys: &OrderKeys, sent_dttm: Timestamp) -> OrderReport {
     let p = &order.payload;
     let products = p

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::amount::Amount;
-use crate::error::MessageError;
+use crate::pipeline::message::MessageError;
 use crate::time::Timestamp;
 
 /// A message of topic `stg-service-orders` (contract §4): the order with dictionary data

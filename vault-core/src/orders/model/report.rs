@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::amount::Amount;
-use crate::error::MessageError;
+use crate::pipeline::message::MessageError;
 use crate::time::Timestamp;
 
 /// A message of topic `dds-service-orders` (contract §5.2): the order in Data Vault keys.

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::model::{OrderReport, OrderStatus};
+use crate::orders::model::{OrderReport, OrderStatus};
 use crate::time::Timestamp;
 
 /// What the ledger remembers of one order: its last applied version and what that version holds.

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
-use crate::error::{from_json, MessageError};
+use crate::pipeline::message::{from_json, MessageError};
 
 /// `object_type` of source and enriched orders.
 pub const ORDER_OBJECT_TYPE: &str = "order";

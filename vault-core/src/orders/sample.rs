@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use chrono::Duration;
 
 use crate::amount::Amount;
-use crate::enrich::EnrichError;
-use crate::model::{
+use crate::orders::enrich::EnrichError;
+use crate::orders::model::{
     EnrichedOrder, IdRef, MenuItem, OrderStatus, Restaurant, SourceItem, SourceOrder,
     SourcePayload, StatusEntry, User, ORDER_OBJECT_TYPE,
 };
@@ -215,7 +215,7 @@ impl Catalog {
     /// `order` enriched from this catalog, as STG enriches it from Redis.
     pub fn enrich(&self, order: &SourceOrder) -> Result<EnrichedOrder, EnrichError> {
         let p = &order.payload;
-        crate::enrich::enrich(
+        crate::orders::enrich::enrich(
             order,
             self.user(&p.user.id),
             self.restaurant(&p.restaurant.id),
