@@ -227,6 +227,7 @@ fn declarations_that_do_not_hold_together_are_refused() {
         schema: "m",
         load_src: "t",
         tables,
+        pits: &[],
     };
     let sat = TableDef {
         name: "s",

@@ -60,6 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bi_views",
         sql: include_str!("../migrations/0008_bi_views.sql"),
     },
+    Migration {
+        version: 9,
+        name: "effectivity_and_pit",
+        sql: include_str!("../migrations/0009_effectivity_and_pit.sql"),
+    },
 ];
 
 /// What a run did.

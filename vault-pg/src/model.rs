@@ -35,7 +35,8 @@ use postgres::types::ToSql;
 use postgres::{GenericClient, Transaction};
 use uuid::Uuid;
 use vault_core::{
-    Column, ColumnDef, DvRow, ModelDef, RowSet, RowVisitor, SqlType, TableDef, TableKind, Timestamp,
+    Column, ColumnDef, DvRow, ModelDef, PitDef, RowSet, RowVisitor, SqlType, TableDef, TableKind,
+    Timestamp,
 };
 
 use crate::error::{Context, PgError};
@@ -51,6 +52,9 @@ pub fn ddl(model: &ModelDef) -> Result<String, PgError> {
     );
     for table in model.tables {
         sql.push_str(&table_ddl(model, table));
+    }
+    for pit in model.pits {
+        sql.push_str(&pit_ddl(model, pit));
     }
     sql.push_str(&views_sql(model));
     Ok(sql)
@@ -92,12 +96,61 @@ pub fn history_upgrade(model: &ModelDef) -> Result<String, PgError> {
         ));
         sql.push_str(&index_sql(model, table, &[parent.name, effective]));
     }
-    sql.push_str(&views_sql(model));
+    sql.push_str(&satellite_views_sql(model));
     Ok(sql)
 }
 
 /// [`views`] of a validated model.
 fn views_sql(model: &ModelDef) -> String {
+    let mut sql = satellite_views_sql(model);
+    sql.push_str(&pattern_views_sql(model));
+    sql
+}
+
+/// The views and functions of the effectivity satellites and point-in-time tables of a
+/// validated model.
+pub(crate) fn pattern_views_sql(model: &ModelDef) -> String {
+    let mut sql = String::new();
+    for table in model
+        .tables
+        .iter()
+        .filter(|t| t.kind == TableKind::Effectivity)
+    {
+        let (Some(driving), Some(effective)) = (table.driving(), table.effective) else {
+            continue;
+        };
+        let key = table.key();
+        let ascending =
+            |alias: &str| format!("{alias}.{effective}, {alias}.load_dt, {alias}.{key}");
+        let values = [
+            ("schema", model.schema),
+            ("table", table.name),
+            ("driving", driving.name),
+            ("key", key),
+            ("effective", effective),
+            (
+                "order",
+                &format!("s.{effective} DESC, s.load_dt DESC, s.{key} DESC") as &str,
+            ),
+            ("ascending", &ascending("o")),
+            ("s_ascending", &ascending("s")),
+        ];
+        for template in [
+            include_str!("../sql/model/effectivity_current_view.sql"),
+            include_str!("../sql/model/effectivity_as_of_function.sql"),
+            include_str!("../sql/model/effectivity_periods_view.sql"),
+        ] {
+            sql.push_str(&fill(template, &values));
+        }
+    }
+    for pit in model.pits {
+        sql.push_str(&pit_refresh_sql(model, pit));
+    }
+    sql
+}
+
+/// The views (and as-of functions) of the satellites of a validated model.
+fn satellite_views_sql(model: &ModelDef) -> String {
     let mut sql = String::new();
     for table in model
         .tables
@@ -170,7 +223,7 @@ pub fn create(client: &mut impl GenericClient, model: &ModelDef) -> Result<(), P
         .context(format!("create the tables of model {}", model.name))
 }
 
-fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
+pub(crate) fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
     let mut columns = Vec::with_capacity(table.columns.len());
     for column in table.columns {
         let line = match column.references {
@@ -214,6 +267,20 @@ fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
             format!("insert-once, keyed by {}", table.key()),
             table.key().to_owned(),
         ),
+        (TableKind::Effectivity, Some(effective)) => (
+            "effectivity satellite",
+            format!(
+                "one row per observation of a link ({}) at an effective time ({effective}), active or ended",
+                table.key()
+            ),
+            format!("{}, {effective}", table.key()),
+        ),
+        // TableKind is non-exhaustive; validate() refuses the shapes not handled here.
+        _ => (
+            "table",
+            format!("keyed by {}", table.key()),
+            table.key().to_owned(),
+        ),
     };
     let mut sql = fill(
         include_str!("../sql/model/table.sql"),
@@ -227,14 +294,104 @@ fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
         ],
     );
     for column in table.columns.iter().filter(|c| c.references.is_some()) {
-        // A historized satellite reads its parent's periods in time order: one index serves
-        // that and the foreign key.
+        if table.kind == TableKind::Effectivity && column.name == table.key() {
+            continue; // the primary key (key, effective time) serves the link's foreign key
+        }
+        // A historized satellite reads its parent's periods in time order (an effectivity
+        // satellite its driving key's): one index serves that and the foreign key.
         match table.effective {
             Some(effective) => sql.push_str(&index_sql(model, table, &[column.name, effective])),
             None => sql.push_str(&index_sql(model, table, &[column.name])),
         }
     }
     sql
+}
+
+/// The columns a point-in-time table keeps of one satellite: its key, and its effective time
+/// (the load time of an insert-once satellite).
+fn pit_columns(satellite: &TableDef) -> (String, String) {
+    let time = satellite.effective.unwrap_or("load_dt");
+    (
+        satellite.key().to_owned(),
+        format!("{}_{time}", satellite.name),
+    )
+}
+
+/// The table of one point-in-time table (of a validated model).
+pub(crate) fn pit_ddl(model: &ModelDef, pit: &PitDef) -> String {
+    let hub_key = model.table(pit.hub).map_or("?", TableDef::key);
+    let mut columns = Vec::new();
+    for satellite in pit.satellites.iter().filter_map(|name| model.table(name)) {
+        let (key, time) = pit_columns(satellite);
+        columns.push(format!(
+            "    {key} uuid NOT NULL,\n    {time} timestamp NOT NULL,"
+        ));
+    }
+    fill(
+        include_str!("../sql/model/pit_table.sql"),
+        &[
+            ("schema", model.schema),
+            ("table", pit.name),
+            ("hub", pit.hub),
+            ("hub_key", hub_key),
+            ("satellites", &pit.satellites.join(", ")),
+            ("columns", &columns.join("\n")),
+        ],
+    )
+}
+
+/// The refresh function of one point-in-time table (of a validated model).
+fn pit_refresh_sql(model: &ModelDef, pit: &PitDef) -> String {
+    let hub_key = model.table(pit.hub).map_or("?", TableDef::key);
+    let (mut names, mut values, mut laterals, mut any) = (vec![], vec![], vec![], vec![]);
+    for (i, satellite) in pit
+        .satellites
+        .iter()
+        .filter_map(|name| model.table(name))
+        .enumerate()
+    {
+        let Some(parent) = satellite.parent() else {
+            continue;
+        };
+        let alias = format!("s{i}");
+        let (key, time) = pit_columns(satellite);
+        names.push(format!("{key}, {time}"));
+        values.push(format!(
+            "COALESCE({alias}.key, '00000000-0000-0000-0000-000000000000'), COALESCE({alias}.effective, '-infinity')"
+        ));
+        any.push(format!("{alias}.key IS NOT NULL"));
+        let effective = satellite.effective.unwrap_or("load_dt");
+        let skey = satellite.key();
+        laterals.push(fill(
+            include_str!("../sql/model/pit_lateral.sql"),
+            &[
+                ("schema", model.schema),
+                ("satellite", satellite.name),
+                ("key", skey),
+                ("effective", effective),
+                ("parent", parent.name),
+                ("hub_key", hub_key),
+                (
+                    "order",
+                    &format!("s.{effective} DESC, s.load_dt DESC, s.{skey} DESC"),
+                ),
+                ("alias", &alias),
+            ],
+        ));
+    }
+    fill(
+        include_str!("../sql/model/pit_refresh_function.sql"),
+        &[
+            ("schema", model.schema),
+            ("table", pit.name),
+            ("hub", pit.hub),
+            ("hub_key", hub_key),
+            ("names", &names.join(", ")),
+            ("values", &values.join(",\n       ")),
+            ("laterals", laterals.join("").trim_end()),
+            ("any", &any.join(" OR ")),
+        ],
+    )
 }
 
 /// `CREATE INDEX IF NOT EXISTS <table>_<columns>_idx` on `columns`.

@@ -4,6 +4,7 @@
 
 /// The kind of a Data Vault table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TableKind {
     /// A business entity: its key and business-key columns.
     Hub,
@@ -13,6 +14,13 @@ pub enum TableKind {
     /// an [`TableDef::effective`] column) keeps one row per distinct value and effective time:
     /// its periods. An insert-once satellite keeps one row per key.
     Satellite,
+    /// When a link holds, by its driving key (an effectivity satellite): one row per
+    /// observation of the link at an effective time, active or ended. For one driving key at a
+    /// time, the newest observation says which link is in force; a link observed later for the
+    /// same driving key ends the period of the one before (a product moving to another
+    /// category). Columns: the link's key (also this table's key), the driving hub's key,
+    /// `is_active`, the effective time.
+    Effectivity,
 }
 
 /// The SQL type a column is stored as (what a database adapter maps it to; vault-pg's names in
@@ -86,10 +94,26 @@ impl TableDef {
         self.columns[0].name
     }
 
-    /// Satellites: the reference to the parent hub or link (the first referencing column).
+    /// Satellites: the reference to the parent hub or link (the first referencing column);
+    /// effectivity satellites: the link.
     pub fn parent(&self) -> Option<&'static ColumnDef> {
         match self.kind {
-            TableKind::Satellite => self.columns.iter().find(|c| c.references.is_some()),
+            TableKind::Satellite | TableKind::Effectivity => {
+                self.columns.iter().find(|c| c.references.is_some())
+            }
+            _ => None,
+        }
+    }
+
+    /// Effectivity satellites: the driving key, the hub whose link is tracked (the second
+    /// referencing column).
+    pub fn driving(&self) -> Option<&'static ColumnDef> {
+        match self.kind {
+            TableKind::Effectivity => self
+                .columns
+                .iter()
+                .filter(|c| c.references.is_some())
+                .nth(1),
             _ => None,
         }
     }
@@ -111,6 +135,20 @@ impl TableDef {
     }
 }
 
+/// A point-in-time table: for one hub, at each as-of time the adapter is asked to snapshot,
+/// which row of each of its satellites was in force (its key and effective time; the ghost
+/// record's when the hub had none yet). Derived from the satellites, so it can be rebuilt at
+/// any time; BI joins it with equality conditions instead of as-of subqueries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PitDef {
+    /// Its name (unqualified; the schema is the model's).
+    pub name: &'static str,
+    /// The hub it snapshots.
+    pub hub: &'static str,
+    /// The hub's satellites it covers, in order.
+    pub satellites: &'static [&'static str],
+}
+
 /// A declared model: its tables, hubs first, then links, then satellites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelDef {
@@ -122,6 +160,8 @@ pub struct ModelDef {
     pub load_src: &'static str,
     /// Its tables.
     pub tables: &'static [TableDef],
+    /// Its point-in-time tables.
+    pub pits: &'static [PitDef],
 }
 
 /// A declaration that does not hold together.
@@ -166,6 +206,21 @@ pub enum ModelError {
         /// What is wrong.
         why: &'static str,
     },
+}
+
+impl TableDef {
+    /// Effectivity satellites: whether the driving key is one of the tracked link's hubs.
+    fn driving_is_in_link(&self, model: &ModelDef) -> bool {
+        let (Some(link), Some(driving)) = (self.parent(), self.driving()) else {
+            return false;
+        };
+        let link = link.references.and_then(|name| model.table(name));
+        link.is_some_and(|l| {
+            l.columns
+                .iter()
+                .any(|c| c.references.is_some() && c.references == driving.references)
+        })
+    }
 }
 
 impl ModelDef {
@@ -218,9 +273,12 @@ impl ModelDef {
                 let Some(target) = column.references else {
                     continue;
                 };
+                let first = std::ptr::eq(column, &table.columns[0]);
                 let allowed = |t: &TableDef| match table.kind {
                     TableKind::Link => t.kind == TableKind::Hub,
-                    _ => t.kind != TableKind::Satellite,
+                    TableKind::Effectivity if first => t.kind == TableKind::Link,
+                    TableKind::Effectivity => t.kind == TableKind::Hub,
+                    _ => matches!(t.kind, TableKind::Hub | TableKind::Link),
                 };
                 if !self.tables[..i]
                     .iter()
@@ -238,7 +296,7 @@ impl ModelDef {
                 let ok = table.columns.iter().any(|c| {
                     c.name == effective && c.sql_type == SqlType::Timestamp && !c.nullable
                 });
-                if table.kind != TableKind::Satellite || !ok {
+                if !matches!(table.kind, TableKind::Satellite | TableKind::Effectivity) || !ok {
                     return Err(shape(
                         "the effective-time column is a timestamp (not an Option) of a satellite",
                     ));
@@ -262,7 +320,46 @@ impl ModelDef {
                 TableKind::Satellite if table.attributes().next().is_none() => {
                     return Err(shape("a satellite has at least one attribute"))
                 }
+                TableKind::Effectivity
+                    if references != 2 || table.effective.is_none() || !table.driving_is_in_link(self) =>
+                {
+                    return Err(shape(
+                        "an effectivity satellite tracks one link by one of the link's hubs, at an effective time",
+                    ))
+                }
                 _ => {}
+            }
+        }
+        for pit in self.pits {
+            plain(pit.name)?;
+            let shape = |why| ModelError::Shape {
+                model,
+                table: pit.name,
+                why,
+            };
+            if self.tables.iter().any(|t| t.name == pit.name)
+                || self.pits.iter().filter(|p| p.name == pit.name).count() > 1
+            {
+                return Err(ModelError::DuplicateTable {
+                    model,
+                    table: pit.name,
+                });
+            }
+            let hub = self.table(pit.hub).filter(|t| t.kind == TableKind::Hub);
+            let Some(hub) = hub else {
+                return Err(shape("a point-in-time table snapshots a declared hub"));
+            };
+            if pit.satellites.is_empty() {
+                return Err(shape("a point-in-time table covers at least one satellite"));
+            }
+            for name in pit.satellites {
+                let of_hub = self.table(name).is_some_and(|s| {
+                    s.kind == TableKind::Satellite
+                        && s.parent().and_then(|c| c.references) == Some(hub.name)
+                });
+                if !of_hub {
+                    return Err(shape("a point-in-time table covers satellites of its hub"));
+                }
             }
         }
         Ok(())

@@ -58,7 +58,7 @@ mod def;
 mod row;
 mod table;
 
-pub use def::{ColumnDef, ModelDef, ModelError, SqlType, TableDef, TableKind};
+pub use def::{ColumnDef, ModelDef, ModelError, PitDef, SqlType, TableDef, TableKind};
 pub use row::{hashdiff, Column, DvRow, RowSet, RowVisitor, SqlValue};
 pub use table::Table;
 
@@ -148,6 +148,14 @@ macro_rules! data_vault {
                     { $spk:ident ; $sfk:ident -> $sref:ident ; $($scol:ident : $sty:ty),+
                       $(; $history:ident $($sver:ident)?)? } )*
             }
+            $(effectivity {
+                $( $(#[$edoc:meta])* $et:ident : $ERow:ident
+                    { $elk:ident -> $eref:ident ; driving $edk:ident -> $edref:ident ;
+                      effective $eat:ident } )*
+            })?
+            $(pits {
+                $( $(#[$pdoc:meta])* $pt:ident { $phub:ident ; $($psat:ident),+ $(,)? } )*
+            })?
         }
     ) => {
         $(
@@ -307,15 +315,89 @@ macro_rules! data_vault {
             }
         )*
 
+        $($(
+            $(#[$edoc])*
+            #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
+            #[serde(crate = "vault_core::serde")]
+            #[allow(missing_docs)]
+            pub struct $ERow {
+                pub $elk: $crate::uuid::Uuid,
+                pub $edk: $crate::uuid::Uuid,
+                pub is_active: bool,
+                pub $eat: $crate::Timestamp,
+            }
+
+            impl $ERow {
+                /// The link holds for its driving key from `at` on (ending the period of any
+                /// other link of the same driving key).
+                pub fn new(
+                    $elk: $crate::uuid::Uuid,
+                    $edk: $crate::uuid::Uuid,
+                    $eat: $crate::Timestamp,
+                ) -> Self {
+                    $ERow { $elk, $edk, is_active: true, $eat }
+                }
+
+                /// The link ends at `at`, with no other link of its driving key taking its place
+                /// (the source says the relationship is gone).
+                pub fn ended(
+                    $elk: $crate::uuid::Uuid,
+                    $edk: $crate::uuid::Uuid,
+                    $eat: $crate::Timestamp,
+                ) -> Self {
+                    $ERow { $elk, $edk, is_active: false, $eat }
+                }
+            }
+
+            impl $crate::toolkit::DvRow for $ERow {
+                const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
+                    name: stringify!($et),
+                    kind: $crate::toolkit::TableKind::Effectivity,
+                    columns: &[
+                        $crate::data_vault!(@reference $elk -> $eref),
+                        $crate::data_vault!(@reference $edk -> $edref),
+                        $crate::data_vault!(@column is_active: bool),
+                        $crate::data_vault!(@column $eat: $crate::Timestamp),
+                    ],
+                    business_key: &[],
+                    effective: Some(stringify!($eat)),
+                };
+                const COLUMNS: &'static [&'static str] =
+                    &[stringify!($elk), stringify!($edk), "is_active", stringify!($eat)];
+                fn key(&self) -> $crate::uuid::Uuid {
+                    self.$elk
+                }
+                fn set_key(&mut self, key: $crate::uuid::Uuid) {
+                    self.$elk = key;
+                }
+                fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
+                    f($crate::toolkit::SqlValue::column(&self.$elk));
+                    f($crate::toolkit::SqlValue::column(&self.$edk));
+                    f($crate::toolkit::SqlValue::column(&self.is_active));
+                    f($crate::toolkit::SqlValue::column(&self.$eat));
+                }
+                fn effective(&self) -> Option<$crate::Timestamp> {
+                    Some(self.$eat)
+                }
+            }
+        )*)?
+
         // Every reference names a table the model declares: a link's a hub, a satellite's a hub
-        // or a link ("no variant named `h_x` found for enum `Hubs`" otherwise).
+        // or a link, an effectivity satellite's a link and a hub, a PIT's a hub and satellites
+        // ("no variant named `h_x` found for enum `Hubs`" otherwise).
         const _: () = {
             #[allow(non_camel_case_types, dead_code)]
             enum Hubs { $($ht,)* }
             #[allow(non_camel_case_types, dead_code)]
+            enum Links { $($lnk,)* }
+            #[allow(non_camel_case_types, dead_code)]
             enum HubsAndLinks { $($ht,)* $($lnk,)* }
+            #[allow(non_camel_case_types, dead_code)]
+            enum Satellites { $($st,)* }
             $($(let _ = Hubs::$lref;)+)*
             $(let _ = HubsAndLinks::$sref;)*
+            $($(let _ = Links::$eref; let _ = Hubs::$edref;)*)?
+            $($(let _ = Hubs::$phub; $(let _ = Satellites::$psat;)+)*)?
         };
 
         $(#[$meta])*
@@ -324,6 +406,7 @@ macro_rules! data_vault {
             $( $(#[$hdoc])* pub $ht: $crate::toolkit::Table<$HRow $(<$hlt>)?>, )*
             $( $(#[$ldoc])* pub $lnk: $crate::toolkit::Table<$LRow>, )*
             $( $(#[$sdoc])* pub $st: $crate::toolkit::Table<$SRow $(<$slt>)?>, )*
+            $($( $(#[$edoc])* pub $et: $crate::toolkit::Table<$ERow>, )*)?
             _borrows: ::std::marker::PhantomData<&$lt ()>,
         }
 
@@ -336,23 +419,35 @@ macro_rules! data_vault {
                     $(<$HRow $(<$hlt>)? as $crate::toolkit::DvRow>::DEF,)*
                     $(<$LRow as $crate::toolkit::DvRow>::DEF,)*
                     $(<$SRow $(<$slt>)? as $crate::toolkit::DvRow>::DEF,)*
+                    $($(<$ERow as $crate::toolkit::DvRow>::DEF,)*)?
                 ],
+                pits: &[$($(
+                    $crate::toolkit::PitDef {
+                        name: stringify!($pt),
+                        hub: stringify!($phub),
+                        satellites: &[$(stringify!($psat)),+],
+                    },
+                )*)?],
             };
             fn visit<V: $crate::toolkit::RowVisitor>(&self, visitor: &mut V) {
                 $(visitor.table(&self.$ht);)*
                 $(visitor.table(&self.$lnk);)*
                 $(visitor.table(&self.$st);)*
+                $($(visitor.table(&self.$et);)*)?
             }
             fn row_count(&self) -> usize {
                 0 $(+ self.$ht.len())* $(+ self.$lnk.len())* $(+ self.$st.len())*
+                    $($(+ self.$et.len())*)?
             }
         }
 
         #[allow(dead_code)]
         impl<$lt> $Rows<$lt> {
-            /// The names of every table, hubs first, then links, then satellites.
-            pub const TABLES: &'static [&'static str] =
-                &[$(stringify!($ht),)* $(stringify!($lnk),)* $(stringify!($st),)*];
+            /// The names of every table, hubs first, then links, satellites, effectivity satellites.
+            pub const TABLES: &'static [&'static str] = &[
+                $(stringify!($ht),)* $(stringify!($lnk),)* $(stringify!($st),)*
+                $($(stringify!($et),)*)?
+            ];
 
             /// Rows in all tables.
             pub fn len(&self) -> usize {
@@ -374,6 +469,7 @@ macro_rules! data_vault {
                 $(self.$ht.clear();)*
                 $(self.$lnk.clear();)*
                 $(self.$st.clear();)*
+                $($(self.$et.clear();)*)?
             }
         }
     };
