@@ -73,11 +73,11 @@ mod tests {
     }
 
     /// Migration 0009 holds the generated DDL of the order model's effectivity satellites, its
-    /// point-in-time table, and their views and functions.
+    /// point-in-time and bridge tables, and their views and functions.
     #[test]
     fn the_patterns_migration_is_the_generated_ddl() {
         let model = DvRows::MODEL;
-        let migration = include_str!("../migrations/0009_effectivity_and_pit.sql");
+        let migration = include_str!("../migrations/0009_dv_patterns.sql");
         let mut generated: Vec<String> = model
             .tables
             .iter()
@@ -85,6 +85,12 @@ mod tests {
             .map(|t| crate::model::table_ddl(&model, t))
             .collect();
         generated.extend(model.pits.iter().map(|p| crate::model::pit_ddl(&model, p)));
+        generated.extend(
+            model
+                .bridges
+                .iter()
+                .map(|b| crate::model::bridge_ddl(&model, b)),
+        );
         generated.push(crate::model::pattern_views_sql(&model));
         for piece in generated {
             assert!(

@@ -62,8 +62,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 9,
-        name: "effectivity_and_pit",
-        sql: include_str!("../migrations/0009_effectivity_and_pit.sql"),
+        name: "dv_patterns",
+        sql: include_str!("../migrations/0009_dv_patterns.sql"),
     },
 ];
 

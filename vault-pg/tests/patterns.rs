@@ -285,3 +285,64 @@ fn the_pit_holds_the_rows_the_as_of_functions_give() {
     assert_eq!(status_at("2024-05-01 11:30:00", 1), "CLOSED");
     assert_eq!(status_at("2024-05-01 13:00:00", 1), "CANCELLED");
 }
+
+#[test]
+fn the_order_bridge_gives_each_orders_categories_in_force_at_a_time() {
+    let db = TestDb::new("patterns_bridge");
+    load(
+        &db,
+        &[
+            order(
+                1,
+                "Выпечка",
+                "2024-05-01 10:00:00",
+                "2024-05-01 10:05:00",
+                "CLOSED",
+                100,
+            ),
+            order(
+                2,
+                "Супы",
+                "2024-05-02 10:00:00",
+                "2024-05-02 10:05:00",
+                "CLOSED",
+                100,
+            ),
+        ],
+    );
+    let categories_at = |at: &str| -> Vec<(i64, String)> {
+        let mut client = db.client();
+        let written: i64 = client
+            .query_one(
+                "SELECT dds.b_order_category_refresh($1::text::timestamp)",
+                &[&at],
+            )
+            .expect("refresh")
+            .get(0);
+        let rows: Vec<(i64, String)> = client
+            .query(
+                "SELECT o.order_id, c.category_name FROM dds.b_order_category b \
+                 JOIN dds.h_order o USING (h_order_pk) JOIN dds.h_category c USING (h_category_pk) \
+                 WHERE b.as_of = $1::text::timestamp ORDER BY o.order_id",
+                &[&at],
+            )
+            .expect("bridge")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(written, rows.len() as i64);
+        rows
+    };
+    assert_eq!(categories_at("2024-05-01 09:00:00"), []);
+    let bakery = "Выпечка".to_owned();
+    let soups = "Супы".to_owned();
+    assert_eq!(
+        categories_at("2024-05-01 12:00:00"),
+        [(1, bakery.clone()), (2, bakery)]
+    );
+    assert_eq!(
+        categories_at("2024-05-02 12:00:00"),
+        [(1, soups.clone()), (2, soups)],
+        "the product moved: both orders' product is in Супы from then on"
+    );
+}

@@ -95,6 +95,11 @@ data_vault! {
             /// snapshot time (`dds.pit_order_refresh`).
             pit_order { h_order; s_order_cost, s_order_status }
         }
+        bridges {
+            /// `dds.b_order_category` (an addition): each order's products and the category
+            /// each was in at each snapshot time (`dds.b_order_category_refresh`).
+            b_order_category { h_order -> l_order_product -> h_product -> l_product_category -> h_category }
+        }
     }
 }
 

@@ -58,7 +58,9 @@ mod def;
 mod row;
 mod table;
 
-pub use def::{ColumnDef, ModelDef, ModelError, PitDef, SqlType, TableDef, TableKind};
+pub use def::{
+    BridgeDef, BridgeStep, ColumnDef, ModelDef, ModelError, PitDef, SqlType, TableDef, TableKind,
+};
 pub use row::{hashdiff, Column, DvRow, RowSet, RowVisitor, SqlValue};
 pub use table::Table;
 
@@ -133,15 +135,17 @@ macro_rules! data_vault {
     (
         $(#[$meta:meta])*
         $vis:vis struct $Rows:ident<$lt:lifetime> {
-            model: $model:literal, schema: $schema:literal, load_src: $load_src:literal;
+            model: $model:literal, schema: $schema:literal, load_src: $load_src:literal
+                $(, ghost_records: $ghost:literal)?;
             hubs {
                 $( $(#[$hdoc:meta])* $ht:ident : $HRow:ident $(<$hlt:lifetime>)?
                     { $hpk:ident ; $($hcol:ident : $hty:ty),+ $(,)?
                       $(; $($hxcol:ident : $hxty:ty),+ $(,)?)? } )*
             }
             links {
-                $( $(#[$ldoc:meta])* $lnk:ident : $LRow:ident
-                    { $lpk:ident ; $($lcol:ident -> $lref:ident),+ $(,)? } )*
+                $( $(#[$ldoc:meta])* $lnk:ident : $LRow:ident $(<$llt:lifetime>)?
+                    { $lpk:ident ; $($lcol:ident -> $lref:ident),+ $(,)?
+                      $(; $($lxcol:ident : $lxty:ty),+ $(,)?)? } )*
             }
             satellites {
                 $( $(#[$sdoc:meta])* $st:ident : $SRow:ident $(<$slt:lifetime>)?
@@ -153,8 +157,21 @@ macro_rules! data_vault {
                     { $elk:ident -> $eref:ident ; driving $edk:ident -> $edref:ident ;
                       effective $eat:ident } )*
             })?
+            $(multi_active {
+                $( $(#[$mdoc:meta])* $mt:ident : $MRow:ident $(<$mlt:lifetime>)?
+                    { $mpk:ident ; $mfk:ident -> $mref:ident ; $($mcdk:ident : $mcdty:ty),+ ;
+                      $($mcol:ident : $mty:ty),+ $(,)? ; effective $mver:ident } )*
+            })?
+            $(references {
+                $( $(#[$rdoc:meta])* $rt:ident : $RRow:ident $(<$rlt:lifetime>)?
+                    { $rpk:ident ; $rcode:ident : $rcty:ty ; $($rcol:ident : $rty:ty),+ $(,)?
+                      ; $rhistory:ident $($rver:ident)? } )*
+            })?
             $(pits {
                 $( $(#[$pdoc:meta])* $pt:ident { $phub:ident ; $($psat:ident),+ $(,)? } )*
+            })?
+            $(bridges {
+                $( $(#[$bdoc:meta])* $bt:ident { $bhub:ident $(-> $blink:ident -> $bnext:ident)+ } )*
             })?
         }
     ) => {
@@ -221,23 +238,26 @@ macro_rules! data_vault {
             #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
             #[serde(crate = "vault_core::serde")]
             #[allow(missing_docs)]
-            pub struct $LRow {
+            pub struct $LRow $(<$llt>)? {
                 pub $lpk: $crate::uuid::Uuid,
                 $(pub $lcol: $crate::uuid::Uuid,)+
+                $($(pub $lxcol: $lxty,)+)?
             }
 
-            impl $crate::toolkit::DvRow for $LRow {
+            impl $(<$llt>)? $crate::toolkit::DvRow for $LRow $(<$llt>)? {
                 const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
                     name: stringify!($lnk),
                     kind: $crate::toolkit::TableKind::Link,
                     columns: &[
                         $crate::data_vault!(@key $lpk),
                         $($crate::data_vault!(@reference $lcol -> $lref),)+
+                        $($($crate::data_vault!(@column $lxcol: $lxty),)+)?
                     ],
                     business_key: &[],
                     effective: None,
                 };
-                const COLUMNS: &'static [&'static str] = &[stringify!($lpk) $(, stringify!($lcol))+];
+                const COLUMNS: &'static [&'static str] =
+                    &[stringify!($lpk) $(, stringify!($lcol))+ $($(, stringify!($lxcol))+)?];
                 fn key(&self) -> $crate::uuid::Uuid {
                     self.$lpk
                 }
@@ -247,6 +267,7 @@ macro_rules! data_vault {
                 fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
                     f($crate::toolkit::SqlValue::column(&self.$lpk));
                     $(f($crate::toolkit::SqlValue::column(&self.$lcol));)+
+                    $($(f($crate::toolkit::SqlValue::column(&self.$lxcol));)+)?
                 }
             }
         )*
@@ -382,6 +403,138 @@ macro_rules! data_vault {
             }
         )*)?
 
+        $($(
+            $(#[$rdoc])*
+            #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
+            #[serde(crate = "vault_core::serde")]
+            #[allow(missing_docs)]
+            pub struct $RRow $(<$rlt>)? {
+                pub $rpk: $crate::uuid::Uuid,
+                pub $rcode: $rcty,
+                $(pub $rcol: $rty,)+
+                $(pub $rver: $crate::Timestamp,)?
+            }
+
+            impl $(<$rlt>)? $RRow $(<$rlt>)? {
+                /// The row, its key derived from its code: an insert-once table's from the code
+                /// alone (one row per code), a historized one's the hashdiff of its attributes
+                /// under the code (one row per value and effective time).
+                #[allow(clippy::too_many_arguments)]
+                pub fn new(
+                    keys: &$crate::KeySpec,
+                    $rcode: $rcty,
+                    $($rcol: $rty,)+
+                    $($rver: $crate::Timestamp,)?
+                ) -> Self {
+                    let mut row = $RRow { $rpk: $crate::uuid::Uuid::nil(), $rcode, $($rcol,)+ $($rver,)? };
+                    let code = $crate::toolkit::SqlValue::column(&row.$rcode).material().into_owned();
+                    row.$rpk = $crate::data_vault!(@reference_key $rhistory, keys, code, row);
+                    row
+                }
+            }
+
+            impl $(<$rlt>)? $crate::toolkit::DvRow for $RRow $(<$rlt>)? {
+                const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
+                    name: stringify!($rt),
+                    kind: $crate::toolkit::TableKind::Reference,
+                    columns: &[
+                        $crate::data_vault!(@key $rpk),
+                        $crate::data_vault!(@column $rcode: $rcty),
+                        $($crate::data_vault!(@column $rcol: $rty),)+
+                        $($crate::data_vault!(@column $rver: $crate::Timestamp),)?
+                    ],
+                    business_key: &[stringify!($rcode)],
+                    effective: $crate::data_vault!(@history $rhistory $($rver)?),
+                };
+                const COLUMNS: &'static [&'static str] = &[
+                    stringify!($rpk), stringify!($rcode) $(, stringify!($rcol))+ $(, stringify!($rver))?
+                ];
+                fn key(&self) -> $crate::uuid::Uuid {
+                    self.$rpk
+                }
+                fn set_key(&mut self, key: $crate::uuid::Uuid) {
+                    self.$rpk = key;
+                }
+                fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
+                    f($crate::toolkit::SqlValue::column(&self.$rpk));
+                    f($crate::toolkit::SqlValue::column(&self.$rcode));
+                    $(f($crate::toolkit::SqlValue::column(&self.$rcol));)+
+                    $(f($crate::toolkit::SqlValue::column(&self.$rver));)?
+                }
+                $crate::data_vault!(@effective $($rver)?);
+            }
+        )*)?
+
+        $($(
+            $(#[$mdoc])*
+            #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
+            #[serde(crate = "vault_core::serde")]
+            #[allow(missing_docs)]
+            pub struct $MRow $(<$mlt>)? {
+                pub $mpk: $crate::uuid::Uuid,
+                pub $mfk: $crate::uuid::Uuid,
+                $(pub $mcdk: $mcdty,)+
+                $(pub $mcol: $mty,)+
+                pub $mver: $crate::Timestamp,
+            }
+
+            impl $(<$mlt>)? $MRow $(<$mlt>)? {
+                /// One member of its parent's set at `at`, its key the hashdiff of its
+                /// dependent key and attributes under the parent's business key.
+                #[allow(clippy::too_many_arguments)]
+                pub fn new(
+                    keys: &$crate::KeySpec,
+                    parent_business_key: &str,
+                    $mfk: $crate::uuid::Uuid,
+                    $($mcdk: $mcdty,)+
+                    $($mcol: $mty,)+
+                    $mver: $crate::Timestamp,
+                ) -> Self {
+                    $crate::toolkit::DvRow::with_hashdiff(
+                        $MRow { $mpk: $crate::uuid::Uuid::nil(), $mfk, $($mcdk,)+ $($mcol,)+ $mver },
+                        keys,
+                        parent_business_key,
+                    )
+                }
+            }
+
+            impl $(<$mlt>)? $crate::toolkit::DvRow for $MRow $(<$mlt>)? {
+                const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
+                    name: stringify!($mt),
+                    kind: $crate::toolkit::TableKind::MultiActive,
+                    columns: &[
+                        $crate::data_vault!(@key $mpk),
+                        $crate::data_vault!(@reference $mfk -> $mref),
+                        $($crate::data_vault!(@column $mcdk: $mcdty),)+
+                        $($crate::data_vault!(@column $mcol: $mty),)+
+                        $crate::data_vault!(@column $mver: $crate::Timestamp),
+                    ],
+                    business_key: &[$(stringify!($mcdk)),+],
+                    effective: Some(stringify!($mver)),
+                };
+                const COLUMNS: &'static [&'static str] = &[
+                    stringify!($mpk), stringify!($mfk) $(, stringify!($mcdk))+ $(, stringify!($mcol))+,
+                    stringify!($mver)
+                ];
+                fn key(&self) -> $crate::uuid::Uuid {
+                    self.$mpk
+                }
+                fn set_key(&mut self, key: $crate::uuid::Uuid) {
+                    self.$mpk = key;
+                }
+                fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
+                    f($crate::toolkit::SqlValue::column(&self.$mpk));
+                    f($crate::toolkit::SqlValue::column(&self.$mfk));
+                    $(f($crate::toolkit::SqlValue::column(&self.$mcdk));)+
+                    $(f($crate::toolkit::SqlValue::column(&self.$mcol));)+
+                    f($crate::toolkit::SqlValue::column(&self.$mver));
+                }
+                fn effective(&self) -> Option<$crate::Timestamp> {
+                    Some(self.$mver)
+                }
+            }
+        )*)?
+
         // Every reference names a table the model declares: a link's a hub, a satellite's a hub
         // or a link, an effectivity satellite's a link and a hub, a PIT's a hub and satellites
         // ("no variant named `h_x` found for enum `Hubs`" otherwise).
@@ -397,16 +550,20 @@ macro_rules! data_vault {
             $($(let _ = Hubs::$lref;)+)*
             $(let _ = HubsAndLinks::$sref;)*
             $($(let _ = Links::$eref; let _ = Hubs::$edref;)*)?
+            $($(let _ = HubsAndLinks::$mref;)*)?
             $($(let _ = Hubs::$phub; $(let _ = Satellites::$psat;)+)*)?
+            $($(let _ = Hubs::$bhub; $(let _ = Links::$blink; let _ = Hubs::$bnext;)+)*)?
         };
 
         $(#[$meta])*
         #[derive(Debug, Default, Clone, PartialEq)]
         $vis struct $Rows<$lt> {
             $( $(#[$hdoc])* pub $ht: $crate::toolkit::Table<$HRow $(<$hlt>)?>, )*
-            $( $(#[$ldoc])* pub $lnk: $crate::toolkit::Table<$LRow>, )*
+            $( $(#[$ldoc])* pub $lnk: $crate::toolkit::Table<$LRow $(<$llt>)?>, )*
             $( $(#[$sdoc])* pub $st: $crate::toolkit::Table<$SRow $(<$slt>)?>, )*
             $($( $(#[$edoc])* pub $et: $crate::toolkit::Table<$ERow>, )*)?
+            $($( $(#[$mdoc])* pub $mt: $crate::toolkit::Table<$MRow $(<$mlt>)?>, )*)?
+            $($( $(#[$rdoc])* pub $rt: $crate::toolkit::Table<$RRow $(<$rlt>)?>, )*)?
             _borrows: ::std::marker::PhantomData<&$lt ()>,
         }
 
@@ -415,11 +572,14 @@ macro_rules! data_vault {
                 name: $model,
                 schema: $schema,
                 load_src: $load_src,
+                ghost_records: $crate::data_vault!(@flag $($ghost)?),
                 tables: &[
                     $(<$HRow $(<$hlt>)? as $crate::toolkit::DvRow>::DEF,)*
-                    $(<$LRow as $crate::toolkit::DvRow>::DEF,)*
+                    $(<$LRow $(<$llt>)? as $crate::toolkit::DvRow>::DEF,)*
                     $(<$SRow $(<$slt>)? as $crate::toolkit::DvRow>::DEF,)*
                     $($(<$ERow as $crate::toolkit::DvRow>::DEF,)*)?
+                    $($(<$MRow $(<$mlt>)? as $crate::toolkit::DvRow>::DEF,)*)?
+                    $($(<$RRow $(<$rlt>)? as $crate::toolkit::DvRow>::DEF,)*)?
                 ],
                 pits: &[$($(
                     $crate::toolkit::PitDef {
@@ -428,25 +588,37 @@ macro_rules! data_vault {
                         satellites: &[$(stringify!($psat)),+],
                     },
                 )*)?],
+                bridges: &[$($(
+                    $crate::toolkit::BridgeDef {
+                        name: stringify!($bt),
+                        hub: stringify!($bhub),
+                        path: &[$(
+                            $crate::toolkit::BridgeStep { link: stringify!($blink), hub: stringify!($bnext) }
+                        ),+],
+                    },
+                )*)?],
             };
             fn visit<V: $crate::toolkit::RowVisitor>(&self, visitor: &mut V) {
-                $(visitor.table(&self.$ht);)*
-                $(visitor.table(&self.$lnk);)*
-                $(visitor.table(&self.$st);)*
-                $($(visitor.table(&self.$et);)*)?
+                $(visitor.table_of(&self.$ht);)*
+                $(visitor.table_of(&self.$lnk);)*
+                $(visitor.table_of(&self.$st);)*
+                $($(visitor.table_of(&self.$et);)*)?
+                $($(visitor.table_of(&self.$mt);)*)?
+                $($(visitor.table_of(&self.$rt);)*)?
             }
             fn row_count(&self) -> usize {
                 0 $(+ self.$ht.len())* $(+ self.$lnk.len())* $(+ self.$st.len())*
-                    $($(+ self.$et.len())*)?
+                    $($(+ self.$et.len())*)? $($(+ self.$mt.len())*)? $($(+ self.$rt.len())*)?
             }
         }
 
         #[allow(dead_code)]
         impl<$lt> $Rows<$lt> {
-            /// The names of every table, hubs first, then links, satellites, effectivity satellites.
+            /// The names of every table: hubs, links, satellites, effectivity satellites, multi-active
+            /// satellites, reference tables.
             pub const TABLES: &'static [&'static str] = &[
                 $(stringify!($ht),)* $(stringify!($lnk),)* $(stringify!($st),)*
-                $($(stringify!($et),)*)?
+                $($(stringify!($et),)*)? $($(stringify!($mt),)*)? $($(stringify!($rt),)*)?
             ];
 
             /// Rows in all tables.
@@ -470,6 +642,8 @@ macro_rules! data_vault {
                 $(self.$lnk.clear();)*
                 $(self.$st.clear();)*
                 $($(self.$et.clear();)*)?
+                $($(self.$mt.clear();)*)?
+                $($(self.$rt.clear();)*)?
             }
         }
     };
@@ -513,6 +687,14 @@ macro_rules! data_vault {
             "(its values never change), not `", stringify!($other), "`"
         ))
     };
+    (@reference_key effective, $keys:ident, $code:ident, $row:ident) => {
+        $crate::toolkit::hashdiff($keys, &$code, &$row)
+    };
+    (@reference_key $other:ident, $keys:ident, $code:ident, $row:ident) => {
+        $keys.key([$code.as_str()])
+    };
+    (@flag) => { false };
+    (@flag $value:literal) => { $value };
     (@effective) => {};
     (@effective $name:ident) => {
         fn effective(&self) -> Option<$crate::Timestamp> {

@@ -1,5 +1,6 @@
--- Effectivity satellites on product → category and product → restaurant, and a point-in-time
--- table over the order's satellites (the Data Vault patterns of vault_pg::model; issue 24).
+-- Effectivity satellites on product → category and product → restaurant, a point-in-time
+-- table over the order's satellites and a bridge from orders to categories (the Data Vault
+-- patterns of vault_pg::model).
 --
 -- dds.es_product_category / dds.es_product_restaurant: when each link holds for its product
 -- (the driving key), one row per observation at the menu's time; their _current, _at and
@@ -8,9 +9,11 @@
 -- had, and what the source says from now on supersedes it.
 --
 -- dds.pit_order: an order's s_order_cost and s_order_status rows in force at each snapshot
--- time, rebuilt by dds.pit_order_refresh(as_of) (nothing is snapshotted by the migration).
+-- time, rebuilt by dds.pit_order_refresh(as_of); dds.b_order_category: each order's products
+-- and their categories in force at each snapshot time, rebuilt by
+-- dds.b_order_category_refresh(as_of) (nothing is snapshotted by the migration).
 --
--- The body after the backfill is vault_pg::model's DDL of these objects, generated.
+-- Apart from the backfill, the body is vault_pg::model's DDL of these objects, generated.
 
 -- effectivity satellite dds.es_product_category: insert-only, one row per observation of a link (hk_product_category_pk) at an effective time (update_ts_utc), active or ended.
 CREATE TABLE IF NOT EXISTS dds.es_product_category (
@@ -48,6 +51,19 @@ CREATE TABLE IF NOT EXISTS dds.pit_order (
     hk_order_status_pk uuid NOT NULL,
     s_order_status_update_ts timestamp NOT NULL,
     PRIMARY KEY (as_of, h_order_pk)
+);
+
+-- bridge table dds.b_order_category from h_order along l_order_product → h_product → l_product_category → h_category: for each snapshot time (as_of), every
+-- path of links in force then, with the keys of its links and hubs. Derived: rebuilt for a
+-- time by dds.b_order_category_refresh(as_of).
+CREATE TABLE IF NOT EXISTS dds.b_order_category (
+    h_order_pk uuid NOT NULL REFERENCES dds.h_order (h_order_pk),
+    as_of timestamp NOT NULL,
+    hk_order_product_pk uuid NOT NULL,
+    h_product_pk uuid NOT NULL,
+    hk_product_category_pk uuid NOT NULL,
+    h_category_pk uuid NOT NULL,
+    PRIMARY KEY (as_of, h_order_pk, hk_order_product_pk, hk_product_category_pk)
 );
 
 INSERT INTO dds.es_product_category
@@ -192,4 +208,23 @@ LEFT JOIN LATERAL (
 ) AS s1 ON true
 WHERE s0.key IS NOT NULL OR s1.key IS NOT NULL;
 SELECT count(*) FROM dds.pit_order AS p WHERE p.as_of = $1;
+$$;
+
+-- Rebuilds the snapshot of dds.b_order_category at a time: what was there for that time goes,
+-- then every path from h_order along l_order_product → h_product → l_product_category → h_category whose links were in force then (a link with an
+-- effectivity satellite while active at that time; one without, once loaded) gets one row.
+-- Returns the rows written. Schedule it for the times BI reports on.
+-- SELECT dds.b_order_category_refresh(date_trunc('day', now() AT TIME ZONE 'utc'));
+CREATE OR REPLACE FUNCTION dds.b_order_category_refresh(as_of timestamp)
+RETURNS bigint
+LANGUAGE sql
+AS $$
+DELETE FROM dds.b_order_category AS b WHERE b.as_of = $1;
+INSERT INTO dds.b_order_category (h_order_pk, as_of, hk_order_product_pk, h_product_pk, hk_product_category_pk, h_category_pk)
+SELECT h.h_order_pk, $1, l0.hk_order_product_pk, l0.h_product_pk, l1.hk_product_category_pk, l1.h_category_pk
+FROM dds.h_order AS h
+JOIN dds.l_order_product AS l0 ON l0.h_order_pk = h.h_order_pk
+JOIN dds.l_product_category AS l1 ON l1.h_product_pk = l0.h_product_pk
+JOIN dds.es_product_category_at($1) AS e1 ON e1.hk_product_category_pk = l1.hk_product_category_pk;
+SELECT count(*) FROM dds.b_order_category AS b WHERE b.as_of = $1;
 $$;
