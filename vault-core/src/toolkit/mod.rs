@@ -76,9 +76,22 @@ pub use table::Table;
 ///         links      { l_x_y: LXY { hk_x_y_pk; h_x_pk -> h_x, h_y_pk -> h_y, … } … }
 ///         satellites { s_x: SX<'a> { hk_x_pk; h_x_pk -> h_x; attribute: Type, …; effective column } …
 ///                      s_y: SY { hk_y_pk; h_y_pk -> h_y; attribute: Type, …; insert_once } … }
+///         // Optional, in this order:
+///         effectivity  { es_x_y: EsXY { hk_x_y_pk -> l_x_y; driving h_x_pk -> h_x; effective column } … }
+///         multi_active { ma_x: MaX<'a> { hk_pk; h_x_pk -> h_x; dependent: Type, …; attribute: Type, …; effective column } … }
+///         references   { r_x: RX<'a> { hk_pk; code: Type; attribute: Type, …; effective column | insert_once } … }
+///         pits         { pit_x { h_x; s_x, … } … }
+///         bridges      { b_x { h_x -> l_x_y -> h_y … } … }
 ///     }
 /// }
 /// ```
+///
+/// The header may end with `, ghost_records: true` ([`ModelDef::ghost_records`]); a link may
+/// carry a payload after a second `;` (a non-historized link: `t_x: TX { hk; h_a_pk -> h_a,
+/// h_b_pk -> h_b; amount: i64, at: Timestamp }`). The patterns: [`TableKind::Effectivity`],
+/// [`TableKind::MultiActive`], [`TableKind::Reference`], [`PitDef`], [`BridgeDef`], and a row's
+/// own record source ([`Table::push_from`]); the project's guide (`docs/toolkit.md`) has a
+/// section on each.
 ///
 /// * Every table's first column is its `uuid` key; hub columns are the business key (and any
 ///   other insert-once column); link columns reference the hubs they join (`-> hub`); a
