@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tracing::{error, info, warn};
-use vault_core::pipeline::{ConfigError, Env};
+use vault_core::pipeline::{vars, ConfigError, Env};
 use vault_kafka::KafkaConfig;
 use vault_pg::{PgConfig, Warehouse};
 
@@ -23,23 +23,18 @@ pub const EXIT_CONFIG: u8 = 2;
 /// The process environment as a [`vault_core::pipeline::Env`].
 pub type ProcessEnv = Env<fn(&str) -> Option<String>>;
 
-/// The passwords that may also come from a file: `NAME_FILE` holds the path of a file whose
-/// content (without a final line break) is the value — the Kubernetes Secret-volume habit.
-pub const SECRET_FILE_VARIABLES: [&str; 3] = [
-    "KAFKA_CONSUMER_PASSWORD",
-    "PG_WAREHOUSE_PASSWORD",
-    "REDIS_PASSWORD",
-];
-
 static SECRET_FILES: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
 
-/// Reads the `NAME_FILE` of every [`SECRET_FILE_VARIABLES`] entry that is set; afterwards
+/// The passwords may also come from a file: `NAME_FILE` holds the path of a file whose content
+/// (without a final line break) is the value — the Kubernetes Secret-volume habit.
+///
+/// Reads the `NAME_FILE` of every secret ([`vars::secrets`]) that is set; afterwards
 /// [`process_env`] answers `NAME` with the file's content. Setting both `NAME` and `NAME_FILE`
 /// is refused, as is a file that cannot be read; the error names the variable and the path,
 /// never the content. Called once at start, before the settings are read.
 pub fn load_secret_files() -> Result<(), ConfigError> {
     let mut secrets = HashMap::new();
-    for name in SECRET_FILE_VARIABLES {
+    for name in vars::secrets().map(|var| var.name) {
         let file_var = format!("{name}_FILE");
         let Some(path) = std::env::var(&file_var)
             .ok()

@@ -13,7 +13,7 @@ pub mod error;
 pub mod lag;
 pub mod producer;
 
-pub use config::{KafkaConfig, Security};
+pub use config::{KafkaConfig, KafkaConnection, Security};
 pub use consumer::{
     positions, AssignmentChange, BatchConsumer, InMessage, LostOffsets, Position, PositionSource,
     Resume,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use vault_core::pipeline::{ConfigError, Env};
+use vault_core::pipeline::{vars, ConfigError, Env};
 
 /// Batching and HTTP settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,21 +92,18 @@ impl std::str::FromStr for Failpoint {
 impl RunnerConfig {
     /// Reads the variables.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let batch_max: usize = env.parse_or("BATCH_MAX", 1000)?;
+        let batch_max: usize = env.value(&vars::BATCH_MAX)?;
         if batch_max == 0 {
             return Err(ConfigError::Invalid {
-                name: "BATCH_MAX".into(),
+                name: vars::BATCH_MAX.name.into(),
                 value: "0".into(),
                 reason: "must be at least 1".into(),
             });
         }
-        let shutdown_ms: u64 = env.parse_or(
-            "SHUTDOWN_TIMEOUT_MS",
-            crate::shutdown::DEFAULT_TIMEOUT.as_millis() as u64,
-        )?;
+        let shutdown_ms: u64 = env.value(&vars::SHUTDOWN_TIMEOUT_MS)?;
         if shutdown_ms < 1000 {
             return Err(ConfigError::Invalid {
-                name: "SHUTDOWN_TIMEOUT_MS".into(),
+                name: vars::SHUTDOWN_TIMEOUT_MS.name.into(),
                 value: shutdown_ms.to_string(),
                 reason: "must be at least 1000 (a clean stop needs a moment to leave the group)"
                     .into(),
@@ -114,18 +111,32 @@ impl RunnerConfig {
         }
         Ok(RunnerConfig {
             batch_max,
-            batch_wait: Duration::from_millis(env.parse_or("BATCH_WAIT_MS", 200)?),
-            http_port: env.parse_or("HTTP_PORT", 5000)?,
-            lost_offsets: env.parse_or("KAFKA_LOST_OFFSETS", LostOffsetsPolicy::Skip)?,
+            batch_wait: Duration::from_millis(env.value(&vars::BATCH_WAIT_MS)?),
+            http_port: env.value(&vars::HTTP_PORT)?,
+            lost_offsets: env.value(&vars::KAFKA_LOST_OFFSETS)?,
             shutdown_timeout: Duration::from_millis(shutdown_ms),
-            failpoint: match env.get("VAULT_TEST_FAILPOINT") {
-                None => None,
-                Some(text) => Some(text.parse().map_err(|reason| ConfigError::Invalid {
-                    name: "VAULT_TEST_FAILPOINT".into(),
-                    value: text.clone(),
-                    reason,
-                })?),
-            },
+            failpoint: env.optional(&vars::VAULT_TEST_FAILPOINT)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vault_core::pipeline::env_from_pairs;
+
+    #[test]
+    fn defaults_are_the_declared_ones() {
+        let config = RunnerConfig::from_env(&env_from_pairs(&[])).expect("defaults");
+        assert_eq!(config.shutdown_timeout, crate::shutdown::DEFAULT_TIMEOUT);
+        assert_eq!(
+            (config.batch_max, config.http_port, config.failpoint),
+            (1000, 5000, None)
+        );
+        let err = RunnerConfig::from_env(&env_from_pairs(&[("VAULT_TEST_FAILPOINT", "x:1")]))
+            .expect_err("unknown failpoint");
+        assert!(err.to_string().starts_with(
+            "configuration: VAULT_TEST_FAILPOINT=\"x:1\" is invalid: unknown failpoint"
+        ));
     }
 }

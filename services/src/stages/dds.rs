@@ -3,7 +3,7 @@
 
 use postgres::Transaction;
 use vault_core::orders::{vault_batch, EnrichedOrder};
-use vault_core::pipeline::{ConfigError, Env, MessageError};
+use vault_core::pipeline::{vars, ConfigError, Env, MessageError};
 use vault_core::KeySpec;
 use vault_pg::model::KnownKeys;
 
@@ -19,8 +19,8 @@ pub struct DdsStage {
     known: KnownKeys,
 }
 
-/// Keys per generation of the known-key cache by default (two generations; ~40 bytes a key):
-/// `DDS_KNOWN_KEYS`.
+/// Keys per generation of the known-key cache of [`DdsStage::new`] (two generations; ~40 bytes a
+/// key): the default `DDS_KNOWN_KEYS` declares (a test holds them equal).
 pub const KNOWN_KEYS: usize = 100_000;
 
 impl Default for DdsStage {
@@ -49,7 +49,7 @@ impl DdsStage {
         keys: KeySpec,
         env: &Env<F>,
     ) -> Result<Self, ConfigError> {
-        let per_generation = env.parse_or("DDS_KNOWN_KEYS", KNOWN_KEYS)?;
+        let per_generation = env.value(&vars::DDS_KNOWN_KEYS)?;
         Ok(DdsStage::with_known_keys(keys, per_generation))
     }
 
