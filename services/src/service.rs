@@ -1,6 +1,6 @@
 //! What every service binary does: read and validate the environment (one clear line and exit
-//! code 2 on a bad variable), log in JSON, serve health and metrics, migrate the warehouse,
-//! and run its stage in the shared batch runner until SIGTERM.
+//! code 2 on a bad variable), log in JSON, serve health and metrics, have its stage migrate the
+//! warehouse, and run the stage in the shared batch runner until SIGTERM.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -14,7 +14,9 @@ use vault_pg::{PgConfig, Warehouse};
 
 use crate::build_info;
 use crate::ops::{self, Health, Metrics};
-use crate::runner::{KafkaClients, Runner, RunnerConfig, Stage};
+use crate::runner::{
+    Failpoint, Hooks, KafkaClients, NoHooks, Runner, RunnerConfig, RunnerError, Stage,
+};
 use crate::shutdown::Shutdown;
 
 /// Exit code for a configuration error.
@@ -91,11 +93,54 @@ fn command_line<S: Stage>() {
         .get_matches();
 }
 
+/// Why a service could not run (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// SIGTERM/SIGINT handlers could not be installed.
+    #[error("signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+    /// The metrics registry could not be made.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The health and metrics endpoint could not listen.
+    #[error("{}={port}: {source}", vars::HTTP_PORT.name)]
+    Http {
+        /// `HTTP_PORT`.
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The warehouse pool could not be made.
+    #[error(transparent)]
+    Warehouse(#[from] vault_pg::PgError),
+    /// The runner stopped on its own.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+}
+
+/// Why a stage could not be made from the environment (one line, exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A variable is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The stage's own set-up refused its settings (a dependency's client, say).
+    #[error(transparent)]
+    Stage(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StartError {
+    /// The stage's own set-up failed with `error`.
+    pub fn stage(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StartError::Stage(Box::new(error))
+    }
+}
+
 /// Runs a service whose stage is built by `stage` from the environment.
 pub fn main<S, F>(stage: F) -> ExitCode
 where
     S: Stage,
-    F: FnOnce(&ProcessEnv) -> Result<S, String>,
+    F: FnOnce(&ProcessEnv) -> Result<S, StartError>,
 {
     command_line::<S>();
     ops::init_logging();
@@ -112,9 +157,10 @@ where
             KafkaConfig::from_env(&env, S::PRODUCES)?,
             PgConfig::from_env(&env)?.for_application(S::NAME),
             RunnerConfig::from_env(&env)?,
+            env.optional::<Failpoint>(&vars::VAULT_TEST_FAILPOINT)?,
         ))
     })();
-    let (kafka, pg, runner_config) = match settings {
+    let (kafka, pg, runner_config, failpoint) = match settings {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("{}: {err}", S::NAME);
@@ -128,7 +174,11 @@ where
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match run(stage, kafka, pg, runner_config) {
+    let hooks: Box<dyn Hooks> = match failpoint {
+        Some(failpoint) => Box::new(failpoint),
+        None => Box::new(NoHooks),
+    };
+    match run(stage, kafka, pg, runner_config, hooks) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             error!(service = S::NAME, error = %err, "stopped");
@@ -143,24 +193,29 @@ fn run<S: Stage>(
     kafka: KafkaConfig,
     pg: PgConfig,
     config: RunnerConfig,
-) -> Result<(), String> {
-    let shutdown = Shutdown::on_signals_with(config.shutdown_timeout)
-        .map_err(|e| format!("signal handlers: {e}"))?;
+    hooks: Box<dyn Hooks>,
+) -> Result<(), ServiceError> {
+    let shutdown =
+        Shutdown::on_signals_with(config.shutdown_timeout).map_err(ServiceError::Signals)?;
     shutdown.step("starting");
-    let metrics = Metrics::new(S::NAME).map_err(|e| format!("metrics: {e}"))?;
+    let metrics = Metrics::new(S::NAME, S::DEPENDENCIES)?;
     let health = Arc::new(Health::default());
     health.beat();
     health.set_ready(false, "starting");
-    ops::serve(config.http_port, metrics.clone(), Arc::clone(&health))
-        .map_err(|e| format!("HTTP_PORT={}: {e}", config.http_port))?;
-    let warehouse = Warehouse::new(&pg).map_err(|e| e.to_string())?;
+    ops::serve(config.http_port, metrics.clone(), Arc::clone(&health)).map_err(|source| {
+        ServiceError::Http {
+            port: config.http_port,
+            source,
+        }
+    })?;
+    let warehouse = Warehouse::new(&pg)?;
     // Migrations are safe to run from every replica at once (advisory lock); wait for the
     // warehouse while it is not there yet.
     let mut attempt = 0;
     shutdown.step("migrating the warehouse");
     loop {
         health.beat();
-        match migrate_alive(&warehouse, &health) {
+        match migrate_alive(&stage, &warehouse, &health) {
             Ok(report) => {
                 info!(service = S::NAME, applied = ?report.applied, "warehouse schema up to date");
                 break;
@@ -202,14 +257,15 @@ fn run<S: Stage>(
         }
     };
     let runner = Runner::new(stage, clients, kafka, warehouse, config, metrics, health);
-    runner.run(&shutdown)?;
+    runner.with_hooks(hooks).run(&shutdown)?;
     info!(service = S::NAME, "stopped");
     Ok(())
 }
 
 /// Migrates while keeping the liveness heartbeat going: a long migration (or one waiting for
 /// another replica's migration lock) must not get the pod restarted by its liveness probe.
-fn migrate_alive(
+fn migrate_alive<S: Stage>(
+    stage: &S,
     warehouse: &Warehouse,
     health: &Health,
 ) -> Result<vault_pg::migrate::MigrationReport, vault_pg::PgError> {
@@ -224,7 +280,7 @@ fn migrate_alive(
                 health.beat();
             }
         });
-        let result = warehouse.migrate();
+        let result = stage.migrate(warehouse);
         drop(done);
         result
     })

@@ -1,5 +1,5 @@
-//! The runner's own settings (`BATCH_*`, `HTTP_PORT`, `SHUTDOWN_TIMEOUT_MS`) and the
-//! test-only failpoint.
+//! The runner's own settings (`BATCH_*`, `HTTP_PORT`, `SHUTDOWN_TIMEOUT_MS`,
+//! `KAFKA_LOST_OFFSETS`).
 
 use std::time::Duration;
 
@@ -18,8 +18,6 @@ pub struct RunnerConfig {
     pub http_port: u16,
     /// `SHUTDOWN_TIMEOUT_MS` (default 8000): the bound of a stop, from SIGTERM to exit.
     pub shutdown_timeout: Duration,
-    /// `VAULT_TEST_FAILPOINT` (tests only): where the process aborts on purpose.
-    pub failpoint: Option<Failpoint>,
     /// `KAFKA_LOST_OFFSETS` (default `skip`): what a replica does when the broker deleted
     /// offsets of a partition it takes before they were read.
     pub lost_offsets: LostOffsetsPolicy,
@@ -44,47 +42,6 @@ impl std::str::FromStr for LostOffsetsPolicy {
             "skip" => Ok(LostOffsetsPolicy::Skip),
             "stop" => Ok(LostOffsetsPolicy::Stop),
             _ => Err("expected skip or stop"),
-        }
-    }
-}
-
-/// A place where a test makes the process die on purpose (`VAULT_TEST_FAILPOINT`), to show
-/// what a crash there leaves behind. Never set in production.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failpoint {
-    /// `after-warehouse-commit:N`: abort (no unwinding, no clean-up: as SIGKILL) after the
-    /// warehouse committed the N-th batch and before its offsets are committed to Kafka.
-    AfterWarehouseCommit {
-        /// Which batch (1 = the first this process commits).
-        batch: u64,
-    },
-    /// `after-dead-letter-produce:N`: abort after the broker acknowledged the N-th delivery of
-    /// dead letters and before the warehouse forgets them (the outbox rows stay).
-    AfterDeadLetterProduce {
-        /// Which delivery (1 = the first this process makes).
-        delivery: u64,
-    },
-}
-
-impl std::str::FromStr for Failpoint {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, n) = s.split_once(':').unwrap_or((s, "1"));
-        let batch: u64 = n
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("batch number {n:?} is not a positive integer"))?;
-        match name {
-            "after-warehouse-commit" => Ok(Failpoint::AfterWarehouseCommit { batch }),
-            "after-dead-letter-produce" => {
-                Ok(Failpoint::AfterDeadLetterProduce { delivery: batch })
-            }
-            other => Err(format!(
-                "unknown failpoint {other:?} (known: after-warehouse-commit[:N], \
-                 after-dead-letter-produce[:N])"
-            )),
         }
     }
 }
@@ -115,7 +72,6 @@ impl RunnerConfig {
             http_port: env.value(&vars::HTTP_PORT)?,
             lost_offsets: env.value(&vars::KAFKA_LOST_OFFSETS)?,
             shutdown_timeout: Duration::from_millis(shutdown_ms),
-            failpoint: env.optional(&vars::VAULT_TEST_FAILPOINT)?,
         })
     }
 }
@@ -129,14 +85,6 @@ mod tests {
     fn defaults_are_the_declared_ones() {
         let config = RunnerConfig::from_env(&env_from_pairs(&[])).expect("defaults");
         assert_eq!(config.shutdown_timeout, crate::shutdown::DEFAULT_TIMEOUT);
-        assert_eq!(
-            (config.batch_max, config.http_port, config.failpoint),
-            (1000, 5000, None)
-        );
-        let err = RunnerConfig::from_env(&env_from_pairs(&[("VAULT_TEST_FAILPOINT", "x:1")]))
-            .expect_err("unknown failpoint");
-        assert!(err.to_string().starts_with(
-            "configuration: VAULT_TEST_FAILPOINT=\"x:1\" is invalid: unknown failpoint"
-        ));
+        assert_eq!((config.batch_max, config.http_port), (1000, 5000));
     }
 }

@@ -7,6 +7,9 @@ use vault_core::pipeline::{vars, ConfigError, Env, MessageError};
 use vault_core::KeySpec;
 use vault_pg::model::KnownKeys;
 
+use vault_pg::migrate::MigrationReport;
+use vault_pg::{PgError, Warehouse};
+
 use crate::runner::{Decoded, Output, Stage, StageError};
 
 /// Data Vault loader.
@@ -66,6 +69,11 @@ impl Stage for DdsStage {
 publishes the order report downstream.";
     const PRODUCES: bool = true;
     type Input<'a> = EnrichedOrder;
+
+    /// The project's migrations: the order model's schemas and the runner's tables.
+    fn migrate(&self, warehouse: &Warehouse) -> Result<MigrationReport, PgError> {
+        warehouse.migrate()
+    }
 
     fn decode(&self, payload: &[u8]) -> Result<EnrichedOrder, MessageError> {
         EnrichedOrder::from_json(payload)
