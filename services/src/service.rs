@@ -230,7 +230,7 @@ fn run<S: Stage>(
                     warn!(service = S::NAME, error = %err, attempt, "warehouse not reachable yet");
                     Duration::from_secs(2)
                 } else {
-                    error!(service = S::NAME, error = %err, attempt, "the warehouse refuses this service (configuration?); retrying in 10 s");
+                    error!(service = S::NAME, error = %err, attempt, hint = "check the configuration", retry_in_s = 10, "the warehouse refuses this service");
                     Duration::from_secs(10)
                 };
                 shutdown.sleep(wait);
@@ -250,7 +250,7 @@ fn run<S: Stage>(
             Ok(clients) => break clients,
             Err(err) if !shutdown.requested() => {
                 health.set_ready(false, &format!("kafka: {err}"));
-                error!(service = S::NAME, error = %err, "cannot set up the Kafka clients; retrying in 10 s");
+                error!(service = S::NAME, error = %err, retry_in_s = 10, "cannot set up the Kafka clients");
                 shutdown.sleep(Duration::from_secs(10));
             }
             Err(_) => return Ok(()),

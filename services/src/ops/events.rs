@@ -298,7 +298,8 @@ impl Metrics {
             warn!(
                 service = self.service,
                 messages = batch.reapplied,
-                "applied again what the warehouse already held (idempotent)"
+                idempotent = true,
+                "re-applied messages the warehouse already held"
             );
         }
     }
@@ -311,7 +312,8 @@ impl Metrics {
             info!(
                 service = self.service,
                 messages,
-                "produced again what a failed attempt had produced (downstream is idempotent)"
+                downstream_idempotent = true,
+                "re-sent messages a failed attempt had produced"
             );
         }
     }
@@ -347,13 +349,13 @@ impl Metrics {
     /// A batch the warehouse refused for a message's data: its messages are tried one by one.
     pub fn batch_refused(&self, error: &dyn Display, size: usize) {
         self.errors.with_label_values(&["warehouse_rejected"]).inc();
-        error!(service = self.service, error = %error, size, "batch refused for a message's data; isolating the message at fault");
+        error!(service = self.service, error = %error, size, next = "isolate the message at fault", "batch refused for a message's data");
     }
 
     /// The message the warehouse refused alone, for its data: it is to be dead-lettered (counted
     /// once its dead letter is on the topic, [`Metrics::dead_lettered`]).
     pub fn refused_for_good(&self, reason: &str, error: &dyn Display, message: &InMessage) {
-        error!(service = self.service, error = %error, reason, topic = %message.topic, offset = message.offset, partition = message.partition, "refused for good: to the dead-letter topic");
+        error!(service = self.service, error = %error, reason, topic = %message.topic, offset = message.offset, partition = message.partition, next = "dead-letter topic", "message refused for good");
     }
 
     /// An attempt at a batch failed with a retryable error of `kind`; it is retried with backoff.
@@ -361,7 +363,11 @@ impl Metrics {
         self.errors.with_label_values(&[kind]).inc();
         warn!(
             service = self.service,
-            kind, error, attempt, "batch attempt failed; retrying with backoff"
+            kind,
+            error,
+            attempt,
+            next = "retry with backoff",
+            "batch attempt failed"
         );
     }
 
@@ -370,7 +376,9 @@ impl Metrics {
         self.errors.with_label_values(&["kafka_rejoin"]).inc();
         warn!(
             service = self.service,
-            group, "the consumer was replaced by a new one, which joins the group afresh"
+            group,
+            next = "the new one joins the group afresh",
+            "consumer replaced"
         );
     }
 
@@ -381,7 +389,8 @@ impl Metrics {
             .inc();
         warn!(
             service = self.service,
-            "deliveries timed out: the producer was replaced by a new one"
+            why = "deliveries timed out",
+            "producer replaced"
         );
     }
 

@@ -33,7 +33,7 @@ impl KafkaClients {
             Ok(limit) => limit,
             Err(e) => {
                 let limit = vault_kafka::admin::DEFAULT_MAX_MESSAGE_BYTES;
-                warn!(service, topic = %kafka.dlq_topic, error = %e, limit, "could not read the dead-letter topic's max.message.bytes; assuming Kafka's default");
+                warn!(service, topic = %kafka.dlq_topic, error = %e, limit, assumed = "Kafka's default", "cannot read the dead-letter topic's max.message.bytes");
                 limit
             }
         };
@@ -47,7 +47,7 @@ impl KafkaClients {
             group_lag: match GroupLag::spawn(kafka, GROUP_LAG_EVERY) {
                 Ok(lag) => Some(lag),
                 Err(e) => {
-                    warn!(service, error = %e, "group lag probe not started: vault_group_lag_messages is not reported");
+                    warn!(service, error = %e, effect = "vault_group_lag_messages is not reported", "group lag probe not started");
                     None
                 }
             },

@@ -148,7 +148,7 @@ impl<S: Stage> Runner<S> {
             .map(|l| (l.topic.clone(), l.partition, Some(l.offset)))
             .collect();
         if let Err(e) = self.deliver(&places, false) {
-            warn!(service = S::NAME, error = %e, count = letters.len(), "dead letters of a committed batch not delivered yet: they wait in the warehouse and are delivered before the next batch");
+            warn!(service = S::NAME, error = %e, count = letters.len(), next = "delivered from the warehouse before the next batch", "dead letters of a committed batch not delivered yet");
             self.letters.look_for_waiting = true;
         }
     }
@@ -168,7 +168,7 @@ impl<S: Stage> Runner<S> {
         if delivered > 0 {
             info!(
                 service = S::NAME,
-                delivered, "delivered dead letters that committed batches had left waiting"
+                delivered, "delivered the dead letters committed batches left waiting"
             );
         }
         Ok(())
@@ -259,7 +259,8 @@ impl<S: Stage> Runner<S> {
             info!(
                 service = S::NAME,
                 found = found.len(),
-                "waiting dead letters found on their topic already: not produced again"
+                next = "not produced again",
+                "waiting dead letters found on their topic already"
             );
         }
         Ok(found)

@@ -72,7 +72,8 @@ impl Hooks for Failpoint {
         if *self == (Failpoint::AfterWarehouseCommit { batch }) {
             error!(
                 batch,
-                "VAULT_TEST_FAILPOINT after-warehouse-commit: aborting before the offset commit"
+                before = "the offset commit",
+                "VAULT_TEST_FAILPOINT after-warehouse-commit: aborting"
             );
             std::process::abort();
         }
@@ -82,7 +83,8 @@ impl Hooks for Failpoint {
         if *self == (Failpoint::AfterDeadLetterProduce { delivery }) {
             error!(
                 delivery,
-                "VAULT_TEST_FAILPOINT after-dead-letter-produce: aborting before the warehouse forgets the dead letters"
+                before = "the warehouse forgets the dead letters",
+                "VAULT_TEST_FAILPOINT after-dead-letter-produce: aborting"
             );
             std::process::abort();
         }

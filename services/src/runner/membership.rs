@@ -82,11 +82,12 @@ impl<S: Stage> Runner<S> {
                     partition = r.partition,
                     committed = ?r.committed,
                     warehouse = r.warehouse,
-                    "starting from the warehouse's position (ahead of the committed offset)"
+                    ahead_of_committed = true,
+                    "starting from the warehouse's position"
                     );
                 }
                 Err(e) => {
-                    warn!(service = S::NAME, error = %e, "warehouse positions not used on this assignment: starting from the committed offsets")
+                    warn!(service = S::NAME, error = %e, next = "start from the committed offsets", "warehouse positions not used on this assignment")
                 }
             }
         }
@@ -94,7 +95,7 @@ impl<S: Stage> Runner<S> {
         // read them), not only after the next batch of each partition.
         if !resumed.is_empty() {
             if let Err(e) = self.clients.consumer().commit(&resumed) {
-                warn!(service = S::NAME, error = %e, "could not commit the warehouse's positions as the group's offsets; the next batch does");
+                warn!(service = S::NAME, error = %e, next = "the next batch commits them", "cannot commit the warehouse's positions as the group's offsets");
             }
         }
         for change in self.clients.consumer().take_assignment_changes() {
@@ -133,9 +134,9 @@ impl<S: Stage> Runner<S> {
         let since = *self.idle_since.get_or_insert_with(Instant::now);
         if became_idle || since.elapsed() >= IDLE_LOG_EVERY {
             if in_group {
-                info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, "idle: in the group, holding no partitions (more replicas than partitions); ready");
+                info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, why = "more replicas than partitions", ready = true, "idle: in the group, holding no partitions");
             } else {
-                info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, "holding no partitions: not a member of the group (yet), or a rebalance under way");
+                info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, why = "not a member of the group (yet), or a rebalance under way", "holding no partitions");
             }
             self.idle_since = Some(Instant::now());
         }
@@ -146,7 +147,7 @@ impl<S: Stage> Runner<S> {
     /// an uncommitted batch.
     pub(super) fn rewind(&mut self, batch: &[InMessage]) {
         if let Err(e) = self.clients.consumer().rewind(batch) {
-            warn!(service = S::NAME, error = %e, "rewind failed; rejoining the group to restart from the committed offsets");
+            warn!(service = S::NAME, error = %e, next = "rejoin the group, restart from the committed offsets", "rewind failed");
             if let Err(e) = self.clients.consumer().reset_to_committed() {
                 error!(service = S::NAME, error = %e, "rejoining the group failed");
             }
@@ -165,12 +166,17 @@ impl<S: Stage> Runner<S> {
             return;
         };
         let group = &self.kafka.group;
-        warn!(service = S::NAME, group = %group, state = %rejoin.state, seconds = rejoin.out_for.as_secs(), "not a member of the consumer group for too long: replacing the consumer");
+        warn!(service = S::NAME, group = %group, state = %rejoin.state, seconds = rejoin.out_for.as_secs(), next = "replace the consumer", "out of the consumer group for too long");
         match rejoin.outcome {
             Ok(closed) => {
                 self.metrics.consumer_replaced(group);
                 if !closed {
-                    warn!(service = S::NAME, "the replaced consumer did not close in 2 s; left to close in the background");
+                    warn!(
+                        service = S::NAME,
+                        timeout_s = 2,
+                        next = "left to close in the background",
+                        "the replaced consumer did not close in time"
+                    );
                 }
                 self.idle_since = Some(Instant::now());
             }
@@ -200,7 +206,13 @@ impl<S: Stage> Runner<S> {
         if consumer.close(budget) {
             info!(service = S::NAME, group = %self.kafka.group, released = %owned, "left the consumer group");
         } else {
-            warn!(service = S::NAME, timeout_ms = budget.as_millis() as u64, "gave up on leaving the group: the broker did not answer in time; its partitions move once the session times out");
+            warn!(
+                service = S::NAME,
+                timeout_ms = budget.as_millis() as u64,
+                why = "the broker did not answer in time",
+                effect = "its partitions move once the session times out",
+                "gave up on leaving the group"
+            );
         }
         shutdown.step("flushing the producer");
         let budget = shutdown.budget(FLUSH_MAX);
@@ -208,7 +220,8 @@ impl<S: Stage> Runner<S> {
             warn!(
                 service = S::NAME,
                 timeout_ms = budget.as_millis() as u64,
-                "gave up on flushing the producer: nothing committed depends on it"
+                effect = "nothing committed depends on it",
+                "gave up on flushing the producer"
             );
         }
     }

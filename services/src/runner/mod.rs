@@ -166,7 +166,7 @@ impl<S: Stage> Runner<S> {
             }
             if batch.is_empty() {
                 if let Err(e) = self.clients.recommit_while_idle() {
-                    debug!(service = S::NAME, error = %e, "committing the last offsets again failed; retried on the next idle poll");
+                    debug!(service = S::NAME, error = %e, next = "retry on the next idle poll", "idle re-commit of the last offsets failed");
                 }
                 continue;
             }
@@ -180,7 +180,12 @@ impl<S: Stage> Runner<S> {
                 }
                 Ok(()) => {}
                 Err(_) if shutdown.requested() => {
-                    info!(service = S::NAME, size = batch.len(), "stopping: the batch in flight is abandoned uncommitted (it is read again by the next owner)");
+                    info!(
+                        service = S::NAME,
+                        size = batch.len(),
+                        next = "read again by the next owner",
+                        "stopping: the batch in flight is abandoned uncommitted"
+                    );
                 }
                 Err(err) => {
                     failures += 1;
