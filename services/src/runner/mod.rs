@@ -13,9 +13,9 @@
 //! down, a read-only warehouse) rewind the consumer, mark the service not ready and back off (no
 //! busy loop, no skipped message). Only a batch refused for a message's data (vault_pg::classify)
 //! is split to find the message at fault, which goes to the dead-letter topic with the reason
-//! `rejected_by_warehouse`; the partition never sticks. Dead letters: [`dead_letters`]'s module;
-//! the group, readiness and stop: `membership`; the Kafka clients kept working:
-//! [`vault_kafka::ServiceClients`].
+//! `rejected_by_warehouse`; the partition never sticks. Dead letters: `runner/dead_letters.rs`;
+//! a failed batch: `runner/recovery.rs`; the group, readiness and stop: `runner/membership.rs`;
+//! the Kafka clients kept working: [`vault_kafka::ServiceClients`].
 
 mod clients;
 mod config;
