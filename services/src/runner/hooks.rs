@@ -90,3 +90,31 @@ impl Hooks for Failpoint {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failpoints_parse_with_their_count() {
+        assert_eq!(
+            "after-warehouse-commit:3".parse(),
+            Ok(Failpoint::AfterWarehouseCommit { batch: 3 })
+        );
+        assert_eq!(
+            "after-dead-letter-produce".parse(),
+            Ok(Failpoint::AfterDeadLetterProduce { delivery: 1 })
+        );
+        for bad in [
+            "after-warehouse-commit:0",
+            "after-warehouse-commit:x",
+            "nowhere:1",
+        ] {
+            assert!(bad.parse::<Failpoint>().is_err(), "{bad}");
+        }
+        // A hook that does not match goes on.
+        Failpoint::AfterWarehouseCommit { batch: 3 }.after_warehouse_commit(2);
+        Failpoint::AfterWarehouseCommit { batch: 3 }.after_dead_letter_delivery(3);
+        NoHooks.after_warehouse_commit(1);
+    }
+}

@@ -43,3 +43,38 @@ impl Unconfirmed {
         resent
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(partition: i32, offsets: std::ops::Range<i64>) -> Vec<InMessage> {
+        offsets
+            .map(|offset| InMessage {
+                topic: "t".into(),
+                partition,
+                offset,
+                key: None,
+                payload: Vec::new(),
+                headers: Vec::new(),
+                timestamp_ms: None,
+            })
+            .collect()
+    }
+
+    /// What a failed attempt produced counts as re-sent once, when a later batch commits it.
+    #[test]
+    fn counts_what_a_failed_attempt_had_produced_once() {
+        let mut unconfirmed = Unconfirmed::default();
+        assert_eq!(unconfirmed.committed(&batch(0, 0..5)), 0);
+        unconfirmed.produced_by_failed(&batch(0, 5..10));
+        assert_eq!(
+            unconfirmed.committed(&batch(1, 5..10)),
+            0,
+            "another partition"
+        );
+        assert_eq!(unconfirmed.committed(&batch(0, 5..8)), 3, "part of it");
+        assert_eq!(unconfirmed.committed(&batch(0, 8..12)), 2, "the rest");
+        assert_eq!(unconfirmed.committed(&batch(0, 8..12)), 0, "forgotten");
+    }
+}
