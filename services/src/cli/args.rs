@@ -43,6 +43,23 @@ pub enum Command {
     Top(TopArgs),
     /// Show the Kafka positions the warehouse holds per consumer group, or forget a group's.
     Positions(PositionsArgs),
+    /// Print the configuration reference, made from the variables' declarations.
+    Config(ConfigArgs),
+}
+
+/// Options of `vault config` (one of them).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ConfigArgs {
+    /// The tables of docs/configuration.md (Markdown).
+    #[arg(long)]
+    pub markdown: bool,
+    /// The `config` definition of the chart's values.schema.json.
+    #[arg(long)]
+    pub json_schema: bool,
+    /// Every variable as `scripts/deploy-check` reads it (deploy/ci/variables.json).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `vault positions`.
