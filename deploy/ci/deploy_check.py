@@ -40,7 +40,7 @@ from kubernetes_validate import utils as kv
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-CHART = DEPLOY / "helm" / "vault"
+CHART = DEPLOY / "helm" / "streamvault"
 COMPOSE = DEPLOY / "docker-compose.yaml"
 
 # ---- the contract -------------------------------------------------------------------------------
@@ -425,7 +425,7 @@ class Helm:
     def template(self, values: Path | None) -> subprocess.CompletedProcess[str]:
         # The CRDs of the Prometheus Operator and KEDA, as a cluster that has them answers: the
         # chart renders those objects only where the API has them (.Capabilities guards).
-        cmd = [self.binary, "template", "vault", rel(CHART), "--namespace", "vault",
+        cmd = [self.binary, "template", "streamvault", rel(CHART), "--namespace", "vault",
                "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
                "--api-versions", "monitoring.coreos.com/v1/PrometheusRule",
                "--api-versions", "keda.sh/v1alpha1/ScaledObject",

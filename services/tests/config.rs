@@ -75,7 +75,7 @@ fn configuration_md_tables_are_generated() {
 
 #[test]
 fn values_schema_config_is_generated() {
-    let path = root().join("deploy/helm/vault/values.schema.json");
+    let path = root().join("deploy/helm/streamvault/values.schema.json");
     let current = read(&path);
     // The `config` definition: from its line under "definitions" to the first line that closes
     // it at the same indentation.

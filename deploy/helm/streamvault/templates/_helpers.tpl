@@ -1,24 +1,24 @@
 {{/*
 Helpers shared by every component. A component is addressed by its values key (stg, dds, cdm);
-"vault.components" maps each key to the binary (and resource suffix) it runs.
+"streamvault.components" maps each key to the binary (and resource suffix) it runs.
 */}}
 
-{{- define "vault.components" -}}
+{{- define "streamvault.components" -}}
 stg: stg-service
 dds: dds-service
 cdm: cdm-service
 {{- end -}}
 
 {{/* Keys a component takes whose top-level value is the default of all three. */}}
-{{- define "vault.settingKeys" -}}
+{{- define "streamvault.settingKeys" -}}
 {{- list "image" "replicaCount" "containerPort" "config" "resources" "podAnnotations" "podLabels" "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" "priorityClassName" "strategy" "autoscaling" "keda" "staticMembership" "podDisruptionBudget" | toJson -}}
 {{- end -}}
 
-{{- define "vault.name" -}}
+{{- define "streamvault.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{- define "vault.fullname" -}}
+{{- define "streamvault.fullname" -}}
 {{- if .Values.fullnameOverride -}}
 {{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
@@ -31,39 +31,39 @@ cdm: cdm-service
 {{- end -}}
 {{- end -}}
 
-{{- define "vault.chart" -}}
+{{- define "streamvault.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{/* Labels common to every object of the release. */}}
-{{- define "vault.labels" -}}
-helm.sh/chart: {{ include "vault.chart" . }}
-app.kubernetes.io/name: {{ include "vault.name" . }}
+{{- define "streamvault.labels" -}}
+helm.sh/chart: {{ include "streamvault.chart" . }}
+app.kubernetes.io/name: {{ include "streamvault.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: vault
+app.kubernetes.io/part-of: streamvault
 {{- end -}}
 
 {{/* (dict "root" $ "bin" "stg-service") */}}
-{{- define "vault.componentName" -}}
-{{- printf "%s-%s" (include "vault.fullname" .root) .bin | trunc 63 | trimSuffix "-" -}}
+{{- define "streamvault.componentName" -}}
+{{- printf "%s-%s" (include "streamvault.fullname" .root) .bin | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{- define "vault.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "vault.name" .root }}
+{{- define "streamvault.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "streamvault.name" .root }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .bin }}
 {{- end -}}
 
-{{- define "vault.componentLabels" -}}
-{{ include "vault.labels" .root }}
+{{- define "streamvault.componentLabels" -}}
+{{ include "streamvault.labels" .root }}
 app.kubernetes.io/component: {{ .bin }}
 {{- end -}}
 
-{{- define "vault.serviceAccountName" -}}
+{{- define "streamvault.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
-{{- default (include "vault.fullname" .) .Values.serviceAccount.name -}}
+{{- default (include "streamvault.fullname" .) .Values.serviceAccount.name -}}
 {{- else -}}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
@@ -74,12 +74,12 @@ app.kubernetes.io/component: {{ .bin }}
 other value of override (false, 0, "", a list, null) replaces the base's. (sprig's
 mergeOverwrite would keep the base's value where the override is false or 0.)
 */}}
-{{- define "vault.deepMerge" -}}
+{{- define "streamvault.deepMerge" -}}
 {{- $out := deepCopy (index . 0) -}}
 {{- range $key, $value := (index . 1) -}}
 {{- $current := get $out $key -}}
 {{- if and (kindIs "map" $value) (kindIs "map" $current) -}}
-{{- $_ := set $out $key (include "vault.deepMerge" (list $current $value) | fromYaml) -}}
+{{- $_ := set $out $key (include "streamvault.deepMerge" (list $current $value) | fromYaml) -}}
 {{- else -}}
 {{- $_ := set $out $key $value -}}
 {{- end -}}
@@ -88,9 +88,9 @@ mergeOverwrite would keep the base's value where the override is false or 0.)
 {{- end -}}
 
 {{/* (dict "root" $ "key" "stg") -> YAML of the component's settings merged over the defaults. */}}
-{{- define "vault.settings" -}}
+{{- define "streamvault.settings" -}}
 {{- $defaults := dict -}}
-{{- range $k := include "vault.settingKeys" . | fromJsonArray -}}
+{{- range $k := include "streamvault.settingKeys" . | fromJsonArray -}}
 {{- if hasKey $.root.Values $k -}}
 {{- $_ := set $defaults $k (get $.root.Values $k) -}}
 {{- end -}}
@@ -102,11 +102,11 @@ another image): it sets its own, or runs by its tag. */ -}}
 {{- if and (or (hasKey $ownImage "repository") (hasKey $ownImage "tag")) (not (hasKey $ownImage "digest")) -}}
 {{- $_ := set $own "image" (merge (dict "digest" "") (deepCopy $ownImage)) -}}
 {{- end -}}
-{{- include "vault.deepMerge" (list $defaults $own) -}}
+{{- include "streamvault.deepMerge" (list $defaults $own) -}}
 {{- end -}}
 
 {{/* The text of a config value: integers without a decimal point or exponent, "" for null. */}}
-{{- define "vault.envValue" -}}
+{{- define "streamvault.envValue" -}}
 {{- if kindIs "invalid" . -}}
 {{- else if or (kindIs "float64" .) (kindIs "float32" .) -}}
 {{- . | int64 | toString -}}
@@ -116,13 +116,13 @@ another image): it sets its own, or runs by its tag. */ -}}
 {{- end -}}
 
 {{/* (dict "root" $ "key" "stg" "bin" "stg-service" "c" $settings): fail early on what the service would refuse at start. */}}
-{{- define "vault.validate" -}}
+{{- define "streamvault.validate" -}}
 {{- $c := .c -}}
 {{- $bin := .bin -}}
 {{- $v := .root.Values -}}
 {{- $cfg := dict -}}
 {{- range $name, $value := $c.config -}}
-{{- $text := include "vault.envValue" $value | trim -}}
+{{- $text := include "streamvault.envValue" $value | trim -}}
 {{- if $text }}{{ $_ := set $cfg $name $text }}{{ end -}}
 {{- end -}}
 {{- $required := list "KAFKA_HOST" "KAFKA_PORT" "KAFKA_CONSUMER_GROUP" "KAFKA_SOURCE_TOPIC" "PG_WAREHOUSE_HOST" "PG_WAREHOUSE_PORT" "PG_WAREHOUSE_DBNAME" "PG_WAREHOUSE_USER" -}}
@@ -186,13 +186,13 @@ another image): it sets its own, or runs by its tag. */ -}}
 {{- end -}}
 
 {{/* (dict "root" $ "bin" "stg-service" "c" $settings) -> the container's env list. */}}
-{{- define "vault.env" -}}
+{{- define "streamvault.env" -}}
 {{- $c := .c -}}
 {{- $v := .root.Values -}}
 - name: HTTP_PORT
   value: {{ $c.containerPort | int | toString | quote }}
 {{- range $name := keys $c.config | sortAlpha }}
-{{- $text := include "vault.envValue" (get $c.config $name) }}
+{{- $text := include "streamvault.envValue" (get $c.config $name) }}
 {{- if $text }}
 - name: {{ $name }}
   value: {{ $text | quote }}
@@ -206,7 +206,7 @@ another image): it sets its own, or runs by its tag. */ -}}
 {{- end }}
 {{- if $v.existingSecret }}
 {{- $secrets := list "PG_WAREHOUSE_PASSWORD" }}
-{{- if include "vault.envValue" $c.config.KAFKA_CONSUMER_USERNAME }}{{ $secrets = append $secrets "KAFKA_CONSUMER_PASSWORD" }}{{ end }}
+{{- if include "streamvault.envValue" $c.config.KAFKA_CONSUMER_USERNAME }}{{ $secrets = append $secrets "KAFKA_CONSUMER_PASSWORD" }}{{ end }}
 {{- if eq .bin "stg-service" }}{{ $secrets = append $secrets "REDIS_PASSWORD" }}{{ end }}
 {{- range $name := $secrets | sortAlpha }}
 {{- $key := get $v.secretKeys $name }}
@@ -222,10 +222,10 @@ another image): it sets its own, or runs by its tag. */ -}}
 {{- end -}}
 
 {{/* (dict "c" $settings) -> the Kafka bootstrap list "host:port,host:port" of KAFKA_HOST/KAFKA_PORT. */}}
-{{- define "vault.bootstrapServers" -}}
-{{- $port := include "vault.envValue" .c.config.KAFKA_PORT -}}
+{{- define "streamvault.bootstrapServers" -}}
+{{- $port := include "streamvault.envValue" .c.config.KAFKA_PORT -}}
 {{- $hosts := list -}}
-{{- range $h := splitList "," (include "vault.envValue" .c.config.KAFKA_HOST) -}}
+{{- range $h := splitList "," (include "streamvault.envValue" .c.config.KAFKA_HOST) -}}
 {{- $h = trim $h -}}
 {{- if $h -}}
 {{- if or (regexMatch "^\\[.*\\]:[0-9]+$" $h) (and (not (hasPrefix "[" $h)) (regexMatch "^[^:]+:[0-9]+$" $h)) -}}
@@ -242,7 +242,7 @@ another image): it sets its own, or runs by its tag. */ -}}
 The image reference of an image setting: repository@digest when a digest is set (it pins the
 image by content and wins over the tag), else repository:tag (tag "" = the chart's appVersion).
 */}}
-{{- define "vault.imageRef" -}}
+{{- define "streamvault.imageRef" -}}
 {{- if .image.digest -}}
 {{ .image.repository }}@{{ .image.digest }}
 {{- else -}}
