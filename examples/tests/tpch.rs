@@ -161,6 +161,7 @@ fn the_example_loads_compares_and_refuses_to_overwrite() {
             .output()
             .expect("run the example")
     };
+    // SF 0.001: PARTSUPP repeats 100 (part, supplier) pairs; both loads must agree on them.
     let output = run(&["--sf", "0.001", "--batch", "500"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

@@ -29,6 +29,12 @@
 //!   would be a non-historized link with the line number as its dependent child key; the
 //!   toolkit declares it today as the hub `h_lineitem`, keyed by order key and line number, its
 //!   two links, and an insert-once satellite.)
+//!
+//! Below SF 0.01 the generator repeats inventory pairs: at SF 0.001 (10 suppliers) `PARTSUPP`
+//! has 800 rows but 700 distinct (part, supplier) pairs, as its supplier formula assumes more
+//! suppliers. Each pair is one `l_part_supplier` row (batches are de-duplicated by key), and
+//! 60 of them get two values in `s_part_supplier_details` at the same effective time, which
+//! both loads keep alike; a multi-active satellite would be the model for such a source.
 
 pub mod data;
 pub mod load;
