@@ -90,7 +90,7 @@ pub use table::Table;
 /// carry a payload after a second `;` (a non-historized link: `t_x: TX { hk; h_a_pk -> h_a,
 /// h_b_pk -> h_b; amount: i64, at: Timestamp }`). The patterns: [`TableKind::Effectivity`],
 /// [`TableKind::MultiActive`], [`TableKind::Reference`], [`PitDef`], [`BridgeDef`], and a row's
-/// own record source ([`Table::push_from`]); the project's guide (`docs/toolkit.md`) has a
+/// own record source ([`Table::push_from`]); the project's guide has a
 /// section on each.
 ///
 /// * Every table's first column is its `uuid` key; hub columns are the business key (and any
