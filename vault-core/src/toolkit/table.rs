@@ -46,8 +46,28 @@ impl<R: DvRow> Table<R> {
     /// Adds `row` unless its identity is there; returns whether it was added.
     pub fn push(&mut self, row: R) -> bool {
         let (key, effective) = row.identity();
-        if !self.index.insert(Identity::new(key, effective)) {
-            return false;
+        let identity = Identity::new(key, effective);
+        if self.rows.len() < SMALL {
+            // A few rows (most tables of one order): a scan costs less than a hash set's
+            // allocation and hashing.
+            let seen = |r: &R| {
+                let (k, e) = r.identity();
+                Identity::new(k, e) == identity
+            };
+            if self.rows.iter().any(seen) {
+                return false;
+            }
+        } else {
+            if self.index.is_empty() {
+                self.index.reserve(SMALL * 2);
+                for r in &self.rows {
+                    let (k, e) = r.identity();
+                    self.index.insert(Identity::new(k, e));
+                }
+            }
+            if !self.index.insert(identity) {
+                return false;
+            }
         }
         self.rows.push(row);
         if !self.sources.is_empty() {
@@ -123,6 +143,10 @@ impl<R: DvRow> FromIterator<R> for Table<R> {
         table
     }
 }
+
+/// Up to this many rows a table finds a repeated identity by scanning its rows; from then on
+/// by a hash set of identities.
+const SMALL: usize = 4;
 
 /// Row identities seen. UUIDv5 keys are already uniformly distributed, so hashing them again
 /// with SipHash would be wasted work; a multiply-rotate over their bytes is enough.
