@@ -2,7 +2,8 @@
 //!
 //! For each batch: lock the batch's orders (advisory, sorted), load their ledger entries, run
 //! `vault_core::orders::CounterBatch` over the reports in arrival order, then write the changed ledger
-//! entries and the net counter deltas. Replays, duplicates, cancellations and stale versions
+//! entries, the net counter deltas and the daily datamart's changes (netted per cell by the
+//! warehouse, which sums the money). Replays, duplicates, cancellations and stale versions
 //! therefore give exact counts, and two appliers on the same order serialise.
 
 use std::collections::{BTreeSet, HashMap};
@@ -11,9 +12,10 @@ use chrono::NaiveDateTime;
 use postgres::Transaction;
 use uuid::Uuid;
 use vault_core::orders::{
-    CounterBatch, CounterKey, CounterNames, LedgerEntry, OrderReport, OrderStatus, Outcome,
+    CounterBatch, CounterKey, CounterNames, DayDelta, LedgerEntry, OrderReport, OrderStatus,
+    Outcome,
 };
-use vault_core::Timestamp;
+use vault_core::{Amount, Timestamp};
 
 use crate::error::{Context, PgError};
 
@@ -30,6 +32,8 @@ pub struct ApplyStats {
     pub stale: usize,
     /// Counter rows changed.
     pub counters_changed: usize,
+    /// Orders put into or taken out of a cell of the daily datamart (before netting per cell).
+    pub day_changes: usize,
 }
 
 /// Applies order reports (in arrival order) to the ledger and the three datamarts.
@@ -62,7 +66,9 @@ pub fn apply(tx: &mut Transaction<'_>, reports: &[OrderReport]) -> Result<ApplyS
     }
     write_ledger(tx, &batch)?;
     let counters_changed = write_counters(tx, &batch)?;
+    write_days(tx, batch.day_deltas())?;
     Ok(ApplyStats {
+        day_changes: batch.day_deltas().len(),
         new: batch.count(Outcome::New),
         updated: batch.count(Outcome::Updated),
         duplicate: batch.count(Outcome::Duplicate),
@@ -82,6 +88,12 @@ fn load_ledger(
         .map(|row| {
             let order_id: Uuid = row.try_get(0).context("read cdm.order_ledger")?;
             let status: String = row.try_get(2).context("read cdm.order_ledger")?;
+            let amount = |i: usize| -> Result<Amount, PgError> {
+                let text: String = row.try_get(i).context("read cdm.order_ledger")?;
+                text.parse().map_err(|e| {
+                    PgError::Stored(format!("cdm.order_ledger {order_id}: amount {text:?}: {e}"))
+                })
+            };
             let status = OrderStatus::parse(&status).ok_or_else(|| {
                 PgError::Stored(format!(
                     "cdm.order_ledger {order_id}: unknown status {status:?}"
@@ -98,6 +110,13 @@ fn load_ledger(
                 restaurant_id: row.try_get(4).context("read cdm.order_ledger")?,
                 product_ids: row.try_get(5).context("read cdm.order_ledger")?,
                 category_ids: row.try_get(6).context("read cdm.order_ledger")?,
+                category_items: row.try_get(7).context("read cdm.order_ledger")?,
+                order_dt: Timestamp::new(
+                    row.try_get::<_, NaiveDateTime>(8)
+                        .context("read cdm.order_ledger")?,
+                ),
+                cost: amount(9)?,
+                payment: amount(10)?,
             };
             Ok((order_id, entry))
         })
@@ -122,6 +141,19 @@ fn write_ledger(tx: &mut Transaction<'_>, batch: &CounterBatch<'_>) -> Result<()
     let restaurants: Vec<Uuid> = entries.iter().map(|e| e.restaurant_id).collect();
     let products: Vec<String> = entries.iter().map(|e| join(&e.product_ids)).collect();
     let categories: Vec<String> = entries.iter().map(|e| join(&e.category_ids)).collect();
+    let items: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            e.category_items
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    let placed: Vec<NaiveDateTime> = entries.iter().map(|e| e.order_dt.naive()).collect();
+    let costs: Vec<&str> = entries.iter().map(|e| e.cost.as_str()).collect();
+    let payments: Vec<&str> = entries.iter().map(|e| e.payment.as_str()).collect();
     tx.execute(
         include_str!("../sql/cdm/upsert_ledger.sql"),
         &[
@@ -132,9 +164,50 @@ fn write_ledger(tx: &mut Transaction<'_>, batch: &CounterBatch<'_>) -> Result<()
             &restaurants,
             &products,
             &categories,
+            &items,
+            &placed,
+            &costs,
+            &payments,
         ],
     )
     .context("write cdm.order_ledger")?;
+    Ok(())
+}
+
+/// The daily datamart's changes: cells that only gain are upserted, the others updated (both
+/// statements net the batch's rows per cell).
+fn write_days(tx: &mut Transaction<'_>, days: &[DayDelta]) -> Result<(), PgError> {
+    if days.is_empty() {
+        return Ok(());
+    }
+    let restaurants: Vec<Uuid> = days.iter().map(|d| d.restaurant_id).collect();
+    let categories: Vec<Uuid> = days.iter().map(|d| d.category_id).collect();
+    let placed: Vec<NaiveDateTime> = days.iter().map(|d| d.order_dt.naive()).collect();
+    let signs: Vec<i32> = days.iter().map(|d| d.sign).collect();
+    let items: Vec<i32> = days.iter().map(|d| d.items).collect();
+    let costs: Vec<&str> = days.iter().map(|d| d.cost.as_str()).collect();
+    let payments: Vec<&str> = days.iter().map(|d| d.payment.as_str()).collect();
+    let params: [&(dyn postgres::types::ToSql + Sync); 7] = [
+        &restaurants,
+        &categories,
+        &placed,
+        &signs,
+        &items,
+        &costs,
+        &payments,
+    ];
+    tx.execute(
+        include_str!("../sql/cdm/add_restaurant_category_days.sql"),
+        &params,
+    )
+    .context("add to cdm.restaurant_category_days")?;
+    if signs.iter().any(|&s| s < 0) {
+        tx.execute(
+            include_str!("../sql/cdm/sub_restaurant_category_days.sql"),
+            &params,
+        )
+        .context("take from cdm.restaurant_category_days")?;
+    }
     Ok(())
 }
 

@@ -79,6 +79,9 @@ pub struct PgConfig {
     /// The `application_name` of its sessions (`pg_stat_activity`): `vault`, or the service's
     /// name ([`PgConfig::for_application`]).
     pub application_name: String,
+    /// `CDM_DAY_TIME_ZONE` (default `UTC`): the time zone whose dates are the days of the daily
+    /// datamart; [`crate::Warehouse::migrate`] records it in the warehouse.
+    pub day_time_zone: String,
 }
 
 impl std::fmt::Debug for PgConfig {
@@ -92,8 +95,31 @@ impl std::fmt::Debug for PgConfig {
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
             .field("pool_size", &self.pool_size)
+            .field("day_time_zone", &self.day_time_zone)
             .finish()
     }
+}
+
+/// `CDM_DAY_TIME_ZONE`: a time zone name as PostgreSQL knows them (`UTC`, `Europe/Moscow`,
+/// `Etc/GMT-3`). Its shape is checked here; `vault migrate` checks that the server knows it.
+fn day_time_zone<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<String, ConfigError> {
+    const NAME: &str = "CDM_DAY_TIME_ZONE";
+    let Some(zone) = env.get(NAME) else {
+        return Ok("UTC".to_owned());
+    };
+    let shaped = !zone.is_empty()
+        && zone.len() <= 64
+        && zone
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+    if !shaped {
+        return Err(ConfigError::Invalid {
+            name: NAME.into(),
+            value: zone,
+            reason: "expected a time zone name such as UTC or Europe/Moscow".into(),
+        });
+    }
+    Ok(zone)
 }
 
 impl PgConfig {
@@ -129,7 +155,16 @@ impl PgConfig {
                 env.parse_or("PG_WAREHOUSE_CONNECT_TIMEOUT_MS", 5000)?,
             ),
             application_name: "vault".to_owned(),
+            day_time_zone: day_time_zone(env)?,
         })
+    }
+
+    /// The same settings with `CDM_DAY_TIME_ZONE` = `zone`.
+    pub fn with_day_time_zone(&self, zone: &str) -> Self {
+        PgConfig {
+            day_time_zone: zone.to_owned(),
+            ..self.clone()
+        }
     }
 
     /// The same settings, its sessions named `name` in `pg_stat_activity`.
@@ -266,6 +301,26 @@ mod tests {
                 .starts_with("configuration: PG_WAREHOUSE_TARGET_SESSION_ATTRS=\"primary\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn day_time_zone_defaults_to_utc_and_rejects_what_is_no_zone_name() {
+        let config = PgConfig::from_env(&env(&BASE)).expect("valid");
+        assert_eq!(config.day_time_zone, "UTC");
+        let mut vars = BASE.to_vec();
+        vars.push(("CDM_DAY_TIME_ZONE", "America/Argentina/Buenos_Aires"));
+        let config = PgConfig::from_env(&env(&vars)).expect("valid");
+        assert_eq!(config.day_time_zone, "America/Argentina/Buenos_Aires");
+        for bad in ["Europe/Moscow'; DROP", "UTC 3", &"x".repeat(65)] {
+            vars.pop();
+            vars.push(("CDM_DAY_TIME_ZONE", bad));
+            let err = PgConfig::from_env(&env(&vars)).expect_err(bad);
+            assert!(
+                err.to_string()
+                    .starts_with("configuration: CDM_DAY_TIME_ZONE="),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]
