@@ -133,6 +133,15 @@ fn the_bi_role_reads_the_bi_views_and_nothing_else() {
         db.scalar("SELECT count(*) FROM cdm.order_ledger WHERE status = 'CLOSED'")
     );
 
+    // What `vault report` reads, the BI login reads too.
+    let report: serde_json::Value = serde_json::from_str(
+        &vault_pg::bi::report_json(&mut bi, 5).expect("the report's data as the BI login"),
+    )
+    .expect("JSON");
+    assert_eq!(report["top_dishes"].as_array().map(Vec::len), Some(5));
+    assert_eq!(report["freshness"].as_array().map(Vec::len), Some(3));
+    assert!(report["days"].as_array().is_some_and(|d| !d.is_empty()));
+
     // Nothing else: the raw layer, the Data Vault, the positions; and no write anywhere.
     for sql in [
         "SELECT count(*) FROM stg.order_events",
