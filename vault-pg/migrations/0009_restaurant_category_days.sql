@@ -17,6 +17,9 @@ CREATE TABLE IF NOT EXISTS cdm.daily_settings (
     time_zone text    NOT NULL
 );
 INSERT INTO cdm.daily_settings (time_zone) VALUES ('UTC') ON CONFLICT DO NOTHING;
+-- One row. Read as a scalar subquery everywhere (an InitPlan, evaluated once per statement):
+-- joined, a table without statistics is guessed at ~1,300 rows, and the applier's statement
+-- was planned a thousand times too big and JIT-compiled (+50 ms a batch, measured).
 COMMENT ON TABLE cdm.daily_settings IS 'The time zone whose dates are the days of cdm.restaurant_category_days (CDM_DAY_TIME_ZONE, set by vault migrate).';
 
 -- The day of an order placed at order_dt (UTC, as in dds.h_order) in a time zone: the one rule
@@ -44,8 +47,10 @@ ALTER TABLE cdm.order_ledger
     ADD COLUMN IF NOT EXISTS payment numeric,
     ADD COLUMN IF NOT EXISTS category_items integer[];
 
--- Existing entries: the order's date, the cost of the applied version (the newest at or before
--- it; the current one where none is), the dishes of each category (same positions).
+-- Existing entries that count (CLOSED): the order's date, the cost of the applied version (the
+-- newest at or before it; the current one where none is), the dishes of each category (same
+-- positions). The other entries keep NULL there: what they put in the mart is nothing, and the
+-- ledger rows of the many versions before CLOSED stay as narrow as before.
 UPDATE cdm.order_ledger l
 SET order_dt = coalesce((SELECT o.order_dt FROM dds.h_order o WHERE o.h_order_pk = l.order_id), l.update_ts),
     cost = coalesce(c.cost, 0),
@@ -65,13 +70,13 @@ LEFT JOIN LATERAL (
     ORDER BY s.update_ts <= l2.update_ts DESC, s.update_ts DESC, s.load_dt DESC, s.hk_order_cost_pk DESC
     LIMIT 1
 ) c ON true
-WHERE l2.order_id = l.order_id AND l.order_dt IS NULL;
+WHERE l2.order_id = l.order_id AND l.order_dt IS NULL AND l.status = 'CLOSED';
 
-ALTER TABLE cdm.order_ledger
-    ALTER COLUMN order_dt SET NOT NULL,
-    ALTER COLUMN cost SET NOT NULL,
-    ALTER COLUMN payment SET NOT NULL,
-    ALTER COLUMN category_items SET NOT NULL;
+-- A closed entry always has them (vault_pg::cdm refuses one without).
+ALTER TABLE cdm.order_ledger DROP CONSTRAINT IF EXISTS order_ledger_closed_has_day;
+ALTER TABLE cdm.order_ledger ADD CONSTRAINT order_ledger_closed_has_day CHECK (
+    status <> 'CLOSED'
+    OR (order_dt IS NOT NULL AND cost IS NOT NULL AND payment IS NOT NULL AND category_items IS NOT NULL));
 
 -- The mart from what the ledger has counted: by this migration, and again by `vault migrate`
 -- when CDM_DAY_TIME_ZONE changes (vault-pg/sql/migrate/day_time_zone.sql).
@@ -82,11 +87,10 @@ AS $$
 DELETE FROM cdm.restaurant_category_days;
 INSERT INTO cdm.restaurant_category_days
     (restaurant_id, category_id, order_day, order_cnt, item_cnt, cost, payment)
-SELECT l.restaurant_id, k.category_id, cdm.order_day(l.order_dt, z.time_zone),
+SELECT l.restaurant_id, k.category_id, cdm.order_day(l.order_dt, (SELECT time_zone FROM cdm.daily_settings)),
        count(*)::integer, sum(k.items)::integer, sum(l.cost), sum(l.payment)
 FROM cdm.order_ledger l
 CROSS JOIN LATERAL unnest(l.category_ids, l.category_items) AS k (category_id, items)
-CROSS JOIN cdm.daily_settings z
 WHERE l.status = 'CLOSED'
 GROUP BY 1, 2, 3;
 $$;
@@ -103,7 +107,7 @@ WITH cells AS (
 )
 SELECT c.h_restaurant_pk AS restaurant_id,
        c.h_category_pk AS category_id,
-       cdm.order_day(o.order_dt, z.time_zone) AS order_day,
+       cdm.order_day(o.order_dt, (SELECT time_zone FROM cdm.daily_settings)) AS order_day,
        count(*)::integer AS order_cnt,
        sum(c.items)::integer AS item_cnt,
        coalesce(sum(m.cost), 0) AS cost,
@@ -111,7 +115,6 @@ SELECT c.h_restaurant_pk AS restaurant_id,
 FROM cells c
 JOIN dds.h_order o ON o.h_order_pk = c.h_order_pk
 LEFT JOIN dds.s_order_cost_current m ON m.h_order_pk = c.h_order_pk
-CROSS JOIN cdm.daily_settings z
 GROUP BY 1, 2, 3;
 
 -- For analysts: the mart with names (current, from the Data Vault).
@@ -149,7 +152,7 @@ COMMENT ON COLUMN bi.restaurant_category_days.payment IS 'The sum of what the gu
 -- Restaurant totals per day without counting an order once per category: from the ledger, one
 -- row per order as the CDM has applied it.
 CREATE OR REPLACE VIEW bi.restaurant_days AS
-SELECT cdm.order_day(l.order_dt, z.time_zone) AS day,
+SELECT cdm.order_day(l.order_dt, (SELECT time_zone FROM cdm.daily_settings)) AS day,
        l.restaurant_id AS restaurant_key,
        r.restaurant_id AS restaurant_id,
        n.name AS restaurant_name,
@@ -157,7 +160,6 @@ SELECT cdm.order_day(l.order_dt, z.time_zone) AS day,
        sum(l.cost) AS cost,
        sum(l.payment) AS payment
 FROM cdm.order_ledger l
-CROSS JOIN cdm.daily_settings z
 LEFT JOIN dds.h_restaurant r ON r.h_restaurant_pk = l.restaurant_id
 LEFT JOIN dds.s_restaurant_names_current n ON n.h_restaurant_pk = l.restaurant_id
 WHERE l.status = 'CLOSED'
@@ -199,3 +201,30 @@ COMMENT ON COLUMN bi.freshness.orders IS 'Orders the layer holds.';
 COMMENT ON COLUMN bi.freshness.newest_version IS 'The newest order version (its update_ts, UTC) the layer holds.';
 COMMENT ON COLUMN bi.freshness.newest_load IS 'When the layer last loaded an order version.';
 COMMENT ON COLUMN bi.freshness.time_zone IS 'The time zone of the days of bi.restaurant_category_days and bi.restaurant_days (CDM_DAY_TIME_ZONE).';
+
+-- The dishes, to label and group the others by: each with its restaurant and category.
+CREATE OR REPLACE VIEW bi.dishes AS
+SELECT p.h_product_pk AS dish_key,
+       p.product_id AS dish_id,
+       d.name AS dish_name,
+       lpr.h_restaurant_pk AS restaurant_key,
+       r.name AS restaurant_name,
+       lpc.h_category_pk AS category_key,
+       h.category_name AS category_name
+FROM dds.h_product p
+LEFT JOIN dds.s_product_names_current d ON d.h_product_pk = p.h_product_pk
+LEFT JOIN LATERAL (SELECT x.h_restaurant_pk FROM dds.l_product_restaurant x
+                   WHERE x.h_product_pk = p.h_product_pk ORDER BY x.load_dt LIMIT 1) lpr ON true
+LEFT JOIN dds.s_restaurant_names_current r ON r.h_restaurant_pk = lpr.h_restaurant_pk
+LEFT JOIN LATERAL (SELECT x.h_category_pk FROM dds.l_product_category x
+                   WHERE x.h_product_pk = p.h_product_pk ORDER BY x.load_dt LIMIT 1) lpc ON true
+LEFT JOIN dds.h_category h ON h.h_category_pk = lpc.h_category_pk;
+
+COMMENT ON VIEW bi.dishes IS 'Every dish of every menu with its restaurant and category (current names): join on dish_key to label or group bi.guest_dishes. Two restaurants may have dishes of the same name: they are different dishes.';
+COMMENT ON COLUMN bi.dishes.dish_key IS 'The dish''s hub key (dds.h_product.h_product_pk).';
+COMMENT ON COLUMN bi.dishes.dish_id IS 'The dish''s id in the restaurant''s menu.';
+COMMENT ON COLUMN bi.dishes.dish_name IS 'The dish''s current name (dds.s_product_names_current).';
+COMMENT ON COLUMN bi.dishes.restaurant_key IS 'The hub key of the restaurant whose menu has the dish.';
+COMMENT ON COLUMN bi.dishes.restaurant_name IS 'That restaurant''s current name.';
+COMMENT ON COLUMN bi.dishes.category_key IS 'The hub key of the dish''s category.';
+COMMENT ON COLUMN bi.dishes.category_name IS 'The dish''s category.';

@@ -88,36 +88,57 @@ fn load_ledger(
         .map(|row| {
             let order_id: Uuid = row.try_get(0).context("read cdm.order_ledger")?;
             let status: String = row.try_get(2).context("read cdm.order_ledger")?;
-            let amount = |i: usize| -> Result<Amount, PgError> {
-                let text: String = row.try_get(i).context("read cdm.order_ledger")?;
-                text.parse().map_err(|e| {
-                    PgError::Stored(format!("cdm.order_ledger {order_id}: amount {text:?}: {e}"))
-                })
-            };
             let status = OrderStatus::parse(&status).ok_or_else(|| {
                 PgError::Stored(format!(
                     "cdm.order_ledger {order_id}: unknown status {status:?}"
                 ))
             })?;
+            let update_ts = Timestamp::new(
+                row.try_get::<_, NaiveDateTime>(1)
+                    .context("read cdm.order_ledger")?,
+            );
+            // What the entry put into the daily datamart is kept only while it counts (NULL
+            // otherwise: the ledger row stays as narrow as before for the other versions).
+            let counted = status == OrderStatus::Closed;
+            let daily = |i: usize| -> Result<Option<String>, PgError> {
+                row.try_get(i).context("read cdm.order_ledger")
+            };
+            let amount = |i: usize| -> Result<Amount, PgError> {
+                match daily(i)? {
+                    Some(text) => text.parse().map_err(|e| {
+                        PgError::Stored(format!(
+                            "cdm.order_ledger {order_id}: amount {text:?}: {e}"
+                        ))
+                    }),
+                    None if counted => Err(PgError::Stored(format!(
+                        "cdm.order_ledger {order_id}: a closed order without its cost \
+                         (written by a cdm-service of a release before migration 9?)"
+                    ))),
+                    None => Ok(Amount::from_i64(0)),
+                }
+            };
+            let category_items: Option<Vec<i32>> =
+                row.try_get(7).context("read cdm.order_ledger")?;
+            let order_dt: Option<NaiveDateTime> =
+                row.try_get(8).context("read cdm.order_ledger")?;
             let entry = LedgerEntry {
                 order_id,
-                update_ts: Timestamp::new(
-                    row.try_get::<_, NaiveDateTime>(1)
-                        .context("read cdm.order_ledger")?,
-                ),
+                update_ts,
                 status,
                 user_id: row.try_get(3).context("read cdm.order_ledger")?,
                 restaurant_id: row.try_get(4).context("read cdm.order_ledger")?,
                 product_ids: row.try_get(5).context("read cdm.order_ledger")?,
                 category_ids: row.try_get(6).context("read cdm.order_ledger")?,
-                category_items: row.try_get(7).context("read cdm.order_ledger")?,
-                order_dt: Timestamp::new(
-                    row.try_get::<_, NaiveDateTime>(8)
-                        .context("read cdm.order_ledger")?,
-                ),
+                category_items: category_items.unwrap_or_default(),
+                order_dt: order_dt.map_or(update_ts, Timestamp::new),
                 cost: amount(9)?,
                 payment: amount(10)?,
             };
+            if counted && entry.category_items.len() != entry.category_ids.len() {
+                return Err(PgError::Stored(format!(
+                    "cdm.order_ledger {order_id}: category_items does not match category_ids"
+                )));
+            }
             Ok((order_id, entry))
         })
         .collect()
@@ -141,19 +162,31 @@ fn write_ledger(tx: &mut Transaction<'_>, batch: &CounterBatch<'_>) -> Result<()
     let restaurants: Vec<Uuid> = entries.iter().map(|e| e.restaurant_id).collect();
     let products: Vec<String> = entries.iter().map(|e| join(&e.product_ids)).collect();
     let categories: Vec<String> = entries.iter().map(|e| join(&e.category_ids)).collect();
-    let items: Vec<String> = entries
+    // Only an entry that counts keeps what it put into the daily datamart (see load_ledger).
+    let items: Vec<Option<String>> = entries
         .iter()
         .map(|e| {
-            e.category_items
-                .iter()
-                .map(i32::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
+            e.counted().then(|| {
+                e.category_items
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
         })
         .collect();
-    let placed: Vec<NaiveDateTime> = entries.iter().map(|e| e.order_dt.naive()).collect();
-    let costs: Vec<&str> = entries.iter().map(|e| e.cost.as_str()).collect();
-    let payments: Vec<&str> = entries.iter().map(|e| e.payment.as_str()).collect();
+    let placed: Vec<Option<NaiveDateTime>> = entries
+        .iter()
+        .map(|e| e.counted().then(|| e.order_dt.naive()))
+        .collect();
+    let costs: Vec<Option<&str>> = entries
+        .iter()
+        .map(|e| e.counted().then(|| e.cost.as_str()))
+        .collect();
+    let payments: Vec<Option<&str>> = entries
+        .iter()
+        .map(|e| e.counted().then(|| e.payment.as_str()))
+        .collect();
     tx.execute(
         include_str!("../sql/cdm/upsert_ledger.sql"),
         &[
@@ -174,39 +207,43 @@ fn write_ledger(tx: &mut Transaction<'_>, batch: &CounterBatch<'_>) -> Result<()
     Ok(())
 }
 
-/// The daily datamart's changes: cells that only gain are upserted, the others updated (both
-/// statements net the batch's rows per cell).
+/// The daily datamart's changes: the orders put in are added (cells created as needed), then
+/// those taken out are subtracted; each statement sums its rows per cell.
 fn write_days(tx: &mut Transaction<'_>, days: &[DayDelta]) -> Result<(), PgError> {
-    if days.is_empty() {
-        return Ok(());
-    }
-    let restaurants: Vec<Uuid> = days.iter().map(|d| d.restaurant_id).collect();
-    let categories: Vec<Uuid> = days.iter().map(|d| d.category_id).collect();
-    let placed: Vec<NaiveDateTime> = days.iter().map(|d| d.order_dt.naive()).collect();
-    let signs: Vec<i32> = days.iter().map(|d| d.sign).collect();
-    let items: Vec<i32> = days.iter().map(|d| d.items).collect();
-    let costs: Vec<&str> = days.iter().map(|d| d.cost.as_str()).collect();
-    let payments: Vec<&str> = days.iter().map(|d| d.payment.as_str()).collect();
-    let params: [&(dyn postgres::types::ToSql + Sync); 7] = [
-        &restaurants,
-        &categories,
-        &placed,
-        &signs,
-        &items,
-        &costs,
-        &payments,
-    ];
-    tx.execute(
-        include_str!("../sql/cdm/add_restaurant_category_days.sql"),
-        &params,
-    )
-    .context("add to cdm.restaurant_category_days")?;
-    if signs.iter().any(|&s| s < 0) {
-        tx.execute(
+    let (put, taken): (Vec<&DayDelta>, Vec<&DayDelta>) = days.iter().partition(|d| d.sign > 0);
+    for (rows, sql, what) in [
+        (
+            put,
+            include_str!("../sql/cdm/add_restaurant_category_days.sql"),
+            "add to cdm.restaurant_category_days",
+        ),
+        (
+            taken,
             include_str!("../sql/cdm/sub_restaurant_category_days.sql"),
-            &params,
+            "take from cdm.restaurant_category_days",
+        ),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let restaurants: Vec<Uuid> = rows.iter().map(|d| d.restaurant_id).collect();
+        let categories: Vec<Uuid> = rows.iter().map(|d| d.category_id).collect();
+        let placed: Vec<NaiveDateTime> = rows.iter().map(|d| d.order_dt.naive()).collect();
+        let items: Vec<i32> = rows.iter().map(|d| d.items).collect();
+        let costs: Vec<&str> = rows.iter().map(|d| d.cost.as_str()).collect();
+        let payments: Vec<&str> = rows.iter().map(|d| d.payment.as_str()).collect();
+        tx.execute(
+            sql,
+            &[
+                &restaurants,
+                &categories,
+                &placed,
+                &items,
+                &costs,
+                &payments,
+            ],
         )
-        .context("take from cdm.restaurant_category_days")?;
+        .context(what)?;
     }
     Ok(())
 }

@@ -7,13 +7,14 @@ mod common;
 
 use common::{enriched_histories, TestDb};
 
-const VIEWS: [&str; 6] = [
+const VIEWS: [&str; 7] = [
     "guest_dishes",
     "guest_categories",
     "restaurant_categories",
     "restaurant_category_days",
     "restaurant_days",
     "freshness",
+    "dishes",
 ];
 
 /// A login of its own, member of vault_bi; dropped at the end.

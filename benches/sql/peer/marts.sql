@@ -41,12 +41,11 @@ GROUP BY c.h_restaurant_pk, c.h_category_pk, r.name, h.category_name;
 -- The daily datamart: per closed order its distinct dishes per category, its date in the
 -- warehouse's zone and its newest cost.
 INSERT INTO cdm.restaurant_category_days (restaurant_id, category_id, order_day, order_cnt, item_cnt, cost, payment)
-SELECT c.h_restaurant_pk, c.h_category_pk, cdm.order_day(o.order_dt, z.time_zone),
+SELECT c.h_restaurant_pk, c.h_category_pk, cdm.order_day(o.order_dt, (SELECT time_zone FROM cdm.daily_settings)),
        count(*), sum(c.items), sum(m.cost), sum(m.payment)
 FROM (SELECT h_order_pk, h_restaurant_pk, h_category_pk, count(DISTINCT h_product_pk) AS items
       FROM peer_closed GROUP BY 1, 2, 3) c
 JOIN dds.h_order o ON o.h_order_pk = c.h_order_pk
 JOIN (SELECT DISTINCT ON (h_order_pk) h_order_pk, cost, payment FROM dds.s_order_cost
       ORDER BY h_order_pk, update_ts DESC, load_dt DESC) m ON m.h_order_pk = c.h_order_pk
-CROSS JOIN cdm.daily_settings z
 GROUP BY 1, 2, 3;

@@ -6,9 +6,11 @@ SELECT json_build_object(
     'time_zone', (SELECT time_zone FROM bi.freshness LIMIT 1),
     'top_dishes', (
         SELECT coalesce(json_agg(t), '[]') FROM (
-            SELECT dish_name AS name, sum(orders)::bigint AS orders
-            FROM bi.guest_dishes
-            GROUP BY dish_key, dish_name
+            SELECT g.dish_name || coalesce(' · ' || d.restaurant_name, '') AS name,
+                   sum(g.orders)::bigint AS orders
+            FROM bi.guest_dishes g
+            LEFT JOIN bi.dishes d ON d.dish_key = g.dish_key
+            GROUP BY g.dish_key, g.dish_name, d.restaurant_name
             ORDER BY 2 DESC, 1
             LIMIT $1
         ) t),

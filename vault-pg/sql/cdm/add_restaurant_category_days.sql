@@ -1,20 +1,15 @@
--- The daily datamart's changes of a batch (one row per order put into or taken out of a cell,
--- vault_core::orders::DayDelta), netted per cell: the cells that only gain are created or
--- added to here, in key order; sub_restaurant_category_days.sql does the others (a proposed
--- insert row with a negative count would fail the checks). The day is cdm.order_day in the
--- warehouse's time zone (cdm.daily_settings).
+-- The orders a batch puts into cells of the daily datamart (vault_core::orders::DayDelta with
+-- sign +1), summed per cell and added, cells created as needed, in key order (concurrent
+-- appliers lock cells in one order). Runs before sub_restaurant_category_days.sql, so a cell
+-- whose order moves within the batch exists when it is taken from. The day is cdm.order_day in
+-- the warehouse's time zone (cdm.daily_settings, read once: a scalar subquery).
 INSERT INTO cdm.restaurant_category_days AS d
     (restaurant_id, category_id, order_day, order_cnt, item_cnt, cost, payment)
-SELECT t.restaurant_id, t.category_id, cdm.order_day(t.order_dt, z.time_zone),
-       sum(t.sign), sum(t.sign * t.items), sum(t.sign * t.cost::numeric), sum(t.sign * t.payment::numeric)
-FROM unnest($1::uuid[], $2::uuid[], $3::timestamp[], $4::integer[], $5::integer[], $6::text[], $7::text[])
-     AS t (restaurant_id, category_id, order_dt, sign, items, cost, payment)
-CROSS JOIN cdm.daily_settings z
+SELECT t.restaurant_id, t.category_id, cdm.order_day(t.order_dt, (SELECT time_zone FROM cdm.daily_settings)),
+       count(*), sum(t.items), sum(t.cost::numeric), sum(t.payment::numeric)
+FROM unnest($1::uuid[], $2::uuid[], $3::timestamp[], $4::integer[], $5::text[], $6::text[])
+     AS t (restaurant_id, category_id, order_dt, items, cost, payment)
 GROUP BY 1, 2, 3
-HAVING sum(t.sign) >= 0 AND sum(t.sign * t.items) >= 0 AND sum(t.sign * t.cost::numeric) >= 0
-   AND sum(t.sign * t.payment::numeric) >= 0
-   AND (sum(t.sign) <> 0 OR sum(t.sign * t.items) <> 0 OR sum(t.sign * t.cost::numeric) <> 0
-        OR sum(t.sign * t.payment::numeric) <> 0)
 ORDER BY 1, 2, 3
 ON CONFLICT (restaurant_id, category_id, order_day) DO UPDATE
 SET order_cnt = d.order_cnt + EXCLUDED.order_cnt, item_cnt = d.item_cnt + EXCLUDED.item_cnt,
