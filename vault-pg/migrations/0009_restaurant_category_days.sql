@@ -9,8 +9,9 @@
 -- ledger entries get it from the Data Vault and the mart is built from the ledger, so that
 -- orders whose reports are still on their way are counted once, when they arrive.
 --
--- Stop the cdm-service replicas of earlier releases before this migration (they would write
--- ledger entries without these columns and fail).
+-- Stop the cdm-service replicas of earlier releases before this migration: they do not move
+-- the mart (a closed entry they write without these columns is refused by the check below, but
+-- a cancellation they apply would leave the mart one order too high).
 
 CREATE TABLE IF NOT EXISTS cdm.daily_settings (
     one       boolean PRIMARY KEY DEFAULT true CHECK (one),
