@@ -4,7 +4,7 @@
 (values.yaml) and the comment above it in values.yaml. `--check` fails when the README in the
 chart differs from what this makes (scripts/deploy-check runs it); without it, writes it.
 
-    python3 deploy/ci/chart_readme.py          # regenerate deploy/helm/vault/README.md
+    python3 deploy/ci/chart_readme.py          # regenerate deploy/helm/streamvault/README.md
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "vault"
+CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "streamvault"
 README = CHART / "README.md"
 
 

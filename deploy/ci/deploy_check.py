@@ -40,28 +40,23 @@ from kubernetes_validate import utils as kv
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-CHART = DEPLOY / "helm" / "vault"
+CHART = DEPLOY / "helm" / "streamvault"
 COMPOSE = DEPLOY / "docker-compose.yaml"
 
 # ---- the contract -------------------------------------------------------------------------------
 
+# Every variable the services and the vault CLI read, as vault_core::pipeline::vars declares it:
+# deploy/ci/variables.json is generated from the declarations (`vault config --json`;
+# services/tests/config.rs fails when it is stale).
+VARIABLES_JSON = DEPLOY / "ci" / "variables.json"
+VARIABLES = json.loads(VARIABLES_JSON.read_text())["variables"]
 # docs/contract.md §7.4: the variables of the original deployments.
-CONTRACT_ENV = {
-    "KAFKA_HOST", "KAFKA_PORT", "KAFKA_CONSUMER_USERNAME", "KAFKA_CONSUMER_PASSWORD",
-    "KAFKA_CONSUMER_GROUP", "KAFKA_SOURCE_TOPIC", "KAFKA_DESTINATION_TOPIC",
-    "PG_WAREHOUSE_HOST", "PG_WAREHOUSE_PORT", "PG_WAREHOUSE_DBNAME", "PG_WAREHOUSE_USER",
-    "PG_WAREHOUSE_PASSWORD", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD",
-}
-# Every variable the services and the vault CLI read (docs/configuration.md).
-ALLOWED_ENV = CONTRACT_ENV | {
-    "KAFKA_CA_FILE", "KAFKA_DLQ_TOPIC", "KAFKA_EXTRA_CONFIG", "KAFKA_GROUP_INSTANCE_ID",
-    "PG_WAREHOUSE_SSLMODE", "PG_WAREHOUSE_SSLROOTCERT", "PG_WAREHOUSE_POOL_SIZE",
-    "PG_WAREHOUSE_CONNECT_TIMEOUT_MS", "PG_WAREHOUSE_TARGET_SESSION_ATTRS", "CDM_DAY_TIME_ZONE",
-    "REDIS_TLS", "REDIS_CA_FILE", "REDIS_USERNAME", "REDIS_TIMEOUT_MS", "REDIS_CACHE_TTL_MS",
-    "HTTP_PORT", "BATCH_MAX", "BATCH_WAIT_MS", "RUST_LOG", "DDS_KNOWN_KEYS", "KAFKA_LOST_OFFSETS",
-}
-SECRET_ENV = {"KAFKA_CONSUMER_PASSWORD", "PG_WAREHOUSE_PASSWORD", "REDIS_PASSWORD"}
+CONTRACT_ENV = {v["name"] for v in VARIABLES if v["contract"]}
+# What a deployment may set: the chart's config values and what the chart sets itself.
+ALLOWED_ENV = {v["name"] for v in VARIABLES if v["deploy"] in ("values", "chart")}
+SECRET_ENV = {v["name"] for v in VARIABLES if v["secret"]}
 REDIS_ENV = {n for n in ALLOWED_ENV if n.startswith("REDIS_")}
+DEFAULTS = {v["name"]: v["default"] for v in VARIABLES}
 BINARIES = ("stg-service", "dds-service", "cdm-service", "vault")
 
 # docs/contract.md §1: order-service_orders -> stg -> stg-service-orders -> dds ->
@@ -75,15 +70,7 @@ CONTRACT_TOPICS = ["order-service_orders", "stg-service-orders", "dds-service-or
 ALL_TOPICS = sorted(CONTRACT_TOPICS + [t + ".dlq" for t in CONTRACT_TOPICS])
 
 REQUIRED_ENV = {
-    "stg-service": {"KAFKA_HOST", "KAFKA_PORT", "KAFKA_CONSUMER_GROUP", "KAFKA_SOURCE_TOPIC",
-                    "KAFKA_DESTINATION_TOPIC", "PG_WAREHOUSE_HOST", "PG_WAREHOUSE_PORT",
-                    "PG_WAREHOUSE_DBNAME", "PG_WAREHOUSE_USER", "REDIS_HOST", "REDIS_PORT"},
-    "dds-service": {"KAFKA_HOST", "KAFKA_PORT", "KAFKA_CONSUMER_GROUP", "KAFKA_SOURCE_TOPIC",
-                    "KAFKA_DESTINATION_TOPIC", "PG_WAREHOUSE_HOST", "PG_WAREHOUSE_PORT",
-                    "PG_WAREHOUSE_DBNAME", "PG_WAREHOUSE_USER"},
-    "cdm-service": {"KAFKA_HOST", "KAFKA_PORT", "KAFKA_CONSUMER_GROUP", "KAFKA_SOURCE_TOPIC",
-                    "PG_WAREHOUSE_HOST", "PG_WAREHOUSE_PORT", "PG_WAREHOUSE_DBNAME",
-                    "PG_WAREHOUSE_USER"},
+    binary: {v["name"] for v in VARIABLES if binary in v["required_by"]} for binary in TOPIC_CHAIN
 }
 SHUTDOWN_SECONDS = 10  # a service exits within 10 s of SIGTERM
 
@@ -140,19 +127,12 @@ def rel(path: Path) -> str:
 
 def check_env_contract() -> str:
     require(CONTRACT_ENV <= ALLOWED_ENV, "contract names missing from the allowed list")
-    sources = []
-    for crate in ("vault-core", "vault-pg", "vault-kafka", "vault-redis", "services"):
-        sources += [p.read_text() for p in (ROOT / crate / "src").rglob("*.rs")]
-    text = "\n".join(sources)
-    unread = []
-    for name in sorted(ALLOWED_ENV):
-        if name == "RUST_LOG":  # read by tracing's EnvFilter::try_from_default_env
-            if "try_from_default_env" not in text:
-                unread.append(name)
-        elif f'"{name}"' not in text:
-            unread.append(name)
-    require(not unread, "allowed but no longer read by the services' code: " + ", ".join(unread))
-    return f"{len(ALLOWED_ENV)} names, each read by the Rust code"
+    declared = re.findall(r'var\(\s*"([A-Z0-9_]+)"', (ROOT / "vault-core/src/pipeline/vars.rs").read_text())
+    listed = [v["name"] for v in VARIABLES]
+    require(sorted(declared) == sorted(listed),
+            f"{rel(VARIABLES_JSON)} is not the declarations of vault-core/src/pipeline/vars.rs: "
+            "run VAULT_BLESS=1 cargo test -p vault-services --test config")
+    return f"{len(listed)} declared variables, {len(ALLOWED_ENV)} deployable, {len(SECRET_ENV)} secrets"
 
 
 # ---- Dockerfile ---------------------------------------------------------------------------------
@@ -445,7 +425,7 @@ class Helm:
     def template(self, values: Path | None) -> subprocess.CompletedProcess[str]:
         # The CRDs of the Prometheus Operator and KEDA, as a cluster that has them answers: the
         # chart renders those objects only where the API has them (.Capabilities guards).
-        cmd = [self.binary, "template", "vault", rel(CHART), "--namespace", "vault",
+        cmd = [self.binary, "template", "streamvault", rel(CHART), "--namespace", "vault",
                "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
                "--api-versions", "monitoring.coreos.com/v1/PrometheusRule",
                "--api-versions", "keda.sh/v1alpha1/ScaledObject",
@@ -659,7 +639,7 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
         if "KAFKA_CONSUMER_USERNAME" in env:
             ca_vars.append("KAFKA_CA_FILE")
         for var in ca_vars:
-            path = env.get(var, {}).get("value") or ("/crt/YandexInternalRootCA.crt" if var == "KAFKA_CA_FILE" else "")
+            path = env.get(var, {}).get("value") or DEFAULTS.get(var) or ""
             if path.startswith("/crt/") and not any(path.startswith(m) for m in mounts):
                 problems.append(f"{p} {var}={path} but nothing is mounted there")
         # a Service in front of the http port
@@ -892,7 +872,7 @@ def main() -> int:
     helm = Helm(args.helm)
 
     print("-- contract")
-    report.run("env names: docs/contract.md §7.4 + the services' own, each read by the code", check_env_contract)
+    report.run("env names: deploy/ci/variables.json is the declarations of vault_core::pipeline::vars", check_env_contract)
 
     print("-- image")
     report.run("Dockerfile: hadolint", lambda: check_hadolint(args.hadolint))

@@ -290,7 +290,7 @@ fn replay_page(
             |attempt, err, wait| {
                 *retries += 1;
                 tracing::warn!(attempt, after = ?after, wait_ms = wait.as_millis() as u64, error = %err,
-                    "dictionary lookup failed; retrying");
+                    next = "retry", "dictionary lookup failed");
             },
         )
         .map_err(|Failed { error, attempts }| ReplayError::Dictionary {
@@ -344,7 +344,7 @@ fn with_pg<T>(
         .run(op, PgError::is_retryable, |attempt, err, wait| {
             *retries += 1;
             tracing::warn!(attempt, after = ?after, wait_ms = wait.as_millis() as u64, error = %err,
-                "{during} failed; retrying");
+                next = "retry", "{during} failed");
         })
         .map_err(|Failed { error, attempts }| ReplayError::Warehouse {
             during,

@@ -1,6 +1,6 @@
 //! What every service binary does: read and validate the environment (one clear line and exit
-//! code 2 on a bad variable), log in JSON, serve health and metrics, migrate the warehouse,
-//! and run its stage in the shared batch runner until SIGTERM.
+//! code 2 on a bad variable), log in JSON, serve health and metrics, have its stage migrate the
+//! warehouse, and run the stage in the shared batch runner until SIGTERM.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -8,13 +8,15 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tracing::{error, info, warn};
-use vault_core::pipeline::{ConfigError, Env};
+use vault_core::pipeline::{vars, ConfigError, Env};
 use vault_kafka::KafkaConfig;
 use vault_pg::{PgConfig, Warehouse};
 
 use crate::build_info;
 use crate::ops::{self, Health, Metrics};
-use crate::runner::{KafkaClients, Runner, RunnerConfig, Stage};
+use crate::runner::{
+    Failpoint, Hooks, KafkaClients, NoHooks, Runner, RunnerConfig, RunnerError, Stage,
+};
 use crate::shutdown::Shutdown;
 
 /// Exit code for a configuration error.
@@ -23,23 +25,18 @@ pub const EXIT_CONFIG: u8 = 2;
 /// The process environment as a [`vault_core::pipeline::Env`].
 pub type ProcessEnv = Env<fn(&str) -> Option<String>>;
 
-/// The passwords that may also come from a file: `NAME_FILE` holds the path of a file whose
-/// content (without a final line break) is the value — the Kubernetes Secret-volume habit.
-pub const SECRET_FILE_VARIABLES: [&str; 3] = [
-    "KAFKA_CONSUMER_PASSWORD",
-    "PG_WAREHOUSE_PASSWORD",
-    "REDIS_PASSWORD",
-];
-
 static SECRET_FILES: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
 
-/// Reads the `NAME_FILE` of every [`SECRET_FILE_VARIABLES`] entry that is set; afterwards
+/// The passwords may also come from a file: `NAME_FILE` holds the path of a file whose content
+/// (without a final line break) is the value — the Kubernetes Secret-volume habit.
+///
+/// Reads the `NAME_FILE` of every secret ([`vars::secrets`]) that is set; afterwards
 /// [`process_env`] answers `NAME` with the file's content. Setting both `NAME` and `NAME_FILE`
 /// is refused, as is a file that cannot be read; the error names the variable and the path,
 /// never the content. Called once at start, before the settings are read.
 pub fn load_secret_files() -> Result<(), ConfigError> {
     let mut secrets = HashMap::new();
-    for name in SECRET_FILE_VARIABLES {
+    for name in vars::secrets().map(|var| var.name) {
         let file_var = format!("{name}_FILE");
         let Some(path) = std::env::var(&file_var)
             .ok()
@@ -96,11 +93,54 @@ fn command_line<S: Stage>() {
         .get_matches();
 }
 
+/// Why a service could not run (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// SIGTERM/SIGINT handlers could not be installed.
+    #[error("signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+    /// The metrics registry could not be made.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The health and metrics endpoint could not listen.
+    #[error("{}={port}: {source}", vars::HTTP_PORT.name)]
+    Http {
+        /// `HTTP_PORT`.
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The warehouse pool could not be made.
+    #[error(transparent)]
+    Warehouse(#[from] vault_pg::PgError),
+    /// The runner stopped on its own.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+}
+
+/// Why a stage could not be made from the environment (one line, exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A variable is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The stage's own set-up refused its settings (a dependency's client, say).
+    #[error(transparent)]
+    Stage(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StartError {
+    /// The stage's own set-up failed with `error`.
+    pub fn stage(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StartError::Stage(Box::new(error))
+    }
+}
+
 /// Runs a service whose stage is built by `stage` from the environment.
 pub fn main<S, F>(stage: F) -> ExitCode
 where
     S: Stage,
-    F: FnOnce(&ProcessEnv) -> Result<S, String>,
+    F: FnOnce(&ProcessEnv) -> Result<S, StartError>,
 {
     command_line::<S>();
     ops::init_logging();
@@ -117,9 +157,10 @@ where
             KafkaConfig::from_env(&env, S::PRODUCES)?,
             PgConfig::from_env(&env)?.for_application(S::NAME),
             RunnerConfig::from_env(&env)?,
+            env.optional::<Failpoint>(&vars::VAULT_TEST_FAILPOINT)?,
         ))
     })();
-    let (kafka, pg, runner_config) = match settings {
+    let (kafka, pg, runner_config, failpoint) = match settings {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("{}: {err}", S::NAME);
@@ -133,7 +174,11 @@ where
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match run(stage, kafka, pg, runner_config) {
+    let hooks: Box<dyn Hooks> = match failpoint {
+        Some(failpoint) => Box::new(failpoint),
+        None => Box::new(NoHooks),
+    };
+    match run(stage, kafka, pg, runner_config, hooks) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             error!(service = S::NAME, error = %err, "stopped");
@@ -148,24 +193,29 @@ fn run<S: Stage>(
     kafka: KafkaConfig,
     pg: PgConfig,
     config: RunnerConfig,
-) -> Result<(), String> {
-    let shutdown = Shutdown::on_signals_with(config.shutdown_timeout)
-        .map_err(|e| format!("signal handlers: {e}"))?;
+    hooks: Box<dyn Hooks>,
+) -> Result<(), ServiceError> {
+    let shutdown =
+        Shutdown::on_signals_with(config.shutdown_timeout).map_err(ServiceError::Signals)?;
     shutdown.step("starting");
-    let metrics = Metrics::new(S::NAME).map_err(|e| format!("metrics: {e}"))?;
+    let metrics = Metrics::new(S::NAME, S::DEPENDENCIES)?;
     let health = Arc::new(Health::default());
     health.beat();
     health.set_ready(false, "starting");
-    ops::serve(config.http_port, metrics.clone(), Arc::clone(&health))
-        .map_err(|e| format!("HTTP_PORT={}: {e}", config.http_port))?;
-    let warehouse = Warehouse::new(&pg).map_err(|e| e.to_string())?;
+    ops::serve(config.http_port, metrics.clone(), Arc::clone(&health)).map_err(|source| {
+        ServiceError::Http {
+            port: config.http_port,
+            source,
+        }
+    })?;
+    let warehouse = Warehouse::new(&pg)?;
     // Migrations are safe to run from every replica at once (advisory lock); wait for the
     // warehouse while it is not there yet.
     let mut attempt = 0;
     shutdown.step("migrating the warehouse");
     loop {
         health.beat();
-        match migrate_alive(&warehouse, &health) {
+        match migrate_alive(&stage, &warehouse, &health) {
             Ok(report) => {
                 info!(service = S::NAME, applied = ?report.applied, "warehouse schema up to date");
                 break;
@@ -180,7 +230,7 @@ fn run<S: Stage>(
                     warn!(service = S::NAME, error = %err, attempt, "warehouse not reachable yet");
                     Duration::from_secs(2)
                 } else {
-                    error!(service = S::NAME, error = %err, attempt, "the warehouse refuses this service (configuration?); retrying in 10 s");
+                    error!(service = S::NAME, error = %err, attempt, hint = "check the configuration", retry_in_s = 10, "the warehouse refuses this service");
                     Duration::from_secs(10)
                 };
                 shutdown.sleep(wait);
@@ -200,21 +250,22 @@ fn run<S: Stage>(
             Ok(clients) => break clients,
             Err(err) if !shutdown.requested() => {
                 health.set_ready(false, &format!("kafka: {err}"));
-                error!(service = S::NAME, error = %err, "cannot set up the Kafka clients; retrying in 10 s");
+                error!(service = S::NAME, error = %err, retry_in_s = 10, "cannot set up the Kafka clients");
                 shutdown.sleep(Duration::from_secs(10));
             }
             Err(_) => return Ok(()),
         }
     };
     let runner = Runner::new(stage, clients, kafka, warehouse, config, metrics, health);
-    runner.run(&shutdown)?;
+    runner.with_hooks(hooks).run(&shutdown)?;
     info!(service = S::NAME, "stopped");
     Ok(())
 }
 
 /// Migrates while keeping the liveness heartbeat going: a long migration (or one waiting for
 /// another replica's migration lock) must not get the pod restarted by its liveness probe.
-fn migrate_alive(
+fn migrate_alive<S: Stage>(
+    stage: &S,
     warehouse: &Warehouse,
     health: &Health,
 ) -> Result<vault_pg::migrate::MigrationReport, vault_pg::PgError> {
@@ -229,7 +280,7 @@ fn migrate_alive(
                 health.beat();
             }
         });
-        let result = warehouse.migrate();
+        let result = stage.migrate(warehouse);
         drop(done);
         result
     })

@@ -1,4 +1,4 @@
-//! The alerts and the dashboard of the chart (deploy/helm/vault/files/alerts.yaml and
+//! The alerts and the dashboard of the chart (deploy/helm/streamvault/files/alerts.yaml and
 //! dashboard.json) name only metrics the services export: the three services run against the
 //! real servers, are scraped after a run with bad input (so that every labelled series
 //! exists), and every `vault_*` name of the two files must be among what they export.
@@ -45,11 +45,11 @@ fn exported_names(exposition: &str) -> BTreeSet<String> {
 #[test]
 fn every_metric_the_alerts_and_the_dashboard_name_is_exported() {
     require_servers();
-    let files = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/helm/vault/files");
+    let files = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/helm/streamvault/files");
     let mut referenced = BTreeSet::new();
     for file in ["alerts.yaml", "dashboard.json"] {
         let text = std::fs::read_to_string(files.join(file))
-            .unwrap_or_else(|e| panic!("read deploy/helm/vault/files/{file}: {e}"));
+            .unwrap_or_else(|e| panic!("read deploy/helm/streamvault/files/{file}: {e}"));
         let names = referenced_names(&text);
         assert!(!names.is_empty(), "{file} names no vault_* metric");
         referenced.extend(names);

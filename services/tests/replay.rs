@@ -126,7 +126,9 @@ fn replay_equals_the_writers() {
     // so replay knows only the latest version's status and cost of each order (the writers saw
     // every version: a row per version in these satellites, whose effective time is the
     // order's).
-    let (dds_w, dds_r) = (writers.dds(false), replayed.dds(false));
+    let (mut dds_w, mut dds_r) = (writers.dds(false), replayed.dds(false));
+    dds_w.extend(writers.dds_effectivity());
+    dds_r.extend(replayed.dds_effectivity());
     for &name in vault_core::orders::DvRows::TABLES {
         let (w, r) = (table(&dds_w, name), table(&dds_r, name));
         assert!(!w.is_empty(), "{name} is empty");

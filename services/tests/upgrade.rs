@@ -16,7 +16,7 @@ use postgres::types::ToSql;
 use serde_json::Value;
 use vault_core::orders::sample::Rng;
 use vault_core::orders::{order_report, DvBatch, EnrichedOrder, SourceOrder, LOAD_SRC};
-use vault_core::{Column, DvRow, KeySpec, RowVisitor, Timestamp};
+use vault_core::{Column, DvRow, KeySpec, RowVisitor, TableKind, Timestamp};
 use vault_kafka::{OutRecord, Producer};
 
 use common::Scenario;
@@ -29,13 +29,17 @@ const BIG_ORDER_ID: i64 = 3_000_000_000;
 
 /// Inserts every row of `orders` the way the original DDS service did: one statement per row,
 /// `ON CONFLICT DO NOTHING`, `load_dt` from this process's clock; columns the original tables do
-/// not have (the satellites' effective times) are left out.
+/// not have (the satellites' effective times) and its tables the original did not have (the
+/// effectivity satellites) are left out.
 struct OriginalLoader<'c> {
     client: &'c mut postgres::Client,
 }
 
 impl RowVisitor for OriginalLoader<'_> {
     fn table<R: DvRow>(&mut self, rows: &[R]) {
+        if R::DEF.kind == TableKind::Effectivity {
+            return;
+        }
         for row in rows {
             let mut columns: Vec<&str> = Vec::new();
             let mut casts: Vec<&str> = Vec::new();

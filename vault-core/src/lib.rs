@@ -83,6 +83,6 @@ pub use amount::{Amount, AmountError};
 pub use keys::{Joining, KeySpec, DELIMITER, KEY_SPEC_VERSION, SEED_NAMESPACE};
 pub use time::{Timestamp, TimestampError};
 pub use toolkit::{
-    hashdiff, Column, ColumnDef, DvRow, ModelDef, ModelError, RowSet, RowVisitor, SqlType,
-    SqlValue, Table, TableDef, TableKind,
+    hashdiff, BridgeDef, BridgeStep, Column, ColumnDef, DvRow, ModelDef, ModelError, PitDef,
+    RowSet, RowVisitor, SqlType, SqlValue, Table, TableDef, TableKind,
 };

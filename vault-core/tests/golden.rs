@@ -96,6 +96,36 @@ fn order_rows_match_the_python_builder() {
         for rows in expected.values_mut() {
             rows.sort_by_key(|row| serde_json::to_string(row).expect("row key"));
         }
-        assert_eq!(got.0, expected, "order {}", order.object_id);
+        // The effectivity satellites came after the original services: one row per product
+        // link, keyed by the link's key and driven by the product.
+        let mut got = got.0;
+        for (es, link, key) in [
+            (
+                "es_product_category",
+                "l_product_category",
+                "hk_product_category_pk",
+            ),
+            (
+                "es_product_restaurant",
+                "l_product_restaurant",
+                "hk_product_restaurant_pk",
+            ),
+        ] {
+            let es_rows = got.remove(es).expect("effectivity rows");
+            let links: Vec<(&String, &String)> = expected[link]
+                .iter()
+                .map(|l| (&l[key], &l["h_product_pk"]))
+                .collect();
+            let mut observed: Vec<(&String, &String)> = es_rows
+                .iter()
+                .map(|r| (&r[key], &r["h_product_pk"]))
+                .collect();
+            observed.sort();
+            let mut links = links;
+            links.sort();
+            assert_eq!(observed, links, "order {}: {es}", order.object_id);
+            assert!(es_rows.iter().all(|r| r["is_active"] == "True"));
+        }
+        assert_eq!(got, expected, "order {}", order.object_id);
     }
 }

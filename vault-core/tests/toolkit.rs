@@ -226,7 +226,10 @@ fn declarations_that_do_not_hold_together_are_refused() {
         name: "m",
         schema: "m",
         load_src: "t",
+        ghost_records: false,
         tables,
+        pits: &[],
+        bridges: &[],
     };
     let sat = TableDef {
         name: "s",

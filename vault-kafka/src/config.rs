@@ -6,10 +6,7 @@
 //! passed through `KAFKA_EXTRA_CONFIG` without code changes.
 
 use rdkafka::ClientConfig;
-use vault_core::pipeline::{ConfigError, Env};
-
-/// Where the CA certificate of the original deployment lived.
-pub const DEFAULT_CA_FILE: &str = "/crt/YandexInternalRootCA.crt";
+use vault_core::pipeline::{vars, ConfigError, Env};
 
 /// How the client authenticates.
 #[derive(Clone, PartialEq, Eq)]
@@ -22,7 +19,7 @@ pub enum Security {
         username: String,
         /// `KAFKA_CONSUMER_PASSWORD`.
         password: String,
-        /// `KAFKA_CA_FILE` (default [`DEFAULT_CA_FILE`]).
+        /// `KAFKA_CA_FILE` (default: the CA of the original deployment).
         ca_file: String,
     },
 }
@@ -41,6 +38,52 @@ impl std::fmt::Debug for Security {
                 .finish(),
         }
     }
+}
+
+/// How to reach the brokers, without a topic or a group: made from the environment
+/// ([`KafkaConfig::connection_from_env`]) or in code ([`KafkaConnection::plaintext`]), then
+/// given a group and a source topic ([`KafkaConnection::build`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConnection {
+    /// `bootstrap.servers`.
+    pub bootstrap: String,
+    /// Plaintext or SASL_SSL.
+    pub security: Security,
+    /// Further librdkafka properties.
+    pub extra: Vec<(String, String)>,
+}
+
+impl KafkaConnection {
+    /// Plaintext to `bootstrap` (`host:port`, several separated by commas).
+    pub fn plaintext(bootstrap: impl Into<String>) -> Self {
+        KafkaConnection {
+            bootstrap: bootstrap.into(),
+            security: Security::Plaintext,
+            extra: Vec::new(),
+        }
+    }
+
+    /// A client of consumer group `group` reading `source_topic`, its dead letters on
+    /// `<source_topic>.dlq`, producing nowhere, with dynamic membership (the `with_*` methods
+    /// of [`KafkaConfig`] change these).
+    pub fn build(self, group: impl Into<String>, source_topic: impl Into<String>) -> KafkaConfig {
+        let source_topic = source_topic.into();
+        KafkaConfig {
+            bootstrap: self.bootstrap,
+            security: self.security,
+            group: group.into(),
+            dlq_topic: default_dlq_topic(&source_topic),
+            source_topic,
+            destination_topic: None,
+            instance_id: None,
+            extra: self.extra,
+        }
+    }
+}
+
+/// The dead-letter topic of `source_topic` when `KAFKA_DLQ_TOPIC` does not name one.
+pub fn default_dlq_topic(source_topic: &str) -> String {
+    format!("{source_topic}.dlq")
 }
 
 /// Everything a service needs to talk to Kafka.
@@ -73,41 +116,14 @@ impl KafkaConfig {
         env: &Env<F>,
         needs_destination: bool,
     ) -> Result<Self, ConfigError> {
-        let hosts = env.required("KAFKA_HOST")?;
-        let port: u16 = env.parse("KAFKA_PORT")?;
-        let bootstrap = bootstrap_servers(&hosts, port).map_err(|reason| ConfigError::Invalid {
-            name: "KAFKA_HOST".into(),
-            value: hosts.clone(),
-            reason,
-        })?;
-        let security = match (
-            env.get("KAFKA_CONSUMER_USERNAME"),
-            env.get("KAFKA_CONSUMER_PASSWORD"),
-        ) {
-            (None, None) => Security::Plaintext,
-            (Some(username), Some(password)) => Security::SaslSsl {
-                username,
-                password,
-                ca_file: env.or("KAFKA_CA_FILE", DEFAULT_CA_FILE),
-            },
-            (Some(_), None) => return Err(ConfigError::Missing("KAFKA_CONSUMER_PASSWORD".into())),
-            (None, Some(_)) => return Err(ConfigError::Missing("KAFKA_CONSUMER_USERNAME".into())),
-        };
-        let source_topic = env.required("KAFKA_SOURCE_TOPIC")?;
+        let connection = KafkaConfig::connection_from_env(env)?;
+        let source_topic = env.required(&vars::KAFKA_SOURCE_TOPIC)?;
         let destination_topic = if needs_destination {
-            Some(env.required("KAFKA_DESTINATION_TOPIC")?)
+            Some(env.required(&vars::KAFKA_DESTINATION_TOPIC)?)
         } else {
-            env.get("KAFKA_DESTINATION_TOPIC")
+            env.get(&vars::KAFKA_DESTINATION_TOPIC)
         };
-        let extra = match env.get("KAFKA_EXTRA_CONFIG") {
-            None => Vec::new(),
-            Some(text) => parse_extra(&text).map_err(|reason| ConfigError::Invalid {
-                name: "KAFKA_EXTRA_CONFIG".into(),
-                value: text.clone(),
-                reason,
-            })?,
-        };
-        let instance_id = env.get("KAFKA_GROUP_INSTANCE_ID");
+        let instance_id = env.get(&vars::KAFKA_GROUP_INSTANCE_ID);
         if let Some(id) = &instance_id {
             if id.len() > 249
                 || !id
@@ -115,22 +131,95 @@ impl KafkaConfig {
                     .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             {
                 return Err(ConfigError::Invalid {
-                    name: "KAFKA_GROUP_INSTANCE_ID".into(),
+                    name: vars::KAFKA_GROUP_INSTANCE_ID.name.into(),
                     value: id.clone(),
                     reason: "at most 249 characters of [A-Za-z0-9._-] (a pod name fits)".into(),
                 });
             }
         }
-        Ok(KafkaConfig {
+        let group = env.required(&vars::KAFKA_CONSUMER_GROUP)?;
+        let dlq_topic = env.get(&vars::KAFKA_DLQ_TOPIC);
+        let mut config = connection.build(group, source_topic);
+        config.destination_topic = destination_topic;
+        config.instance_id = instance_id;
+        if let Some(dlq_topic) = dlq_topic {
+            config.dlq_topic = dlq_topic;
+        }
+        Ok(config)
+    }
+
+    /// The connection settings alone (brokers, security, `KAFKA_EXTRA_CONFIG`), for a client
+    /// whose topic and group are given in code ([`KafkaConnection::build`]): the `vault` CLI's.
+    pub fn connection_from_env<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+    ) -> Result<KafkaConnection, ConfigError> {
+        let hosts = env.required(&vars::KAFKA_HOST)?;
+        let port: u16 = env.value(&vars::KAFKA_PORT)?;
+        let bootstrap = bootstrap_servers(&hosts, port).map_err(|reason| ConfigError::Invalid {
+            name: vars::KAFKA_HOST.name.into(),
+            value: hosts.clone(),
+            reason,
+        })?;
+        let security = match (
+            env.get(&vars::KAFKA_CONSUMER_USERNAME),
+            env.get(&vars::KAFKA_CONSUMER_PASSWORD),
+        ) {
+            (None, None) => Security::Plaintext,
+            (Some(username), Some(password)) => Security::SaslSsl {
+                username,
+                password,
+                ca_file: env.required(&vars::KAFKA_CA_FILE)?,
+            },
+            (Some(_), None) => {
+                return Err(ConfigError::Missing(
+                    vars::KAFKA_CONSUMER_PASSWORD.name.into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing(
+                    vars::KAFKA_CONSUMER_USERNAME.name.into(),
+                ))
+            }
+        };
+        let extra = match env.get(&vars::KAFKA_EXTRA_CONFIG) {
+            None => Vec::new(),
+            Some(text) => parse_extra(&text).map_err(|reason| ConfigError::Invalid {
+                name: vars::KAFKA_EXTRA_CONFIG.name.into(),
+                value: text.clone(),
+                reason,
+            })?,
+        };
+        Ok(KafkaConnection {
             bootstrap,
             security,
-            instance_id,
-            group: env.required("KAFKA_CONSUMER_GROUP")?,
-            dlq_topic: env.or("KAFKA_DLQ_TOPIC", &format!("{source_topic}.dlq")),
-            source_topic,
-            destination_topic,
             extra,
         })
+    }
+
+    /// The same settings consuming `topic` (its dead letters on `<topic>.dlq`).
+    pub fn with_source_topic(self, topic: impl Into<String>) -> Self {
+        let source_topic = topic.into();
+        KafkaConfig {
+            dlq_topic: default_dlq_topic(&source_topic),
+            source_topic,
+            ..self
+        }
+    }
+
+    /// The same settings in consumer group `group`.
+    pub fn with_group(self, group: impl Into<String>) -> Self {
+        KafkaConfig {
+            group: group.into(),
+            ..self
+        }
+    }
+
+    /// The same settings producing to `topic`.
+    pub fn with_destination_topic(self, topic: impl Into<String>) -> Self {
+        KafkaConfig {
+            destination_topic: Some(topic.into()),
+            ..self
+        }
     }
 
     /// Properties shared by consumers, producers and admin clients.
@@ -298,12 +387,39 @@ mod tests {
         assert_eq!(producer.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
         assert_eq!(producer.get("sasl.username"), Some("producer_consumer"));
         assert_eq!(producer.get("sasl.password"), Some("p4ss"));
-        assert_eq!(producer.get("ssl.ca.location"), Some(DEFAULT_CA_FILE));
+        assert_eq!(
+            producer.get("ssl.ca.location"),
+            vars::KAFKA_CA_FILE.default_value()
+        );
         assert_eq!(producer.get("enable.idempotence"), Some("true"));
         assert_eq!(producer.get("acks"), Some("all"));
         assert_eq!(producer.get("client.id"), Some("stg-1"));
         assert_eq!(producer.get("fetch.max.bytes"), Some("1048576"));
         assert!(!format!("{config:?}").contains("p4ss"));
+    }
+
+    /// The CLI's way: the connection from the environment, the topic and group in code.
+    #[test]
+    fn a_topic_and_a_group_set_in_code() {
+        let connection = KafkaConfig::connection_from_env(&env(&LOCAL[..2])).expect("valid");
+        let config = connection.build("vault-redrive", "orders.dlq");
+        assert_eq!(
+            (config.group.as_str(), config.source_topic.as_str()),
+            ("vault-redrive", "orders.dlq")
+        );
+        assert_eq!(config.dlq_topic, "orders.dlq.dlq");
+        let config = config.with_source_topic("t").with_group("g");
+        assert_eq!(
+            (config.dlq_topic.as_str(), config.group.as_str()),
+            ("t.dlq", "g")
+        );
+        assert_eq!(
+            KafkaConnection::plaintext("127.0.0.1:19092").build("stg", "order-service_orders"),
+            KafkaConfig {
+                destination_topic: None,
+                ..KafkaConfig::from_env(&env(&LOCAL), false).expect("valid")
+            }
+        );
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //!
 //! The Kafka side of vault on `rdkafka`: client settings from the environment variables of
 //! docs/contract.md §7.4, a batch consumer with manual offsets that is safe across rebalances, an
-//! idempotent producer that waits for every acknowledgement, and dead letters that keep the
-//! original bytes.
+//! idempotent producer that waits for every acknowledgement, dead letters that keep the
+//! original bytes, and [`ServiceClients`], which keeps a service's consumer and producer working
+//! (replaced when stuck, offsets committed again while idle).
 
 pub mod admin;
+pub mod clients;
 pub mod config;
 pub mod consumer;
 pub mod deadletter;
@@ -13,7 +15,8 @@ pub mod error;
 pub mod lag;
 pub mod producer;
 
-pub use config::{KafkaConfig, Security};
+pub use clients::{Rejoin, ServiceClients};
+pub use config::{KafkaConfig, KafkaConnection, Security};
 pub use consumer::{
     positions, AssignmentChange, BatchConsumer, InMessage, LostOffsets, Position, PositionSource,
     Resume,

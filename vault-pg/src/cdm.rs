@@ -112,7 +112,7 @@ fn load_ledger(
                     }),
                     None if counted => Err(PgError::Stored(format!(
                         "cdm.order_ledger {order_id}: a closed order without its cost \
-                         (written by a cdm-service of a release before migration 9?)"
+                         (written by a cdm-service of a release before migration 10?)"
                     ))),
                     None => Ok(Amount::from_i64(0)),
                 }

@@ -1,5 +1,5 @@
 //! The datamarts compared with their recomputation from the Data Vault
-//! (`sql/cdm/check.sql` over the views of migrations 0002 and 0009).
+//! (`sql/cdm/check.sql` over the views of migrations 0002 and 0010).
 
 use postgres::GenericClient;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use vault_core::pipeline::{ConfigError, Env};
+use vault_core::pipeline::{default_of, vars, ConfigError, Env};
 
 /// How TLS is used, as libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,66 +100,60 @@ impl std::fmt::Debug for PgConfig {
     }
 }
 
-/// `CDM_DAY_TIME_ZONE`: a time zone name as PostgreSQL knows them (`UTC`, `Europe/Moscow`,
-/// `Etc/GMT-3`). Its shape is checked here; `vault migrate` checks that the server knows it.
-fn day_time_zone<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<String, ConfigError> {
-    const NAME: &str = "CDM_DAY_TIME_ZONE";
-    let Some(zone) = env.get(NAME) else {
-        return Ok("UTC".to_owned());
-    };
-    let shaped = !zone.is_empty()
-        && zone.len() <= 64
-        && zone
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
-    if !shaped {
-        return Err(ConfigError::Invalid {
-            name: NAME.into(),
-            value: zone,
-            reason: "expected a time zone name such as UTC or Europe/Moscow".into(),
-        });
-    }
-    Ok(zone)
-}
-
 impl PgConfig {
     /// Reads the `PG_WAREHOUSE_*` variables.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let sslmode: SslMode = env.parse_or("PG_WAREHOUSE_SSLMODE", SslMode::Prefer)?;
-        let sslrootcert = env.get("PG_WAREHOUSE_SSLROOTCERT");
-        if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) && sslrootcert.is_none() {
-            return Err(ConfigError::Missing(
-                "PG_WAREHOUSE_SSLROOTCERT (required by PG_WAREHOUSE_SSLMODE=verify-*)".into(),
-            ));
-        }
-        let hosts = env.required("PG_WAREHOUSE_HOST")?;
-        let port: u16 = env.parse("PG_WAREHOUSE_PORT")?;
+        let hosts = env.required(&vars::PG_WAREHOUSE_HOST)?;
+        let port: u16 = env.value(&vars::PG_WAREHOUSE_PORT)?;
         let hosts = vault_core::pipeline::config::host_list(&hosts, port).map_err(|reason| {
             ConfigError::Invalid {
-                name: "PG_WAREHOUSE_HOST".into(),
+                name: vars::PG_WAREHOUSE_HOST.name.into(),
                 value: hosts.clone(),
                 reason,
             }
         })?;
-        Ok(PgConfig {
+        PgConfig::builder(
             hosts,
-            target_session_attrs: env
-                .parse_or("PG_WAREHOUSE_TARGET_SESSION_ATTRS", SessionAttrs::ReadWrite)?,
-            dbname: env.required("PG_WAREHOUSE_DBNAME")?,
-            user: env.required("PG_WAREHOUSE_USER")?,
-            password: env.secret("PG_WAREHOUSE_PASSWORD"),
-            sslmode,
-            sslrootcert,
-            pool_size: env.parse_or("PG_WAREHOUSE_POOL_SIZE", 4)?,
-            connect_timeout: Duration::from_millis(
-                env.parse_or("PG_WAREHOUSE_CONNECT_TIMEOUT_MS", 5000)?,
-            ),
-            application_name: "vault".to_owned(),
-            day_time_zone: day_time_zone(env)?,
-        })
+            env.required(&vars::PG_WAREHOUSE_DBNAME)?,
+            env.required(&vars::PG_WAREHOUSE_USER)?,
+        )
+        .password(env.secret(&vars::PG_WAREHOUSE_PASSWORD))
+        .sslmode(
+            env.value(&vars::PG_WAREHOUSE_SSLMODE)?,
+            env.get(&vars::PG_WAREHOUSE_SSLROOTCERT),
+        )
+        .target_session_attrs(env.value(&vars::PG_WAREHOUSE_TARGET_SESSION_ATTRS)?)
+        .pool_size(env.value(&vars::PG_WAREHOUSE_POOL_SIZE)?)
+        .connect_timeout(Duration::from_millis(
+            env.value(&vars::PG_WAREHOUSE_CONNECT_TIMEOUT_MS)?,
+        ))
+        .day_time_zone(env.value::<String>(&vars::CDM_DAY_TIME_ZONE)?)
+        .build()
     }
 
-    /// The same settings with `CDM_DAY_TIME_ZONE` = `zone`.
+    /// Settings made in code: `hosts` (tried in order), `dbname` and `user`; what is not set on
+    /// the builder takes the default its variable declares.
+    pub fn builder(
+        hosts: Vec<(String, u16)>,
+        dbname: impl Into<String>,
+        user: impl Into<String>,
+    ) -> PgConfigBuilder {
+        PgConfigBuilder {
+            hosts,
+            dbname: dbname.into(),
+            user: user.into(),
+            password: String::new(),
+            sslmode: None,
+            sslrootcert: None,
+            target_session_attrs: None,
+            pool_size: None,
+            connect_timeout: None,
+            day_time_zone: None,
+        }
+    }
+
+    /// The same settings with `CDM_DAY_TIME_ZONE` = `zone` (not checked: the migration refuses
+    /// a zone the server does not know).
     pub fn with_day_time_zone(&self, zone: &str) -> Self {
         PgConfig {
             day_time_zone: zone.to_owned(),
@@ -216,6 +210,143 @@ impl PgConfig {
         }
         config
     }
+}
+
+/// A [`PgConfig`] made in code ([`PgConfig::builder`]), without the environment.
+#[derive(Clone)]
+pub struct PgConfigBuilder {
+    hosts: Vec<(String, u16)>,
+    dbname: String,
+    user: String,
+    password: String,
+    sslmode: Option<SslMode>,
+    sslrootcert: Option<String>,
+    target_session_attrs: Option<SessionAttrs>,
+    pool_size: Option<u32>,
+    connect_timeout: Option<Duration>,
+    day_time_zone: Option<String>,
+}
+
+impl std::fmt::Debug for PgConfigBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConfigBuilder")
+            .field("hosts", &self.hosts)
+            .field("dbname", &self.dbname)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgConfigBuilder {
+    /// The password (empty: none).
+    pub fn password(self, password: impl Into<String>) -> Self {
+        PgConfigBuilder {
+            password: password.into(),
+            ..self
+        }
+    }
+
+    /// TLS, with the CA file `verify-ca` and `verify-full` need.
+    pub fn sslmode(self, sslmode: SslMode, sslrootcert: Option<String>) -> Self {
+        PgConfigBuilder {
+            sslmode: Some(sslmode),
+            sslrootcert,
+            ..self
+        }
+    }
+
+    /// Which of the hosts a session may use.
+    pub fn target_session_attrs(self, attrs: SessionAttrs) -> Self {
+        PgConfigBuilder {
+            target_session_attrs: Some(attrs),
+            ..self
+        }
+    }
+
+    /// Connections per process.
+    pub fn pool_size(self, pool_size: u32) -> Self {
+        PgConfigBuilder {
+            pool_size: Some(pool_size),
+            ..self
+        }
+    }
+
+    /// The connect timeout.
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        PgConfigBuilder {
+            connect_timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// The time zone of the daily datamart's days.
+    pub fn day_time_zone(self, zone: impl Into<String>) -> Self {
+        PgConfigBuilder {
+            day_time_zone: Some(zone.into()),
+            ..self
+        }
+    }
+
+    /// The settings; refused as the variables would be (`verify-*` without a CA file, a time
+    /// zone that is no zone name).
+    pub fn build(self) -> Result<PgConfig, ConfigError> {
+        let sslmode = match self.sslmode {
+            Some(mode) => mode,
+            None => default_of(&vars::PG_WAREHOUSE_SSLMODE)?,
+        };
+        if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) && self.sslrootcert.is_none()
+        {
+            return Err(ConfigError::Missing(format!(
+                "{} (required by {}=verify-*)",
+                vars::PG_WAREHOUSE_SSLROOTCERT.name,
+                vars::PG_WAREHOUSE_SSLMODE.name
+            )));
+        }
+        Ok(PgConfig {
+            hosts: self.hosts,
+            target_session_attrs: match self.target_session_attrs {
+                Some(attrs) => attrs,
+                None => default_of(&vars::PG_WAREHOUSE_TARGET_SESSION_ATTRS)?,
+            },
+            dbname: self.dbname,
+            user: self.user,
+            password: self.password,
+            sslmode,
+            sslrootcert: self.sslrootcert,
+            pool_size: match self.pool_size {
+                Some(size) => size,
+                None => default_of(&vars::PG_WAREHOUSE_POOL_SIZE)?,
+            },
+            connect_timeout: match self.connect_timeout {
+                Some(timeout) => timeout,
+                None => Duration::from_millis(default_of(&vars::PG_WAREHOUSE_CONNECT_TIMEOUT_MS)?),
+            },
+            application_name: "vault".to_owned(),
+            day_time_zone: match self.day_time_zone {
+                Some(zone) => day_time_zone(zone)?,
+                None => default_of(&vars::CDM_DAY_TIME_ZONE)?,
+            },
+        })
+    }
+}
+
+/// `CDM_DAY_TIME_ZONE`: a time zone name as PostgreSQL knows them (`UTC`, `Europe/Moscow`,
+/// `Etc/GMT-3`). Its shape is checked here; `vault migrate` checks that the server knows it.
+fn day_time_zone(zone: String) -> Result<String, ConfigError> {
+    let shaped = !zone.is_empty()
+        && zone.len() <= 64
+        && zone
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+    if !shaped {
+        return Err(ConfigError::Invalid {
+            name: vars::CDM_DAY_TIME_ZONE.name.into(),
+            value: zone,
+            reason: "expected a time zone name such as UTC or Europe/Moscow".into(),
+        });
+    }
+    Ok(zone)
 }
 
 #[cfg(test)]
@@ -321,6 +452,23 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_builder_takes_the_declared_defaults() {
+        let built = PgConfig::builder(vec![("db".to_owned(), 6432)], "de", "etl")
+            .password("s3cret")
+            .build()
+            .expect("valid");
+        assert_eq!(built, PgConfig::from_env(&env(&BASE)).expect("valid"));
+        let err = PgConfig::builder(vec![("db".to_owned(), 6432)], "de", "etl")
+            .sslmode(SslMode::VerifyFull, None)
+            .build()
+            .expect_err("no CA");
+        assert!(
+            err.to_string().contains("PG_WAREHOUSE_SSLROOTCERT"),
+            "{err}"
+        );
     }
 
     #[test]

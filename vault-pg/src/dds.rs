@@ -16,7 +16,7 @@ pub fn write(tx: &mut Transaction<'_>, rows: &DvRows<'_>) -> Result<u64, PgError
 
 #[cfg(test)]
 mod tests {
-    use vault_core::{RowSet, TableDef};
+    use vault_core::{RowSet, TableDef, TableKind};
 
     use crate::model::insert_sql;
 
@@ -36,7 +36,12 @@ mod tests {
         let model = DvRows::MODEL;
         let dir =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dds_insert");
-        let tables: &[TableDef] = model.tables;
+        // The original services' 14 tables (the effectivity satellites came later).
+        let tables: Vec<&TableDef> = model
+            .tables
+            .iter()
+            .filter(|t| t.kind != TableKind::Effectivity)
+            .collect();
         assert_eq!(tables.len(), 14);
         for table in tables {
             let path = dir.join(format!("{}.sql", table.name));
@@ -65,6 +70,34 @@ mod tests {
             body, generated,
             "regenerate the migration's body:\n{generated}"
         );
+    }
+
+    /// Migration 0009 holds the generated DDL of the order model's effectivity satellites, its
+    /// point-in-time and bridge tables, and their views and functions.
+    #[test]
+    fn the_patterns_migration_is_the_generated_ddl() {
+        let model = DvRows::MODEL;
+        let migration = include_str!("../migrations/0009_dv_patterns.sql");
+        let mut generated: Vec<String> = model
+            .tables
+            .iter()
+            .filter(|t| t.kind == TableKind::Effectivity)
+            .map(|t| crate::model::table_ddl(&model, t))
+            .collect();
+        generated.extend(model.pits.iter().map(|p| crate::model::pit_ddl(&model, p)));
+        generated.extend(
+            model
+                .bridges
+                .iter()
+                .map(|b| crate::model::bridge_ddl(&model, b)),
+        );
+        generated.push(crate::model::pattern_views_sql(&model));
+        for piece in generated {
+            assert!(
+                migration.contains(&piece),
+                "regenerate migration 0009; missing:\n{piece}"
+            );
+        }
     }
 
     const MIGRATION_HEADER_END: &str = "-- (generated: vault_pg::model::history_upgrade)\n";

@@ -36,7 +36,7 @@ pub mod positions;
 pub mod stg;
 pub mod top;
 
-pub use config::{PgConfig, SslMode};
+pub use config::{PgConfig, PgConfigBuilder, SessionAttrs, SslMode};
 pub use error::{classify, Fault, PgError};
 pub use pool::{PooledClient, Warehouse};
 pub use postgres::{Client, Transaction};

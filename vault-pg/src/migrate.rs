@@ -62,8 +62,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 9,
+        name: "dv_patterns",
+        sql: include_str!("../migrations/0009_dv_patterns.sql"),
+    },
+    Migration {
+        version: 10,
         name: "restaurant_category_days",
-        sql: include_str!("../migrations/0009_restaurant_category_days.sql"),
+        sql: include_str!("../migrations/0010_restaurant_category_days.sql"),
     },
 ];
 

@@ -35,7 +35,8 @@ use postgres::types::ToSql;
 use postgres::{GenericClient, Transaction};
 use uuid::Uuid;
 use vault_core::{
-    Column, ColumnDef, DvRow, ModelDef, RowSet, RowVisitor, SqlType, TableDef, TableKind, Timestamp,
+    BridgeDef, Column, ColumnDef, DvRow, ModelDef, PitDef, RowSet, RowVisitor, SqlType, Table,
+    TableDef, TableKind, Timestamp,
 };
 
 use crate::error::{Context, PgError};
@@ -52,8 +53,48 @@ pub fn ddl(model: &ModelDef) -> Result<String, PgError> {
     for table in model.tables {
         sql.push_str(&table_ddl(model, table));
     }
+    for pit in model.pits {
+        sql.push_str(&pit_ddl(model, pit));
+    }
+    for bridge in model.bridges {
+        sql.push_str(&bridge_ddl(model, bridge));
+    }
+    if model.ghost_records {
+        for table in model.tables {
+            sql.push_str(&ghost_record_sql(model, table));
+        }
+    }
     sql.push_str(&views_sql(model));
     Ok(sql)
+}
+
+/// The insert of one table's ghost record ([`ModelDef::ghost_records`]).
+fn ghost_record_sql(model: &ModelDef, table: &TableDef) -> String {
+    let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+    let values: Vec<&str> = table
+        .columns
+        .iter()
+        .map(|c| match c.sql_type {
+            _ if c.references.is_some() => "'00000000-0000-0000-0000-000000000000'",
+            _ if c.nullable => "NULL",
+            SqlType::Uuid => "'00000000-0000-0000-0000-000000000000'",
+            SqlType::Boolean => "false",
+            SqlType::SmallInt | SqlType::Integer | SqlType::BigInt | SqlType::Double => "0",
+            SqlType::Numeric => "0",
+            SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz => "'-infinity'",
+            SqlType::Json => "'null'",
+            _ => "'(unknown)'",
+        })
+        .collect();
+    fill(
+        include_str!("../sql/model/ghost_record.sql"),
+        &[
+            ("schema", model.schema),
+            ("table", table.name),
+            ("columns", &names.join(", ")),
+            ("values", &values.join(", ")),
+        ],
+    )
 }
 
 /// The views of every satellite of `model`: `<satellite>_current`, per parent the newest row by
@@ -92,19 +133,215 @@ pub fn history_upgrade(model: &ModelDef) -> Result<String, PgError> {
         ));
         sql.push_str(&index_sql(model, table, &[parent.name, effective]));
     }
-    sql.push_str(&views_sql(model));
+    sql.push_str(&satellite_views_sql(model));
     Ok(sql)
 }
 
 /// [`views`] of a validated model.
 fn views_sql(model: &ModelDef) -> String {
+    let mut sql = satellite_views_sql(model);
+    sql.push_str(&pattern_views_sql(model));
+    sql
+}
+
+/// The views and functions of the effectivity satellites and point-in-time tables of a
+/// validated model.
+pub(crate) fn pattern_views_sql(model: &ModelDef) -> String {
     let mut sql = String::new();
     for table in model
         .tables
         .iter()
-        .filter(|t| t.kind == TableKind::Satellite)
+        .filter(|t| t.kind == TableKind::Effectivity)
     {
-        let Some(parent) = table.parent() else {
+        let (Some(driving), Some(effective)) = (table.driving(), table.effective) else {
+            continue;
+        };
+        let key = table.key();
+        let ascending =
+            |alias: &str| format!("{alias}.{effective}, {alias}.load_dt, {alias}.{key}");
+        let values = [
+            ("schema", model.schema),
+            ("table", table.name),
+            ("driving", driving.name),
+            ("key", key),
+            ("effective", effective),
+            (
+                "order",
+                &format!("s.{effective} DESC, s.load_dt DESC, s.{key} DESC") as &str,
+            ),
+            ("ascending", &ascending("o")),
+            ("s_ascending", &ascending("s")),
+        ];
+        for template in [
+            include_str!("../sql/model/effectivity_current_view.sql"),
+            include_str!("../sql/model/effectivity_as_of_function.sql"),
+            include_str!("../sql/model/effectivity_periods_view.sql"),
+        ] {
+            sql.push_str(&fill(template, &values));
+        }
+    }
+    for table in model
+        .tables
+        .iter()
+        .filter(|t| t.kind == TableKind::MultiActive)
+    {
+        let (Some(parent), Some(effective)) = (table.parent(), table.effective) else {
+            continue;
+        };
+        let values = [
+            ("schema", model.schema),
+            ("table", table.name),
+            ("parent", parent.name),
+            ("key", table.key()),
+            ("effective", effective),
+        ];
+        for template in [
+            include_str!("../sql/model/multi_active_current_view.sql"),
+            include_str!("../sql/model/multi_active_as_of_function.sql"),
+            include_str!("../sql/model/multi_active_periods_view.sql"),
+        ] {
+            sql.push_str(&fill(template, &values));
+        }
+    }
+    for pit in model.pits {
+        sql.push_str(&pit_refresh_sql(model, pit));
+    }
+    for bridge in model.bridges {
+        sql.push_str(&bridge_refresh_sql(model, bridge));
+    }
+    sql
+}
+
+/// One step of a bridge, resolved: the link's key, its column referencing the hub before it,
+/// its column referencing the next hub, that hub's key, and the effectivity satellite that
+/// tracks the link (if any).
+struct Step {
+    link: &'static TableDef,
+    from: &'static str,
+    to: &'static str,
+    hub_key: &'static str,
+    effectivity: Option<&'static TableDef>,
+}
+
+/// The steps of a bridge of a validated model.
+fn bridge_steps(model: &ModelDef, bridge: &BridgeDef) -> Vec<Step> {
+    let mut from_hub = bridge.hub;
+    let mut steps = Vec::new();
+    for step in bridge.path {
+        let Some(link) = model.table(step.link) else {
+            continue;
+        };
+        let column = |hub: &str| {
+            link.columns
+                .iter()
+                .find(|c| c.references == Some(hub))
+                .map_or("?", |c| c.name)
+        };
+        let tables: &'static [TableDef] = model.tables;
+        steps.push(Step {
+            link,
+            from: column(from_hub),
+            to: column(step.hub),
+            hub_key: model.table(step.hub).map_or("?", TableDef::key),
+            effectivity: tables.iter().find(|t| {
+                t.kind == TableKind::Effectivity
+                    && t.parent().and_then(|c| c.references) == Some(link.name)
+            }),
+        });
+        from_hub = step.hub;
+    }
+    steps
+}
+
+/// The table of one bridge (of a validated model).
+pub(crate) fn bridge_ddl(model: &ModelDef, bridge: &BridgeDef) -> String {
+    let hub_key = model.table(bridge.hub).map_or("?", TableDef::key);
+    let steps = bridge_steps(model, bridge);
+    let columns: Vec<String> = steps
+        .iter()
+        .map(|s| {
+            format!(
+                "    {} uuid NOT NULL,\n    {} uuid NOT NULL,",
+                s.link.key(),
+                s.hub_key
+            )
+        })
+        .collect();
+    let link_keys: Vec<&str> = steps.iter().map(|s| s.link.key()).collect();
+    let path: Vec<String> = bridge
+        .path
+        .iter()
+        .map(|s| format!("{} → {}", s.link, s.hub))
+        .collect();
+    fill(
+        include_str!("../sql/model/bridge_table.sql"),
+        &[
+            ("schema", model.schema),
+            ("table", bridge.name),
+            ("hub", bridge.hub),
+            ("hub_key", hub_key),
+            ("path", &path.join(" → ")),
+            ("columns", &columns.join("\n")),
+            ("link_keys", &link_keys.join(", ")),
+        ],
+    )
+}
+
+/// The refresh function of one bridge (of a validated model).
+pub(crate) fn bridge_refresh_sql(model: &ModelDef, bridge: &BridgeDef) -> String {
+    let hub_key = model.table(bridge.hub).map_or("?", TableDef::key);
+    let steps = bridge_steps(model, bridge);
+    let (mut names, mut values, mut joins) = (vec![], vec![], vec![]);
+    let mut previous = format!("h.{hub_key}");
+    for (i, step) in steps.iter().enumerate() {
+        let key = step.link.key();
+        names.push(format!("{key}, {}", step.hub_key));
+        values.push(format!("l{i}.{key}, l{i}.{}", step.to));
+        joins.push(format!(
+            "JOIN {}.{} AS l{i} ON l{i}.{} = {previous}",
+            model.schema, step.link.name, step.from
+        ));
+        if let Some(es) = step.effectivity {
+            joins.push(format!(
+                "JOIN {}.{}_at($1) AS e{i} ON e{i}.{} = l{i}.{key}",
+                model.schema,
+                es.name,
+                es.key()
+            ));
+        }
+        previous = format!("l{i}.{}", step.to);
+    }
+    let path: Vec<String> = bridge
+        .path
+        .iter()
+        .map(|s| format!("{} → {}", s.link, s.hub))
+        .collect();
+    fill(
+        include_str!("../sql/model/bridge_refresh_function.sql"),
+        &[
+            ("schema", model.schema),
+            ("table", bridge.name),
+            ("hub", bridge.hub),
+            ("hub_key", hub_key),
+            ("path", &path.join(" → ")),
+            ("names", &names.join(", ")),
+            ("values", &values.join(", ")),
+            ("joins", &joins.join("\n")),
+        ],
+    )
+}
+
+/// The views (and as-of functions) of the satellites of a validated model.
+fn satellite_views_sql(model: &ModelDef) -> String {
+    let mut sql = String::new();
+    // A historized reference table has the views of a satellite whose parent is its code.
+    let reference = |t: &TableDef| t.kind == TableKind::Reference && t.effective.is_some();
+    for table in model
+        .tables
+        .iter()
+        .filter(|t| t.kind == TableKind::Satellite || reference(t))
+    {
+        let Some(parent) = table.parent().or_else(|| table.code()) else {
             continue;
         };
         let key = table.key();
@@ -170,7 +407,7 @@ pub fn create(client: &mut impl GenericClient, model: &ModelDef) -> Result<(), P
         .context(format!("create the tables of model {}", model.name))
 }
 
-fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
+pub(crate) fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
     let mut columns = Vec::with_capacity(table.columns.len());
     for column in table.columns {
         let line = match column.references {
@@ -214,6 +451,41 @@ fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
             format!("insert-once, keyed by {}", table.key()),
             table.key().to_owned(),
         ),
+        (TableKind::Reference, Some(effective)) => (
+            "reference table",
+            format!(
+                "by its code, one row per value ({}) and effective time ({effective})",
+                table.key()
+            ),
+            format!("{}, {effective}", table.key()),
+        ),
+        (TableKind::Reference, None) => (
+            "reference table",
+            format!("insert-once, one row per code (keyed by {})", table.key()),
+            table.key().to_owned(),
+        ),
+        (TableKind::MultiActive, Some(effective)) => (
+            "multi-active satellite",
+            format!(
+                "one row per member of a set ({}: the hashdiff of its dependent key and attributes) and effective time ({effective})",
+                table.key()
+            ),
+            format!("{}, {effective}", table.key()),
+        ),
+        (TableKind::Effectivity, Some(effective)) => (
+            "effectivity satellite",
+            format!(
+                "one row per observation of a link ({}) at an effective time ({effective}), active or ended",
+                table.key()
+            ),
+            format!("{}, {effective}", table.key()),
+        ),
+        // TableKind is non-exhaustive; validate() refuses the shapes not handled here.
+        _ => (
+            "table",
+            format!("keyed by {}", table.key()),
+            table.key().to_owned(),
+        ),
     };
     let mut sql = fill(
         include_str!("../sql/model/table.sql"),
@@ -226,15 +498,112 @@ fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
             ("columns", &columns.join("\n")),
         ],
     );
+    if let Some(code) = table.code() {
+        // Lookups by code (and a historized table's periods of a code in time order).
+        match table.effective {
+            Some(effective) => sql.push_str(&index_sql(model, table, &[code.name, effective])),
+            None => sql.push_str(&index_sql(model, table, &[code.name])),
+        }
+    }
     for column in table.columns.iter().filter(|c| c.references.is_some()) {
-        // A historized satellite reads its parent's periods in time order: one index serves
-        // that and the foreign key.
+        if table.kind == TableKind::Effectivity && column.name == table.key() {
+            continue; // the primary key (key, effective time) serves the link's foreign key
+        }
+        // A historized satellite reads its parent's periods in time order (an effectivity
+        // satellite its driving key's): one index serves that and the foreign key.
         match table.effective {
             Some(effective) => sql.push_str(&index_sql(model, table, &[column.name, effective])),
             None => sql.push_str(&index_sql(model, table, &[column.name])),
         }
     }
     sql
+}
+
+/// The columns a point-in-time table keeps of one satellite: its key, and its effective time
+/// (the load time of an insert-once satellite).
+fn pit_columns(satellite: &TableDef) -> (String, String) {
+    let time = satellite.effective.unwrap_or("load_dt");
+    (
+        satellite.key().to_owned(),
+        format!("{}_{time}", satellite.name),
+    )
+}
+
+/// The table of one point-in-time table (of a validated model).
+pub(crate) fn pit_ddl(model: &ModelDef, pit: &PitDef) -> String {
+    let hub_key = model.table(pit.hub).map_or("?", TableDef::key);
+    let mut columns = Vec::new();
+    for satellite in pit.satellites.iter().filter_map(|name| model.table(name)) {
+        let (key, time) = pit_columns(satellite);
+        columns.push(format!(
+            "    {key} uuid NOT NULL,\n    {time} timestamp NOT NULL,"
+        ));
+    }
+    fill(
+        include_str!("../sql/model/pit_table.sql"),
+        &[
+            ("schema", model.schema),
+            ("table", pit.name),
+            ("hub", pit.hub),
+            ("hub_key", hub_key),
+            ("satellites", &pit.satellites.join(", ")),
+            ("columns", &columns.join("\n")),
+        ],
+    )
+}
+
+/// The refresh function of one point-in-time table (of a validated model).
+fn pit_refresh_sql(model: &ModelDef, pit: &PitDef) -> String {
+    let hub_key = model.table(pit.hub).map_or("?", TableDef::key);
+    let (mut names, mut values, mut laterals, mut any) = (vec![], vec![], vec![], vec![]);
+    for (i, satellite) in pit
+        .satellites
+        .iter()
+        .filter_map(|name| model.table(name))
+        .enumerate()
+    {
+        let Some(parent) = satellite.parent() else {
+            continue;
+        };
+        let alias = format!("s{i}");
+        let (key, time) = pit_columns(satellite);
+        names.push(format!("{key}, {time}"));
+        values.push(format!(
+            "COALESCE({alias}.key, '00000000-0000-0000-0000-000000000000'), COALESCE({alias}.effective, '-infinity')"
+        ));
+        any.push(format!("{alias}.key IS NOT NULL"));
+        let effective = satellite.effective.unwrap_or("load_dt");
+        let skey = satellite.key();
+        laterals.push(fill(
+            include_str!("../sql/model/pit_lateral.sql"),
+            &[
+                ("schema", model.schema),
+                ("satellite", satellite.name),
+                ("key", skey),
+                ("effective", effective),
+                ("parent", parent.name),
+                ("hub_key", hub_key),
+                (
+                    "order",
+                    &format!("s.{effective} DESC, s.load_dt DESC, s.{skey} DESC"),
+                ),
+                ("alias", &alias),
+            ],
+        ));
+    }
+    fill(
+        include_str!("../sql/model/pit_refresh_function.sql"),
+        &[
+            ("schema", model.schema),
+            ("table", pit.name),
+            ("hub", pit.hub),
+            ("hub_key", hub_key),
+            ("names", &names.join(", ")),
+            ("values", &values.join(",\n       ")),
+            ("laterals", laterals.join("").trim_end()),
+            ("any", &any.join(" OR ")),
+        ],
+    )
 }
 
 /// `CREATE INDEX IF NOT EXISTS <table>_<columns>_idx` on `columns`.
@@ -289,6 +658,16 @@ fn array_type(sql_type: SqlType) -> &'static str {
 /// The insert statement of one table of `model`: one array parameter per column, then
 /// `load_src`.
 pub fn insert_sql(model: &ModelDef, table: &TableDef) -> String {
+    insert_statement(model, table, false)
+}
+
+/// [`insert_sql`] with one record source per row: the last parameter is a `text[]` of them, in
+/// the rows' order.
+pub fn insert_sourced_sql(model: &ModelDef, table: &TableDef) -> String {
+    insert_statement(model, table, true)
+}
+
+fn insert_statement(model: &ModelDef, table: &TableDef, per_row_source: bool) -> String {
     let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
     let values: Vec<String> = table
         .columns
@@ -299,13 +678,21 @@ pub fn insert_sql(model: &ModelDef, table: &TableDef) -> String {
             _ => format!("t.{}", c.name),
         })
         .collect();
-    let arrays: Vec<String> = table
+    let mut arrays: Vec<String> = table
         .columns
         .iter()
         .enumerate()
         .map(|(i, c)| format!("${}::{}", i + 1, array_type(c.sql_type)))
         .collect();
-    let load_src = format!("${}", table.columns.len() + 1);
+    let mut aliases = names.clone();
+    let source_param = format!("${}", table.columns.len() + 1);
+    let (load_src, source_rule) = if per_row_source {
+        arrays.push(format!("{source_param}::text[]"));
+        aliases.push("load_src");
+        ("t.load_src".to_owned(), "each row's own")
+    } else {
+        (source_param, "one for the batch")
+    };
     let primary_key = match table.effective {
         Some(effective) => format!("{}, {effective}", table.key()),
         None => table.key().to_owned(),
@@ -316,9 +703,11 @@ pub fn insert_sql(model: &ModelDef, table: &TableDef) -> String {
             ("schema", model.schema),
             ("table", table.name),
             ("columns", &names.join(", ")),
+            ("aliases", &aliases.join(", ")),
             ("values", &values.join(", ")),
             ("arrays", &arrays.join(", ")),
             ("load_src", &load_src),
+            ("source_rule", source_rule),
             ("primary_key", &primary_key),
         ],
     )
@@ -468,19 +857,39 @@ struct TableWriter<'t, 'c, 'k> {
 
 impl RowVisitor for TableWriter<'_, '_, '_> {
     fn table<R: DvRow>(&mut self, rows: &[R]) {
+        self.write_rows(rows.iter().map(|row| (row, None)).collect());
+    }
+
+    fn table_of<R: DvRow>(&mut self, table: &Table<R>) {
+        if !table.has_record_sources() {
+            return self.table(table);
+        }
+        let rows = table
+            .iter()
+            .enumerate()
+            .map(|(i, row)| (row, table.record_source(i)))
+            .collect();
+        self.write_rows(rows);
+    }
+}
+
+impl TableWriter<'_, '_, '_> {
+    /// Inserts rows (each with its own record source, if any) not known to be there.
+    fn write_rows<R: DvRow>(&mut self, mut rows: Vec<(&R, Option<&str>)>) {
         if self.error.is_some() || rows.is_empty() {
             return;
         }
-        let mut rows: Vec<&R> = rows.iter().collect();
         if let Some(known) = self.known.as_deref_mut() {
             let identity = |row: &R| {
                 let (key, effective) = row.identity();
                 (R::TABLE, key, effective)
             };
             let before = rows.len();
-            rows.retain(|row| !known.contains(identity(row)));
+            rows.retain(|(row, _)| !known.contains(identity(row)));
             known.skipped += (before - rows.len()) as u64;
-            known.pending.extend(rows.iter().map(|row| identity(row)));
+            known
+                .pending
+                .extend(rows.iter().map(|(row, _)| identity(row)));
             if rows.is_empty() {
                 return;
             }
@@ -495,13 +904,29 @@ impl RowVisitor for TableWriter<'_, '_, '_> {
 fn insert_table<R: DvRow>(
     model: &ModelDef,
     tx: &mut Transaction<'_>,
-    rows: Vec<&R>,
+    mut rows: Vec<(&R, Option<&str>)>,
 ) -> Result<u64, PgError> {
-    let sql = insert_sql(model, &R::DEF);
-    let arrays = ColumnArrays::of(rows)?;
+    // Rows sorted by identity: concurrent writers then take index locks in one order (no
+    // deadlocks between replicas inserting the same hubs).
+    rows.sort_unstable_by_key(|(row, _)| row.identity());
+    let per_row = rows.iter().any(|(_, source)| source.is_some());
+    let sources: Vec<&str> = if per_row {
+        rows.iter()
+            .map(|(_, source)| source.unwrap_or(model.load_src))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let arrays = ColumnArrays::of(rows.into_iter().map(|(row, _)| row).collect())?;
     let mut params: Vec<&(dyn ToSql + Sync)> = arrays.0.iter().map(ColumnArray::param).collect();
     let load_src = model.load_src;
-    params.push(&load_src);
+    let sql = if per_row {
+        params.push(&sources);
+        insert_sourced_sql(model, &R::DEF)
+    } else {
+        params.push(&load_src);
+        insert_sql(model, &R::DEF)
+    };
     tx.execute(sql.as_str(), &params)
         .context(format!("insert into {}.{}", model.schema, R::TABLE))
 }
@@ -524,11 +949,9 @@ enum ColumnArray<'a> {
 }
 
 impl<'a> ColumnArrays<'a> {
-    /// Rows sorted by identity: concurrent writers then take index locks in one order (no
-    /// deadlocks between replicas inserting the same hubs). A value of another kind than its
-    /// column's declared type, or a NULL in a column that is not nullable, is an error.
-    fn of<R: DvRow>(mut sorted: Vec<&'a R>) -> Result<Self, PgError> {
-        sorted.sort_unstable_by_key(|row| row.identity());
+    /// The columns of `sorted`, in its order. A value of another kind than its column's
+    /// declared type, or a NULL in a column that is not nullable, is an error.
+    fn of<R: DvRow>(sorted: Vec<&'a R>) -> Result<Self, PgError> {
         let count = sorted.len();
         let columns: &'static [ColumnDef] = R::DEF.columns;
         let mut arrays: Vec<ColumnArray<'a>> = columns

@@ -113,7 +113,8 @@ impl r2d2::HandleError<CheckError> for PoolEvents {
                 server,
                 database,
                 reason = %error,
-                "a pooled warehouse connection failed its check; dropped"
+                next = "dropped",
+                "a pooled warehouse connection failed its check"
             ),
         }
     }

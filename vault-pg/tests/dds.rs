@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::{enriched_histories, TestDb};
 use vault_core::orders::{DvBatch, DvRows, EnrichedOrder};
-use vault_core::{DvRow, KeySpec, RowVisitor};
+use vault_core::{DvRow, KeySpec, RowVisitor, SqlType};
 
 fn load(db: &TestDb, orders: &[EnrichedOrder], batch_size: usize) -> u64 {
     let mut client = db.client();
@@ -49,7 +49,15 @@ struct Stored<'d>(&'d TestDb, BTreeMap<&'static str, BTreeSet<Vec<String>>>);
 
 impl RowVisitor for Stored<'_> {
     fn table<R: DvRow>(&mut self, _: &[R]) {
-        let columns: Vec<String> = R::COLUMNS.iter().map(|c| format!("{c}::text")).collect();
+        // Text as key material: booleans as Python writes them.
+        let columns: Vec<String> = R::DEF
+            .columns
+            .iter()
+            .map(|c| match c.sql_type {
+                SqlType::Boolean => format!("CASE WHEN {0} THEN 'True' ELSE 'False' END", c.name),
+                _ => format!("{}::text", c.name),
+            })
+            .collect();
         let sql = format!("SELECT {} FROM dds.{}", columns.join(", "), R::TABLE);
         let rows = self.0.client().query(&sql, &[]).expect(&sql);
         let set = self.1.entry(R::TABLE).or_default();
@@ -116,7 +124,7 @@ fn links_and_satellites_reference_existing_hubs() {
     // And the constraints are there, so it cannot be otherwise.
     assert_eq!(
         db.scalar("SELECT count(*) FROM information_schema.table_constraints WHERE table_schema = 'dds' AND constraint_type = 'FOREIGN KEY'"),
-        13, // 4 links × 2 hubs + 5 satellites × 1 hub
+        19, // 4 links × 2 hubs + 5 satellites × 1 hub + 2 effectivity satellites × 2 + PIT + bridge
     );
     // Every order has exactly one user link, and a latest status.
     assert_eq!(db.scalar("SELECT count(*) FROM dds.l_order_user"), 150);

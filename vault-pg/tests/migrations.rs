@@ -157,7 +157,7 @@ fn a_previous_release_warehouse_keeps_its_history_through_the_upgrade() {
         ))
         .expect("the previous release's rows");
     let report = db.warehouse.migrate().expect("migrate");
-    assert_eq!(report.applied, [6, 7, 8, 9]);
+    assert_eq!(report.applied, [6, 7, 8, 9, 10]);
 
     let periods = |client: &mut vault_pg::PooledClient| -> Vec<(String, String, Option<String>)> {
         client
@@ -239,12 +239,103 @@ fn a_previous_release_warehouse_keeps_its_history_through_the_upgrade() {
     assert!(db.warehouse.migrate().expect("again").applied.is_empty());
 }
 
-/// A loaded warehouse of release 8 (migrations 1–8) whose CDM has applied the reports of most
-/// orders but not all: migration 9 gives each ledger entry its date, cost and dishes from the
+/// A loaded warehouse of the previous release (migrations 1–8) whose product p-1 was linked to
+/// two categories (Выпечка loaded first, Супы later) and one restaurant: migration 9 gives every
+/// existing link an active observation at -infinity, so the current category is the one loaded
+/// last, as before; a menu change the source sends afterwards supersedes it, and the PIT table
+/// starts empty.
+#[test]
+fn a_loaded_warehouse_gets_its_links_effectivity_through_the_upgrade() {
+    use vault_core::orders::{DvBatch, EnrichedOrder};
+    use vault_core::KeySpec;
+    let db = TestDb::empty("migrate_effectivity");
+    let mut client = db.client();
+    client
+        .batch_execute(include_str!("../sql/migrate/bootstrap.sql"))
+        .expect("bootstrap");
+    for m in MIGRATIONS.iter().filter(|m| m.version <= 8) {
+        client.batch_execute(m.sql).expect("an earlier migration");
+        client
+            .execute(
+                include_str!("../sql/migrate/record.sql"),
+                &[&m.version, &m.name, &m.checksum()],
+            )
+            .expect("record");
+    }
+    let keys = KeySpec::SEED;
+    let (product, restaurant) = (keys.hub("p-1"), keys.hub("r-1"));
+    let (bakery, soups) = (keys.hub("Выпечка"), keys.hub("Супы"));
+    let (l_bakery, l_soups) = (keys.link(&["p-1", "Выпечка"]), keys.link(&["p-1", "Супы"]));
+    let l_restaurant = keys.link(&["p-1", "r-1"]);
+    client
+        .batch_execute(&format!(
+            "INSERT INTO dds.h_product VALUES ('{product}', 'p-1', '2024-05-01 09:00', 'orders-system-kafka');
+             INSERT INTO dds.h_restaurant VALUES ('{restaurant}', 'r-1', '2024-05-01 09:00', 'orders-system-kafka');
+             INSERT INTO dds.h_category VALUES
+                 ('{bakery}', 'Выпечка', '2024-05-01 09:00', 'orders-system-kafka'),
+                 ('{soups}', 'Супы', '2024-05-02 09:00', 'orders-system-kafka');
+             INSERT INTO dds.l_product_category VALUES
+                 ('{l_bakery}', '{bakery}', '{product}', '2024-05-01 09:00', 'orders-system-kafka'),
+                 ('{l_soups}', '{soups}', '{product}', '2024-05-02 09:00', 'orders-system-kafka');
+             INSERT INTO dds.l_product_restaurant VALUES
+                 ('{l_restaurant}', '{restaurant}', '{product}', '2024-05-01 09:00', 'orders-system-kafka');"
+        ))
+        .expect("the previous release's rows");
+    let report = db.warehouse.migrate().expect("migrate");
+    assert_eq!(report.applied, [9, 10]);
+    assert_eq!(db.scalar("SELECT count(*) FROM dds.es_product_category"), 2);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM dds.es_product_restaurant"),
+        1
+    );
+    assert_eq!(db.scalar("SELECT count(*) FROM dds.pit_order"), 0);
+    let current = |client: &mut vault_pg::PooledClient| -> String {
+        client
+            .query_one(
+                "SELECT c.category_name FROM dds.es_product_category_current e \
+                 JOIN dds.l_product_category l USING (hk_product_category_pk) \
+                 JOIN dds.h_category c USING (h_category_pk)",
+                &[],
+            )
+            .expect("one current category")
+            .get(0)
+    };
+    assert_eq!(
+        current(&mut client),
+        "Супы",
+        "the link loaded last, as before"
+    );
+
+    // The menu puts p-1 back into Выпечка at 2024-05-03 10:00.
+    let order: EnrichedOrder = serde_json::from_str(
+        r#"{"object_id": 1, "object_type": "order", "payload": {"id": 1,
+            "date": "2024-05-03 12:05:00", "update_ts": "2024-05-03 12:06:00",
+            "cost": 10, "payment": 10, "status": "CLOSED",
+            "restaurant": {"id": "r-1", "name": "Кофейня", "update_ts_utc": "2024-05-03 10:00:00"},
+            "user": {"id": "u-1", "name": "Анна", "login": "anna", "update_ts_utc": "2024-05-01 12:00:00"},
+            "products": [{"id": "p-1", "price": 10, "quantity": 1, "name": "Пирог", "category": "Выпечка"}]}}"#,
+    )
+    .expect("order");
+    let mut batch = DvBatch::new(keys);
+    batch.add(&order);
+    let mut tx = client.transaction().expect("begin");
+    vault_pg::dds::write(&mut tx, batch.rows()).expect("write");
+    tx.commit().expect("commit");
+    assert_eq!(current(&mut client), "Выпечка");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM dds.es_product_category_periods"),
+        3,
+        "Выпечка, then Супы (both from before, in load order), then Выпечка again"
+    );
+    assert!(db.warehouse.migrate().expect("again").applied.is_empty());
+}
+
+/// A loaded warehouse of the release before (migrations 1–9) whose CDM has applied the reports
+/// of most orders but not all: migration 10 gives each ledger entry its date, cost and dishes from the
 /// Data Vault and builds the daily mart from the ledger, so that the orders still on their way
 /// are counted once, when their reports arrive; then `vault check` is exact.
 #[test]
-fn migration_9_backfills_the_daily_mart_of_a_loaded_warehouse() {
+fn migration_10_backfills_the_daily_mart_of_a_loaded_warehouse() {
     use vault_core::orders::vault_batch;
     use vault_core::{KeySpec, Timestamp};
     let db = TestDb::empty("migrate_days");
@@ -252,7 +343,7 @@ fn migration_9_backfills_the_daily_mart_of_a_loaded_warehouse() {
     client
         .batch_execute(include_str!("../sql/migrate/bootstrap.sql"))
         .expect("bootstrap");
-    for m in MIGRATIONS.iter().filter(|m| m.version <= 8) {
+    for m in MIGRATIONS.iter().filter(|m| m.version <= 9) {
         client.batch_execute(m.sql).expect("an earlier migration");
         client
             .execute(
@@ -268,13 +359,13 @@ fn migration_9_backfills_the_daily_mart_of_a_loaded_warehouse() {
     vault_pg::dds::write(&mut tx, batch.rows()).expect("the Data Vault");
     tx.commit().expect("commit");
     client
-        .batch_execute(include_str!("fixtures/cdm_release_8.sql"))
-        .expect("release 8's ledger and counters");
+        .batch_execute(include_str!("fixtures/cdm_before_daily_mart.sql"))
+        .expect("the previous release's ledger and counters");
     let ledgered = db.scalar("SELECT count(*) FROM cdm.order_ledger");
     assert!(ledgered > 30, "{ledgered} ledger entries");
 
     let report = db.warehouse.migrate().expect("migrate");
-    assert_eq!(report.applied, [9]);
+    assert_eq!(report.applied, [10]);
     assert_eq!(
         db.scalar("SELECT count(*) FROM cdm.order_ledger WHERE status = 'CLOSED' AND (cost IS NULL OR order_dt IS NULL)"),
         0

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vault_core::pipeline::{ConfigError, Env};
+use vault_core::pipeline::{vars, ConfigError, Env};
 
 /// The in-process cache in front of Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ impl CacheConfig {
     /// off). A miss is remembered for at most as long as a found entry.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let defaults = CacheConfig::default();
-        let ttl_ms: u64 = env.parse_or("REDIS_CACHE_TTL_MS", defaults.ttl.as_millis() as u64)?;
+        let ttl_ms: u64 = env.value(&vars::REDIS_CACHE_TTL_MS)?;
         let ttl = Duration::from_millis(ttl_ms);
         Ok(CacheConfig {
             ttl,

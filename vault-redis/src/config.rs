@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
-use vault_core::pipeline::{ConfigError, Env};
+use vault_core::pipeline::{default_of, vars, ConfigError, Env};
 
 /// How to reach the dictionary.
 #[derive(Clone, PartialEq, Eq)]
@@ -55,44 +55,32 @@ impl std::str::FromStr for Flag {
 
 impl RedisConfig {
     /// Reads `REDIS_HOST`, `REDIS_PORT` (required), `REDIS_PASSWORD` (may be empty),
-    /// `REDIS_USERNAME`, `REDIS_TLS` (default false), `REDIS_CA_FILE` (only with TLS) and
-    /// `REDIS_TIMEOUT_MS` (default 5000).
+    /// `REDIS_USERNAME`, `REDIS_TLS`, `REDIS_CA_FILE` (only with TLS) and `REDIS_TIMEOUT_MS`.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let host = env.required("REDIS_HOST")?;
-        let port: u16 = env.parse("REDIS_PORT")?;
-        let password = env.secret("REDIS_PASSWORD");
-        let Flag(tls) = env.parse_or("REDIS_TLS", Flag(false))?;
-        let ca_file = env.get("REDIS_CA_FILE");
-        if let (Some(file), false) = (&ca_file, tls) {
-            return Err(ConfigError::Invalid {
-                name: "REDIS_CA_FILE".into(),
-                value: file.clone(),
-                reason: "a CA file is for TLS: set REDIS_TLS=true too".into(),
-            });
-        }
-        let username = env.get("REDIS_USERNAME");
-        if username.is_some() && password.is_empty() {
-            return Err(ConfigError::Missing(
-                "REDIS_PASSWORD (required by REDIS_USERNAME)".into(),
-            ));
-        }
-        let timeout_ms: u64 = env.parse_or("REDIS_TIMEOUT_MS", 5000)?;
-        if timeout_ms == 0 {
-            return Err(ConfigError::Invalid {
-                name: "REDIS_TIMEOUT_MS".into(),
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
-        Ok(RedisConfig {
-            host,
+        let Flag(tls) = env.value(&vars::REDIS_TLS)?;
+        RedisConfig::builder(
+            env.required(&vars::REDIS_HOST)?,
+            env.value(&vars::REDIS_PORT)?,
+        )
+        .password(env.secret(&vars::REDIS_PASSWORD))
+        .username(env.get(&vars::REDIS_USERNAME))
+        .tls(tls, env.get(&vars::REDIS_CA_FILE))
+        .timeout(Duration::from_millis(env.value(&vars::REDIS_TIMEOUT_MS)?))
+        .build()
+    }
+
+    /// Settings made in code: `host` and `port`; what is not set on the builder takes the
+    /// default its variable declares.
+    pub fn builder(host: impl Into<String>, port: u16) -> RedisConfigBuilder {
+        RedisConfigBuilder {
+            host: host.into(),
             port,
-            password,
-            tls,
-            ca_file,
-            username,
-            timeout: Duration::from_millis(timeout_ms),
-        })
+            password: String::new(),
+            username: None,
+            tls: None,
+            ca_file: None,
+            timeout: None,
+        }
     }
 
     /// `redis://host:port` or `rediss://host:port`, without credentials (for messages).
@@ -121,6 +109,110 @@ impl RedisConfig {
             redis = redis.set_username(username);
         }
         Ok(addr.into_connection_info()?.set_redis_settings(redis))
+    }
+}
+
+/// A [`RedisConfig`] made in code ([`RedisConfig::builder`]), without the environment.
+#[derive(Clone)]
+pub struct RedisConfigBuilder {
+    host: String,
+    port: u16,
+    password: String,
+    username: Option<String>,
+    tls: Option<bool>,
+    ca_file: Option<String>,
+    timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for RedisConfigBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfigBuilder")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisConfigBuilder {
+    /// The password (empty: no `AUTH`).
+    pub fn password(self, password: impl Into<String>) -> Self {
+        RedisConfigBuilder {
+            password: password.into(),
+            ..self
+        }
+    }
+
+    /// The ACL user (`None`: the default user); needs a password.
+    pub fn username(self, username: Option<String>) -> Self {
+        RedisConfigBuilder { username, ..self }
+    }
+
+    /// TLS on or off, and the CA to verify the server against (TLS only; `None`: the system's
+    /// roots).
+    pub fn tls(self, tls: bool, ca_file: Option<String>) -> Self {
+        RedisConfigBuilder {
+            tls: Some(tls),
+            ca_file,
+            ..self
+        }
+    }
+
+    /// The connect, read and write timeout.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        RedisConfigBuilder {
+            timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// The settings; refused as the variables would be (a CA file without TLS, a user
+    /// without a password, a zero timeout).
+    pub fn build(self) -> Result<RedisConfig, ConfigError> {
+        let tls = match self.tls {
+            Some(tls) => tls,
+            None => {
+                let Flag(tls) = default_of(&vars::REDIS_TLS)?;
+                tls
+            }
+        };
+        if let (Some(file), false) = (&self.ca_file, tls) {
+            return Err(ConfigError::Invalid {
+                name: vars::REDIS_CA_FILE.name.into(),
+                value: file.clone(),
+                reason: format!(
+                    "a CA file is for TLS: set {}=true too",
+                    vars::REDIS_TLS.name
+                ),
+            });
+        }
+        if self.username.is_some() && self.password.is_empty() {
+            return Err(ConfigError::Missing(format!(
+                "{} (required by {})",
+                vars::REDIS_PASSWORD.name,
+                vars::REDIS_USERNAME.name
+            )));
+        }
+        let timeout = match self.timeout {
+            Some(timeout) => timeout,
+            None => Duration::from_millis(default_of(&vars::REDIS_TIMEOUT_MS)?),
+        };
+        if timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: vars::REDIS_TIMEOUT_MS.name.into(),
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(RedisConfig {
+            host: self.host,
+            port: self.port,
+            password: self.password,
+            tls,
+            ca_file: self.ca_file,
+            username: self.username,
+            timeout,
+        })
     }
 }
 
@@ -190,6 +282,18 @@ mod tests {
         ]))
         .expect_err("no password");
         assert!(err.to_string().contains("REDIS_PASSWORD"), "{err}");
+    }
+
+    #[test]
+    fn a_builder_takes_the_declared_defaults() {
+        let built = RedisConfig::builder("cache", 6380).build().expect("valid");
+        let read = RedisConfig::from_env(&env(&[("REDIS_HOST", "cache"), ("REDIS_PORT", "6380")]))
+            .expect("valid");
+        assert_eq!(built, read);
+        assert!(RedisConfig::builder("cache", 6380)
+            .username(Some("vault".into()))
+            .build()
+            .is_err());
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod writer;
 
 pub use cache::CacheConfig;
 pub use client::{DictionaryStats, RedisDictionary};
-pub use config::RedisConfig;
+pub use config::{RedisConfig, RedisConfigBuilder};
 pub use error::DictionaryError;
 pub use lookup::{DictionaryEntry, EntryKind, Lookup};
 pub use writer::RedisWriter;

@@ -141,7 +141,7 @@ impl TestDb {
             .collect()
     }
 
-    /// Every Data Vault row, `load_dt` included or not.
+    /// Every row of the 14 original Data Vault tables, `load_dt` included or not.
     pub fn dds(&self, with_load_dt: bool) -> Vec<(String, Value)> {
         let mut rows = self.snapshot(include_str!("../sql/dds_snapshot.sql"));
         if !with_load_dt {
@@ -152,6 +152,19 @@ impl TestDb {
             }
             rows.sort_by_key(|(table, row)| (table.clone(), row.to_string()));
         }
+        rows
+    }
+
+    /// Every row of the effectivity satellites (the original services had none: [`TestDb::dds`]
+    /// leaves them out), without `load_dt`.
+    pub fn dds_effectivity(&self) -> Vec<(String, Value)> {
+        let mut rows = self.snapshot(include_str!("../sql/dds_patterns_snapshot.sql"));
+        for (_, row) in &mut rows {
+            if let Value::Object(map) = row {
+                map.remove("load_dt");
+            }
+        }
+        rows.sort_by_key(|(table, row)| (table.clone(), row.to_string()));
         rows
     }
 

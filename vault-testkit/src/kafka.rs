@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use vault_kafka::{KafkaConfig, Security};
+use vault_kafka::{KafkaConfig, KafkaConnection, Security};
 
 use crate::{require_env, unique};
 
@@ -61,22 +61,22 @@ impl Broker {
         source: &str,
         destination: Option<&str>,
     ) -> KafkaConfig {
-        KafkaConfig {
+        let connection = KafkaConnection {
             bootstrap: self.bootstrap(),
             security: self.security.clone(),
-            group: group.to_owned(),
-            source_topic: source.to_owned(),
-            destination_topic: destination.map(str::to_owned),
-            dlq_topic: dlq(source),
-            instance_id: None,
             extra: Vec::new(),
+        };
+        let config = connection.build(group, source);
+        match destination {
+            Some(topic) => config.with_destination_topic(topic),
+            None => config,
         }
     }
 }
 
 /// The default dead-letter topic of a source topic (docs/contract.md §7.2).
 pub fn dlq(topic: &str) -> String {
-    format!("{topic}.dlq")
+    vault_kafka::config::default_dlq_topic(topic)
 }
 
 // ---------------------------------------------------------------------------------------------

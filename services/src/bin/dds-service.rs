@@ -7,5 +7,5 @@ use vault_services::service;
 use vault_services::stages::DdsStage;
 
 fn main() -> ExitCode {
-    service::main(|env| DdsStage::from_env(KeySpec::SEED, env).map_err(|e| e.to_string()))
+    service::main(|env| Ok(DdsStage::from_env(KeySpec::SEED, env)?))
 }

@@ -2,15 +2,15 @@
 
 use std::process::ExitCode;
 
-use vault_services::service;
+use vault_services::service::{self, StartError};
 use vault_services::stages::StgStage;
 use vault_services::{CacheConfig, RedisConfig, RedisDictionary};
 
 fn main() -> ExitCode {
     service::main(|env| {
-        let redis = RedisConfig::from_env(env).map_err(|e| e.to_string())?;
-        let cache = CacheConfig::from_env(env).map_err(|e| e.to_string())?;
-        let dictionary = RedisDictionary::new(&redis, cache).map_err(|e| e.to_string())?;
+        let redis = RedisConfig::from_env(env)?;
+        let cache = CacheConfig::from_env(env)?;
+        let dictionary = RedisDictionary::new(&redis, cache).map_err(StartError::stage)?;
         Ok(StgStage::new(dictionary))
     })
 }

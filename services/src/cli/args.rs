@@ -46,6 +46,8 @@ pub enum Command {
     /// Write an HTML report of the datamarts (one self-contained file) from the views of
     /// schema bi.
     Report(ReportArgs),
+    /// Print the configuration reference, made from the variables' declarations.
+    Config(ConfigArgs),
 }
 
 /// Options of `vault report`.
@@ -57,6 +59,21 @@ pub struct ReportArgs {
     /// Dishes and categories in the top charts.
     #[arg(long, default_value_t = 15)]
     pub limit: i64,
+}
+
+/// Options of `vault config` (one of them).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ConfigArgs {
+    /// The tables of docs/configuration.md (Markdown).
+    #[arg(long)]
+    pub markdown: bool,
+    /// The `config` definition of the chart's values.schema.json.
+    #[arg(long)]
+    pub json_schema: bool,
+    /// Every variable as `scripts/deploy-check` reads it (deploy/ci/variables.json).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `vault positions`.

@@ -12,19 +12,20 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use vault_core::pipeline::{ConfigError, Env};
+use vault_core::pipeline::{vars, ConfigError, Env};
 use vault_pg::migrate::MIGRATIONS;
 use vault_pg::{PgConfig, PgError, Warehouse};
 
 mod args;
+pub mod config;
 mod replay;
 mod report;
 
 use replay::{progress_bar, run_replay};
 
 pub use args::{
-    Cli, Command, PositionsArgs, RedriveArgs, ReplayArgs, ReportArgs, SimulateArgs, TopArgs,
-    WatchArgs,
+    Cli, Command, ConfigArgs, PositionsArgs, RedriveArgs, ReplayArgs, ReportArgs, SimulateArgs,
+    TopArgs, WatchArgs,
 };
 pub use report::{render_report, REPORT_FILE};
 
@@ -146,7 +147,28 @@ pub fn run<F: Fn(&str) -> Option<String>>(
         Command::Top(args) => top(args, env, out),
         Command::Positions(args) => positions(args, env, out),
         Command::Report(args) => report::report(args, env, out),
+        Command::Config(args) => print_config(args, out),
     }
+}
+
+/// `vault config`: needs no environment.
+fn print_config(args: &ConfigArgs, out: &mut dyn Write) -> Result<Verdict, CliError> {
+    let text = if args.markdown {
+        config::markdown()
+    } else if args.json_schema {
+        pretty(&config::json_schema())
+    } else {
+        pretty(&config::json_list())
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(Verdict::Clean)
+}
+
+/// JSON as the checked-in files hold it: two-space indents, a final line break.
+pub fn pretty(value: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 fn positions<F: Fn(&str) -> Option<String>>(
@@ -227,19 +249,14 @@ fn top<F: Fn(&str) -> Option<String>>(
     Ok(Verdict::Clean)
 }
 
-/// Kafka settings for a CLI command: the variables of docs/contract.md §7.4, with the topic and
-/// group given here.
+/// Kafka settings for a CLI command: the connection from the variables of docs/contract.md
+/// §7.4, the topic and group given here.
 fn kafka<F: Fn(&str) -> Option<String>>(
     env: &Env<F>,
     topic: &str,
     group: &str,
 ) -> Result<vault_kafka::KafkaConfig, CliError> {
-    let overlay = Env::new(|name: &str| match name {
-        "KAFKA_SOURCE_TOPIC" => Some(topic.to_owned()),
-        "KAFKA_CONSUMER_GROUP" => Some(group.to_owned()),
-        _ => env.get(name),
-    });
-    Ok(vault_kafka::KafkaConfig::from_env(&overlay, false)?)
+    Ok(vault_kafka::KafkaConfig::connection_from_env(env)?.build(group, topic))
 }
 
 fn simulate<F: Fn(&str) -> Option<String>>(
@@ -266,7 +283,7 @@ fn simulate<F: Fn(&str) -> Option<String>>(
     let topic = args
         .topic
         .clone()
-        .or_else(|| env.get("KAFKA_SOURCE_TOPIC"))
+        .or_else(|| env.get(&vars::KAFKA_SOURCE_TOPIC))
         .unwrap_or_else(|| "order-service_orders".to_owned());
     let kafka = kafka(env, &topic, "vault-simulate")?;
     let redis = if args.no_dictionaries {

@@ -15,11 +15,12 @@ use vault_kafka::InMessage;
 
 use super::names::{self, local};
 
-/// Every `kind` of `vault_errors_total`. Each series exists from the start at 0, so that a
-/// rate or an alert sees the first failure (a series born at 1 has nothing to increase from).
-pub const ERROR_KINDS: [&str; 7] = [
+/// The `kind`s of `vault_errors_total` the runner itself reports; a stage adds its own
+/// dependencies' ([`crate::runner::Stage::DEPENDENCIES`]). Each series exists from the start at
+/// 0, so that a rate or an alert sees the first failure (a series born at 1 has nothing to
+/// increase from).
+pub const RUNNER_ERROR_KINDS: [&str; 6] = [
     "postgres",
-    "redis",
     "kafka",
     "encode",
     "warehouse_rejected",
@@ -144,9 +145,9 @@ pub struct Metrics {
 
 impl Metrics {
     /// A registry for `service`, with process metrics (RSS, CPU, open fds) included. Every
-    /// series of a labelled counter (each dead-letter reason, each error kind) exists from the
-    /// start at 0.
-    pub fn new(service: &'static str) -> Result<Self, prometheus::Error> {
+    /// series of a labelled counter (each dead-letter reason, each error kind: the runner's and
+    /// the stage's `dependencies`) exists from the start at 0.
+    pub fn new(service: &'static str, dependencies: &[&str]) -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(
             Some("vault".into()),
             Some([("service".to_owned(), service.to_owned())].into()),
@@ -210,7 +211,7 @@ impl Metrics {
                 names::ERRORS,
                 "Failed batch attempts by kind",
                 "kind",
-                &ERROR_KINDS,
+                &[&RUNNER_ERROR_KINDS[..], dependencies].concat(),
             )?,
             batch_size: histogram(
                 names::BATCH_SIZE,
@@ -297,14 +298,10 @@ impl Metrics {
             warn!(
                 service = self.service,
                 messages = batch.reapplied,
-                "applied again what the warehouse already held (idempotent)"
+                idempotent = true,
+                "re-applied messages the warehouse already held"
             );
         }
-    }
-
-    /// Batches committed since the start.
-    pub fn batches_committed(&self) -> u64 {
-        self.batch_size.get_sample_count()
     }
 
     /// Messages of a committed batch that an earlier, failed attempt had already produced
@@ -315,7 +312,8 @@ impl Metrics {
             info!(
                 service = self.service,
                 messages,
-                "produced again what a failed attempt had produced (downstream is idempotent)"
+                downstream_idempotent = true,
+                "re-sent messages a failed attempt had produced"
             );
         }
     }
@@ -351,13 +349,13 @@ impl Metrics {
     /// A batch the warehouse refused for a message's data: its messages are tried one by one.
     pub fn batch_refused(&self, error: &dyn Display, size: usize) {
         self.errors.with_label_values(&["warehouse_rejected"]).inc();
-        error!(service = self.service, error = %error, size, "batch refused for a message's data; isolating the message at fault");
+        error!(service = self.service, error = %error, size, next = "isolate the message at fault", "batch refused for a message's data");
     }
 
     /// The message the warehouse refused alone, for its data: it is to be dead-lettered (counted
     /// once its dead letter is on the topic, [`Metrics::dead_lettered`]).
     pub fn refused_for_good(&self, reason: &str, error: &dyn Display, message: &InMessage) {
-        error!(service = self.service, error = %error, reason, topic = %message.topic, offset = message.offset, partition = message.partition, "refused for good: to the dead-letter topic");
+        error!(service = self.service, error = %error, reason, topic = %message.topic, offset = message.offset, partition = message.partition, next = "dead-letter topic", "message refused for good");
     }
 
     /// An attempt at a batch failed with a retryable error of `kind`; it is retried with backoff.
@@ -365,7 +363,11 @@ impl Metrics {
         self.errors.with_label_values(&[kind]).inc();
         warn!(
             service = self.service,
-            kind, error, attempt, "batch attempt failed; retrying with backoff"
+            kind,
+            error,
+            attempt,
+            next = "retry with backoff",
+            "batch attempt failed"
         );
     }
 
@@ -374,7 +376,9 @@ impl Metrics {
         self.errors.with_label_values(&["kafka_rejoin"]).inc();
         warn!(
             service = self.service,
-            group, "the consumer was replaced by a new one, which joins the group afresh"
+            group,
+            next = "the new one joins the group afresh",
+            "consumer replaced"
         );
     }
 
@@ -385,7 +389,8 @@ impl Metrics {
             .inc();
         warn!(
             service = self.service,
-            "deliveries timed out: the producer was replaced by a new one"
+            why = "deliveries timed out",
+            "producer replaced"
         );
     }
 
@@ -432,7 +437,7 @@ mod tests {
 
     #[test]
     fn every_labelled_series_starts_at_zero_and_events_count() {
-        let metrics = Metrics::new("test-service").expect("metrics");
+        let metrics = Metrics::new("test-service", &["redis"]).expect("metrics");
         let before = exposition::parse(&metrics.render());
         for reason in vault_core::pipeline::DeadLetterReason::ALL {
             let found = before.iter().any(|s| {
@@ -443,6 +448,14 @@ mod tests {
                     && s.value == 0.0
             });
             assert!(found, "reason {} missing at 0", reason.as_str());
+        }
+        for kind in RUNNER_ERROR_KINDS.iter().chain(&["redis"]) {
+            let found = before.iter().any(|s| {
+                s.name == names::ERRORS
+                    && s.labels.iter().any(|(k, v)| k == "kind" && v == kind)
+                    && s.value == 0.0
+            });
+            assert!(found, "kind {kind} missing at 0");
         }
         metrics.batch_committed(&BatchCommitted {
             messages: 5,
@@ -472,7 +485,6 @@ mod tests {
         let sum = |name: &str| exposition::sum(&after, name);
         assert_eq!(sum(names::BATCH_SIZE_SUM), Some(8.0));
         assert_eq!(sum(names::BATCH_SIZE_COUNT), Some(2.0));
-        assert_eq!(metrics.batches_committed(), 2);
         assert_eq!(sum(names::PRODUCED), Some(7.0));
         assert_eq!(sum(names::REAPPLIED), Some(2.0));
         assert_eq!(sum(names::DEAD_LETTERED), Some(1.0));

@@ -8,7 +8,7 @@ mod http;
 mod logs;
 pub mod names;
 
-pub use events::{BatchCommitted, BatchSteps, Metrics, Step, ERROR_KINDS};
+pub use events::{BatchCommitted, BatchSteps, Metrics, Step, RUNNER_ERROR_KINDS};
 pub use health::{Health, STALLED_AFTER};
 pub use http::serve;
 

@@ -1,9 +1,9 @@
-//! The runner's own settings (`BATCH_*`, `HTTP_PORT`, `SHUTDOWN_TIMEOUT_MS`) and the
-//! test-only failpoint.
+//! The runner's own settings (`BATCH_*`, `HTTP_PORT`, `SHUTDOWN_TIMEOUT_MS`,
+//! `KAFKA_LOST_OFFSETS`).
 
 use std::time::Duration;
 
-use vault_core::pipeline::{ConfigError, Env};
+use vault_core::pipeline::{vars, ConfigError, Env};
 
 /// Batching and HTTP settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +18,6 @@ pub struct RunnerConfig {
     pub http_port: u16,
     /// `SHUTDOWN_TIMEOUT_MS` (default 8000): the bound of a stop, from SIGTERM to exit.
     pub shutdown_timeout: Duration,
-    /// `VAULT_TEST_FAILPOINT` (tests only): where the process aborts on purpose.
-    pub failpoint: Option<Failpoint>,
     /// `KAFKA_LOST_OFFSETS` (default `skip`): what a replica does when the broker deleted
     /// offsets of a partition it takes before they were read.
     pub lost_offsets: LostOffsetsPolicy,
@@ -48,65 +46,21 @@ impl std::str::FromStr for LostOffsetsPolicy {
     }
 }
 
-/// A place where a test makes the process die on purpose (`VAULT_TEST_FAILPOINT`), to show
-/// what a crash there leaves behind. Never set in production.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failpoint {
-    /// `after-warehouse-commit:N`: abort (no unwinding, no clean-up: as SIGKILL) after the
-    /// warehouse committed the N-th batch and before its offsets are committed to Kafka.
-    AfterWarehouseCommit {
-        /// Which batch (1 = the first this process commits).
-        batch: u64,
-    },
-    /// `after-dead-letter-produce:N`: abort after the broker acknowledged the N-th delivery of
-    /// dead letters and before the warehouse forgets them (the outbox rows stay).
-    AfterDeadLetterProduce {
-        /// Which delivery (1 = the first this process makes).
-        delivery: u64,
-    },
-}
-
-impl std::str::FromStr for Failpoint {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, n) = s.split_once(':').unwrap_or((s, "1"));
-        let batch: u64 = n
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("batch number {n:?} is not a positive integer"))?;
-        match name {
-            "after-warehouse-commit" => Ok(Failpoint::AfterWarehouseCommit { batch }),
-            "after-dead-letter-produce" => {
-                Ok(Failpoint::AfterDeadLetterProduce { delivery: batch })
-            }
-            other => Err(format!(
-                "unknown failpoint {other:?} (known: after-warehouse-commit[:N], \
-                 after-dead-letter-produce[:N])"
-            )),
-        }
-    }
-}
-
 impl RunnerConfig {
     /// Reads the variables.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let batch_max: usize = env.parse_or("BATCH_MAX", 1000)?;
+        let batch_max: usize = env.value(&vars::BATCH_MAX)?;
         if batch_max == 0 {
             return Err(ConfigError::Invalid {
-                name: "BATCH_MAX".into(),
+                name: vars::BATCH_MAX.name.into(),
                 value: "0".into(),
                 reason: "must be at least 1".into(),
             });
         }
-        let shutdown_ms: u64 = env.parse_or(
-            "SHUTDOWN_TIMEOUT_MS",
-            crate::shutdown::DEFAULT_TIMEOUT.as_millis() as u64,
-        )?;
+        let shutdown_ms: u64 = env.value(&vars::SHUTDOWN_TIMEOUT_MS)?;
         if shutdown_ms < 1000 {
             return Err(ConfigError::Invalid {
-                name: "SHUTDOWN_TIMEOUT_MS".into(),
+                name: vars::SHUTDOWN_TIMEOUT_MS.name.into(),
                 value: shutdown_ms.to_string(),
                 reason: "must be at least 1000 (a clean stop needs a moment to leave the group)"
                     .into(),
@@ -114,18 +68,23 @@ impl RunnerConfig {
         }
         Ok(RunnerConfig {
             batch_max,
-            batch_wait: Duration::from_millis(env.parse_or("BATCH_WAIT_MS", 200)?),
-            http_port: env.parse_or("HTTP_PORT", 5000)?,
-            lost_offsets: env.parse_or("KAFKA_LOST_OFFSETS", LostOffsetsPolicy::Skip)?,
+            batch_wait: Duration::from_millis(env.value(&vars::BATCH_WAIT_MS)?),
+            http_port: env.value(&vars::HTTP_PORT)?,
+            lost_offsets: env.value(&vars::KAFKA_LOST_OFFSETS)?,
             shutdown_timeout: Duration::from_millis(shutdown_ms),
-            failpoint: match env.get("VAULT_TEST_FAILPOINT") {
-                None => None,
-                Some(text) => Some(text.parse().map_err(|reason| ConfigError::Invalid {
-                    name: "VAULT_TEST_FAILPOINT".into(),
-                    value: text.clone(),
-                    reason,
-                })?),
-            },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vault_core::pipeline::env_from_pairs;
+
+    #[test]
+    fn defaults_are_the_declared_ones() {
+        let config = RunnerConfig::from_env(&env_from_pairs(&[])).expect("defaults");
+        assert_eq!(config.shutdown_timeout, crate::shutdown::DEFAULT_TIMEOUT);
+        assert_eq!((config.batch_max, config.http_port), (1000, 5000));
     }
 }

@@ -6,11 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
-use vault_kafka::{AssignmentChange, BatchConsumer, GroupLag, InMessage};
+use vault_kafka::{AssignmentChange, GroupLag, InMessage};
 use vault_pg::Warehouse;
 
 use super::config::LostOffsetsPolicy;
-use super::{Runner, Stage, IDLE_LOG_EVERY, REJOIN_AFTER, UNJOINED_NOT_READY};
+
+/// Bounds of the steps of a stop (each also within the whole stop's deadline).
+const LEAVE_GROUP_MAX: Duration = Duration::from_secs(3);
+const FLUSH_MAX: Duration = Duration::from_secs(1);
+use super::{Runner, RunnerError, Stage, IDLE_LOG_EVERY, UNJOINED_NOT_READY};
 
 /// Where a consumer of `group` starts: the warehouse's recorded positions
 /// (docs/contract.md §7.7), read when partitions are assigned.
@@ -55,20 +59,16 @@ impl<S: Stage> Runner<S> {
     /// Logs every assignment change and every resume from the warehouse's positions, and
     /// counts offsets deleted upstream before they were read; with `KAFKA_LOST_OFFSETS=stop`
     /// returns why the service must stop (before anything past the gap is processed).
-    pub(super) fn log_assignment(&mut self) -> Option<String> {
+    pub(super) fn log_assignment(&mut self) -> Option<RunnerError> {
         let mut stop = None;
-        for lost in self.consumer.take_lost() {
+        for lost in self.clients.consumer().take_lost() {
             self.metrics.offsets_lost(&lost);
             if self.config.lost_offsets == LostOffsetsPolicy::Stop {
-                stop = Some(format!(
-                    "{}/{}: offsets {}..{} were deleted upstream before they were read \
-                     (KAFKA_LOST_OFFSETS=stop)",
-                    lost.topic, lost.partition, lost.from, lost.to
-                ));
+                stop = Some(RunnerError::OffsetsLost(lost));
             }
         }
         let mut resumed = Vec::new();
-        for resume in self.consumer.take_resumes() {
+        for resume in self.clients.consumer().take_resumes() {
             match resume {
                 Ok(r) => {
                     resumed.push(vault_kafka::Position {
@@ -82,32 +82,33 @@ impl<S: Stage> Runner<S> {
                     partition = r.partition,
                     committed = ?r.committed,
                     warehouse = r.warehouse,
-                    "starting from the warehouse's position (ahead of the committed offset)"
+                    ahead_of_committed = true,
+                    "starting from the warehouse's position"
                     );
                 }
                 Err(e) => {
-                    warn!(service = S::NAME, error = %e, "warehouse positions not used on this assignment: starting from the committed offsets")
+                    warn!(service = S::NAME, error = %e, next = "start from the committed offsets", "warehouse positions not used on this assignment")
                 }
             }
         }
         // The group's offsets catch up with the warehouse at once (lag tools and autoscalers
         // read them), not only after the next batch of each partition.
         if !resumed.is_empty() {
-            if let Err(e) = self.consumer.commit(&resumed) {
-                warn!(service = S::NAME, error = %e, "could not commit the warehouse's positions as the group's offsets; the next batch does");
+            if let Err(e) = self.clients.consumer().commit(&resumed) {
+                warn!(service = S::NAME, error = %e, next = "the next batch commits them", "cannot commit the warehouse's positions as the group's offsets");
             }
         }
-        for change in self.consumer.take_assignment_changes() {
+        for change in self.clients.consumer().take_assignment_changes() {
             let (what, partitions) = match &change {
                 AssignmentChange::Assigned(p) => {
                     // Dead letters a previous owner's committed batches left waiting are
                     // delivered before the next batch.
-                    self.look_for_waiting = true;
+                    self.letters.look_for_waiting = true;
                     ("partitions assigned", p)
                 }
                 AssignmentChange::Revoked(p) => ("partitions revoked", p),
             };
-            let owned = self.consumer.assignment();
+            let owned = self.clients.consumer().assignment();
             self.metrics.assignment_changed(
                 what,
                 &self.kafka.group,
@@ -122,8 +123,8 @@ impl<S: Stage> Runner<S> {
     /// `vault_replica_idle`, and the line that says a replica holds no partitions: at once when
     /// it becomes idle in its group, then once a minute while it holds none.
     fn report_idle(&mut self) {
-        let in_group = self.consumer.in_group();
-        let holding_none = self.consumer.assigned_partitions() == 0;
+        let in_group = self.clients.consumer().in_group();
+        let holding_none = self.clients.consumer().assigned_partitions() == 0;
         let idle = holding_none && in_group;
         let became_idle = self.metrics.set_idle(idle);
         if !holding_none {
@@ -133,9 +134,9 @@ impl<S: Stage> Runner<S> {
         let since = *self.idle_since.get_or_insert_with(Instant::now);
         if became_idle || since.elapsed() >= IDLE_LOG_EVERY {
             if in_group {
-                info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, "idle: in the group, holding no partitions (more replicas than partitions); ready");
+                info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, why = "more replicas than partitions", ready = true, "idle: in the group, holding no partitions");
             } else {
-                info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, "holding no partitions: not a member of the group (yet), or a rebalance under way");
+                info!(service = S::NAME, group = %self.kafka.group, topic = %self.kafka.source_topic, why = "not a member of the group (yet), or a rebalance under way", "holding no partitions");
             }
             self.idle_since = Some(Instant::now());
         }
@@ -145,9 +146,9 @@ impl<S: Stage> Runner<S> {
     /// group so every partition restarts from its last committed offset: it never goes on past
     /// an uncommitted batch.
     pub(super) fn rewind(&mut self, batch: &[InMessage]) {
-        if let Err(e) = self.consumer.rewind(batch) {
-            warn!(service = S::NAME, error = %e, "rewind failed; rejoining the group to restart from the committed offsets");
-            if let Err(e) = self.consumer.reset_to_committed() {
+        if let Err(e) = self.clients.consumer().rewind(batch) {
+            warn!(service = S::NAME, error = %e, next = "rejoin the group, restart from the committed offsets", "rewind failed");
+            if let Err(e) = self.clients.consumer().reset_to_committed() {
                 error!(service = S::NAME, error = %e, "rejoining the group failed");
             }
         }
@@ -158,28 +159,24 @@ impl<S: Stage> Runner<S> {
         self.metrics.attempt_failed(kind, message, failures);
     }
 
-    /// librdkafka can stay out of its group after a broker came back from a freeze (seen on
-    /// Kafka 4.4 with librdkafka 2.12: the coordinator is never looked up again, and the replica
-    /// holds no partitions for ever). A consumer that has not been a steady member for this long
-    /// is replaced by a new one, which joins afresh; nothing is lost (uncommitted work is read
-    /// again).
+    /// Replaces a consumer stuck out of its group ([`vault_kafka::ServiceClients::heal_consumer`]), and says
+    /// so.
     fn replace_consumer_if_stuck(&mut self) {
-        let Some((out, state)) = self.consumer.unjoined_for() else {
+        let Some(rejoin) = self.clients.heal_consumer() else {
             return;
         };
-        if out < REJOIN_AFTER {
-            return;
-        }
-        warn!(service = S::NAME, group = %self.kafka.group, state = %state, seconds = out.as_secs(), "not a member of the consumer group for too long: replacing the consumer");
-        match BatchConsumer::with_positions(
-            &self.kafka,
-            warehouse_positions(&self.warehouse, &self.kafka.group),
-        ) {
-            Ok(fresh) => {
-                let stale = std::mem::replace(&mut self.consumer, fresh);
-                self.metrics.consumer_replaced(&self.kafka.group);
-                if !stale.close(Duration::from_secs(2)) {
-                    warn!(service = S::NAME, "the replaced consumer did not close in 2 s; left to close in the background");
+        let group = &self.kafka.group;
+        warn!(service = S::NAME, group = %group, state = %rejoin.state, seconds = rejoin.out_for.as_secs(), next = "replace the consumer", "out of the consumer group for too long");
+        match rejoin.outcome {
+            Ok(closed) => {
+                self.metrics.consumer_replaced(group);
+                if !closed {
+                    warn!(
+                        service = S::NAME,
+                        timeout_s = 2,
+                        next = "left to close in the background",
+                        "the replaced consumer did not close in time"
+                    );
                 }
                 self.idle_since = Some(Instant::now());
             }
@@ -187,14 +184,45 @@ impl<S: Stage> Runner<S> {
         }
     }
 
-    /// After a delivery that timed out (`message.timeout.ms`: the broker gave no answer for a
-    /// minute), the producer is replaced by a new one: librdkafka 2.12 was seen to keep a
-    /// producer without any broker connection after a broker came back from a freeze. Nothing
-    /// depends on the old one: the batch was not committed and is produced again.
+    /// After a delivery that timed out, the producer is renewed
+    /// ([`vault_kafka::ServiceClients::renew_producer`]). Nothing depends on the old one: the batch was not
+    /// committed and is produced again.
     pub(super) fn replace_producer(&mut self) {
-        match self.producer.renew() {
+        match self.clients.renew_producer() {
             Ok(()) => self.metrics.producer_replaced(),
             Err(e) => error!(service = S::NAME, error = %e, "could not create a new producer"),
+        }
+    }
+
+    /// The end of a stop: leave the group, flush the producer; each step bounded, so that a
+    /// broker that does not answer cannot hold the process past its deadline.
+    pub(super) fn stop(self) {
+        let shutdown = self.shutdown.clone();
+        shutdown.step("leaving the group");
+        let budget = shutdown.budget(LEAVE_GROUP_MAX);
+        let (consumer, producer) = self.clients.into_parts();
+        let owned = partition_list(&consumer.assignment());
+        info!(service = S::NAME, timeout_ms = budget.as_millis() as u64, owned = %owned, "stopping: leaving the group");
+        if consumer.close(budget) {
+            info!(service = S::NAME, group = %self.kafka.group, released = %owned, "left the consumer group");
+        } else {
+            warn!(
+                service = S::NAME,
+                timeout_ms = budget.as_millis() as u64,
+                why = "the broker did not answer in time",
+                effect = "its partitions move once the session times out",
+                "gave up on leaving the group"
+            );
+        }
+        shutdown.step("flushing the producer");
+        let budget = shutdown.budget(FLUSH_MAX);
+        if !producer.close(budget) {
+            warn!(
+                service = S::NAME,
+                timeout_ms = budget.as_millis() as u64,
+                effect = "nothing committed depends on it",
+                "gave up on flushing the producer"
+            );
         }
     }
 
@@ -205,13 +233,14 @@ impl<S: Stage> Runner<S> {
     pub(super) fn refresh_health(&mut self) {
         self.replace_consumer_if_stuck();
         self.metrics.standing(
-            self.consumer.assigned_partitions(),
-            self.consumer.lag(),
+            self.clients.consumer().assigned_partitions(),
+            self.clients.consumer().lag(),
             self.group_lag.as_ref().and_then(GroupLag::get),
         );
         self.report_idle();
         let kafka_error = self
-            .consumer
+            .clients
+            .consumer()
             .recent_error(Duration::from_secs(10))
             .map(str::to_owned);
         let verdict = match (self.warehouse.ping(), self.stage.check()) {
@@ -220,17 +249,18 @@ impl<S: Stage> Runner<S> {
             _ => match kafka_error {
                 Some(e) => Err(format!("kafka: {e}")),
                 None if self
-                    .consumer
+                    .clients
+                    .consumer()
                     .unjoined_for()
                     .is_some_and(|(d, _)| d >= UNJOINED_NOT_READY) =>
                 {
-                    let (d, state) = self.consumer.unjoined_for().unwrap_or_default();
+                    let (d, state) = self.clients.consumer().unjoined_for().unwrap_or_default();
                     Err(format!(
                         "kafka: not in the consumer group for {} s ({state})",
                         d.as_secs()
                     ))
                 }
-                None if !self.consumer.in_group() => {
+                None if !self.clients.consumer().in_group() => {
                     Err("kafka: not a member of the consumer group yet".to_owned())
                 }
                 None => Ok(()),

@@ -9,45 +9,55 @@
 //! ```
 //!
 //! A crash anywhere means the batch is read again and applied idempotently: nothing is lost,
-//! nothing is counted twice. Retryable faults (PostgreSQL, Redis or Kafka down, a read-only
-//! warehouse) rewind the consumer, mark the service not ready and back off (no busy loop, no
-//! skipped message). Only a batch refused for a message's data (vault_pg::classify) is split to
-//! find the message at fault, which goes to the dead-letter topic with the reason
-//! `rejected_by_warehouse`; the partition never sticks. A dead letter is final only with the
-//! batch that decided it: it is produced after that batch committed, from the warehouse's
-//! outbox (vault_pg::dead_letters), and never twice.
+//! nothing is counted twice. Retryable faults (PostgreSQL, Kafka or a stage's own dependency
+//! down, a read-only warehouse) rewind the consumer, mark the service not ready and back off (no
+//! busy loop, no skipped message). Only a batch refused for a message's data (vault_pg::classify)
+//! is split to find the message at fault, which goes to the dead-letter topic with the reason
+//! `rejected_by_warehouse`; the partition never sticks. Dead letters: `runner/dead_letters.rs`;
+//! a failed batch: `runner/recovery.rs`; the group, readiness and stop: `runner/membership.rs`;
+//! the Kafka clients kept working: [`vault_kafka::ServiceClients`].
 
+mod clients;
 mod config;
+mod dead_letters;
+mod hooks;
 mod membership;
+mod recovery;
+mod resent;
 mod stage;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing::{debug, error, info, warn};
-use vault_core::pipeline::DeadLetterReason;
-use vault_kafka::deadletter::{already_on_topic, dead_letter, fit};
-use vault_kafka::{
-    positions, BatchConsumer, GroupLag, InMessage, KafkaConfig, KafkaError, OutRecord, Pending,
-    Position, Producer,
-};
-use vault_pg::dead_letters::{Place, Waiting};
+use tracing::{debug, info};
+use vault_kafka::{positions, GroupLag, InMessage, KafkaConfig, KafkaError, LostOffsets};
+use vault_kafka::{Pending, Position, ServiceClients};
 use vault_pg::error::Context;
 use vault_pg::Warehouse;
 
-pub use config::{Failpoint, RunnerConfig};
+pub use clients::KafkaClients;
+pub use config::RunnerConfig;
+pub use hooks::{Failpoint, Hooks, NoHooks};
 pub use stage::{Decoded, Output, Stage, StageError};
 
 use crate::ops::{BatchCommitted, BatchSteps, Health, Metrics, Step};
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
-use membership::{partition_list, warehouse_positions};
+use dead_letters::{below, DeadLetters};
+use resent::Unconfirmed;
 
-/// The runner: a consumer, a producer, the warehouse and a stage.
+/// Why a runner stopped other than on request.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// `KAFKA_LOST_OFFSETS=stop`, and offsets were deleted upstream before they were read.
+    #[error("{}/{}: offsets {}..{} were deleted upstream before they were read (KAFKA_LOST_OFFSETS=stop)", .0.topic, .0.partition, .0.from, .0.to)]
+    OffsetsLost(LostOffsets),
+}
+
+/// The runner: the Kafka clients, the warehouse and a stage.
 pub struct Runner<S: Stage> {
     stage: S,
-    consumer: BatchConsumer,
-    producer: Producer,
+    clients: ServiceClients,
     warehouse: Warehouse,
     kafka: KafkaConfig,
     config: RunnerConfig,
@@ -57,91 +67,18 @@ pub struct Runner<S: Stage> {
     shutdown: Shutdown,
     /// Since when this replica holds no partitions (or its last line saying so).
     idle_since: Option<Instant>,
-    /// The dead-letter topic's `max.message.bytes`: larger dead letters are cut to fit.
-    dlq_limit: usize,
-    /// Per source partition, the highest offset whose downstream messages a failed attempt
-    /// produced: their next successful attempt produces them again (counted as re-sent).
-    unconfirmed: std::collections::BTreeMap<(String, i32), i64>,
     /// The whole group's lag, from a probe of its own (`None`: the probe could not start).
     group_lag: Option<GroupLag>,
-    /// The offsets committed lately, per partition, committed again while idle (see
-    /// [`Runner::recommit_while_idle`]).
-    recent_offsets: std::collections::BTreeMap<(String, i32), i64>,
-    /// Until when they are committed again.
-    recommit_until: Option<Instant>,
-    /// The dead-letter topic's end offsets and when they were read (see
-    /// [`Runner::dlq_from`]).
-    dlq_ends: Option<(Instant, Vec<i64>)>,
-    /// Whether dead letters of committed batches may be waiting in the warehouse for the
-    /// partitions this replica owns (at the start, after partitions were assigned, after a
-    /// failed attempt or delivery): they are delivered before the next batch.
-    look_for_waiting: bool,
-    /// Deliveries of dead letters made (for the test-only failpoint).
-    deliveries: u64,
+    unconfirmed: Unconfirmed,
+    letters: DeadLetters,
+    hooks: Box<dyn Hooks>,
+    /// Batches this process committed to the warehouse.
+    committed: u64,
 }
 
-/// How long after its last batch an idle replica commits its last offsets again.
-const RECOMMIT_FOR: Duration = Duration::from_secs(10);
-
-/// How old the dead-letter topic's end offsets may be when a batch records them with its dead
-/// letters (a search for a dead letter reads the topic from there: at most this much of it
-/// beyond what it must).
-const DLQ_ENDS_FOR: Duration = Duration::from_secs(60);
-
-/// The longest a broker request about the dead-letter topic may take, and a search of it.
-const DLQ_SEARCH_MAX: Duration = Duration::from_secs(30);
-
-/// The Kafka side of a runner: made apart from it, so that a service whose clients cannot be
-/// made (a CA file missing, say) retries instead of exiting.
-#[derive(Debug)]
-pub struct KafkaClients {
-    consumer: BatchConsumer,
-    producer: Producer,
-    dlq_limit: usize,
-    group_lag: Option<GroupLag>,
-}
-
-impl KafkaClients {
-    /// A consumer that resumes from the warehouse's positions, a producer sized for the
-    /// dead-letter topic, and the group-lag probe.
-    pub fn connect(
-        service: &'static str,
-        kafka: &KafkaConfig,
-        warehouse: &Warehouse,
-    ) -> Result<Self, KafkaError> {
-        let dlq_limit = match vault_kafka::admin::max_message_bytes(kafka, &kafka.dlq_topic) {
-            Ok(limit) => limit,
-            Err(e) => {
-                let limit = vault_kafka::admin::DEFAULT_MAX_MESSAGE_BYTES;
-                warn!(service, topic = %kafka.dlq_topic, error = %e, limit, "could not read the dead-letter topic's max.message.bytes; assuming Kafka's default");
-                limit
-            }
-        };
-        Ok(KafkaClients {
-            consumer: BatchConsumer::with_positions(
-                kafka,
-                warehouse_positions(warehouse, &kafka.group),
-            )?,
-            producer: Producer::with_message_limit(kafka, dlq_limit)?,
-            dlq_limit,
-            group_lag: match GroupLag::spawn(kafka, GROUP_LAG_EVERY) {
-                Ok(lag) => Some(lag),
-                Err(e) => {
-                    warn!(service, error = %e, "group lag probe not started: vault_group_lag_messages is not reported");
-                    None
-                }
-            },
-        })
-    }
-}
-
-/// A consumer out of its group this long is not ready ...
+/// A consumer out of its group this long is not ready (and replaced after
+/// [`vault_kafka::clients::REJOIN_AFTER`]).
 const UNJOINED_NOT_READY: Duration = Duration::from_secs(15);
-/// ... and this long, replaced (see `Runner::replace_consumer_if_stuck`).
-const REJOIN_AFTER: Duration = Duration::from_secs(45);
-
-/// How often the group's lag is read from the broker.
-const GROUP_LAG_EVERY: Duration = Duration::from_secs(15);
 
 /// The longest an idle replica waits in one poll for a first message (its wake-ups: CPU at
 /// rest; and how late it notices a stop).
@@ -149,10 +86,6 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// How often a replica that holds no partitions says so.
 const IDLE_LOG_EVERY: Duration = Duration::from_secs(60);
-
-/// Bounds of the steps of a stop (each also within the whole stop's deadline).
-const LEAVE_GROUP_MAX: Duration = Duration::from_secs(3);
-const FLUSH_MAX: Duration = Duration::from_secs(1);
 
 impl<S: Stage> std::fmt::Debug for Runner<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -165,7 +98,7 @@ impl<S: Stage> std::fmt::Debug for Runner<S> {
 
 impl<S: Stage> Runner<S> {
     /// The runner over Kafka clients made by [`KafkaClients::connect`]; the warehouse pool
-    /// connects lazily.
+    /// connects lazily. No [`Hooks`] (see [`Runner::with_hooks`]).
     pub fn new(
         stage: S,
         clients: KafkaClients,
@@ -175,19 +108,12 @@ impl<S: Stage> Runner<S> {
         metrics: Metrics,
         health: Arc<Health>,
     ) -> Self {
-        let KafkaClients {
-            consumer,
-            producer,
-            dlq_limit,
-            group_lag,
-        } = clients;
         Runner {
             stage,
-            consumer,
-            producer,
-            dlq_limit,
-            unconfirmed: Default::default(),
-            group_lag,
+            clients: clients.clients,
+            letters: DeadLetters::new(clients.dlq_limit),
+            group_lag: clients.group_lag,
+            unconfirmed: Unconfirmed::default(),
             warehouse,
             kafka,
             config,
@@ -200,17 +126,19 @@ impl<S: Stage> Runner<S> {
             },
             shutdown: Shutdown::default(),
             idle_since: Some(Instant::now()),
-            recent_offsets: Default::default(),
-            recommit_until: None,
-            dlq_ends: None,
-            look_for_waiting: true,
-            deliveries: 0,
+            hooks: Box::new(NoHooks),
+            committed: 0,
         }
+    }
+
+    /// The same runner calling `hooks` (tests only: [`Failpoint`]).
+    pub fn with_hooks(self, hooks: Box<dyn Hooks>) -> Self {
+        Runner { hooks, ..self }
     }
 
     /// Runs until `shutdown` is requested; then leaves the group and flushes the producer,
     /// each step bounded (see [`crate::shutdown`]).
-    pub fn run(mut self, shutdown: &Shutdown) -> Result<(), String> {
+    pub fn run(mut self, shutdown: &Shutdown) -> Result<(), RunnerError> {
         self.shutdown = shutdown.clone();
         info!(service = S::NAME, topic = %self.kafka.source_topic, group = %self.kafka.group, "started");
         let mut failures: u32 = 0;
@@ -224,71 +152,44 @@ impl<S: Stage> Runner<S> {
             shutdown.step("polling");
             // Blocks up to IDLE_POLL for a first message (a message ends the wait at once): an
             // idle or disconnected consumer never spins, and wakes once a second.
-            let batch = self.consumer.poll_batch_after(
-                self.config.batch_max,
-                self.config.batch_wait.max(IDLE_POLL),
-                self.config.batch_wait,
-            );
+            let (max, wait) = (self.config.batch_max, self.config.batch_wait);
+            let consumer = self.clients.consumer_mut();
+            let batch = consumer.poll_batch_after(max, wait.max(IDLE_POLL), wait);
             if let Some(why) = self.log_assignment() {
                 // Nothing of this batch is processed or committed: the next start finds the
                 // same gap, until a person decides.
                 self.stop();
                 return Err(why);
             }
-            if self.look_for_waiting {
-                shutdown.step("delivering the dead letters of committed batches");
-                match self.deliver_waiting() {
-                    Ok(()) => self.look_for_waiting = false,
-                    Err(_) if shutdown.requested() => continue,
-                    Err(err) => {
-                        failures += 1;
-                        let message = format!("delivering waiting dead letters: {err}");
-                        self.failed(err.kind(), &message, failures);
-                        if !batch.is_empty() {
-                            self.rewind(&batch);
-                        }
-                        shutdown.sleep(self.backoff.backoff(failures));
-                        continue;
-                    }
-                }
+            if !self.deliver_waiting_first(&batch, &mut failures) {
+                continue;
             }
             if batch.is_empty() {
-                self.recommit_while_idle();
+                if let Err(e) = self.clients.recommit_while_idle() {
+                    debug!(service = S::NAME, error = %e, next = "retry on the next idle poll", "idle re-commit of the last offsets failed");
+                }
                 continue;
             }
             shutdown
                 .step("finishing the batch in flight (uncommitted: read again by the next owner)");
-            let result = match self.attempt(&batch) {
-                Err(err) if err.blames_message() => {
-                    self.metrics.batch_refused(&err, batch.len());
-                    self.isolate(&batch)
+            match self.attempt_or_isolate(&batch) {
+                Ok(()) if failures > 0 => {
+                    info!(service = S::NAME, "recovered");
+                    failures = 0;
+                    self.refresh_health();
                 }
-                other => other,
-            };
-            match result {
-                Ok(()) => {
-                    if failures > 0 {
-                        info!(service = S::NAME, "recovered");
-                        failures = 0;
-                        self.refresh_health();
-                    }
-                }
+                Ok(()) => {}
                 Err(_) if shutdown.requested() => {
-                    info!(service = S::NAME, size = batch.len(), "stopping: the batch in flight is abandoned uncommitted (it is read again by the next owner)");
+                    info!(
+                        service = S::NAME,
+                        size = batch.len(),
+                        next = "read again by the next owner",
+                        "stopping: the batch in flight is abandoned uncommitted"
+                    );
                 }
                 Err(err) => {
                     failures += 1;
-                    self.failed(err.kind(), &err.to_string(), failures);
-                    // A commit whose answer was lost (the connection cut while it was sent)
-                    // may have gone through: its dead letters then wait in the warehouse, and
-                    // the retry, finding the batch's positions recorded, does not decide them
-                    // again. They are delivered before the next attempt.
-                    self.look_for_waiting = true;
-                    if err.is_delivery_timeout() {
-                        self.replace_producer();
-                    }
-                    self.rewind(&batch);
-                    shutdown.sleep(self.backoff.backoff(failures));
+                    self.retry_later(&batch, &err, failures);
                 }
             }
         }
@@ -296,88 +197,59 @@ impl<S: Stage> Runner<S> {
         Ok(())
     }
 
-    /// The end of a stop: leave the group, flush the producer; each step bounded, so that a
-    /// broker that does not answer cannot hold the process past its deadline.
-    fn stop(self) {
-        let shutdown = self.shutdown.clone();
-        shutdown.step("leaving the group");
-        let budget = shutdown.budget(LEAVE_GROUP_MAX);
-        let owned = partition_list(&self.consumer.assignment());
-        info!(service = S::NAME, timeout_ms = budget.as_millis() as u64, owned = %owned, "stopping: leaving the group");
-        if self.consumer.close(budget) {
-            info!(service = S::NAME, group = %self.kafka.group, released = %owned, "left the consumer group");
-        } else {
-            warn!(service = S::NAME, timeout_ms = budget.as_millis() as u64, "gave up on leaving the group: the broker did not answer in time; its partitions move once the session times out");
-        }
-        shutdown.step("flushing the producer");
-        let budget = shutdown.budget(FLUSH_MAX);
-        if !self.producer.close(budget) {
-            warn!(
-                service = S::NAME,
-                timeout_ms = budget.as_millis() as u64,
-                "gave up on flushing the producer: nothing committed depends on it"
-            );
-        }
-    }
     /// One attempt at a batch: transaction, positions, downstream acks, commit, offsets.
     fn attempt(&mut self, batch: &[InMessage]) -> Result<(), StageError> {
         let mut produced = 0;
         let result = self.try_batch(batch, &mut produced);
         match &result {
-            Ok(()) => self.count_resent(batch),
-            Err(_) if produced > 0 => {
-                for p in positions(batch) {
-                    let slot = self.unconfirmed.entry((p.topic, p.partition)).or_insert(-1);
-                    *slot = (*slot).max(p.next_offset - 1);
-                }
-            }
+            Ok(()) => self.metrics.resent(self.unconfirmed.committed(batch)),
+            Err(_) if produced > 0 => self.unconfirmed.produced_by_failed(batch),
             Err(_) => {}
         }
         result
     }
 
-    /// Counts the messages of a committed batch whose downstream messages an earlier, failed
-    /// attempt had already produced.
-    fn count_resent(&mut self, batch: &[InMessage]) {
-        if self.unconfirmed.is_empty() {
-            return;
-        }
-        let resent = batch
-            .iter()
-            .filter(|m| {
-                self.unconfirmed
-                    .get(&(m.topic.clone(), m.partition))
-                    .is_some_and(|&upto| m.offset <= upto)
-            })
-            .count();
-        self.metrics.resent(resent);
-        for p in positions(batch) {
-            let key = (p.topic, p.partition);
-            if self
-                .unconfirmed
-                .get(&key)
-                .is_some_and(|&upto| upto < p.next_offset)
-            {
-                self.unconfirmed.remove(&key);
-            }
-        }
-    }
-
-    fn try_batch(
-        &mut self,
-        batch: &[InMessage],
-        produced_so_far: &mut usize,
-    ) -> Result<(), StageError> {
+    fn try_batch(&mut self, batch: &[InMessage], produced: &mut usize) -> Result<(), StageError> {
         let mut steps = BatchSteps::start();
         let mut client = self.warehouse.client()?;
         let mut tx = client.transaction().context("begin batch")?;
         steps.end(Step::Begin);
-        let mut out = Output::new(
-            S::NAME,
-            self.kafka.destination_topic.clone(),
-            self.producer.clone(),
-        );
-        // The runner decodes; what does not decode is dead-lettered with its reason.
+        let producer = self.clients.producer().clone();
+        let mut out = Output::new(S::NAME, self.kafka.destination_topic.clone(), producer);
+        let items = self.decode(batch, &mut out);
+        steps.end(Step::Decode);
+        let processed = self.stage.process(items, &mut tx, &mut out);
+        *produced = out.produced;
+        processed?;
+        steps.end(Step::Stage);
+        let done = positions(batch);
+        let before = vault_pg::positions::record(&mut tx, &self.kafka.group, &done)?;
+        // Recorded in the batch's transaction, produced once it has committed.
+        let letters = self.record_dead_letters(&mut tx, batch, &before, &out.rejected)?;
+        steps.end(Step::Positions);
+        // Every downstream message acknowledged before the warehouse commits (a stop gives up
+        // waiting: the batch is then not committed and is read again).
+        self.wait_for_acks(std::mem::take(&mut out.pending))?;
+        steps.end(Step::Acks);
+        tx.commit().context("commit batch")?;
+        steps.end(Step::Commit);
+        drop(client);
+        self.after_commit(&done, &letters);
+        steps.end(Step::Offsets);
+        let reapplied = batch.iter().filter(|m| below(&before, m)).count();
+        let (messages, produced) = (batch.len(), out.produced);
+        let committed = BatchCommitted {
+            messages,
+            produced,
+            reapplied,
+            steps,
+        };
+        self.metrics.batch_committed(&committed);
+        Ok(())
+    }
+
+    /// The runner decodes; what does not decode is dead-lettered with its reason.
+    fn decode<'b>(&self, batch: &'b [InMessage], out: &mut Output) -> Vec<Decoded<S::Input<'b>>> {
         let mut items = Vec::with_capacity(batch.len());
         for (index, message) in batch.iter().enumerate() {
             match self.stage.decode(&message.payload) {
@@ -385,297 +257,19 @@ impl<S: Stage> Runner<S> {
                 Err(err) => out.reject(index, err.dead_letter_reason(), err.to_string()),
             }
         }
-        steps.end(Step::Decode);
-        let processed = self.stage.process(items, &mut tx, &mut out);
-        *produced_so_far = out.produced;
-        processed?;
-        steps.end(Step::Stage);
-        let done = positions(batch);
-        let before = vault_pg::positions::record(&mut tx, &self.kafka.group, &done)?;
-        let reapplied = batch
-            .iter()
-            .filter(|m| {
-                before.iter().any(|p| {
-                    p.topic == m.topic && p.partition == m.partition && m.offset < p.next_offset
-                })
-            })
-            .count();
-        let Output {
-            pending,
-            produced,
-            rejected,
-            ..
-        } = out;
-        // The dead letters are recorded in the batch's transaction and produced once it has
-        // committed: a batch that does not commit sends none.
-        let letters = self.decide(batch, &before, &rejected)?;
-        vault_pg::dead_letters::record(&mut tx, &self.kafka.group, &letters)?;
-        steps.end(Step::Positions);
-        // Every downstream message acknowledged before the warehouse commits (a stop gives up
-        // waiting: the batch is then not committed and is read again).
-        self.wait_for_acks(pending)?;
-        steps.end(Step::Acks);
-        tx.commit().context("commit batch")?;
-        steps.end(Step::Commit);
+        items
+    }
+
+    /// What follows a batch's warehouse commit: the stage is told, its dead letters are
+    /// delivered, its offsets committed (a failure there only means it is read again).
+    fn after_commit(&mut self, done: &[Position], letters: &[vault_pg::dead_letters::Waiting]) {
         self.stage.committed();
-        if let Some(Failpoint::AfterWarehouseCommit { batch }) = self.config.failpoint {
-            // This one is the (batches committed so far + 1)-th.
-            if batch == self.metrics.batches_committed() + 1 {
-                error!(service = S::NAME, batch, "VAULT_TEST_FAILPOINT after-warehouse-commit: aborting before the offset commit");
-                std::process::abort();
-            }
+        self.committed += 1;
+        self.hooks.after_warehouse_commit(self.committed);
+        self.deliver_decided(letters);
+        if let Err(e) = self.clients.commit(done) {
+            tracing::warn!(service = S::NAME, error = %e, "offset commit failed after the warehouse commit");
         }
-        drop(client);
-        self.deliver_decided(&letters);
-        if let Err(e) = self.consumer.commit(&done) {
-            // The warehouse has the batch; it will be read again and applied idempotently.
-            warn!(service = S::NAME, error = %e, "offset commit failed after the warehouse commit");
-        }
-        for p in &done {
-            self.recent_offsets
-                .insert((p.topic.clone(), p.partition), p.next_offset);
-        }
-        self.recommit_until = Some(Instant::now() + RECOMMIT_FOR);
-        steps.end(Step::Offsets);
-        self.metrics.batch_committed(&BatchCommitted {
-            messages: batch.len(),
-            produced,
-            reapplied,
-            steps,
-        });
-        Ok(())
-    }
-
-    /// The offset commit is asynchronous, and the broker refuses one made while the group
-    /// rebalances (`COMMITFAIL … generation id is not valid`), also for the partitions this
-    /// replica keeps. When no message follows on such a partition, nothing would commit it
-    /// again: the warehouse is right (it resumes from its own positions), but the group's lag
-    /// stays above zero for good, which misleads scaling and alerts. So for a while after its
-    /// last batch an idle replica commits its last offsets again — only for the partitions it
-    /// still owns ([`BatchConsumer::commit`] leaves out the others).
-    fn recommit_while_idle(&mut self) {
-        let Some(until) = self.recommit_until else {
-            return;
-        };
-        let owned = self.consumer.assignment();
-        self.recent_offsets.retain(|key, _| owned.contains(key));
-        if Instant::now() >= until || self.recent_offsets.is_empty() {
-            self.recommit_until = None;
-            self.recent_offsets.clear();
-            return;
-        }
-        let last: Vec<Position> = self
-            .recent_offsets
-            .iter()
-            .map(|((topic, partition), next_offset)| Position {
-                topic: topic.clone(),
-                partition: *partition,
-                next_offset: *next_offset,
-            })
-            .collect();
-        if let Err(e) = self.consumer.commit(&last) {
-            debug!(service = S::NAME, error = %e, "committing the last offsets again failed; retried on the next idle poll");
-        }
-    }
-
-    /// The dead letters of `rejected` (index in `batch`, reason, detail), as records for the
-    /// dead-letter topic. A message below a position recorded `before` was decided by a batch
-    /// that committed: its dead letter is final already and is not made again.
-    fn decide(
-        &mut self,
-        batch: &[InMessage],
-        before: &[Position],
-        rejected: &[(usize, DeadLetterReason, String)],
-    ) -> Result<Vec<Waiting>, KafkaError> {
-        let mut letters = Vec::with_capacity(rejected.len());
-        for (index, reason, detail) in rejected {
-            let Some(message) = batch.get(*index) else {
-                continue;
-            };
-            let decided = before.iter().any(|p| {
-                p.topic == message.topic
-                    && p.partition == message.partition
-                    && message.offset < p.next_offset
-            });
-            if decided {
-                continue;
-            }
-            let reason = reason.as_str();
-            let record = fit(
-                dead_letter(message, &self.kafka.dlq_topic, S::NAME, reason, detail),
-                self.dlq_limit,
-            );
-            letters.push(Waiting {
-                topic: message.topic.clone(),
-                partition: message.partition,
-                offset: message.offset,
-                dlq_topic: record.topic,
-                dlq_from: self.dlq_from()?,
-                key: record.key,
-                payload: record.payload,
-                headers: record.headers,
-                reason: reason.to_owned(),
-            });
-        }
-        Ok(letters)
-    }
-
-    /// The dead-letter topic's end offsets, read at most [`DLQ_ENDS_FOR`] ago: every dead letter
-    /// produced from now on lies beyond them.
-    fn dlq_from(&mut self) -> Result<Vec<i64>, KafkaError> {
-        if let Some((read, ends)) = &self.dlq_ends {
-            if read.elapsed() < DLQ_ENDS_FOR {
-                return Ok(ends.clone());
-            }
-        }
-        let ends = self
-            .producer
-            .end_offsets(&self.kafka.dlq_topic, DLQ_SEARCH_MAX)?;
-        self.dlq_ends = Some((Instant::now(), ends.clone()));
-        Ok(ends)
-    }
-
-    /// Delivers the dead letters a batch just committed. If that fails they stay in the
-    /// warehouse and are delivered before the next batch (the batch itself stands).
-    fn deliver_decided(&mut self, letters: &[Waiting]) {
-        if letters.is_empty() {
-            return;
-        }
-        let places: Vec<Place> = letters
-            .iter()
-            .map(|l| (l.topic.clone(), l.partition, Some(l.offset)))
-            .collect();
-        if let Err(e) = self.deliver(&places, false) {
-            warn!(service = S::NAME, error = %e, count = letters.len(), "dead letters of a committed batch not delivered yet: they wait in the warehouse and are delivered before the next batch");
-            self.look_for_waiting = true;
-        }
-    }
-
-    /// Delivers every dead letter waiting in the warehouse for the partitions this replica owns
-    /// (left by a crash between a batch's commit and the broker's acknowledgement of its dead
-    /// letters, or by a delivery that failed); those already on the topic are not produced again.
-    fn deliver_waiting(&mut self) -> Result<(), StageError> {
-        let places: Vec<Place> = self
-            .consumer
-            .assignment()
-            .into_iter()
-            .map(|(topic, partition)| (topic, partition, None))
-            .collect();
-        let delivered = self.deliver(&places, true)?;
-        if delivered > 0 {
-            info!(
-                service = S::NAME,
-                delivered, "delivered dead letters that committed batches had left waiting"
-            );
-        }
-        Ok(())
-    }
-
-    /// Takes the dead letters waiting at `places` under a row lock, produces them (with
-    /// `search`, only those not on the topic yet), and removes them once acknowledged, all in one
-    /// transaction: no two sessions produce the same dead letter, and one that is not
-    /// acknowledged stays waiting. Returns how many were produced.
-    fn deliver(&mut self, places: &[Place], search: bool) -> Result<usize, StageError> {
-        if places.is_empty() {
-            return Ok(0);
-        }
-        let group = self.kafka.group.clone();
-        let mut client = self.warehouse.client()?;
-        let mut tx = client
-            .transaction()
-            .context("begin delivering dead letters")?;
-        let waiting = vault_pg::dead_letters::take(&mut tx, &group, places)?;
-        if waiting.is_empty() {
-            return Ok(0);
-        }
-        let mut send: Vec<&Waiting> = waiting.iter().collect();
-        if search {
-            let mut topics: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
-            for letter in &waiting {
-                let from = topics.entry(&letter.dlq_topic).or_default();
-                for (partition, &offset) in letter.dlq_from.iter().enumerate() {
-                    match from.get_mut(partition) {
-                        Some(lowest) => *lowest = (*lowest).min(offset),
-                        None => from.push(offset),
-                    }
-                }
-            }
-            let mut found = std::collections::BTreeSet::new();
-            for (topic, from) in topics {
-                let wanted = waiting
-                    .iter()
-                    .filter(|l| l.dlq_topic == topic)
-                    .map(|l| (l.topic.clone(), l.partition, l.offset))
-                    .collect();
-                found.extend(already_on_topic(
-                    &self.kafka,
-                    topic,
-                    &from,
-                    S::NAME,
-                    &wanted,
-                    DLQ_SEARCH_MAX,
-                )?);
-            }
-            if !found.is_empty() {
-                info!(
-                    service = S::NAME,
-                    found = found.len(),
-                    "waiting dead letters found on their topic already: not produced again"
-                );
-            }
-            send.retain(|l| !found.contains(&(l.topic.clone(), l.partition, l.offset)));
-        }
-        let mut pending = Pending::default();
-        for letter in &send {
-            let record = OutRecord {
-                topic: letter.dlq_topic.clone(),
-                key: letter.key.clone(),
-                payload: letter.payload.clone(),
-                headers: letter.headers.clone(),
-            };
-            self.producer.enqueue(&record, &mut pending)?;
-        }
-        self.wait_for_acks(pending)?;
-        if !send.is_empty() {
-            self.deliveries += 1;
-            if let Some(Failpoint::AfterDeadLetterProduce { delivery }) = self.config.failpoint {
-                if delivery == self.deliveries {
-                    error!(service = S::NAME, delivery, "VAULT_TEST_FAILPOINT after-dead-letter-produce: aborting before the warehouse forgets the dead letters");
-                    std::process::abort();
-                }
-            }
-        }
-        vault_pg::dead_letters::done(&mut tx, &group, &waiting)?;
-        tx.commit().context("commit delivered dead letters")?;
-        for letter in &send {
-            self.metrics.dead_lettered(letter);
-        }
-        Ok(send.len())
-    }
-
-    /// A message the warehouse refused alone: its position and its dead letter are recorded in
-    /// a transaction of their own (a restart resumes after it and does not decide it again),
-    /// and the dead letter is delivered once that has committed.
-    fn refuse(
-        &mut self,
-        message: &InMessage,
-        reason: DeadLetterReason,
-        detail: String,
-    ) -> Result<(), StageError> {
-        let single = std::slice::from_ref(message);
-        let recorded = positions(single);
-        let mut client = self.warehouse.client()?;
-        let mut tx = client
-            .transaction()
-            .context("begin recording a refused message")?;
-        let before = vault_pg::positions::record(&mut tx, &self.kafka.group, &recorded)?;
-        let letters = self.decide(single, &before, &[(0, reason, detail)])?;
-        vault_pg::dead_letters::record(&mut tx, &self.kafka.group, &letters)?;
-        tx.commit().context("commit a refused message")?;
-        drop(client);
-        self.deliver_decided(&letters);
-        self.consumer.commit(&recorded)?;
-        Ok(())
     }
 
     /// Waits for the broker's acknowledgements of `pending`: gives up on a stop, keeps the
@@ -694,27 +288,5 @@ impl<S: Stage> Runner<S> {
         });
         self.health.waiting(None);
         result
-    }
-
-    /// After a failure that blames a message's data: each message alone; the one the warehouse
-    /// refuses alone for its data goes to the dead-letter topic by itself. Any other failure on
-    /// the way (the warehouse gone read-only meanwhile, say) ends the pass: the caller retries
-    /// the whole batch.
-    fn isolate(&mut self, batch: &[InMessage]) -> Result<(), StageError> {
-        for message in batch {
-            let single = std::slice::from_ref(message);
-            match self.attempt(single) {
-                Ok(()) => {}
-                // The caller rewinds to the batch start; what was done is replayed idempotently.
-                Err(err) if !err.blames_message() => return Err(err),
-                Err(err) => {
-                    let reason = err.reject_reason();
-                    self.metrics
-                        .refused_for_good(reason.as_str(), &err, message);
-                    self.refuse(message, reason, err.to_string())?;
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -7,7 +7,8 @@
 use postgres::Transaction;
 use vault_core::pipeline::{DeadLetterReason, MessageError};
 use vault_kafka::{KafkaError, OutRecord, Pending, Producer};
-use vault_pg::PgError;
+use vault_pg::migrate::MigrationReport;
+use vault_pg::{PgError, Warehouse};
 
 /// A decoded message of the batch, with where it came from (its index in the batch).
 #[derive(Debug, Clone, PartialEq)]
@@ -28,8 +29,18 @@ pub trait Stage {
     /// Whether the stage produces downstream: then `KAFKA_DESTINATION_TOPIC` is required, and
     /// without it [`Output::send`] is refused.
     const PRODUCES: bool;
+    /// The `kind`s of [`StageError::Dependency`] this stage reports (its own dependencies,
+    /// `redis` for STG): with the runner's own, the `kind` labels of `vault_errors_total`, each
+    /// exported from the start at 0.
+    const DEPENDENCIES: &'static [&'static str] = &[];
     /// What one message decodes to (it may borrow from the message's bytes).
     type Input<'a>;
+
+    /// Brings the warehouse's schema of the stage's model up to date: run by every replica at
+    /// start, before anything is consumed (concurrent runs are safe). It must create the
+    /// runner's own tables (`vault.consumer_positions`, the dead-letter outbox), which the
+    /// project's migrations hold ([`Warehouse::migrate`]).
+    fn migrate(&self, warehouse: &Warehouse) -> Result<MigrationReport, PgError>;
 
     /// Decodes one message; an `Err` sends it to the dead-letter topic with the error's reason.
     fn decode<'a>(&self, payload: &'a [u8]) -> Result<Self::Input<'a>, MessageError>;

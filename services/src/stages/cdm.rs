@@ -4,6 +4,9 @@ use postgres::Transaction;
 use vault_core::orders::OrderReport;
 use vault_core::pipeline::MessageError;
 
+use vault_pg::migrate::MigrationReport;
+use vault_pg::{PgError, Warehouse};
+
 use crate::runner::{Decoded, Output, Stage, StageError};
 
 /// Counter datamarts.
@@ -16,6 +19,11 @@ impl Stage for CdmStage {
         "CDM: applies each order report to the exact counter datamarts (cdm.*).";
     const PRODUCES: bool = false;
     type Input<'a> = OrderReport;
+
+    /// The project's migrations: the order model's schemas and the runner's tables.
+    fn migrate(&self, warehouse: &Warehouse) -> Result<MigrationReport, PgError> {
+        warehouse.migrate()
+    }
 
     fn decode(&self, payload: &[u8]) -> Result<OrderReport, MessageError> {
         OrderReport::from_json(payload)

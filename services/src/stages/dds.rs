@@ -3,9 +3,12 @@
 
 use postgres::Transaction;
 use vault_core::orders::{vault_batch, EnrichedOrder};
-use vault_core::pipeline::{ConfigError, Env, MessageError};
+use vault_core::pipeline::{vars, ConfigError, Env, MessageError};
 use vault_core::KeySpec;
 use vault_pg::model::KnownKeys;
+
+use vault_pg::migrate::MigrationReport;
+use vault_pg::{PgError, Warehouse};
 
 use crate::runner::{Decoded, Output, Stage, StageError};
 
@@ -19,8 +22,8 @@ pub struct DdsStage {
     known: KnownKeys,
 }
 
-/// Keys per generation of the known-key cache by default (two generations; ~40 bytes a key):
-/// `DDS_KNOWN_KEYS`.
+/// Keys per generation of the known-key cache of [`DdsStage::new`] (two generations; ~40 bytes a
+/// key): the default `DDS_KNOWN_KEYS` declares (a test holds them equal).
 pub const KNOWN_KEYS: usize = 100_000;
 
 impl Default for DdsStage {
@@ -49,7 +52,7 @@ impl DdsStage {
         keys: KeySpec,
         env: &Env<F>,
     ) -> Result<Self, ConfigError> {
-        let per_generation = env.parse_or("DDS_KNOWN_KEYS", KNOWN_KEYS)?;
+        let per_generation = env.value(&vars::DDS_KNOWN_KEYS)?;
         Ok(DdsStage::with_known_keys(keys, per_generation))
     }
 
@@ -66,6 +69,11 @@ impl Stage for DdsStage {
 publishes the order report downstream.";
     const PRODUCES: bool = true;
     type Input<'a> = EnrichedOrder;
+
+    /// The project's migrations: the order model's schemas and the runner's tables.
+    fn migrate(&self, warehouse: &Warehouse) -> Result<MigrationReport, PgError> {
+        warehouse.migrate()
+    }
 
     fn decode(&self, payload: &[u8]) -> Result<EnrichedOrder, MessageError> {
         EnrichedOrder::from_json(payload)

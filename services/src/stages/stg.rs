@@ -6,6 +6,9 @@ use vault_core::pipeline::MessageError;
 use vault_pg::stg::{self, StgEvent};
 use vault_redis::{DictionaryError, RedisDictionary};
 
+use vault_pg::migrate::MigrationReport;
+use vault_pg::{PgError, Warehouse};
+
 use crate::runner::{Decoded, Output, Stage, StageError};
 
 /// Raw layer + enrichment.
@@ -25,8 +28,11 @@ impl StgStage {
 /// the batch waits, with backoff and not ready, instead of dead-lettering every order.
 /// Unusable entries are per order (`invalid_dictionary_entry`).
 fn redis(err: DictionaryError) -> StageError {
-    StageError::dependency("redis", true, err)
+    StageError::dependency(REDIS, true, err)
 }
+
+/// The `kind` of a Redis failure (`vault_errors_total`).
+const REDIS: &str = "redis";
 
 impl Stage for StgStage {
     const NAME: &'static str = "stg-service";
@@ -34,8 +40,14 @@ impl Stage for StgStage {
         "STG: keeps each source order (stg.order_events), enriches it from \
 the Redis dictionaries and publishes it downstream.";
     const PRODUCES: bool = true;
+    const DEPENDENCIES: &'static [&'static str] = &[REDIS];
     /// The order and its raw payload as stored in `stg.order_events`.
     type Input<'a> = (SourceOrder, &'a str);
+
+    /// The project's migrations: the order model's schemas and the runner's tables.
+    fn migrate(&self, warehouse: &Warehouse) -> Result<MigrationReport, PgError> {
+        warehouse.migrate()
+    }
 
     fn decode<'a>(&self, payload: &'a [u8]) -> Result<(SourceOrder, &'a str), MessageError> {
         Ok((SourceOrder::from_json(payload)?, raw_payload(payload)?))

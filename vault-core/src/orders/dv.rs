@@ -75,6 +75,31 @@ data_vault! {
                 hk_order_status_pk; h_order_pk -> h_order; status: OrderStatus; effective update_ts
             }
         }
+        effectivity {
+            /// `dds.es_product_category` (an addition): which category a product is in, from
+            /// the restaurant entry's `update_ts_utc`; a product moved to another category ends
+            /// the old link's period.
+            es_product_category: EsProductCategory {
+                hk_product_category_pk -> l_product_category; driving h_product_pk -> h_product;
+                effective update_ts_utc
+            }
+            /// `dds.es_product_restaurant` (an addition): which restaurant's menu a product is
+            /// on, from the restaurant entry's `update_ts_utc`.
+            es_product_restaurant: EsProductRestaurant {
+                hk_product_restaurant_pk -> l_product_restaurant; driving h_product_pk -> h_product;
+                effective update_ts_utc
+            }
+        }
+        pits {
+            /// `dds.pit_order` (an addition): an order's cost and status rows in force at each
+            /// snapshot time (`dds.pit_order_refresh`).
+            pit_order { h_order; s_order_cost, s_order_status }
+        }
+        bridges {
+            /// `dds.b_order_category` (an addition): each order's products and the category
+            /// each was in at each snapshot time (`dds.b_order_category_refresh`).
+            b_order_category { h_order -> l_order_product -> h_product -> l_product_category -> h_category }
+        }
     }
 }
 
@@ -192,16 +217,28 @@ impl<'a> DvBatch<'a> {
                 h_category_pk,
                 category_name,
             });
+            let hk_product_restaurant_pk = k.link(&[product_id, restaurant_id]);
             rows.l_product_restaurant.push(LProductRestaurant {
-                hk_product_restaurant_pk: k.link(&[product_id, restaurant_id]),
+                hk_product_restaurant_pk,
                 h_restaurant_pk,
                 h_product_pk,
             });
+            let hk_product_category_pk = k.link(&[product_id, category_name]);
             rows.l_product_category.push(LProductCategory {
-                hk_product_category_pk: k.link(&[product_id, category_name]),
+                hk_product_category_pk,
                 h_category_pk,
                 h_product_pk,
             });
+            rows.es_product_restaurant.push(EsProductRestaurant::new(
+                hk_product_restaurant_pk,
+                h_product_pk,
+                restaurant_ts,
+            ));
+            rows.es_product_category.push(EsProductCategory::new(
+                hk_product_category_pk,
+                h_product_pk,
+                restaurant_ts,
+            ));
             let name = product.name.as_str();
             rows.s_product_names.push(SProductNames {
                 hk_product_names_pk: k.hashdiff(product_id, &[name]),

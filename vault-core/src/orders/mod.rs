@@ -21,7 +21,7 @@
 //! let order = EnrichedOrder::from_json(line.as_bytes())?;
 //! let (rows, keys) = build_order(&order, KeySpec::SEED);
 //! assert_eq!(rows.h_order[0].h_order_pk, KeySpec::SEED.hub("322519"));
-//! assert_eq!(rows.len(), 14); // one row in each of the 14 tables
+//! assert_eq!(rows.len(), 16); // one row in each of the original 14 tables, and 2 effectivity rows
 //! let report = order_report(&order, &keys, Timestamp::parse("2022-11-19 16:07:00")?);
 //! assert_eq!(report.payload.products[0].category.name, "Выпечка");
 //! # Ok::<(), Box<dyn std::error::Error>>(())

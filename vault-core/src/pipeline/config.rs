@@ -4,6 +4,8 @@
 use std::fmt::Display;
 use std::str::FromStr;
 
+use super::vars::Var;
+
 /// A missing or malformed configuration variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -48,48 +50,52 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         Env { lookup }
     }
 
-    /// The value, if set and not empty.
-    pub fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    /// The value of `var`, if set and not empty (its default is not applied).
+    pub fn get(&self, var: &Var) -> Option<String> {
+        (self.lookup)(var.name).filter(|v| !v.trim().is_empty())
     }
 
-    /// A required value.
-    pub fn required(&self, name: &str) -> Result<String, ConfigError> {
-        self.get(name)
-            .ok_or_else(|| ConfigError::Missing(name.to_owned()))
-    }
-
-    /// A value with a default.
-    pub fn or(&self, name: &str, default: &str) -> String {
-        self.get(name).unwrap_or_else(|| default.to_owned())
+    /// The value of `var`, or its declared default; [`ConfigError::Missing`] without either.
+    pub fn required(&self, var: &Var) -> Result<String, ConfigError> {
+        self.get(var)
+            .or_else(|| var.default_value().map(str::to_owned))
+            .ok_or_else(|| ConfigError::Missing(var.name.to_owned()))
     }
 
     /// A secret: may be empty (no password), never echoed in errors.
-    pub fn secret(&self, name: &str) -> String {
-        (self.lookup)(name).unwrap_or_default()
+    pub fn secret(&self, var: &Var) -> String {
+        (self.lookup)(var.name).unwrap_or_default()
     }
 
-    /// A required value parsed as `T`.
-    pub fn parse<T>(&self, name: &str) -> Result<T, ConfigError>
+    /// The value of `var` (or its declared default) parsed as `T`.
+    pub fn value<T>(&self, var: &Var) -> Result<T, ConfigError>
     where
         T: FromStr,
         T::Err: Display,
     {
-        let value = self.required(name)?;
-        parse_value(name, value)
+        let value = self.required(var)?;
+        parse_value(var.name, value)
     }
 
-    /// An optional value parsed as `T`, `default` when unset.
-    pub fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    /// The value of `var` parsed as `T`, `None` when unset (its default is not applied).
+    pub fn optional<T>(&self, var: &Var) -> Result<Option<T>, ConfigError>
     where
         T: FromStr,
         T::Err: Display,
     {
-        match self.get(name) {
-            Some(value) => parse_value(name, value),
-            None => Ok(default),
-        }
+        self.get(var)
+            .map(|value| parse_value(var.name, value))
+            .transpose()
     }
+}
+
+/// The declared default of `var` parsed as `T` (what a builder uses for a value not given).
+pub fn default_of<T>(var: &Var) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    Env::new(|_: &str| None).value(var)
 }
 
 fn parse_value<T>(name: &str, value: String) -> Result<T, ConfigError>
@@ -152,27 +158,26 @@ pub fn host_list(hosts: &str, default_port: u16) -> Result<Vec<(String, u16)>, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::vars::{BATCH_MAX, HTTP_PORT, KAFKA_HOST, KAFKA_PORT};
 
     #[test]
     fn names_the_variable() {
         let env = Env::new(|name: &str| match name {
-            "PORT" => Some("fifty".to_owned()),
-            "EMPTY" => Some("  ".to_owned()),
+            "KAFKA_PORT" => Some("fifty".to_owned()),
+            "KAFKA_HOST" => Some("  ".to_owned()),
             _ => None,
         });
         assert_eq!(
-            env.required("HOST").expect_err("unset").to_string(),
-            "configuration: HOST is not set"
+            env.required(&KAFKA_HOST).expect_err("blank").to_string(),
+            "configuration: KAFKA_HOST is not set"
         );
-        assert!(matches!(
-            env.required("EMPTY"),
-            Err(ConfigError::Missing(_))
-        ));
-        let err = env.parse::<u16>("PORT").expect_err("not a number");
+        let err = env.value::<u16>(&KAFKA_PORT).expect_err("not a number");
         assert_eq!(
             err.to_string(),
-            "configuration: PORT=\"fifty\" is invalid: invalid digit found in string"
+            "configuration: KAFKA_PORT=\"fifty\" is invalid: invalid digit found in string"
         );
-        assert_eq!(env.parse_or::<u16>("UNSET", 5000), Ok(5000));
+        assert_eq!(env.value::<u16>(&HTTP_PORT), Ok(5000));
+        assert_eq!(env.optional::<u16>(&HTTP_PORT), Ok(None));
+        assert_eq!(default_of::<usize>(&BATCH_MAX), Ok(1000));
     }
 }

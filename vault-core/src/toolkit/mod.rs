@@ -58,7 +58,9 @@ mod def;
 mod row;
 mod table;
 
-pub use def::{ColumnDef, ModelDef, ModelError, SqlType, TableDef, TableKind};
+pub use def::{
+    BridgeDef, BridgeStep, ColumnDef, ModelDef, ModelError, PitDef, SqlType, TableDef, TableKind,
+};
 pub use row::{hashdiff, Column, DvRow, RowSet, RowVisitor, SqlValue};
 pub use table::Table;
 
@@ -74,9 +76,22 @@ pub use table::Table;
 ///         links      { l_x_y: LXY { hk_x_y_pk; h_x_pk -> h_x, h_y_pk -> h_y, … } … }
 ///         satellites { s_x: SX<'a> { hk_x_pk; h_x_pk -> h_x; attribute: Type, …; effective column } …
 ///                      s_y: SY { hk_y_pk; h_y_pk -> h_y; attribute: Type, …; insert_once } … }
+///         // Optional, in this order:
+///         effectivity  { es_x_y: EsXY { hk_x_y_pk -> l_x_y; driving h_x_pk -> h_x; effective column } … }
+///         multi_active { ma_x: MaX<'a> { hk_pk; h_x_pk -> h_x; dependent: Type, …; attribute: Type, …; effective column } … }
+///         references   { r_x: RX<'a> { hk_pk; code: Type; attribute: Type, …; effective column | insert_once } … }
+///         pits         { pit_x { h_x; s_x, … } … }
+///         bridges      { b_x { h_x -> l_x_y -> h_y … } … }
 ///     }
 /// }
 /// ```
+///
+/// The header may end with `, ghost_records: true` ([`ModelDef::ghost_records`]); a link may
+/// carry a payload after a second `;` (a non-historized link: `t_x: TX { hk; h_a_pk -> h_a,
+/// h_b_pk -> h_b; amount: i64, at: Timestamp }`). The patterns: [`TableKind::Effectivity`],
+/// [`TableKind::MultiActive`], [`TableKind::Reference`], [`PitDef`], [`BridgeDef`], and a row's
+/// own record source ([`Table::push_from`]); the project's guide has a
+/// section on each.
 ///
 /// * Every table's first column is its `uuid` key; hub columns are the business key (and any
 ///   other insert-once column); link columns reference the hubs they join (`-> hub`); a
@@ -133,21 +148,44 @@ macro_rules! data_vault {
     (
         $(#[$meta:meta])*
         $vis:vis struct $Rows:ident<$lt:lifetime> {
-            model: $model:literal, schema: $schema:literal, load_src: $load_src:literal;
+            model: $model:literal, schema: $schema:literal, load_src: $load_src:literal
+                $(, ghost_records: $ghost:literal)?;
             hubs {
                 $( $(#[$hdoc:meta])* $ht:ident : $HRow:ident $(<$hlt:lifetime>)?
                     { $hpk:ident ; $($hcol:ident : $hty:ty),+ $(,)?
                       $(; $($hxcol:ident : $hxty:ty),+ $(,)?)? } )*
             }
             links {
-                $( $(#[$ldoc:meta])* $lnk:ident : $LRow:ident
-                    { $lpk:ident ; $($lcol:ident -> $lref:ident),+ $(,)? } )*
+                $( $(#[$ldoc:meta])* $lnk:ident : $LRow:ident $(<$llt:lifetime>)?
+                    { $lpk:ident ; $($lcol:ident -> $lref:ident),+ $(,)?
+                      $(; $($lxcol:ident : $lxty:ty),+ $(,)?)? } )*
             }
             satellites {
                 $( $(#[$sdoc:meta])* $st:ident : $SRow:ident $(<$slt:lifetime>)?
                     { $spk:ident ; $sfk:ident -> $sref:ident ; $($scol:ident : $sty:ty),+
                       $(; $history:ident $($sver:ident)?)? } )*
             }
+            $(effectivity {
+                $( $(#[$edoc:meta])* $et:ident : $ERow:ident
+                    { $elk:ident -> $eref:ident ; driving $edk:ident -> $edref:ident ;
+                      effective $eat:ident } )*
+            })?
+            $(multi_active {
+                $( $(#[$mdoc:meta])* $mt:ident : $MRow:ident $(<$mlt:lifetime>)?
+                    { $mpk:ident ; $mfk:ident -> $mref:ident ; $($mcdk:ident : $mcdty:ty),+ ;
+                      $($mcol:ident : $mty:ty),+ $(,)? ; effective $mver:ident } )*
+            })?
+            $(references {
+                $( $(#[$rdoc:meta])* $rt:ident : $RRow:ident $(<$rlt:lifetime>)?
+                    { $rpk:ident ; $rcode:ident : $rcty:ty ; $($rcol:ident : $rty:ty),+ $(,)?
+                      ; $rhistory:ident $($rver:ident)? } )*
+            })?
+            $(pits {
+                $( $(#[$pdoc:meta])* $pt:ident { $phub:ident ; $($psat:ident),+ $(,)? } )*
+            })?
+            $(bridges {
+                $( $(#[$bdoc:meta])* $bt:ident { $bhub:ident $(-> $blink:ident -> $bnext:ident)+ } )*
+            })?
         }
     ) => {
         $(
@@ -213,23 +251,26 @@ macro_rules! data_vault {
             #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
             #[serde(crate = "vault_core::serde")]
             #[allow(missing_docs)]
-            pub struct $LRow {
+            pub struct $LRow $(<$llt>)? {
                 pub $lpk: $crate::uuid::Uuid,
                 $(pub $lcol: $crate::uuid::Uuid,)+
+                $($(pub $lxcol: $lxty,)+)?
             }
 
-            impl $crate::toolkit::DvRow for $LRow {
+            impl $(<$llt>)? $crate::toolkit::DvRow for $LRow $(<$llt>)? {
                 const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
                     name: stringify!($lnk),
                     kind: $crate::toolkit::TableKind::Link,
                     columns: &[
                         $crate::data_vault!(@key $lpk),
                         $($crate::data_vault!(@reference $lcol -> $lref),)+
+                        $($($crate::data_vault!(@column $lxcol: $lxty),)+)?
                     ],
                     business_key: &[],
                     effective: None,
                 };
-                const COLUMNS: &'static [&'static str] = &[stringify!($lpk) $(, stringify!($lcol))+];
+                const COLUMNS: &'static [&'static str] =
+                    &[stringify!($lpk) $(, stringify!($lcol))+ $($(, stringify!($lxcol))+)?];
                 fn key(&self) -> $crate::uuid::Uuid {
                     self.$lpk
                 }
@@ -239,6 +280,7 @@ macro_rules! data_vault {
                 fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
                     f($crate::toolkit::SqlValue::column(&self.$lpk));
                     $(f($crate::toolkit::SqlValue::column(&self.$lcol));)+
+                    $($(f($crate::toolkit::SqlValue::column(&self.$lxcol));)+)?
                 }
             }
         )*
@@ -307,23 +349,234 @@ macro_rules! data_vault {
             }
         )*
 
+        $($(
+            $(#[$edoc])*
+            #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
+            #[serde(crate = "vault_core::serde")]
+            #[allow(missing_docs)]
+            pub struct $ERow {
+                pub $elk: $crate::uuid::Uuid,
+                pub $edk: $crate::uuid::Uuid,
+                pub is_active: bool,
+                pub $eat: $crate::Timestamp,
+            }
+
+            impl $ERow {
+                /// The link holds for its driving key from `at` on (ending the period of any
+                /// other link of the same driving key).
+                pub fn new(
+                    $elk: $crate::uuid::Uuid,
+                    $edk: $crate::uuid::Uuid,
+                    $eat: $crate::Timestamp,
+                ) -> Self {
+                    $ERow { $elk, $edk, is_active: true, $eat }
+                }
+
+                /// The link ends at `at`, with no other link of its driving key taking its place
+                /// (the source says the relationship is gone).
+                pub fn ended(
+                    $elk: $crate::uuid::Uuid,
+                    $edk: $crate::uuid::Uuid,
+                    $eat: $crate::Timestamp,
+                ) -> Self {
+                    $ERow { $elk, $edk, is_active: false, $eat }
+                }
+            }
+
+            impl $crate::toolkit::DvRow for $ERow {
+                const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
+                    name: stringify!($et),
+                    kind: $crate::toolkit::TableKind::Effectivity,
+                    columns: &[
+                        $crate::data_vault!(@reference $elk -> $eref),
+                        $crate::data_vault!(@reference $edk -> $edref),
+                        $crate::data_vault!(@column is_active: bool),
+                        $crate::data_vault!(@column $eat: $crate::Timestamp),
+                    ],
+                    business_key: &[],
+                    effective: Some(stringify!($eat)),
+                };
+                const COLUMNS: &'static [&'static str] =
+                    &[stringify!($elk), stringify!($edk), "is_active", stringify!($eat)];
+                fn key(&self) -> $crate::uuid::Uuid {
+                    self.$elk
+                }
+                fn set_key(&mut self, key: $crate::uuid::Uuid) {
+                    self.$elk = key;
+                }
+                fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
+                    f($crate::toolkit::SqlValue::column(&self.$elk));
+                    f($crate::toolkit::SqlValue::column(&self.$edk));
+                    f($crate::toolkit::SqlValue::column(&self.is_active));
+                    f($crate::toolkit::SqlValue::column(&self.$eat));
+                }
+                fn effective(&self) -> Option<$crate::Timestamp> {
+                    Some(self.$eat)
+                }
+            }
+        )*)?
+
+        $($(
+            $(#[$rdoc])*
+            #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
+            #[serde(crate = "vault_core::serde")]
+            #[allow(missing_docs)]
+            pub struct $RRow $(<$rlt>)? {
+                pub $rpk: $crate::uuid::Uuid,
+                pub $rcode: $rcty,
+                $(pub $rcol: $rty,)+
+                $(pub $rver: $crate::Timestamp,)?
+            }
+
+            impl $(<$rlt>)? $RRow $(<$rlt>)? {
+                /// The row, its key derived from its code: an insert-once table's from the code
+                /// alone (one row per code), a historized one's the hashdiff of its attributes
+                /// under the code (one row per value and effective time).
+                #[allow(clippy::too_many_arguments)]
+                pub fn new(
+                    keys: &$crate::KeySpec,
+                    $rcode: $rcty,
+                    $($rcol: $rty,)+
+                    $($rver: $crate::Timestamp,)?
+                ) -> Self {
+                    let mut row = $RRow { $rpk: $crate::uuid::Uuid::nil(), $rcode, $($rcol,)+ $($rver,)? };
+                    let code = $crate::toolkit::SqlValue::column(&row.$rcode).material().into_owned();
+                    row.$rpk = $crate::data_vault!(@reference_key $rhistory, keys, code, row);
+                    row
+                }
+            }
+
+            impl $(<$rlt>)? $crate::toolkit::DvRow for $RRow $(<$rlt>)? {
+                const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
+                    name: stringify!($rt),
+                    kind: $crate::toolkit::TableKind::Reference,
+                    columns: &[
+                        $crate::data_vault!(@key $rpk),
+                        $crate::data_vault!(@column $rcode: $rcty),
+                        $($crate::data_vault!(@column $rcol: $rty),)+
+                        $($crate::data_vault!(@column $rver: $crate::Timestamp),)?
+                    ],
+                    business_key: &[stringify!($rcode)],
+                    effective: $crate::data_vault!(@history $rhistory $($rver)?),
+                };
+                const COLUMNS: &'static [&'static str] = &[
+                    stringify!($rpk), stringify!($rcode) $(, stringify!($rcol))+ $(, stringify!($rver))?
+                ];
+                fn key(&self) -> $crate::uuid::Uuid {
+                    self.$rpk
+                }
+                fn set_key(&mut self, key: $crate::uuid::Uuid) {
+                    self.$rpk = key;
+                }
+                fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
+                    f($crate::toolkit::SqlValue::column(&self.$rpk));
+                    f($crate::toolkit::SqlValue::column(&self.$rcode));
+                    $(f($crate::toolkit::SqlValue::column(&self.$rcol));)+
+                    $(f($crate::toolkit::SqlValue::column(&self.$rver));)?
+                }
+                $crate::data_vault!(@effective $($rver)?);
+            }
+        )*)?
+
+        $($(
+            $(#[$mdoc])*
+            #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize)]
+            #[serde(crate = "vault_core::serde")]
+            #[allow(missing_docs)]
+            pub struct $MRow $(<$mlt>)? {
+                pub $mpk: $crate::uuid::Uuid,
+                pub $mfk: $crate::uuid::Uuid,
+                $(pub $mcdk: $mcdty,)+
+                $(pub $mcol: $mty,)+
+                pub $mver: $crate::Timestamp,
+            }
+
+            impl $(<$mlt>)? $MRow $(<$mlt>)? {
+                /// One member of its parent's set at `at`, its key the hashdiff of its
+                /// dependent key and attributes under the parent's business key.
+                #[allow(clippy::too_many_arguments)]
+                pub fn new(
+                    keys: &$crate::KeySpec,
+                    parent_business_key: &str,
+                    $mfk: $crate::uuid::Uuid,
+                    $($mcdk: $mcdty,)+
+                    $($mcol: $mty,)+
+                    $mver: $crate::Timestamp,
+                ) -> Self {
+                    $crate::toolkit::DvRow::with_hashdiff(
+                        $MRow { $mpk: $crate::uuid::Uuid::nil(), $mfk, $($mcdk,)+ $($mcol,)+ $mver },
+                        keys,
+                        parent_business_key,
+                    )
+                }
+            }
+
+            impl $(<$mlt>)? $crate::toolkit::DvRow for $MRow $(<$mlt>)? {
+                const DEF: $crate::toolkit::TableDef = $crate::toolkit::TableDef {
+                    name: stringify!($mt),
+                    kind: $crate::toolkit::TableKind::MultiActive,
+                    columns: &[
+                        $crate::data_vault!(@key $mpk),
+                        $crate::data_vault!(@reference $mfk -> $mref),
+                        $($crate::data_vault!(@column $mcdk: $mcdty),)+
+                        $($crate::data_vault!(@column $mcol: $mty),)+
+                        $crate::data_vault!(@column $mver: $crate::Timestamp),
+                    ],
+                    business_key: &[$(stringify!($mcdk)),+],
+                    effective: Some(stringify!($mver)),
+                };
+                const COLUMNS: &'static [&'static str] = &[
+                    stringify!($mpk), stringify!($mfk) $(, stringify!($mcdk))+ $(, stringify!($mcol))+,
+                    stringify!($mver)
+                ];
+                fn key(&self) -> $crate::uuid::Uuid {
+                    self.$mpk
+                }
+                fn set_key(&mut self, key: $crate::uuid::Uuid) {
+                    self.$mpk = key;
+                }
+                fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
+                    f($crate::toolkit::SqlValue::column(&self.$mpk));
+                    f($crate::toolkit::SqlValue::column(&self.$mfk));
+                    $(f($crate::toolkit::SqlValue::column(&self.$mcdk));)+
+                    $(f($crate::toolkit::SqlValue::column(&self.$mcol));)+
+                    f($crate::toolkit::SqlValue::column(&self.$mver));
+                }
+                fn effective(&self) -> Option<$crate::Timestamp> {
+                    Some(self.$mver)
+                }
+            }
+        )*)?
+
         // Every reference names a table the model declares: a link's a hub, a satellite's a hub
-        // or a link ("no variant named `h_x` found for enum `Hubs`" otherwise).
+        // or a link, an effectivity satellite's a link and a hub, a PIT's a hub and satellites
+        // ("no variant named `h_x` found for enum `Hubs`" otherwise).
         const _: () = {
             #[allow(non_camel_case_types, dead_code)]
             enum Hubs { $($ht,)* }
             #[allow(non_camel_case_types, dead_code)]
+            enum Links { $($lnk,)* }
+            #[allow(non_camel_case_types, dead_code)]
             enum HubsAndLinks { $($ht,)* $($lnk,)* }
+            #[allow(non_camel_case_types, dead_code)]
+            enum Satellites { $($st,)* }
             $($(let _ = Hubs::$lref;)+)*
             $(let _ = HubsAndLinks::$sref;)*
+            $($(let _ = Links::$eref; let _ = Hubs::$edref;)*)?
+            $($(let _ = HubsAndLinks::$mref;)*)?
+            $($(let _ = Hubs::$phub; $(let _ = Satellites::$psat;)+)*)?
+            $($(let _ = Hubs::$bhub; $(let _ = Links::$blink; let _ = Hubs::$bnext;)+)*)?
         };
 
         $(#[$meta])*
         #[derive(Debug, Default, Clone, PartialEq)]
         $vis struct $Rows<$lt> {
             $( $(#[$hdoc])* pub $ht: $crate::toolkit::Table<$HRow $(<$hlt>)?>, )*
-            $( $(#[$ldoc])* pub $lnk: $crate::toolkit::Table<$LRow>, )*
+            $( $(#[$ldoc])* pub $lnk: $crate::toolkit::Table<$LRow $(<$llt>)?>, )*
             $( $(#[$sdoc])* pub $st: $crate::toolkit::Table<$SRow $(<$slt>)?>, )*
+            $($( $(#[$edoc])* pub $et: $crate::toolkit::Table<$ERow>, )*)?
+            $($( $(#[$mdoc])* pub $mt: $crate::toolkit::Table<$MRow $(<$mlt>)?>, )*)?
+            $($( $(#[$rdoc])* pub $rt: $crate::toolkit::Table<$RRow $(<$rlt>)?>, )*)?
             _borrows: ::std::marker::PhantomData<&$lt ()>,
         }
 
@@ -332,27 +585,54 @@ macro_rules! data_vault {
                 name: $model,
                 schema: $schema,
                 load_src: $load_src,
+                ghost_records: $crate::data_vault!(@flag $($ghost)?),
                 tables: &[
                     $(<$HRow $(<$hlt>)? as $crate::toolkit::DvRow>::DEF,)*
-                    $(<$LRow as $crate::toolkit::DvRow>::DEF,)*
+                    $(<$LRow $(<$llt>)? as $crate::toolkit::DvRow>::DEF,)*
                     $(<$SRow $(<$slt>)? as $crate::toolkit::DvRow>::DEF,)*
+                    $($(<$ERow as $crate::toolkit::DvRow>::DEF,)*)?
+                    $($(<$MRow $(<$mlt>)? as $crate::toolkit::DvRow>::DEF,)*)?
+                    $($(<$RRow $(<$rlt>)? as $crate::toolkit::DvRow>::DEF,)*)?
                 ],
+                pits: &[$($(
+                    $crate::toolkit::PitDef {
+                        name: stringify!($pt),
+                        hub: stringify!($phub),
+                        satellites: &[$(stringify!($psat)),+],
+                    },
+                )*)?],
+                bridges: &[$($(
+                    $crate::toolkit::BridgeDef {
+                        name: stringify!($bt),
+                        hub: stringify!($bhub),
+                        path: &[$(
+                            $crate::toolkit::BridgeStep { link: stringify!($blink), hub: stringify!($bnext) }
+                        ),+],
+                    },
+                )*)?],
             };
             fn visit<V: $crate::toolkit::RowVisitor>(&self, visitor: &mut V) {
-                $(visitor.table(&self.$ht);)*
-                $(visitor.table(&self.$lnk);)*
-                $(visitor.table(&self.$st);)*
+                $(visitor.table_of(&self.$ht);)*
+                $(visitor.table_of(&self.$lnk);)*
+                $(visitor.table_of(&self.$st);)*
+                $($(visitor.table_of(&self.$et);)*)?
+                $($(visitor.table_of(&self.$mt);)*)?
+                $($(visitor.table_of(&self.$rt);)*)?
             }
             fn row_count(&self) -> usize {
                 0 $(+ self.$ht.len())* $(+ self.$lnk.len())* $(+ self.$st.len())*
+                    $($(+ self.$et.len())*)? $($(+ self.$mt.len())*)? $($(+ self.$rt.len())*)?
             }
         }
 
         #[allow(dead_code)]
         impl<$lt> $Rows<$lt> {
-            /// The names of every table, hubs first, then links, then satellites.
-            pub const TABLES: &'static [&'static str] =
-                &[$(stringify!($ht),)* $(stringify!($lnk),)* $(stringify!($st),)*];
+            /// The names of every table: hubs, links, satellites, effectivity satellites, multi-active
+            /// satellites, reference tables.
+            pub const TABLES: &'static [&'static str] = &[
+                $(stringify!($ht),)* $(stringify!($lnk),)* $(stringify!($st),)*
+                $($(stringify!($et),)*)? $($(stringify!($mt),)*)? $($(stringify!($rt),)*)?
+            ];
 
             /// Rows in all tables.
             pub fn len(&self) -> usize {
@@ -374,6 +654,9 @@ macro_rules! data_vault {
                 $(self.$ht.clear();)*
                 $(self.$lnk.clear();)*
                 $(self.$st.clear();)*
+                $($(self.$et.clear();)*)?
+                $($(self.$mt.clear();)*)?
+                $($(self.$rt.clear();)*)?
             }
         }
     };
@@ -417,6 +700,14 @@ macro_rules! data_vault {
             "(its values never change), not `", stringify!($other), "`"
         ))
     };
+    (@reference_key effective, $keys:ident, $code:ident, $row:ident) => {
+        $crate::toolkit::hashdiff($keys, &$code, &$row)
+    };
+    (@reference_key $other:ident, $keys:ident, $code:ident, $row:ident) => {
+        $keys.key([$code.as_str()])
+    };
+    (@flag) => { false };
+    (@flag $value:literal) => { $value };
     (@effective) => {};
     (@effective $name:ident) => {
         fn effective(&self) -> Option<$crate::Timestamp> {

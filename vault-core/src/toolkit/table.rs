@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -13,10 +14,16 @@ use super::row::DvRow;
 /// The rows of one table in a batch: a row whose identity ([`DvRow::identity`]: its key, and a
 /// historized satellite's effective time) is already there is not added again. Reads as a
 /// slice of rows.
+///
+/// Each row is loaded with the model's `load_src`, or with a record source of its own
+/// ([`Table::push_from`]): a hub fed by two systems says which one each row came from (the
+/// first source to deliver a key is the one the warehouse keeps).
 #[derive(Debug, Clone)]
 pub struct Table<R> {
     rows: Vec<R>,
     index: KeyIndex,
+    /// One entry per row once any row has a record source of its own (empty until then).
+    sources: Vec<Option<Arc<str>>>,
 }
 
 impl<R> Default for Table<R> {
@@ -24,6 +31,7 @@ impl<R> Default for Table<R> {
         Table {
             rows: Vec::new(),
             index: KeyIndex::default(),
+            sources: Vec::new(),
         }
     }
 }
@@ -38,10 +46,48 @@ impl<R: DvRow> Table<R> {
     /// Adds `row` unless its identity is there; returns whether it was added.
     pub fn push(&mut self, row: R) -> bool {
         let (key, effective) = row.identity();
-        if !self.index.insert(Identity::new(key, effective)) {
-            return false;
+        let identity = Identity::new(key, effective);
+        if self.rows.len() < SMALL {
+            // A few rows (most tables of one order): a scan costs less than a hash set's
+            // allocation and hashing.
+            let seen = |r: &R| {
+                let (k, e) = r.identity();
+                Identity::new(k, e) == identity
+            };
+            if self.rows.iter().any(seen) {
+                return false;
+            }
+        } else {
+            if self.index.is_empty() {
+                self.index.reserve(SMALL * 2);
+                for r in &self.rows {
+                    let (k, e) = r.identity();
+                    self.index.insert(Identity::new(k, e));
+                }
+            }
+            if !self.index.insert(identity) {
+                return false;
+            }
         }
         self.rows.push(row);
+        if !self.sources.is_empty() {
+            self.sources.push(None);
+        }
+        true
+    }
+
+    /// Adds `row` with its own record source (loaded as its `load_src` in place of the
+    /// model's) unless its identity is there; returns whether it was added.
+    pub fn push_from(&mut self, row: R, source: impl Into<Arc<str>>) -> bool {
+        if !self.push(row) {
+            return false;
+        }
+        if self.sources.is_empty() {
+            self.sources.resize(self.rows.len() - 1, None);
+        } else {
+            self.sources.pop();
+        }
+        self.sources.push(Some(source.into()));
         true
     }
 }
@@ -51,6 +97,18 @@ impl<R> Table<R> {
     pub fn clear(&mut self) {
         self.rows.clear();
         self.index.clear();
+        self.sources.clear();
+    }
+
+    /// The record source of the row at `index`, when it has one of its own
+    /// ([`Table::push_from`]; `None`: the model's `load_src`).
+    pub fn record_source(&self, index: usize) -> Option<&str> {
+        self.sources.get(index).and_then(|s| s.as_deref())
+    }
+
+    /// Whether any row has a record source of its own.
+    pub fn has_record_sources(&self) -> bool {
+        !self.sources.is_empty()
     }
 
     /// The rows, in the order they were first pushed.
@@ -85,6 +143,10 @@ impl<R: DvRow> FromIterator<R> for Table<R> {
         table
     }
 }
+
+/// Up to this many rows a table finds a repeated identity by scanning its rows; from then on
+/// by a hash set of identities.
+const SMALL: usize = 4;
 
 /// Row identities seen. UUIDv5 keys are already uniformly distributed, so hashing them again
 /// with SipHash would be wasted work; a multiply-rotate over their bytes is enough.

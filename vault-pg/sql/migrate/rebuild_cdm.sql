@@ -69,5 +69,5 @@ SELECT r.restaurant_id, r.category_id,
        r.order_cnt
 FROM cdm.v_restaurant_category_counters_recomputed r;
 
--- The daily datamart, from the ledger just built (migration 0009).
+-- The daily datamart, from the ledger just built (migration 0010).
 SELECT cdm.rebuild_restaurant_category_days();

@@ -1,0 +1,2 @@
+-- Rows in one table of a schema.
+SELECT count(*) FROM {schema}.{table}
