@@ -3,10 +3,10 @@
 # One image with the four binaries of vault: stg-service, dds-service, cdm-service and the
 # `vault` operator CLI. The command picks the program (there is no ENTRYPOINT):
 #
-#   docker build -t vault:0.1.0 .
-#   docker run --rm vault:0.1.0                       # vault --help
-#   docker run --rm --env-file stg.env vault:0.1.0 stg-service
-#   docker run --rm --env-file pg.env  vault:0.1.0 vault migrate
+#   docker build -t streamvault:0.1.0 .
+#   docker run --rm streamvault:0.1.0                       # vault --help
+#   docker run --rm --env-file stg.env streamvault:0.1.0 stg-service
+#   docker run --rm --env-file pg.env  streamvault:0.1.0 vault migrate
 #
 # No secrets at build time: every setting (passwords included) is an environment variable at
 # run time; the CA certificate for SASL_SSL / verify-full is mounted at run time under /crt
