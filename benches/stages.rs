@@ -144,6 +144,7 @@ const STAGES: [StageDef; 3] = [
             "cdm.user_product_counters",
             "cdm.user_category_counters",
             "cdm.restaurant_category_counters",
+            "cdm.restaurant_category_days",
         ],
     },
 ];

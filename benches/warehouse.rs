@@ -9,7 +9,8 @@
 //! 2. loads them through `vault_pg::dds::write` (one transaction per batch) into a fresh database;
 //! 3. `COPY`s the same precomputed rows (text format, deduplicated over the whole backlog, one
 //!    transaction) into the same tables of another fresh database — the bulk-load ceiling;
-//! 4. applies the orders' reports through `vault_pg::cdm::apply` (one transaction per batch);
+//! 4. applies the orders' reports through `vault_pg::cdm::apply` (one transaction per batch),
+//!    then times `vault check` on the result;
 //!
 //! and prints the rates and the writer/COPY ratio.
 
@@ -109,9 +110,11 @@ fn main() {
         tx.commit().expect("commit");
     }
     let cdm = t.elapsed();
+    let t = Instant::now();
     let exact = vault_pg::check::cdm_mismatches(&mut *client)
         .expect("check")
         .is_empty();
+    let check = t.elapsed();
 
     let rate = |d: Duration| orders_n as f64 / d.as_secs_f64();
     println!();
@@ -140,6 +143,7 @@ fn main() {
         rate(cdm),
         cdm
     );
+    println!("vault check (datamarts vs recomputation): {check:.2?}");
     drop(client);
     drop(copy_client);
 }

@@ -468,6 +468,7 @@ struct Version {
     user: u8,
     restaurant: u8,
     products: Vec<(u8, u8)>, // (product, category)
+    cost: u16,               // payment: cost - cost / 10
 }
 
 fn versions() -> impl Strategy<Value = Vec<Version>> {
@@ -477,18 +478,20 @@ fn versions() -> impl Strategy<Value = Vec<Version>> {
             0u8..4,
             0u8..3,
             prop::collection::vec((0u8..6, 0u8..4), 0..5),
+            0u16..1000,
         ),
         1..5,
     )
     .prop_map(|vs| {
         vs.into_iter()
             .enumerate()
-            .map(|(i, (status, user, restaurant, products))| Version {
+            .map(|(i, (status, user, restaurant, products, cost))| Version {
                 ts: i as u32 * 60,
                 status,
                 user,
                 restaurant,
                 products,
+                cost,
             })
             .collect()
     })
@@ -509,9 +512,12 @@ fn report(order: u8, v: &Version) -> OrderReport {
         object_type: "order_report".into(),
         payload: ReportPayload {
             id,
-            order_dt: at(0),
+            // Orders 14 h apart: their days differ.
+            order_dt: at(u32::from(order) * 50_400),
             update_ts: Some(at(v.ts)),
             status: v.status,
+            cost: Some(Amount::from_i64(i64::from(v.cost))),
+            payment: Some(Amount::from_i64(i64::from(v.cost - v.cost / 10))),
             restaurant: KeyedName {
                 id: uuid_of("restaurant", v.restaurant),
                 name: format!("R{}", v.restaurant),
@@ -581,6 +587,62 @@ fn recompute(orders: &[Vec<Version>]) -> BTreeMap<CounterKey, i64> {
     counters
 }
 
+/// A cell of the daily datamart: (restaurant, category, order number) — each order has a time
+/// of its own — and its (orders, dishes, cost, payment).
+type DayCells = BTreeMap<(Uuid, Uuid, i64), (i64, i64, i64, i64)>;
+
+/// The daily datamart recomputed from each order's final version, independently of
+/// `LedgerEntry::day_contribution`: keyed by the order time's seconds (the day is the
+/// warehouse's to compute).
+fn recompute_days(orders: &[Vec<Version>]) -> DayCells {
+    let mut cells = DayCells::new();
+    for (n, versions) in orders.iter().enumerate() {
+        let last = versions.iter().max_by_key(|v| v.ts).expect("a version");
+        if last.status != OrderStatus::Closed {
+            continue;
+        }
+        let products: BTreeMap<u8, u8> = last.products.iter().rev().map(|&(p, c)| (p, c)).collect();
+        let categories: HashSet<u8> = last.products.iter().map(|p| p.1).collect();
+        for c in categories {
+            let dishes = products.values().filter(|&&pc| pc == c).count() as i64;
+            let cost = i64::from(last.cost);
+            let cell = cells
+                .entry((
+                    uuid_of("restaurant", last.restaurant),
+                    uuid_of("category", c),
+                    n as i64 * 50_400,
+                ))
+                .or_insert((0, 0, 0, 0));
+            *cell = (
+                cell.0 + 1,
+                cell.1 + dishes,
+                cell.2 + cost,
+                cell.3 + cost - cost / 10,
+            );
+        }
+    }
+    cells
+}
+
+/// Adds day deltas to cells (amounts are integers in these tests).
+fn add_days<'a>(cells: &mut DayCells, days: impl IntoIterator<Item = &'a DayDelta>) {
+    for d in days {
+        let secs = d.order_dt.naive().and_utc().timestamp() - 1_700_000_000;
+        let amount = |a: &Amount| a.as_str().parse::<i64>().expect("integer amount");
+        let s = i64::from(d.sign);
+        let cell = cells
+            .entry((d.restaurant_id, d.category_id, secs))
+            .or_insert((0, 0, 0, 0));
+        *cell = (
+            cell.0 + s,
+            cell.1 + s * i64::from(d.items),
+            cell.2 + s * amount(&d.cost),
+            cell.3 + s * amount(&d.payment),
+        );
+    }
+    cells.retain(|_, c| *c != (0, 0, 0, 0));
+}
+
 /// Versions per order, deliveries as (order, version) indices, batch sizes.
 type Arrivals = (Vec<Vec<Version>>, Vec<(usize, usize)>, Vec<usize>);
 
@@ -620,8 +682,11 @@ proptest! {
         // One report at a time through `project`, with a ledger of our own.
         let mut ledger: HashMap<Uuid, LedgerEntry> = HashMap::new();
         let mut counters: BTreeMap<CounterKey, i64> = BTreeMap::new();
+        let mut days = DayCells::new();
         for r in &reports {
             let projection = project(ledger.get(&r.object_id), r);
+            add_days(&mut days, &projection.days);
+            prop_assert!(days.values().all(|c| c.0 >= 0 && c.1 >= 0 && c.2 >= 0 && c.3 >= 0), "a day cell went negative");
             for d in &projection.deltas {
                 let c = counters.entry(d.key).or_insert(0);
                 *c += d.delta;
@@ -634,10 +699,13 @@ proptest! {
         counters.retain(|_, c| *c != 0);
         let expected = recompute(&orders);
         prop_assert_eq!(&counters, &expected);
+        let expected_days = recompute_days(&orders);
+        prop_assert_eq!(&days, &expected_days);
 
         // The same through CounterBatch, in batches of varying size, ledger carried over.
         let mut stored: HashMap<Uuid, LedgerEntry> = HashMap::new();
         let mut batched: BTreeMap<CounterKey, i64> = BTreeMap::new();
+        let mut batched_days = DayCells::new();
         let mut rest = &reports[..];
         let mut sizes = batch_sizes.iter().cycle();
         while !rest.is_empty() {
@@ -651,12 +719,14 @@ proptest! {
             for d in batch.deltas() {
                 *batched.entry(d.key).or_insert(0) += d.delta;
             }
+            add_days(&mut batched_days, batch.day_deltas());
             for entry in batch.changed_entries() {
                 stored.insert(entry.order_id, entry.clone());
             }
         }
         batched.retain(|_, c| *c != 0);
         prop_assert_eq!(&batched, &expected);
+        prop_assert_eq!(&batched_days, &expected_days);
     }
 }
 
@@ -668,6 +738,7 @@ fn closed_then_cancelled_uncounts_and_replays_change_nothing() {
         user: 1,
         restaurant: 1,
         products: vec![(1, 1), (2, 1)],
+        cost: 500,
     };
     let cancelled = Version {
         ts: 120,

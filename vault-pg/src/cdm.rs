@@ -2,7 +2,8 @@
 //!
 //! For each batch: lock the batch's orders (advisory, sorted), load their ledger entries, run
 //! `vault_core::orders::CounterBatch` over the reports in arrival order, then write the changed ledger
-//! entries and the net counter deltas. Replays, duplicates, cancellations and stale versions
+//! entries, the net counter deltas and the daily datamart's changes (netted per cell by the
+//! warehouse, which sums the money). Replays, duplicates, cancellations and stale versions
 //! therefore give exact counts, and two appliers on the same order serialise.
 
 use std::collections::{BTreeSet, HashMap};
@@ -11,9 +12,10 @@ use chrono::NaiveDateTime;
 use postgres::Transaction;
 use uuid::Uuid;
 use vault_core::orders::{
-    CounterBatch, CounterKey, CounterNames, LedgerEntry, OrderReport, OrderStatus, Outcome,
+    CounterBatch, CounterKey, CounterNames, DayDelta, LedgerEntry, OrderReport, OrderStatus,
+    Outcome,
 };
-use vault_core::Timestamp;
+use vault_core::{Amount, Timestamp};
 
 use crate::error::{Context, PgError};
 
@@ -30,6 +32,8 @@ pub struct ApplyStats {
     pub stale: usize,
     /// Counter rows changed.
     pub counters_changed: usize,
+    /// Orders put into or taken out of a cell of the daily datamart (before netting per cell).
+    pub day_changes: usize,
 }
 
 /// Applies order reports (in arrival order) to the ledger and the three datamarts.
@@ -62,7 +66,9 @@ pub fn apply(tx: &mut Transaction<'_>, reports: &[OrderReport]) -> Result<ApplyS
     }
     write_ledger(tx, &batch)?;
     let counters_changed = write_counters(tx, &batch)?;
+    write_days(tx, batch.day_deltas())?;
     Ok(ApplyStats {
+        day_changes: batch.day_deltas().len(),
         new: batch.count(Outcome::New),
         updated: batch.count(Outcome::Updated),
         duplicate: batch.count(Outcome::Duplicate),
@@ -87,18 +93,52 @@ fn load_ledger(
                     "cdm.order_ledger {order_id}: unknown status {status:?}"
                 ))
             })?;
+            let update_ts = Timestamp::new(
+                row.try_get::<_, NaiveDateTime>(1)
+                    .context("read cdm.order_ledger")?,
+            );
+            // What the entry put into the daily datamart is kept only while it counts (NULL
+            // otherwise: the ledger row stays as narrow as before for the other versions).
+            let counted = status == OrderStatus::Closed;
+            let daily = |i: usize| -> Result<Option<String>, PgError> {
+                row.try_get(i).context("read cdm.order_ledger")
+            };
+            let amount = |i: usize| -> Result<Amount, PgError> {
+                match daily(i)? {
+                    Some(text) => text.parse().map_err(|e| {
+                        PgError::Stored(format!(
+                            "cdm.order_ledger {order_id}: amount {text:?}: {e}"
+                        ))
+                    }),
+                    None if counted => Err(PgError::Stored(format!(
+                        "cdm.order_ledger {order_id}: a closed order without its cost \
+                         (written by a cdm-service of a release before migration 10?)"
+                    ))),
+                    None => Ok(Amount::from_i64(0)),
+                }
+            };
+            let category_items: Option<Vec<i32>> =
+                row.try_get(7).context("read cdm.order_ledger")?;
+            let order_dt: Option<NaiveDateTime> =
+                row.try_get(8).context("read cdm.order_ledger")?;
             let entry = LedgerEntry {
                 order_id,
-                update_ts: Timestamp::new(
-                    row.try_get::<_, NaiveDateTime>(1)
-                        .context("read cdm.order_ledger")?,
-                ),
+                update_ts,
                 status,
                 user_id: row.try_get(3).context("read cdm.order_ledger")?,
                 restaurant_id: row.try_get(4).context("read cdm.order_ledger")?,
                 product_ids: row.try_get(5).context("read cdm.order_ledger")?,
                 category_ids: row.try_get(6).context("read cdm.order_ledger")?,
+                category_items: category_items.unwrap_or_default(),
+                order_dt: order_dt.map_or(update_ts, Timestamp::new),
+                cost: amount(9)?,
+                payment: amount(10)?,
             };
+            if counted && entry.category_items.len() != entry.category_ids.len() {
+                return Err(PgError::Stored(format!(
+                    "cdm.order_ledger {order_id}: category_items does not match category_ids"
+                )));
+            }
             Ok((order_id, entry))
         })
         .collect()
@@ -122,6 +162,31 @@ fn write_ledger(tx: &mut Transaction<'_>, batch: &CounterBatch<'_>) -> Result<()
     let restaurants: Vec<Uuid> = entries.iter().map(|e| e.restaurant_id).collect();
     let products: Vec<String> = entries.iter().map(|e| join(&e.product_ids)).collect();
     let categories: Vec<String> = entries.iter().map(|e| join(&e.category_ids)).collect();
+    // Only an entry that counts keeps what it put into the daily datamart (see load_ledger).
+    let items: Vec<Option<String>> = entries
+        .iter()
+        .map(|e| {
+            e.counted().then(|| {
+                e.category_items
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+        })
+        .collect();
+    let placed: Vec<Option<NaiveDateTime>> = entries
+        .iter()
+        .map(|e| e.counted().then(|| e.order_dt.naive()))
+        .collect();
+    let costs: Vec<Option<&str>> = entries
+        .iter()
+        .map(|e| e.counted().then(|| e.cost.as_str()))
+        .collect();
+    let payments: Vec<Option<&str>> = entries
+        .iter()
+        .map(|e| e.counted().then(|| e.payment.as_str()))
+        .collect();
     tx.execute(
         include_str!("../sql/cdm/upsert_ledger.sql"),
         &[
@@ -132,9 +197,54 @@ fn write_ledger(tx: &mut Transaction<'_>, batch: &CounterBatch<'_>) -> Result<()
             &restaurants,
             &products,
             &categories,
+            &items,
+            &placed,
+            &costs,
+            &payments,
         ],
     )
     .context("write cdm.order_ledger")?;
+    Ok(())
+}
+
+/// The daily datamart's changes: the orders put in are added (cells created as needed), then
+/// those taken out are subtracted; each statement sums its rows per cell.
+fn write_days(tx: &mut Transaction<'_>, days: &[DayDelta]) -> Result<(), PgError> {
+    let (put, taken): (Vec<&DayDelta>, Vec<&DayDelta>) = days.iter().partition(|d| d.sign > 0);
+    for (rows, sql, what) in [
+        (
+            put,
+            include_str!("../sql/cdm/add_restaurant_category_days.sql"),
+            "add to cdm.restaurant_category_days",
+        ),
+        (
+            taken,
+            include_str!("../sql/cdm/sub_restaurant_category_days.sql"),
+            "take from cdm.restaurant_category_days",
+        ),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let restaurants: Vec<Uuid> = rows.iter().map(|d| d.restaurant_id).collect();
+        let categories: Vec<Uuid> = rows.iter().map(|d| d.category_id).collect();
+        let placed: Vec<NaiveDateTime> = rows.iter().map(|d| d.order_dt.naive()).collect();
+        let items: Vec<i32> = rows.iter().map(|d| d.items).collect();
+        let costs: Vec<&str> = rows.iter().map(|d| d.cost.as_str()).collect();
+        let payments: Vec<&str> = rows.iter().map(|d| d.payment.as_str()).collect();
+        tx.execute(
+            sql,
+            &[
+                &restaurants,
+                &categories,
+                &placed,
+                &items,
+                &costs,
+                &payments,
+            ],
+        )
+        .context(what)?;
+    }
     Ok(())
 }
 

@@ -1,23 +1,26 @@
 //! The datamarts compared with their recomputation from the Data Vault
-//! (`sql/cdm/check.sql` over the views of migration 0002).
+//! (`sql/cdm/check.sql` over the views of migrations 0002 and 0010).
 
 use postgres::GenericClient;
 
 use crate::error::{Context, PgError};
 
-/// A counter that differs from its recomputation.
+/// A datamart row that differs from its recomputation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
-    /// `user_product_counters`, `user_category_counters` or `restaurant_category_counters`.
+    /// `user_product_counters`, `user_category_counters`, `restaurant_category_counters` or
+    /// `restaurant_category_days`.
     pub datamart: String,
     /// User or restaurant key.
     pub first_id: String,
-    /// Product or category key.
+    /// Product or category key (for `restaurant_category_days`: the category key, a space and
+    /// the day).
     pub second_id: String,
-    /// `order_cnt` in the datamart (0 when the row is missing).
-    pub stored: i32,
-    /// The number recomputed from `dds`.
-    pub recomputed: i32,
+    /// `order_cnt` in the datamart (0 when the row is missing); for `restaurant_category_days`
+    /// `orders N dishes N cost X payment X`.
+    pub stored: String,
+    /// The same recomputed from `dds`.
+    pub recomputed: String,
 }
 
 /// Every counter that differs from the recomputation (empty = exact). Brings the planner's

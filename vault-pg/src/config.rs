@@ -79,6 +79,9 @@ pub struct PgConfig {
     /// The `application_name` of its sessions (`pg_stat_activity`): `vault`, or the service's
     /// name ([`PgConfig::for_application`]).
     pub application_name: String,
+    /// `CDM_DAY_TIME_ZONE` (default `UTC`): the time zone whose dates are the days of the daily
+    /// datamart; [`crate::Warehouse::migrate`] records it in the warehouse.
+    pub day_time_zone: String,
 }
 
 impl std::fmt::Debug for PgConfig {
@@ -92,6 +95,7 @@ impl std::fmt::Debug for PgConfig {
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
             .field("pool_size", &self.pool_size)
+            .field("day_time_zone", &self.day_time_zone)
             .finish()
     }
 }
@@ -123,6 +127,7 @@ impl PgConfig {
         .connect_timeout(Duration::from_millis(
             env.value(&vars::PG_WAREHOUSE_CONNECT_TIMEOUT_MS)?,
         ))
+        .day_time_zone(env.value::<String>(&vars::CDM_DAY_TIME_ZONE)?)
         .build()
     }
 
@@ -143,6 +148,16 @@ impl PgConfig {
             target_session_attrs: None,
             pool_size: None,
             connect_timeout: None,
+            day_time_zone: None,
+        }
+    }
+
+    /// The same settings with `CDM_DAY_TIME_ZONE` = `zone` (not checked: the migration refuses
+    /// a zone the server does not know).
+    pub fn with_day_time_zone(&self, zone: &str) -> Self {
+        PgConfig {
+            day_time_zone: zone.to_owned(),
+            ..self.clone()
         }
     }
 
@@ -209,6 +224,7 @@ pub struct PgConfigBuilder {
     target_session_attrs: Option<SessionAttrs>,
     pool_size: Option<u32>,
     connect_timeout: Option<Duration>,
+    day_time_zone: Option<String>,
 }
 
 impl std::fmt::Debug for PgConfigBuilder {
@@ -264,7 +280,16 @@ impl PgConfigBuilder {
         }
     }
 
-    /// The settings; refused as the variables would be (`verify-*` without a CA file).
+    /// The time zone of the daily datamart's days.
+    pub fn day_time_zone(self, zone: impl Into<String>) -> Self {
+        PgConfigBuilder {
+            day_time_zone: Some(zone.into()),
+            ..self
+        }
+    }
+
+    /// The settings; refused as the variables would be (`verify-*` without a CA file, a time
+    /// zone that is no zone name).
     pub fn build(self) -> Result<PgConfig, ConfigError> {
         let sslmode = match self.sslmode {
             Some(mode) => mode,
@@ -298,8 +323,30 @@ impl PgConfigBuilder {
                 None => Duration::from_millis(default_of(&vars::PG_WAREHOUSE_CONNECT_TIMEOUT_MS)?),
             },
             application_name: "vault".to_owned(),
+            day_time_zone: match self.day_time_zone {
+                Some(zone) => day_time_zone(zone)?,
+                None => default_of(&vars::CDM_DAY_TIME_ZONE)?,
+            },
         })
     }
+}
+
+/// `CDM_DAY_TIME_ZONE`: a time zone name as PostgreSQL knows them (`UTC`, `Europe/Moscow`,
+/// `Etc/GMT-3`). Its shape is checked here; `vault migrate` checks that the server knows it.
+fn day_time_zone(zone: String) -> Result<String, ConfigError> {
+    let shaped = !zone.is_empty()
+        && zone.len() <= 64
+        && zone
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+    if !shaped {
+        return Err(ConfigError::Invalid {
+            name: vars::CDM_DAY_TIME_ZONE.name.into(),
+            value: zone,
+            reason: "expected a time zone name such as UTC or Europe/Moscow".into(),
+        });
+    }
+    Ok(zone)
 }
 
 #[cfg(test)]
@@ -385,6 +432,26 @@ mod tests {
                 .starts_with("configuration: PG_WAREHOUSE_TARGET_SESSION_ATTRS=\"primary\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn day_time_zone_defaults_to_utc_and_rejects_what_is_no_zone_name() {
+        let config = PgConfig::from_env(&env(&BASE)).expect("valid");
+        assert_eq!(config.day_time_zone, "UTC");
+        let mut vars = BASE.to_vec();
+        vars.push(("CDM_DAY_TIME_ZONE", "America/Argentina/Buenos_Aires"));
+        let config = PgConfig::from_env(&env(&vars)).expect("valid");
+        assert_eq!(config.day_time_zone, "America/Argentina/Buenos_Aires");
+        for bad in ["Europe/Moscow'; DROP", "UTC 3", &"x".repeat(65)] {
+            vars.pop();
+            vars.push(("CDM_DAY_TIME_ZONE", bad));
+            let err = PgConfig::from_env(&env(&vars)).expect_err(bad);
+            assert!(
+                err.to_string()
+                    .starts_with("configuration: CDM_DAY_TIME_ZONE="),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

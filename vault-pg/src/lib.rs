@@ -9,18 +9,20 @@
 //!   statement per table per batch (`unnest` arrays), insert-only;
 //! * [`dds`] — the order model's writer on that loader, rows deduplicated in memory first by
 //!   `vault_core::orders::DvBatch`;
-//! * [`cdm`] — the exact counter applier: a per-order ledger plus the three datamarts, updated in
-//!   the same transaction from `vault_core`'s projection;
+//! * [`cdm`] — the exact counter applier: a per-order ledger plus the three datamarts and the
+//!   daily datamart with money, updated in the same transaction from `vault_core`'s projection;
 //! * [`positions`] — the Kafka positions a batch consumed, recorded in the batch's transaction;
 //! * [`dead_letters`] — the dead letters a batch decided, recorded in the batch's transaction and
 //!   produced only once it committed;
 //! * [`check`] — the datamarts compared with their recomputation from the Data Vault;
-//! * [`top`] — the top rows of each datamart (`vault top`).
+//! * [`top`] — the top rows of each datamart (`vault top`);
+//! * [`bi`] — what `vault report` draws, read from the analysts' schema `bi`.
 //!
 //! Writers take a `&mut postgres::Transaction` so that the caller decides what one transaction
 //! holds (a service: one batch, its positions, then downstream acks before commit).
 //! All SQL lives in `sql/` and `migrations/`.
 
+pub mod bi;
 pub mod cdm;
 pub mod check;
 pub mod config;

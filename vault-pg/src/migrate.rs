@@ -65,6 +65,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dv_patterns",
         sql: include_str!("../migrations/0009_dv_patterns.sql"),
     },
+    Migration {
+        version: 10,
+        name: "restaurant_category_days",
+        sql: include_str!("../migrations/0010_restaurant_category_days.sql"),
+    },
 ];
 
 /// What a run did.
@@ -77,6 +82,9 @@ pub struct MigrationReport {
     /// Whether the role `vault_bi` exists (and was granted read access to schema `bi`); a
     /// migration user that may not create roles leaves it to an administrator.
     pub bi_role: bool,
+    /// Whether this run changed the daily datamart's time zone (`CDM_DAY_TIME_ZONE`) and so
+    /// rebuilt `cdm.restaurant_category_days` from the ledger in it.
+    pub day_time_zone_changed: bool,
     /// Whether this run adopted a warehouse of the original services (their tables brought to
     /// vault's shape first, the CDM ledger and counters rebuilt from the Data Vault after).
     pub adopted_original: bool,
@@ -92,8 +100,10 @@ impl Migration {
     }
 }
 
-/// Applies every pending migration of [`MIGRATIONS`].
-pub fn migrate(client: &mut Client) -> Result<MigrationReport, PgError> {
+/// Applies every pending migration of [`MIGRATIONS`], then records `day_time_zone`
+/// (`CDM_DAY_TIME_ZONE`) as the daily datamart's time zone, re-bucketing the mart when it
+/// changes.
+pub fn migrate(client: &mut Client, day_time_zone: &str) -> Result<MigrationReport, PgError> {
     let mut tx = client.transaction().context("begin migration")?;
     tx.execute(include_str!("../sql/migrate/lock.sql"), &[])
         .context("take the migration lock")?;
@@ -152,6 +162,7 @@ pub fn migrate(client: &mut Client) -> Result<MigrationReport, PgError> {
             .context("rebuild the CDM ledger and counters from the Data Vault")?;
     }
     report.adopted_original = pre_vault;
+    report.day_time_zone_changed = set_day_time_zone(&mut tx, day_time_zone)?;
     tx.batch_execute(include_str!("../sql/migrate/bi_access.sql"))
         .context("grant the role vault_bi read access to schema bi")?;
     report.bi_role = tx
@@ -160,6 +171,32 @@ pub fn migrate(client: &mut Client) -> Result<MigrationReport, PgError> {
         .context("look for the role vault_bi")?;
     tx.commit().context("commit migrations")?;
     Ok(report)
+}
+
+/// Records the daily datamart's time zone; when it differs from the recorded one, rebuilds the
+/// mart from the ledger, with the CDM appliers held off (they write the ledger first).
+fn set_day_time_zone(tx: &mut postgres::Transaction<'_>, zone: &str) -> Result<bool, PgError> {
+    tx.execute(include_str!("../sql/migrate/check_time_zone.sql"), &[&zone])
+        .context(format!(
+            "check CDM_DAY_TIME_ZONE={zone:?} (a time zone name the server knows)"
+        ))?;
+    let stored: String = tx
+        .query_one(include_str!("../sql/migrate/day_time_zone.sql"), &[])
+        .and_then(|row| row.try_get(0))
+        .context("read cdm.daily_settings")?;
+    if stored == zone {
+        return Ok(false);
+    }
+    tx.batch_execute(include_str!("../sql/migrate/lock_ledger.sql"))
+        .context("hold off the CDM appliers")?;
+    tx.execute(
+        include_str!("../sql/migrate/set_day_time_zone.sql"),
+        &[&zone],
+    )
+    .context("record CDM_DAY_TIME_ZONE in cdm.daily_settings")?;
+    tx.batch_execute(include_str!("../sql/migrate/rebuild_days.sql"))
+        .context("re-bucket cdm.restaurant_category_days")?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -196,7 +196,7 @@ impl Warehouse {
 
     /// Applies pending migrations (see [`crate::migrate`]).
     pub fn migrate(&self) -> Result<MigrationReport, PgError> {
-        migrate::migrate(&mut *self.client()?)
+        migrate::migrate(&mut *self.client()?, &self.config.day_time_zone)
     }
 
     /// The settings this pool was made from.

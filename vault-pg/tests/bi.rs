@@ -7,7 +7,15 @@ mod common;
 
 use common::{enriched_histories, TestDb};
 
-const VIEWS: [&str; 3] = ["guest_dishes", "guest_categories", "restaurant_categories"];
+const VIEWS: [&str; 7] = [
+    "guest_dishes",
+    "guest_categories",
+    "restaurant_categories",
+    "restaurant_category_days",
+    "restaurant_days",
+    "freshness",
+    "dishes",
+];
 
 /// A login of its own, member of vault_bi; dropped at the end.
 struct BiLogin {
@@ -82,6 +90,7 @@ fn the_bi_role_reads_the_bi_views_and_nothing_else() {
         "user_product_counters",
         "user_category_counters",
         "restaurant_category_counters",
+        "restaurant_category_days",
     ]) {
         let seen: i64 = bi
             .query_one(&format!("SELECT count(*) FROM bi.{view}"), &[])
@@ -102,6 +111,37 @@ fn the_bi_role_reads_the_bi_views_and_nothing_else() {
         .expect("names")
         .get(0);
     assert_eq!(unnamed, 0, "every row has its names and source ids");
+    let unnamed: i64 = bi
+        .query_one(
+            "SELECT count(*) FROM bi.restaurant_category_days \
+             WHERE restaurant_name IS NULL OR category_name IS NULL OR restaurant_id IS NULL",
+            &[],
+        )
+        .expect("names of the daily mart")
+        .get(0);
+    assert_eq!(unnamed, 0, "every day row has its names");
+    // The restaurants' days count each closed order once, whatever its categories.
+    let orders: i64 = bi
+        .query_one(
+            "SELECT coalesce(sum(orders), 0) FROM bi.restaurant_days",
+            &[],
+        )
+        .expect("bi.restaurant_days")
+        .get(0);
+    assert!(orders > 0);
+    assert_eq!(
+        orders,
+        db.scalar("SELECT count(*) FROM cdm.order_ledger WHERE status = 'CLOSED'")
+    );
+
+    // What `vault report` reads, the BI login reads too.
+    let report: serde_json::Value = serde_json::from_str(
+        &vault_pg::bi::report_json(&mut bi, 5).expect("the report's data as the BI login"),
+    )
+    .expect("JSON");
+    assert_eq!(report["top_dishes"].as_array().map(Vec::len), Some(5));
+    assert_eq!(report["freshness"].as_array().map(Vec::len), Some(3));
+    assert!(report["days"].as_array().is_some_and(|d| !d.is_empty()));
 
     // Nothing else: the raw layer, the Data Vault, the positions; and no write anywhere.
     for sql in [

@@ -157,7 +157,7 @@ fn a_previous_release_warehouse_keeps_its_history_through_the_upgrade() {
         ))
         .expect("the previous release's rows");
     let report = db.warehouse.migrate().expect("migrate");
-    assert_eq!(report.applied, [6, 7, 8, 9]);
+    assert_eq!(report.applied, [6, 7, 8, 9, 10]);
 
     let periods = |client: &mut vault_pg::PooledClient| -> Vec<(String, String, Option<String>)> {
         client
@@ -282,7 +282,7 @@ fn a_loaded_warehouse_gets_its_links_effectivity_through_the_upgrade() {
         ))
         .expect("the previous release's rows");
     let report = db.warehouse.migrate().expect("migrate");
-    assert_eq!(report.applied, [9]);
+    assert_eq!(report.applied, [9, 10]);
     assert_eq!(db.scalar("SELECT count(*) FROM dds.es_product_category"), 2);
     assert_eq!(
         db.scalar("SELECT count(*) FROM dds.es_product_restaurant"),
@@ -327,5 +327,83 @@ fn a_loaded_warehouse_gets_its_links_effectivity_through_the_upgrade() {
         3,
         "Выпечка, then Супы (both from before, in load order), then Выпечка again"
     );
+    assert!(db.warehouse.migrate().expect("again").applied.is_empty());
+}
+
+/// A loaded warehouse of the release before (migrations 1–9) whose CDM has applied the reports
+/// of most orders but not all: migration 10 gives each ledger entry its date, cost and dishes from the
+/// Data Vault and builds the daily mart from the ledger, so that the orders still on their way
+/// are counted once, when their reports arrive; then `vault check` is exact.
+#[test]
+fn migration_10_backfills_the_daily_mart_of_a_loaded_warehouse() {
+    use vault_core::orders::vault_batch;
+    use vault_core::{KeySpec, Timestamp};
+    let db = TestDb::empty("migrate_days");
+    let mut client = db.client();
+    client
+        .batch_execute(include_str!("../sql/migrate/bootstrap.sql"))
+        .expect("bootstrap");
+    for m in MIGRATIONS.iter().filter(|m| m.version <= 9) {
+        client.batch_execute(m.sql).expect("an earlier migration");
+        client
+            .execute(
+                include_str!("../sql/migrate/record.sql"),
+                &[&m.version, &m.name, &m.checksum()],
+            )
+            .expect("record");
+    }
+    let versions = common::enriched_histories(91, 80, 0.3);
+    let sent = Timestamp::parse("2024-02-01 00:00:00").expect("timestamp");
+    let (batch, reports) = vault_batch(KeySpec::SEED, &versions, sent);
+    let mut tx = client.transaction().expect("begin");
+    vault_pg::dds::write(&mut tx, batch.rows()).expect("the Data Vault");
+    tx.commit().expect("commit");
+    client
+        .batch_execute(include_str!("fixtures/cdm_before_daily_mart.sql"))
+        .expect("the previous release's ledger and counters");
+    let ledgered = db.scalar("SELECT count(*) FROM cdm.order_ledger");
+    assert!(ledgered > 30, "{ledgered} ledger entries");
+
+    let report = db.warehouse.migrate().expect("migrate");
+    assert_eq!(report.applied, [10]);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM cdm.order_ledger WHERE status = 'CLOSED' AND (cost IS NULL OR order_dt IS NULL)"),
+        0
+    );
+    // The mart holds exactly what the ledger has counted: each closed entry once per category.
+    assert!(db.scalar("SELECT count(*) FROM cdm.restaurant_category_days") > 0);
+    assert_eq!(
+        db.scalar("SELECT coalesce(sum(order_cnt), 0) FROM cdm.restaurant_category_days"),
+        db.scalar(
+            "SELECT coalesce(sum(cardinality(category_ids)), 0) FROM cdm.order_ledger \
+             WHERE status = 'CLOSED'"
+        )
+    );
+    assert_eq!(
+        db.scalar(
+            "SELECT (coalesce(sum(cost), 0) * 100)::bigint FROM cdm.restaurant_category_days"
+        ),
+        db.scalar(
+            "SELECT (coalesce(sum(cost * cardinality(category_ids)), 0) * 100)::bigint \
+             FROM cdm.order_ledger WHERE status = 'CLOSED'"
+        )
+    );
+    assert_eq!(
+        db.scalar("SELECT coalesce(sum(item_cnt), 0) FROM cdm.restaurant_category_days"),
+        db.scalar(
+            "SELECT coalesce(sum(cardinality(product_ids)), 0) FROM cdm.order_ledger \
+             WHERE status = 'CLOSED'"
+        )
+    );
+
+    // Every report arrives (again, for most): the lagging orders are counted, the others not
+    // twice.
+    for chunk in reports.chunks(40) {
+        let mut tx = client.transaction().expect("begin");
+        vault_pg::cdm::apply(&mut tx, chunk).expect("cdm apply");
+        tx.commit().expect("commit");
+    }
+    let mismatches = vault_pg::check::cdm_mismatches(&mut *client).expect("check");
+    assert!(mismatches.is_empty(), "{mismatches:?}");
     assert!(db.warehouse.migrate().expect("again").applied.is_empty());
 }

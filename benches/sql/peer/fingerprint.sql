@@ -18,4 +18,5 @@ UNION ALL SELECT 'dds.s_order_status', count(*), md5(string_agg(hk_order_status_
 UNION ALL SELECT 'cdm.user_product_counters', count(*), md5(string_agg(user_id || ' ' || product_id || ' ' || order_cnt, ',' ORDER BY user_id, product_id)) FROM cdm.user_product_counters WHERE order_cnt > 0
 UNION ALL SELECT 'cdm.user_category_counters', count(*), md5(string_agg(user_id || ' ' || category_id || ' ' || order_cnt, ',' ORDER BY user_id, category_id)) FROM cdm.user_category_counters WHERE order_cnt > 0
 UNION ALL SELECT 'cdm.restaurant_category_counters', count(*), md5(string_agg(restaurant_id || ' ' || category_id || ' ' || order_cnt, ',' ORDER BY restaurant_id, category_id)) FROM cdm.restaurant_category_counters WHERE order_cnt > 0
+UNION ALL SELECT 'cdm.restaurant_category_days', count(*), md5(string_agg(restaurant_id || ' ' || category_id || ' ' || order_day || ' ' || order_cnt || ' ' || item_cnt || ' ' || trim_scale(cost) || ' ' || trim_scale(payment), ',' ORDER BY restaurant_id, category_id, order_day)) FROM cdm.restaurant_category_days WHERE order_cnt > 0
 ORDER BY 1

@@ -6,7 +6,7 @@ const EXIT_CODES: &str = "Exit codes: 0 success; 1 problems found (mismatching c
 skipped orders); 2 missing or invalid configuration; 3 could not run (warehouse or Redis \
 unreachable, faulty stored data).\n\
 Configuration: PG_WAREHOUSE_HOST, PG_WAREHOUSE_PORT, PG_WAREHOUSE_DBNAME, PG_WAREHOUSE_USER, \
-PG_WAREHOUSE_PASSWORD (+ PG_WAREHOUSE_SSLMODE, PG_WAREHOUSE_SSLROOTCERT); replay also \
+PG_WAREHOUSE_PASSWORD (+ PG_WAREHOUSE_SSLMODE, PG_WAREHOUSE_SSLROOTCERT, CDM_DAY_TIME_ZONE); replay also \
 REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_TLS; simulate and redrive also KAFKA_* \
 (docs/configuration.md).";
 
@@ -31,7 +31,7 @@ pub enum Command {
     Migrate,
     /// Rebuild DDS and CDM from stg.order_events (no Kafka); safe to run again.
     Replay(ReplayArgs),
-    /// Compare the CDM counters with their recomputation from DDS.
+    /// Compare the CDM datamarts with their recomputation from DDS.
     Check,
     /// Act as the source system: load dictionaries into Redis, produce source orders.
     Simulate(SimulateArgs),
@@ -43,8 +43,22 @@ pub enum Command {
     Top(TopArgs),
     /// Show the Kafka positions the warehouse holds per consumer group, or forget a group's.
     Positions(PositionsArgs),
+    /// Write an HTML report of the datamarts (one self-contained file) from the views of
+    /// schema bi.
+    Report(ReportArgs),
     /// Print the configuration reference, made from the variables' declarations.
     Config(ConfigArgs),
+}
+
+/// Options of `vault report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The directory to write `vault-report.html` into (created if missing).
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// Dishes and categories in the top charts.
+    #[arg(long, default_value_t = 15)]
+    pub limit: i64,
 }
 
 /// Options of `vault config` (one of them).

@@ -19,13 +19,15 @@ use vault_pg::{PgConfig, PgError, Warehouse};
 mod args;
 pub mod config;
 mod replay;
+mod report;
 
 use replay::{progress_bar, run_replay};
 
 pub use args::{
-    Cli, Command, ConfigArgs, PositionsArgs, RedriveArgs, ReplayArgs, SimulateArgs, TopArgs,
-    WatchArgs,
+    Cli, Command, ConfigArgs, PositionsArgs, RedriveArgs, ReplayArgs, ReportArgs, SimulateArgs,
+    TopArgs, WatchArgs,
 };
+pub use report::{render_report, REPORT_FILE};
 
 use crate::replay::ReplayError;
 use vault_redis::{DictionaryError, RedisConfig, RedisWriter};
@@ -51,6 +53,14 @@ pub enum CliError {
     /// Standard output is gone (exit 3).
     #[error("writing the output: {0}")]
     Output(#[from] io::Error),
+    /// The report could not be written (exit 3).
+    #[error("writing the report {path}: {source}")]
+    Report {
+        /// The file or directory.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 impl CliError {
@@ -136,6 +146,7 @@ pub fn run<F: Fn(&str) -> Option<String>>(
         Command::Watch(args) => watch(args, out),
         Command::Top(args) => top(args, env, out),
         Command::Positions(args) => positions(args, env, out),
+        Command::Report(args) => report::report(args, env, out),
         Command::Config(args) => print_config(args, out),
     }
 }
@@ -390,6 +401,13 @@ fn migrate<F: Fn(&str) -> Option<String>>(
             out,
             "role vault_bi is missing and this user may not create roles: create it as an \
              administrator (CREATE ROLE vault_bi NOLOGIN), then run vault migrate again (docs/bi.md)"
+        )?;
+    }
+    if report.day_time_zone_changed {
+        writeln!(
+            out,
+            "CDM_DAY_TIME_ZONE changed: cdm.restaurant_category_days rebuilt with the days in {}",
+            warehouse.config().day_time_zone
         )?;
     }
     if report.applied.is_empty() {

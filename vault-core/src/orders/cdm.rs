@@ -12,12 +12,18 @@
 //!
 //! Versions are ordered by `(update_ts, status)`, statuses in lifecycle order with CANCELLED
 //! last, so the outcome does not depend on the order in which versions arrive.
+//!
+//! The same comparison feeds the daily datamart (`cdm.restaurant_category_days`: orders, dishes,
+//! cost and payment per restaurant × category × day): a change of what an entry contributes
+//! there yields [`DayDelta`]s that take the old contribution out and put the new one in. Money
+//! travels as the report's exact [`Amount`] text; the warehouse sums it.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use crate::amount::Amount;
 use crate::orders::model::{OrderReport, OrderStatus};
 use crate::time::Timestamp;
 
@@ -38,18 +44,37 @@ pub struct LedgerEntry {
     pub product_ids: Vec<Uuid>,
     /// Distinct `h_category_pk`s, sorted.
     pub category_ids: Vec<Uuid>,
+    /// For each of `category_ids` (same position): how many of `product_ids` are of it.
+    pub category_items: Vec<i32>,
+    /// When the order was placed (`order_dt`, UTC): its day in the daily datamart.
+    pub order_dt: Timestamp,
+    /// The applied version's cost (0 when the report carried none).
+    pub cost: Amount,
+    /// The applied version's payment (0 when the report carried none).
+    pub payment: Amount,
 }
 
 impl LedgerEntry {
     /// The entry a report would leave in the ledger.
     pub fn from_report(report: &OrderReport) -> Self {
         let p = &report.payload;
-        let mut product_ids: Vec<Uuid> = p.products.iter().map(|x| x.id).collect();
+        // Distinct products with their category (the first line's, if lines disagreed).
+        let mut products: Vec<(Uuid, Uuid)> =
+            p.products.iter().map(|x| (x.id, x.category.id)).collect();
+        products.sort_by_key(|&(id, _)| id);
+        products.dedup_by_key(|&mut (id, _)| id);
+        let product_ids: Vec<Uuid> = products.iter().map(|&(id, _)| id).collect();
         let mut category_ids: Vec<Uuid> = p.products.iter().map(|x| x.category.id).collect();
-        product_ids.sort_unstable();
-        product_ids.dedup();
         category_ids.sort_unstable();
         category_ids.dedup();
+        let category_items = category_ids
+            .iter()
+            .map(|c| {
+                let n = products.iter().filter(|&&(_, pc)| pc == *c).count();
+                i32::try_from(n).unwrap_or(i32::MAX)
+            })
+            .collect();
+        let zero = || Amount::from_i64(0);
         LedgerEntry {
             order_id: report.object_id,
             update_ts: report.version_ts(),
@@ -58,6 +83,10 @@ impl LedgerEntry {
             restaurant_id: p.restaurant.id,
             product_ids,
             category_ids,
+            category_items,
+            order_dt: p.order_dt,
+            cost: p.cost.clone().unwrap_or_else(zero),
+            payment: p.payment.clone().unwrap_or_else(zero),
         }
     }
 
@@ -98,6 +127,65 @@ impl LedgerEntry {
         keys.sort_unstable();
         keys
     }
+
+    /// What this entry adds to the daily datamart (nothing unless CLOSED): one order, its dishes
+    /// of the category, and its whole cost and payment, in each of its categories' cells.
+    pub fn day_contribution(&self) -> Vec<DayDelta> {
+        self.day_deltas(1)
+    }
+
+    fn day_deltas(&self, sign: i32) -> Vec<DayDelta> {
+        if !self.counted() {
+            return Vec::new();
+        }
+        self.category_ids
+            .iter()
+            .zip(&self.category_items)
+            .map(|(&category_id, &items)| DayDelta {
+                restaurant_id: self.restaurant_id,
+                category_id,
+                order_dt: self.order_dt,
+                sign,
+                items,
+                cost: self.cost.clone(),
+                payment: self.payment.clone(),
+            })
+            .collect()
+    }
+
+    /// Whether two entries put the same into the daily datamart.
+    fn same_days(&self, other: &LedgerEntry) -> bool {
+        self.counted() == other.counted()
+            && (!self.counted()
+                || (self.restaurant_id == other.restaurant_id
+                    && self.order_dt == other.order_dt
+                    && self.category_ids == other.category_ids
+                    && self.category_items == other.category_items
+                    && self.cost == other.cost
+                    && self.payment == other.payment))
+    }
+}
+
+/// One order put into (`sign` +1) or taken out of (-1) one cell of the daily datamart
+/// `cdm.restaurant_category_days`. The cell's day is `order_dt`'s date in the warehouse's time
+/// zone (`CDM_DAY_TIME_ZONE`), which the warehouse computes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayDelta {
+    /// `h_restaurant_pk`.
+    pub restaurant_id: Uuid,
+    /// `h_category_pk`.
+    pub category_id: Uuid,
+    /// When the order was placed (UTC).
+    pub order_dt: Timestamp,
+    /// +1 (put in) or -1 (taken out): the change of the cell's order count, and the factor of
+    /// `items`, `cost` and `payment`.
+    pub sign: i32,
+    /// The order's distinct dishes of this category.
+    pub items: i32,
+    /// The order's cost.
+    pub cost: Amount,
+    /// The order's payment.
+    pub payment: Amount,
 }
 
 /// One counter row: a pair of hub keys in one of the three datamarts.
@@ -171,6 +259,9 @@ pub struct Projection<'r> {
     pub entry: Option<LedgerEntry>,
     /// Counter changes (empty when nothing changes).
     pub deltas: Vec<CounterDelta<'r>>,
+    /// Daily datamart changes: the old contribution out, the new one in (empty when the
+    /// version changes nothing there).
+    pub days: Vec<DayDelta>,
 }
 
 /// Applies one report against what the ledger knows of its order.
@@ -187,8 +278,18 @@ pub fn project<'r>(known: Option<&LedgerEntry>, report: &'r OrderReport) -> Proj
             outcome,
             entry: None,
             deltas: Vec::new(),
+            days: Vec::new(),
         };
     }
+    let days = match known {
+        Some(prev) if prev.same_days(&next) => Vec::new(),
+        Some(prev) => {
+            let mut days = prev.day_deltas(-1);
+            days.extend(next.day_deltas(1));
+            days
+        }
+        None => next.day_deltas(1),
+    };
     let old = known.map(LedgerEntry::contribution).unwrap_or_default();
     let new = next.contribution();
     let mut deltas = Vec::new();
@@ -214,6 +315,7 @@ pub fn project<'r>(known: Option<&LedgerEntry>, report: &'r OrderReport) -> Proj
         outcome,
         entry: Some(next),
         deltas,
+        days,
     }
 }
 
@@ -252,6 +354,7 @@ pub struct CounterBatch<'r> {
     ledger: HashMap<Uuid, LedgerEntry>,
     changed: Vec<Uuid>,
     deltas: HashMap<CounterKey, (i64, Option<CounterNames<'r>>)>,
+    days: Vec<DayDelta>,
     outcomes: [usize; 4],
 }
 
@@ -280,6 +383,7 @@ impl<'r> CounterBatch<'r> {
                 slot.1 = d.names;
             }
         }
+        self.days.extend(projection.days);
         let outcome = projection.outcome;
         self.outcomes[outcome as usize] += 1;
         outcome
@@ -301,6 +405,12 @@ impl<'r> CounterBatch<'r> {
                 delta,
                 names,
             })
+    }
+
+    /// The daily datamart's changes of the batch, in arrival order (the warehouse nets them per
+    /// cell: money is summed there, exactly).
+    pub fn day_deltas(&self) -> &[DayDelta] {
+        &self.days
     }
 
     /// How many reports had this outcome.

@@ -38,7 +38,8 @@ pub mod report;
 pub mod sample;
 
 pub use cdm::{
-    project, CounterBatch, CounterDelta, CounterKey, CounterNames, LedgerEntry, Outcome, Projection,
+    project, CounterBatch, CounterDelta, CounterKey, CounterNames, DayDelta, LedgerEntry, Outcome,
+    Projection,
 };
 pub use dv::{build_order, DvBatch, DvRows, OrderKeys, LOAD_SRC};
 pub use enrich::{enrich, EnrichError};

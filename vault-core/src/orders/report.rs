@@ -52,6 +52,8 @@ pub fn order_report(order: &EnrichedOrder, keys: &OrderKeys, sent_dttm: Timestam
             order_dt: p.date,
             update_ts: Some(order.version_ts()),
             status: p.status,
+            cost: Some(p.cost.clone()),
+            payment: Some(p.payment.clone()),
             restaurant: KeyedName {
                 id: keys.restaurant,
                 name: p.restaurant.name.clone(),

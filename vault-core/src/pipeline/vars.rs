@@ -382,6 +382,12 @@ pub const PG_WAREHOUSE_CONNECT_TIMEOUT_MS: Var = var(
 .example("2000")
 .doc("connect timeout, milliseconds")
 .read_by(EVERY);
+/// `CDM_DAY_TIME_ZONE`.
+pub const CDM_DAY_TIME_ZONE: Var =
+    var("CDM_DAY_TIME_ZONE", G::Postgres, K::Name, U::Default("UTC"))
+        .example("Europe/Moscow")
+        .doc("the time zone whose dates are the days of the daily datamart (`cdm.restaurant_category_days`, `bi.restaurant_category_days`, `bi.restaurant_days`): an order placed at 22:30 UTC is on the next day in Moscow. A name PostgreSQL knows (`SELECT name FROM pg_timezone_names`). `vault migrate` (and each service's migration at start) records it in the warehouse; when it changes, the mart is rebuilt from the CDM ledger with the days in the new zone, so set it alike for every service and the `vault` CLI ([BI](bi.md#the-daily-datamart))")
+        .read_by(EVERY);
 
 /// `REDIS_HOST`.
 pub const REDIS_HOST: Var = var("REDIS_HOST", G::Redis, K::Name, U::Required)
@@ -504,6 +510,7 @@ pub const ALL: &[Var] = &[
     PG_WAREHOUSE_SSLROOTCERT,
     PG_WAREHOUSE_POOL_SIZE,
     PG_WAREHOUSE_CONNECT_TIMEOUT_MS,
+    CDM_DAY_TIME_ZONE,
     REDIS_HOST,
     REDIS_PORT,
     REDIS_PASSWORD,

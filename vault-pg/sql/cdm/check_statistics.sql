@@ -7,4 +7,5 @@
 ANALYZE (SKIP_LOCKED)
         dds.s_order_status, dds.l_order_product, dds.l_order_user, dds.l_product_restaurant,
         dds.l_product_category, cdm.user_product_counters, cdm.user_category_counters,
-        cdm.restaurant_category_counters
+        cdm.restaurant_category_counters, cdm.restaurant_category_days,
+        dds.h_order, dds.s_order_cost

@@ -6,7 +6,8 @@
 -- The ledger: per order, its latest version as the Data Vault knows it. The version timestamp
 -- comes from the raw layer's payload when it has one, else from the order's date (then any
 -- later report of the order counts as newer).
-INSERT INTO cdm.order_ledger (order_id, update_ts, status, user_id, restaurant_id, product_ids, category_ids)
+INSERT INTO cdm.order_ledger (order_id, update_ts, status, user_id, restaurant_id, product_ids,
+                              category_ids, category_items, order_dt, cost, payment)
 SELECT o.h_order_pk,
        coalesce(
            -- Status rows without a source time (-infinity since migration 0006) tell none.
@@ -28,8 +29,18 @@ SELECT o.h_order_pk,
        ARRAY(SELECT DISTINCT lpc.h_category_pk
              FROM dds.l_order_product lop
              JOIN dds.l_product_category lpc ON lpc.h_product_pk = lop.h_product_pk
-             WHERE lop.h_order_pk = o.h_order_pk ORDER BY 1)
+             WHERE lop.h_order_pk = o.h_order_pk ORDER BY 1),
+       -- The dishes of each category, in the order of category_ids.
+       ARRAY(SELECT count(DISTINCT lop.h_product_pk)::integer
+             FROM dds.l_order_product lop
+             JOIN dds.l_product_category lpc ON lpc.h_product_pk = lop.h_product_pk
+             WHERE lop.h_order_pk = o.h_order_pk
+             GROUP BY lpc.h_category_pk ORDER BY lpc.h_category_pk),
+       o.order_dt,
+       coalesce(c.cost, 0),
+       coalesce(c.payment, 0)
 FROM dds.h_order o
+LEFT JOIN dds.s_order_cost_current c ON c.h_order_pk = o.h_order_pk
 JOIN cdm.v_order_latest_status ls ON ls.h_order_pk = o.h_order_pk
 JOIN LATERAL (SELECT lou.h_user_pk FROM dds.l_order_user lou
               WHERE lou.h_order_pk = o.h_order_pk ORDER BY lou.load_dt LIMIT 1) u ON true
@@ -57,3 +68,6 @@ SELECT r.restaurant_id, r.category_id,
        coalesce((SELECT c.category_name FROM dds.h_category c WHERE c.h_category_pk = r.category_id), ''),
        r.order_cnt
 FROM cdm.v_restaurant_category_counters_recomputed r;
+
+-- The daily datamart, from the ledger just built (migration 0010).
+SELECT cdm.rebuild_restaurant_category_days();

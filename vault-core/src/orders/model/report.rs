@@ -33,6 +33,13 @@ pub struct ReportPayload {
     pub update_ts: Option<Timestamp>,
     /// The order's status.
     pub status: OrderStatus,
+    /// The order's cost in this version (`dds.s_order_cost.cost`; absent in reports of earlier
+    /// releases, which then count 0 in the daily datamart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Amount>,
+    /// What the guest paid in this version (`dds.s_order_cost.payment`; absent as `cost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Amount>,
     /// The restaurant.
     pub restaurant: KeyedName,
     /// The user.
