@@ -427,66 +427,59 @@ pub(crate) fn table_ddl(model: &ModelDef, table: &TableDef) -> String {
         };
         columns.push(line);
     }
-    let (kind, identity, primary_key) = match (table.kind, table.effective) {
+    let key = table.key();
+    let (kind, identity) = match (table.kind, table.effective) {
         (TableKind::Hub, _) => (
             "hub",
-            format!("keyed by {}", table.key()),
-            table.key().to_owned(),
+            format!("keyed by {key}"),
         ),
         (TableKind::Link, _) => (
             "link",
-            format!("keyed by {}", table.key()),
-            table.key().to_owned(),
+            format!("keyed by {key}"),
         ),
         (TableKind::Satellite, Some(effective)) => (
             "satellite",
             format!(
                 "one row per value ({}) and effective time ({effective})",
-                table.key()
+                key
             ),
-            format!("{}, {effective}", table.key()),
         ),
         (TableKind::Satellite, None) => (
             "satellite",
-            format!("insert-once, keyed by {}", table.key()),
-            table.key().to_owned(),
+            format!("insert-once, keyed by {}", key),
         ),
         (TableKind::Reference, Some(effective)) => (
             "reference table",
             format!(
                 "by its code, one row per value ({}) and effective time ({effective})",
-                table.key()
+                key
             ),
-            format!("{}, {effective}", table.key()),
         ),
         (TableKind::Reference, None) => (
             "reference table",
-            format!("insert-once, one row per code (keyed by {})", table.key()),
-            table.key().to_owned(),
+            format!("insert-once, one row per code (keyed by {})", key),
         ),
         (TableKind::MultiActive, Some(effective)) => (
             "multi-active satellite",
             format!(
                 "one row per member of a set ({}: the hashdiff of its dependent key and attributes) and effective time ({effective})",
-                table.key()
+                key
             ),
-            format!("{}, {effective}", table.key()),
         ),
         (TableKind::Effectivity, Some(effective)) => (
             "effectivity satellite",
             format!(
                 "one row per observation of a link ({}) at an effective time ({effective}), active or ended",
-                table.key()
+                key
             ),
-            format!("{}, {effective}", table.key()),
         ),
         // TableKind is non-exhaustive; validate() refuses the shapes not handled here.
         _ => (
             "table",
-            format!("keyed by {}", table.key()),
-            table.key().to_owned(),
+            format!("keyed by {key}"),
         ),
     };
+    let primary_key = primary_key(table);
     let mut sql = fill(
         include_str!("../sql/model/table.sql"),
         &[
@@ -606,6 +599,15 @@ fn pit_refresh_sql(model: &ModelDef, pit: &PitDef) -> String {
     )
 }
 
+/// A table's primary key: its key, and the effective time of a table that keeps history by it
+/// (every insert relies on it: `ON CONFLICT DO NOTHING`).
+fn primary_key(table: &TableDef) -> String {
+    match table.effective {
+        Some(effective) => format!("{}, {effective}", table.key()),
+        None => table.key().to_owned(),
+    }
+}
+
 /// `CREATE INDEX IF NOT EXISTS <table>_<columns>_idx` on `columns`.
 fn index_sql(model: &ModelDef, table: &TableDef, columns: &[&str]) -> String {
     fill(
@@ -693,10 +695,7 @@ fn insert_statement(model: &ModelDef, table: &TableDef, per_row_source: bool) ->
     } else {
         (source_param, "one for the batch")
     };
-    let primary_key = match table.effective {
-        Some(effective) => format!("{}, {effective}", table.key()),
-        None => table.key().to_owned(),
-    };
+    let primary_key = primary_key(table);
     fill(
         include_str!("../sql/model/insert.sql"),
         &[

@@ -128,19 +128,7 @@ fn a_previous_release_warehouse_keeps_its_history_through_the_upgrade() {
     use vault_core::orders::{DvBatch, EnrichedOrder};
     use vault_core::KeySpec;
     let db = TestDb::empty("migrate_history");
-    let mut client = db.client();
-    client
-        .batch_execute(include_str!("../sql/migrate/bootstrap.sql"))
-        .expect("bootstrap");
-    for m in MIGRATIONS.iter().filter(|m| m.version <= 5) {
-        client.batch_execute(m.sql).expect("an earlier migration");
-        client
-            .execute(
-                include_str!("../sql/migrate/record.sql"),
-                &[&m.version, &m.name, &m.checksum()],
-            )
-            .expect("record");
-    }
+    let mut client = at_version(&db, 5);
     // What the previous release wrote: Анна loaded at 10:00, Борис at 11:00; one status.
     let keys = KeySpec::SEED;
     let user = keys.hub("u-1");
@@ -249,19 +237,7 @@ fn a_loaded_warehouse_gets_its_links_effectivity_through_the_upgrade() {
     use vault_core::orders::{DvBatch, EnrichedOrder};
     use vault_core::KeySpec;
     let db = TestDb::empty("migrate_effectivity");
-    let mut client = db.client();
-    client
-        .batch_execute(include_str!("../sql/migrate/bootstrap.sql"))
-        .expect("bootstrap");
-    for m in MIGRATIONS.iter().filter(|m| m.version <= 8) {
-        client.batch_execute(m.sql).expect("an earlier migration");
-        client
-            .execute(
-                include_str!("../sql/migrate/record.sql"),
-                &[&m.version, &m.name, &m.checksum()],
-            )
-            .expect("record");
-    }
+    let mut client = at_version(&db, 8);
     let keys = KeySpec::SEED;
     let (product, restaurant) = (keys.hub("p-1"), keys.hub("r-1"));
     let (bakery, soups) = (keys.hub("Выпечка"), keys.hub("Супы"));
@@ -339,19 +315,7 @@ fn migration_10_backfills_the_daily_mart_of_a_loaded_warehouse() {
     use vault_core::orders::vault_batch;
     use vault_core::{KeySpec, Timestamp};
     let db = TestDb::empty("migrate_days");
-    let mut client = db.client();
-    client
-        .batch_execute(include_str!("../sql/migrate/bootstrap.sql"))
-        .expect("bootstrap");
-    for m in MIGRATIONS.iter().filter(|m| m.version <= 9) {
-        client.batch_execute(m.sql).expect("an earlier migration");
-        client
-            .execute(
-                include_str!("../sql/migrate/record.sql"),
-                &[&m.version, &m.name, &m.checksum()],
-            )
-            .expect("record");
-    }
+    let mut client = at_version(&db, 9);
     let versions = common::enriched_histories(91, 80, 0.3);
     let sent = Timestamp::parse("2024-02-01 00:00:00").expect("timestamp");
     let (batch, reports) = vault_batch(KeySpec::SEED, &versions, sent);
@@ -406,4 +370,23 @@ fn migration_10_backfills_the_daily_mart_of_a_loaded_warehouse() {
     let mismatches = vault_pg::check::cdm_mismatches(&mut *client).expect("check");
     assert!(mismatches.is_empty(), "{mismatches:?}");
     assert!(db.warehouse.migrate().expect("again").applied.is_empty());
+}
+
+/// A connection to `db` after the migrations up to `version` were applied and recorded as
+/// `vault migrate` does: a warehouse of an earlier release, to load and then upgrade.
+fn at_version(db: &TestDb, version: i32) -> vault_pg::PooledClient {
+    let mut client = db.client();
+    client
+        .batch_execute(include_str!("../sql/migrate/bootstrap.sql"))
+        .expect("bootstrap");
+    for m in MIGRATIONS.iter().filter(|m| m.version <= version) {
+        client.batch_execute(m.sql).expect("an earlier migration");
+        client
+            .execute(
+                include_str!("../sql/migrate/record.sql"),
+                &[&m.version, &m.name, &m.checksum()],
+            )
+            .expect("record");
+    }
+    client
 }
