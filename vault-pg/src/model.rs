@@ -253,6 +253,16 @@ fn bridge_steps(model: &ModelDef, bridge: &BridgeDef) -> Vec<Step> {
     steps
 }
 
+/// A bridge's path as its comments show it: `l_a_b → h_b → l_b_c → h_c`.
+fn bridge_path(bridge: &BridgeDef) -> String {
+    let steps: Vec<String> = bridge
+        .path
+        .iter()
+        .map(|s| format!("{} → {}", s.link, s.hub))
+        .collect();
+    steps.join(" → ")
+}
+
 /// The table of one bridge (of a validated model).
 pub(crate) fn bridge_ddl(model: &ModelDef, bridge: &BridgeDef) -> String {
     let hub_key = model.table(bridge.hub).map_or("?", TableDef::key);
@@ -268,11 +278,6 @@ pub(crate) fn bridge_ddl(model: &ModelDef, bridge: &BridgeDef) -> String {
         })
         .collect();
     let link_keys: Vec<&str> = steps.iter().map(|s| s.link.key()).collect();
-    let path: Vec<String> = bridge
-        .path
-        .iter()
-        .map(|s| format!("{} → {}", s.link, s.hub))
-        .collect();
     fill(
         include_str!("../sql/model/bridge_table.sql"),
         &[
@@ -280,7 +285,7 @@ pub(crate) fn bridge_ddl(model: &ModelDef, bridge: &BridgeDef) -> String {
             ("table", bridge.name),
             ("hub", bridge.hub),
             ("hub_key", hub_key),
-            ("path", &path.join(" → ")),
+            ("path", &bridge_path(bridge)),
             ("columns", &columns.join("\n")),
             ("link_keys", &link_keys.join(", ")),
         ],
@@ -311,11 +316,6 @@ pub(crate) fn bridge_refresh_sql(model: &ModelDef, bridge: &BridgeDef) -> String
         }
         previous = format!("l{i}.{}", step.to);
     }
-    let path: Vec<String> = bridge
-        .path
-        .iter()
-        .map(|s| format!("{} → {}", s.link, s.hub))
-        .collect();
     fill(
         include_str!("../sql/model/bridge_refresh_function.sql"),
         &[
@@ -323,7 +323,7 @@ pub(crate) fn bridge_refresh_sql(model: &ModelDef, bridge: &BridgeDef) -> String
             ("table", bridge.name),
             ("hub", bridge.hub),
             ("hub_key", hub_key),
-            ("path", &path.join(" → ")),
+            ("path", &bridge_path(bridge)),
             ("names", &names.join(", ")),
             ("values", &values.join(", ")),
             ("joins", &joins.join("\n")),
