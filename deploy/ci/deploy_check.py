@@ -422,10 +422,11 @@ class Helm:
             cmd += ["-f", rel(values)]
         return run(cmd)
 
-    def template(self, values: Path | None) -> subprocess.CompletedProcess[str]:
+    def template(self, values: Path | None, release: str = "streamvault",
+                 extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
         # The CRDs of the Prometheus Operator and KEDA, as a cluster that has them answers: the
         # chart renders those objects only where the API has them (.Capabilities guards).
-        cmd = [self.binary, "template", "streamvault", rel(CHART), "--namespace", "vault",
+        cmd = [self.binary, "template", release, rel(CHART), "--namespace", "vault", *extra,
                "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
                "--api-versions", "monitoring.coreos.com/v1/PrometheusRule",
                "--api-versions", "keda.sh/v1alpha1/ScaledObject",
@@ -920,6 +921,22 @@ def main() -> int:
         if path is not None and path.name == "cloud-sasl-ssl.yaml":
             report.run(f"cloud example is SASL_SSL + CA + verify-full + existingSecret: {label}",
                        lambda docs=docs: check_cloud_example(docs))
+
+    def old_name_upgrade() -> str:
+        # A release installed when the chart was named `vault` (`helm install vault`) keeps its
+        # Deployments' names and immutable selectors with nameOverride=vault (docs/deploy.md).
+        result = helm.template(None, release="vault", extra=("--set", "nameOverride=vault"))
+        require(result.returncode == 0, (result.stdout + result.stderr).strip())
+        deployments = [d for d in yaml.safe_load_all(result.stdout) if d and d.get("kind") == "Deployment"]
+        want = {f"vault-{b}" for b in ("stg-service", "dds-service", "cdm-service")}
+        names = {d["metadata"]["name"] for d in deployments}
+        require(names == want, f"Deployments {sorted(names)}, the old chart made {sorted(want)}")
+        for d in deployments:
+            labels = d["spec"]["selector"]["matchLabels"]
+            require(labels.get("app.kubernetes.io/name") == "vault" and labels.get("app.kubernetes.io/instance") == "vault",
+                    f"{d['metadata']['name']}: selector {labels}")
+        return ", ".join(sorted(names))
+    report.run("a release of the chart's old name upgrades in place (nameOverride=vault)", old_name_upgrade)
 
     print("-- alerts")
     report.run(f"promtool check rules {rel(ALERTS)}", lambda: check_promtool(args.promtool, "check", ALERTS))
