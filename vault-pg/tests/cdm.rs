@@ -4,33 +4,11 @@
 
 mod common;
 
-use common::{enriched_histories, TestDb};
+use common::{assert_exact, enriched_histories, load_batch, TestDb};
 use proptest::prelude::*;
-use vault_core::orders::{vault_batch, EnrichedOrder};
+use vault_core::orders::vault_batch;
 use vault_core::{KeySpec, Timestamp};
 use vault_pg::check::cdm_mismatches;
-
-/// One warehouse transaction as the DDS and CDM services make it: rows, then counters.
-fn load_batch(db: &TestDb, orders: &[EnrichedOrder]) -> vault_pg::cdm::ApplyStats {
-    let sent = Timestamp::parse("2024-02-01 00:00:00").expect("timestamp");
-    let (batch, reports) = vault_batch(KeySpec::SEED, orders, sent);
-    let mut client = db.client();
-    let mut tx = client.transaction().expect("begin");
-    vault_pg::dds::write(&mut tx, batch.rows()).expect("dds write");
-    let stats = vault_pg::cdm::apply(&mut tx, &reports).expect("cdm apply");
-    tx.commit().expect("commit");
-    stats
-}
-
-fn assert_exact(db: &TestDb, after: &str) {
-    let mismatches = cdm_mismatches(&mut *db.client()).expect("check");
-    assert!(
-        mismatches.is_empty(),
-        "after {after}: {} mismatches, first {:?}",
-        mismatches.len(),
-        mismatches.first()
-    );
-}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 10, failure_persistence: None, ..ProptestConfig::default() })]

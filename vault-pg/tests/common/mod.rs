@@ -34,3 +34,26 @@ pub fn enriched_histories(seed: u64, orders: usize, cancel_after_close: f64) -> 
         .map(|v| catalog.enrich(v).expect("generated orders are enrichable"))
         .collect()
 }
+
+/// One warehouse transaction as the DDS and CDM services make it.
+pub fn load_batch(db: &TestDb, orders: &[EnrichedOrder]) -> vault_pg::cdm::ApplyStats {
+    let sent = Timestamp::parse("2024-02-01 00:00:00").expect("timestamp");
+    let (batch, reports) = vault_core::orders::vault_batch(vault_core::KeySpec::SEED, orders, sent);
+    let mut client = db.client();
+    let mut tx = client.transaction().expect("begin");
+    vault_pg::dds::write(&mut tx, batch.rows()).expect("dds write");
+    let stats = vault_pg::cdm::apply(&mut tx, &reports).expect("cdm apply");
+    tx.commit().expect("commit");
+    stats
+}
+
+/// The CDM counters and datamarts equal their recomputation from the Data Vault.
+pub fn assert_exact(db: &TestDb, after: &str) {
+    let mismatches = vault_pg::check::cdm_mismatches(&mut *db.client()).expect("check");
+    assert!(
+        mismatches.is_empty(),
+        "after {after}: {} mismatches, first {:?}",
+        mismatches.len(),
+        mismatches.first()
+    );
+}
