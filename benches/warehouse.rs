@@ -12,7 +12,8 @@
 //! 4. applies the orders' reports through `vault_pg::cdm::apply` (one transaction per batch),
 //!    then times `vault check` on the result;
 //!
-//! and prints the rates and the writer/COPY ratio.
+//! and prints the rates, the writer/COPY ratio and the PostgreSQL CPU each load cost per order
+//! (its server process's, from `/proc`: the stack runs on this machine).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -54,6 +55,7 @@ fn main() {
     // The DDS writer.
     let writer_db = TestDb::new("bench_writer");
     let mut client = writer_db.warehouse.client().expect("client");
+    let cpu = session_cpu(&mut client);
     let t = Instant::now();
     for batch in &built {
         let mut tx = client.transaction().expect("begin");
@@ -61,6 +63,7 @@ fn main() {
         tx.commit().expect("commit");
     }
     let writer = t.elapsed();
+    let writer_cpu = session_cpu(&mut client) - cpu;
 
     // COPY of the same rows, deduplicated over the whole backlog (raw COPY cannot skip keys that
     // exist), into fresh tables, in one transaction.
@@ -70,6 +73,7 @@ fn main() {
     }
     let copy_db = TestDb::new("bench_copy");
     let mut copy_client = copy_db.warehouse.client().expect("client");
+    let cpu = session_cpu(&mut copy_client);
     let t = Instant::now();
     let mut tx = copy_client.transaction().expect("begin");
     let mut copier = Copier {
@@ -79,6 +83,7 @@ fn main() {
     all.rows().visit(&mut copier);
     tx.commit().expect("commit");
     let copy = t.elapsed();
+    let copy_cpu = session_cpu(&mut copy_client) - cpu;
     let count = |c: &mut vault_pg::PooledClient| -> i64 {
         c.query_one("SELECT (SELECT count(*) FROM dds.l_order_product) + (SELECT count(*) FROM dds.h_order)", &[])
             .expect("count")
@@ -103,13 +108,21 @@ fn main() {
                 .collect()
         })
         .collect();
-    let t = Instant::now();
-    for batch in &reports {
-        let mut tx = client.transaction().expect("begin");
-        vault_pg::cdm::apply(&mut tx, batch).expect("apply");
-        tx.commit().expect("commit");
+    // Timed in halves: the first mostly creates counter rows, the second mostly adds to them
+    // (a warehouse's steady state).
+    let mut cdm = Duration::ZERO;
+    let mut cdm_cpu = [0.0; 2];
+    for (half, reports) in reports.chunks(reports.len().div_ceil(2)).enumerate() {
+        let cpu = session_cpu(&mut client);
+        let t = Instant::now();
+        for batch in reports {
+            let mut tx = client.transaction().expect("begin");
+            vault_pg::cdm::apply(&mut tx, batch).expect("apply");
+            tx.commit().expect("commit");
+        }
+        cdm += t.elapsed();
+        cdm_cpu[half] = session_cpu(&mut client) - cpu;
     }
-    let cdm = t.elapsed();
     let t = Instant::now();
     let exact = vault_pg::check::cdm_mismatches(&mut *client)
         .expect("check")
@@ -144,8 +157,30 @@ fn main() {
         cdm
     );
     println!("vault check (datamarts vs recomputation): {check:.2?}");
+    let per_order = |seconds: f64| 1e6 * seconds / orders_n as f64;
+    println!(
+        "PostgreSQL CPU per order: DDS writer {:.1} µs, COPY {:.1} µs, CDM applier {:.1} µs \
+         (first half {:.1}, second half {:.1})",
+        per_order(writer_cpu),
+        per_order(copy_cpu),
+        per_order(cdm_cpu[0] + cdm_cpu[1]),
+        2.0 * per_order(cdm_cpu[0]),
+        2.0 * per_order(cdm_cpu[1])
+    );
     drop(client);
     drop(copy_client);
+}
+
+/// CPU seconds used so far by the server process of `client`'s session.
+fn session_cpu(client: &mut vault_pg::PooledClient) -> f64 {
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .expect("pg_backend_pid")
+        .get(0);
+    u32::try_from(pid)
+        .ok()
+        .and_then(vault_testkit::process::proc_cpu)
+        .map_or(0.0, |(_, seconds)| seconds)
 }
 
 fn generate(n: usize) -> Vec<EnrichedOrder> {
