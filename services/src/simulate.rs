@@ -89,6 +89,23 @@ impl Planned {
     }
 }
 
+/// One message as a line of JSON (newline included): `key` (the order id, or null) and `value`
+/// (the message), or `value_bytes` (its bytes) when the message is not UTF-8.
+pub fn json_line(message: &Planned) -> Vec<u8> {
+    let record = message.record("");
+    let key = record
+        .key
+        .map(|k| serde_json::Value::String(String::from_utf8_lossy(&k).into_owned()));
+    let mut line = match String::from_utf8(record.payload) {
+        Ok(value) => serde_json::json!({ "key": key, "value": value }),
+        Err(bytes) => serde_json::json!({ "key": key, "value_bytes": bytes.into_bytes() }),
+    }
+    .to_string()
+    .into_bytes();
+    line.push(b'\n');
+    line
+}
+
 /// The dictionaries and the messages, in sending order.
 #[derive(Debug, Clone)]
 pub struct Plan {

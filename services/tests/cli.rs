@@ -372,3 +372,48 @@ fn every_binary_answers_help_and_version_with_an_empty_environment() {
         assert!(err.starts_with(&format!("{name}: ")), "{err}");
     }
 }
+
+#[test]
+fn simulate_writes_its_messages_to_a_file_without_a_broker() {
+    let dir = std::env::temp_dir().join(format!("vault-simulate-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("orders.jsonl");
+    let path = file.to_str().expect("UTF-8 temp path");
+    let out = vault(
+        &[
+            "simulate",
+            "--orders",
+            "40",
+            "--garbage",
+            "0.2",
+            "--no-dictionaries",
+            "--out",
+            path,
+        ],
+        &[],
+        &["KAFKA_HOST", "KAFKA_PORT"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+        .expect("the file")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert!(stdout(&out).starts_with(&format!("wrote {} messages", lines.len())));
+    let orders: Vec<&serde_json::Value> = lines.iter().filter(|l| l["key"].is_string()).collect();
+    assert_eq!(orders.len(), 40, "one message per order, keyed by its id");
+    for line in orders {
+        let value: serde_json::Value =
+            serde_json::from_str(line["value"].as_str().expect("text")).expect("an order");
+        assert_eq!(
+            value["object_id"].to_string(),
+            line["key"].as_str().expect("key"),
+            "the key is the order id"
+        );
+    }
+    assert!(
+        lines.len() > 40,
+        "the garbage messages are written too, unkeyed"
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

@@ -164,6 +164,11 @@ pub struct SimulateArgs {
     /// Do not write the dictionaries into Redis.
     #[arg(long)]
     pub no_dictionaries: bool,
+    /// Write the messages to FILE instead of producing them, one JSON object a line: `key`
+    /// (the order id, or null) and `value` (the message; `value_bytes`, a list of bytes, when it
+    /// is not UTF-8), for a producer of one's own (benches/outside)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// Options of `vault redrive`.

@@ -53,8 +53,8 @@ pub enum CliError {
     /// Standard output is gone (exit 3).
     #[error("writing the output: {0}")]
     Output(#[from] io::Error),
-    /// The report could not be written (exit 3).
-    #[error("writing the report {path}: {source}")]
+    /// A file could not be written: the report, simulate's `--out` (exit 3).
+    #[error("writing {path}: {source}")]
     Report {
         /// The file or directory.
         path: String,
@@ -285,7 +285,6 @@ fn simulate<F: Fn(&str) -> Option<String>>(
         .clone()
         .or_else(|| env.get(&vars::KAFKA_SOURCE_TOPIC))
         .unwrap_or_else(|| "order-service_orders".to_owned());
-    let kafka = kafka(env, &topic, "vault-simulate")?;
     let redis = if args.no_dictionaries {
         None
     } else {
@@ -314,6 +313,33 @@ fn simulate<F: Fn(&str) -> Option<String>>(
             plan.catalog.restaurants.len()
         )?;
     }
+    let count = |f: fn(&Planned) -> bool| plan.messages.iter().filter(|m| f(m)).count();
+    let kinds = format!(
+        "{} order versions, {} with unknown ids, {} garbage",
+        count(|m| matches!(m, Planned::Order(_))),
+        count(|m| matches!(m, Planned::Unknown(..))),
+        count(|m| matches!(m, Planned::Garbage(..)))
+    );
+    if let Some(path) = &args.out {
+        let failed = |source| CliError::Report {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = io::BufWriter::new(std::fs::File::create(path).map_err(failed)?);
+        for message in &plan.messages {
+            file.write_all(&simulate::json_line(message))
+                .map_err(failed)?;
+        }
+        file.flush().map_err(failed)?;
+        writeln!(
+            out,
+            "wrote {} messages to {}: {kinds}",
+            plan.messages.len(),
+            path.display()
+        )?;
+        return Ok(Verdict::Clean);
+    }
+    let kafka = kafka(env, &topic, "vault-simulate")?;
     let producer = vault_kafka::Producer::new(&kafka)?;
     let shutdown = crate::shutdown::Shutdown::on_signals()?;
     let bar = progress_bar(args.rate.is_some_and(|r| r < 50.0));
@@ -327,14 +353,7 @@ fn simulate<F: Fn(&str) -> Option<String>>(
         |n| bar.set_position(n as u64),
     )?;
     bar.finish_and_clear();
-    let count = |f: fn(&Planned) -> bool| plan.messages.iter().filter(|m| f(m)).count();
-    writeln!(
-        out,
-        "produced {sent} messages to {topic}: {} order versions, {} with unknown ids, {} garbage",
-        count(|m| matches!(m, Planned::Order(_))),
-        count(|m| matches!(m, Planned::Unknown(..))),
-        count(|m| matches!(m, Planned::Garbage(..)))
-    )?;
+    writeln!(out, "produced {sent} messages to {topic}: {kinds}")?;
     Ok(Verdict::Clean)
 }
 
