@@ -9,10 +9,13 @@ kubernetes-validate, check-jsonschema, hadolint and PyYAML) and passes their pat
 What is checked, each as one named check (a line `ok` or `FAIL` each):
 - the env contract: the names below are the ones the services read (docs/contract.md §7.4 plus the
   services' own), and each is still read by the Rust code;
+- the stages (deploy/ci/stages.json, made from vault_core::pipeline::stages): the topics, groups,
+  services and binaries that scripts/stack, scripts/demo, scripts/image-check, the Dockerfile,
+  compose, the chart and the alerts name are the declared ones;
 - Dockerfile (hadolint, plus: multi-stage, `cargo build --release --locked`, numeric non-root
   user, no HEALTHCHECK, no secret-looking ARG/ENV) and .dockerignore;
 - deploy/docker-compose.yaml: the compose-spec schema, env names, required variables, the
-  contract's topic chain (docs/contract.md §1), health-gated start order;
+  declared stages' groups and topic chain (docs/contract.md §1), health-gated start order;
 - the Helm chart: `helm lint --strict` and `helm template` for the default values, every
   deploy/helm/examples/*.yaml and deploy/helm/tests/valid/*.yaml; the rendered manifests
   against the Kubernetes schemas (kubernetes-validate, strict) of the oldest and newest
@@ -55,23 +58,26 @@ CONTRACT_ENV = {v["name"] for v in VARIABLES if v["contract"]}
 # What a deployment may set: the chart's config values and what the chart sets itself.
 ALLOWED_ENV = {v["name"] for v in VARIABLES if v["deploy"] in ("values", "chart")}
 SECRET_ENV = {v["name"] for v in VARIABLES if v["secret"]}
-REDIS_ENV = {n for n in ALLOWED_ENV if n.startswith("REDIS_")}
 DEFAULTS = {v["name"]: v["default"] for v in VARIABLES}
-BINARIES = ("stg-service", "dds-service", "cdm-service", "vault")
 
-# docs/contract.md §1: order-service_orders -> stg -> stg-service-orders -> dds ->
-# dds-service-orders -> cdm.
-TOPIC_CHAIN = {
-    "stg-service": ("order-service_orders", "stg-service-orders"),
-    "dds-service": ("stg-service-orders", "dds-service-orders"),
-    "cdm-service": ("dds-service-orders", None),
-}
-CONTRACT_TOPICS = ["order-service_orders", "stg-service-orders", "dds-service-orders"]
-ALL_TOPICS = sorted(CONTRACT_TOPICS + [t + ".dlq" for t in CONTRACT_TOPICS])
+# The stages of the pipeline as vault_core::pipeline::stages declares them (docs/contract.md §1):
+# deploy/ci/stages.json is generated from the declarations (`vault config --stages`;
+# services/tests/config.rs fails when it is stale).
+STAGES_JSON = DEPLOY / "ci" / "stages.json"
+_STAGES = json.loads(STAGES_JSON.read_text())
+STAGES = _STAGES["stages"]
+SERVICES = [s["service"] for s in STAGES]
+STAGE_OF = {s["service"]: s for s in STAGES}
+COMPONENTS = {s["key"]: s["service"] for s in STAGES}  # the chart's component keys
+BINARIES = tuple(_STAGES["binaries"])  # the stages' and the vault CLI
+TOPIC_CHAIN = {s["service"]: (s["source_topic"], s["destination_topic"]) for s in STAGES}
+SOURCE_TOPIC = STAGES[0]["source_topic"]  # what `vault simulate` produces to
+ALL_TOPICS = sorted(_STAGES["topics"])
 
 REQUIRED_ENV = {
-    binary: {v["name"] for v in VARIABLES if binary in v["required_by"]} for binary in TOPIC_CHAIN
+    binary: {v["name"] for v in VARIABLES if binary in v["required_by"]} for binary in SERVICES
 }
+READ_BY = {binary: {v["name"] for v in VARIABLES if binary in v["read_by"]} for binary in SERVICES}
 SHUTDOWN_SECONDS = 10  # a service exits within 10 s of SIGTERM
 
 
@@ -124,6 +130,20 @@ def rel(path: Path) -> str:
 
 
 # ---- env contract -------------------------------------------------------------------------------
+
+def check_stages() -> str:
+    declared = re.findall(r'\bservice: "([a-z0-9-]+)"', (ROOT / "vault-core/src/pipeline/stages.rs").read_text())
+    require(declared == SERVICES,
+            f"{rel(STAGES_JSON)} is not the declarations of vault-core/src/pipeline/stages.rs: "
+            "run VAULT_BLESS=1 cargo test -p vault-services --test config")
+    return " -> ".join(f"{s['source_topic']} -> {s['service']}" for s in STAGES) + \
+        (f" -> {STAGES[-1]['destination_topic']}" if STAGES[-1]["destination_topic"] else "")
+
+
+def not_read(binary: str, env: set[str]) -> list[str]:
+    """The deployable variables in `env` that `binary` does not read (Redis ones, say)."""
+    return sorted((env & ALLOWED_ENV) - READ_BY[binary])
+
 
 def check_env_contract() -> str:
     require(CONTRACT_ENV <= ALLOWED_ENV, "contract names missing from the allowed list")
@@ -302,8 +322,12 @@ def check_compose_env() -> str:
             missing = sorted(REQUIRED_ENV[binary] - set(env))
             if missing:
                 problems.append(f"{name}: missing {', '.join(missing)}")
-            if binary != "stg-service" and set(env) & REDIS_ENV:
-                problems.append(f"{name}: Redis variables on a service that does not read Redis")
+            unread = not_read(binary, set(env))
+            if unread:
+                problems.append(f"{name}: variables {binary} does not read: {', '.join(unread)}")
+            if env.get("KAFKA_CONSUMER_GROUP") != STAGE_OF[binary]["group"]:
+                problems.append(f"{name}: KAFKA_CONSUMER_GROUP={env.get('KAFKA_CONSUMER_GROUP')} "
+                                f"(declared: {STAGE_OF[binary]['group']})")
             source, destination = TOPIC_CHAIN[binary]
             if env.get("KAFKA_SOURCE_TOPIC") != source:
                 problems.append(f"{name}: KAFKA_SOURCE_TOPIC={env.get('KAFKA_SOURCE_TOPIC')} (contract: {source})")
@@ -320,8 +344,11 @@ def check_compose_env() -> str:
                 problems.append(f"{name}: a script that does not run `vault simulate`")
             else:
                 programs["simulate"] = name
-            if env.get("KAFKA_SOURCE_TOPIC", CONTRACT_TOPICS[0]) != CONTRACT_TOPICS[0]:
+            if env.get("KAFKA_SOURCE_TOPIC", SOURCE_TOPIC) != SOURCE_TOPIC:
                 problems.append(f"{name}: simulates into {env.get('KAFKA_SOURCE_TOPIC')}")
+            watched = re.findall(r"--stage (\w+)=([\w-]+):", text)
+            if watched and watched != list(COMPONENTS.items()):
+                problems.append(f"{name}: watches {watched}, the stages are {list(COMPONENTS.items())}")
         else:
             problems.append(f"{name}: command {text!r} does not select one of {', '.join(BINARIES)}")
     for binary in TOPIC_CHAIN:
@@ -569,8 +596,7 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
     problems = []
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
-    expected = {bin_ for key, bin_ in (("stg", "stg-service"), ("dds", "dds-service"), ("cdm", "cdm-service"))
-                if values.get(key, {}).get("enabled", True)}
+    expected = {bin_ for key, bin_ in COMPONENTS.items() if values.get(key, {}).get("enabled", True)}
     seen = set()
     for name, dep in deployments.items():
         pod = dep["spec"]["template"]["spec"]
@@ -624,8 +650,9 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
         missing = sorted(REQUIRED_ENV[binary] - set(env))
         if missing:
             problems.append(f"{p} missing {', '.join(missing)}")
-        if binary != "stg-service" and set(env) & REDIS_ENV:
-            problems.append(f"{p} Redis variables on a service that does not read Redis")
+        unread = not_read(binary, set(env))
+        if unread:
+            problems.append(f"{p} variables {binary} does not read: {', '.join(unread)}")
         if "KAFKA_CONSUMER_USERNAME" in env and "KAFKA_CONSUMER_PASSWORD" not in env:
             problems.append(f"{p} SASL user without a password")
         source, destination = TOPIC_CHAIN[binary]
@@ -709,16 +736,86 @@ def check_values_env_names(helm_values: list[tuple[str, Path | None]]) -> str:
 def check_helm_default_topics() -> str:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     problems = []
-    for key, binary in (("stg", "stg-service"), ("dds", "dds-service"), ("cdm", "cdm-service")):
-        cfg = values[key]["config"]
-        source, destination = TOPIC_CHAIN[binary]
+    for stage in STAGES:
+        key = stage["key"]
+        cfg = (values.get(key) or {}).get("config") or {}
+        source, destination = stage["source_topic"], stage["destination_topic"]
         if cfg.get("KAFKA_SOURCE_TOPIC") != source or cfg.get("KAFKA_DESTINATION_TOPIC") != destination:
             problems.append(f"{key}: {cfg.get('KAFKA_SOURCE_TOPIC')} -> {cfg.get('KAFKA_DESTINATION_TOPIC')}"
-                            f" (contract: {source} -> {destination})")
-        if cfg.get("KAFKA_CONSUMER_GROUP") != binary:
-            problems.append(f"{key}: consumer group {cfg.get('KAFKA_CONSUMER_GROUP')} (original: {binary})")
+                            f" (declared: {source} -> {destination})")
+        if cfg.get("KAFKA_CONSUMER_GROUP") != stage["group"]:
+            problems.append(f"{key}: consumer group {cfg.get('KAFKA_CONSUMER_GROUP')} (declared: {stage['group']})")
     problems_to_failure(problems)
-    return " -> ".join(CONTRACT_TOPICS)
+    return " -> ".join(s["source_topic"] for s in STAGES)
+
+
+def check_chart_components() -> str:
+    """The chart's components (the `streamvault.components` helper, the component keys of
+    values.yaml and values.schema.json) are the declared stages, and a service named in a
+    template is a declared one."""
+    problems = []
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    m = re.search(r'define "streamvault\.components" -}}\n(.*?)\n{{- end', helpers, re.S)
+    require(m is not None, "no streamvault.components in _helpers.tpl")
+    components = yaml.safe_load(m.group(1))
+    if components != COMPONENTS:
+        problems.append(f"streamvault.components is {components}, the stages are {COMPONENTS}")
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    for key in COMPONENTS:
+        if not isinstance(values.get(key), dict):
+            problems.append(f"values.yaml has no component {key}")
+        if key not in schema["properties"]:
+            problems.append(f"values.schema.json has no component {key}")
+    for tpl in sorted((CHART / "templates").glob("*")):
+        for name in re.findall(r'"([a-z]+-service)"', tpl.read_text()):
+            if name not in SERVICES:
+                problems.append(f"{rel(tpl)}: {name} is no declared stage")
+    problems_to_failure(problems)
+    return ", ".join(f"{k}: {v}" for k, v in COMPONENTS.items())
+
+
+def check_scripts() -> str:
+    """What the bash scripts and the image files list of the stages is the declared stages:
+    scripts/stack's topics and SCRAM users, the services scripts/demo and scripts/image-check
+    start, the binaries image-check, the Dockerfile and Containerfile.runtime hold."""
+    problems = []
+
+    def expect(where: str, got: Any, want: Any) -> None:
+        if got != want:
+            problems.append(f"{where}: {got}, declared: {want}")
+
+    stack = (ROOT / "scripts" / "stack").read_text()
+    m = re.search(r"^TOPICS=\((.*?)\)", stack, re.M)
+    require(m is not None, "scripts/stack has no TOPICS=(...)")
+    bases = m.group(1).split()
+    expect("scripts/stack TOPICS and their .dlq", sorted(bases + [t + ".dlq" for t in bases]), ALL_TOPICS)
+    expect("scripts/stack SCRAM users", re.findall(r"name=([a-z]+-service),", stack), SERVICES)
+    expect("scripts/stack service passwords",
+           re.findall(r"^export VAULT_STACK_KAFKA_([A-Z]+)_PASSWORD=", stack, re.M),
+           [k.upper() for k in COMPONENTS])
+    chain = [(s["service"], s["source_topic"], s["destination_topic"]) for s in STAGES]
+    demo = (ROOT / "scripts" / "demo").read_text()
+    started = [(n, src, dst or None) for n, group, src, dst in
+               re.findall(r"^start (\S+) \d+ (\S+) (\S+) ?(\S*)$", demo, re.M)]
+    expect("scripts/demo starts", started, chain)
+    expect("scripts/demo groups", re.findall(r"^start \S+ \d+ (\S+)", demo, re.M),
+           [s["group"] for s in STAGES])
+    expect("scripts/demo --stage", re.findall(r"--stage (\w+)=", demo), list(COMPONENTS))
+    image_check = (ROOT / "scripts" / "image-check").read_text()
+    started = [(n, src, dst or None) for n, src, dst in
+               re.findall(r"^service (\S+) \$\(\([^)]*\)\) (\S+) ?(\S*)$", image_check, re.M)]
+    expect("scripts/image-check services", started, chain)
+    for binaries in re.findall(r"for bin in ([^;]+);", image_check):
+        expect("scripts/image-check binaries", binaries.split(), list(BINARIES))
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for binaries in re.findall(r"for bin in ([^;]+);", dockerfile):
+        expect("Dockerfile binaries", binaries.split(), list(BINARIES))
+    runtime = (DEPLOY / "ci" / "Containerfile.runtime").read_text()
+    m = re.search(r"^COPY (.*) /usr/local/bin/$", runtime, re.M)
+    expect("deploy/ci/Containerfile.runtime binaries", m.group(1).split() if m else None, list(BINARIES))
+    problems_to_failure(problems)
+    return "scripts/stack, scripts/demo, scripts/image-check, Dockerfile, deploy/ci/Containerfile.runtime"
 
 
 def check_cloud_example(docs: list[dict]) -> str:
@@ -775,6 +872,16 @@ def check_promtool(promtool: str, verb: str, path: Path) -> str:
         require(alerts <= tested, f"alerts without a test case: {sorted(alerts - tested)}")
         return f"{len(alerts)} alerts, each tested firing and not firing"
     return output.splitlines()[-1].strip()
+
+
+def check_alerts_stages() -> str:
+    """VaultMetricsAbsent names every declared stage, and only those."""
+    rules = [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]
+             if r.get("alert") == "VaultMetricsAbsent"]
+    require(len(rules) == 1, f"{len(rules)} VaultMetricsAbsent rules")
+    named = re.findall(r'absent\(vault_ready\{service="([^"]+)"\}\)', rules[0]["expr"])
+    require(named == SERVICES, f"VaultMetricsAbsent asks for {named}, the stages are {SERVICES}")
+    return ", ".join(named)
 
 
 def check_chart_readme() -> str:
@@ -874,6 +981,8 @@ def main() -> int:
 
     print("-- contract")
     report.run("env names: deploy/ci/variables.json is the declarations of vault_core::pipeline::vars", check_env_contract)
+    report.run("stages: deploy/ci/stages.json is the declarations of vault_core::pipeline::stages", check_stages)
+    report.run("the scripts' and the Dockerfile's stages, topics and binaries are the declared ones", check_scripts)
 
     print("-- image")
     report.run("Dockerfile: hadolint", lambda: check_hadolint(args.hadolint))
@@ -891,7 +1000,8 @@ def main() -> int:
     print("-- helm chart")
     helm_values = values_files()
     report.run("chart values, schema and templates: env names", lambda: check_values_env_names(helm_values))
-    report.run("chart default topics and consumer groups (contract)", check_helm_default_topics)
+    report.run("chart default topics and consumer groups (the declared stages)", check_helm_default_topics)
+    report.run("chart components are the declared stages", check_chart_components)
     for label, path in helm_values:
         def lint(path: Path | None = path) -> str:
             result = helm.lint(path)
@@ -928,7 +1038,7 @@ def main() -> int:
         result = helm.template(None, release="vault", extra=("--set", "nameOverride=vault"))
         require(result.returncode == 0, (result.stdout + result.stderr).strip())
         deployments = [d for d in yaml.safe_load_all(result.stdout) if d and d.get("kind") == "Deployment"]
-        want = {f"vault-{b}" for b in ("stg-service", "dds-service", "cdm-service")}
+        want = {f"vault-{b}" for b in SERVICES}
         names = {d["metadata"]["name"] for d in deployments}
         require(names == want, f"Deployments {sorted(names)}, the old chart made {sorted(want)}")
         for d in deployments:
@@ -941,6 +1051,7 @@ def main() -> int:
     print("-- alerts")
     report.run(f"promtool check rules {rel(ALERTS)}", lambda: check_promtool(args.promtool, "check", ALERTS))
     report.run("runbook_url of every alert", check_runbooks)
+    report.run("VaultMetricsAbsent names every declared stage", check_alerts_stages)
     report.run("the chart's README is made from its values (deploy/ci/chart_readme.py)", check_chart_readme)
     report.run(f"promtool test rules {rel(ALERTS_TEST)} (a case per alert)",
                lambda: check_promtool(args.promtool, "test", ALERTS_TEST))

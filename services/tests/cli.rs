@@ -294,6 +294,15 @@ const BINARIES: [(&str, &str); 4] = [
     ("vault", env!("CARGO_BIN_EXE_vault")),
 ];
 
+/// [`BINARIES`] are every binary the configuration declares (vault_core::pipeline::vars::Binary,
+/// the stages' and the CLI), in its order.
+#[test]
+fn the_binaries_tested_are_the_declared_ones() {
+    use vault_core::pipeline::vars::Binary;
+    let declared = Binary::ALL.map(Binary::name);
+    assert_eq!(BINARIES.map(|(name, _)| name), declared);
+}
+
 /// Runs `binary` with `args` and nothing in its environment.
 fn bare(binary: &str, args: &[&str]) -> Output {
     Command::new(binary)

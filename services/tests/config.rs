@@ -1,8 +1,9 @@
 //! The configuration reference checked in is the one `vault config` makes from the variables'
 //! declarations (vault_core::pipeline::vars): docs/configuration.md's tables, the chart's
-//! values.schema.json `config` definition and deploy/ci/variables.json. A difference fails with
-//! the one line that regenerates them (`VAULT_BLESS=1 cargo test -p vault-services --test
-//! config`), which rewrites the generated parts in place. No server needed.
+//! values.schema.json `config` definition and deploy/ci/variables.json; and from the stages'
+//! (vault_core::pipeline::stages): deploy/ci/stages.json. A difference fails with the one line
+//! that regenerates them (`VAULT_BLESS=1 cargo test -p vault-services --test config`), which
+//! rewrites the generated parts in place. No server needed.
 
 use std::path::{Path, PathBuf};
 
@@ -103,13 +104,23 @@ fn values_schema_config_is_generated() {
     }
 }
 
-#[test]
-fn deploy_check_list_is_generated() {
-    let path = root().join("deploy/ci/variables.json");
+/// A checked-in file that is one of `vault config`'s JSON outputs as it prints it.
+fn json_file_is_generated(relative: &str, generated: &serde_json::Value) {
+    let path = root().join(relative);
     let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if let Some(problem) = check(&path, &current, &pretty(&config::json_list())) {
+    if let Some(problem) = check(&path, &current, &pretty(generated)) {
         panic!("{problem}");
     }
+}
+
+#[test]
+fn deploy_check_list_is_generated() {
+    json_file_is_generated("deploy/ci/variables.json", &config::json_list());
+}
+
+#[test]
+fn deploy_check_stages_are_generated() {
+    json_file_is_generated("deploy/ci/stages.json", &config::stages_json());
 }
 
 /// `vault config` prints the same as the library makes, without any variable set.

@@ -81,9 +81,10 @@ impl KafkaConnection {
     }
 }
 
-/// The dead-letter topic of `source_topic` when `KAFKA_DLQ_TOPIC` does not name one.
+/// The dead-letter topic of `source_topic` when `KAFKA_DLQ_TOPIC` does not name one
+/// ([`vault_core::pipeline::stages::dead_letter_topic`]).
 pub fn default_dlq_topic(source_topic: &str) -> String {
-    format!("{source_topic}.dlq")
+    vault_core::pipeline::stages::dead_letter_topic(source_topic)
 }
 
 /// Everything a service needs to talk to Kafka.

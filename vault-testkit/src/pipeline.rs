@@ -12,6 +12,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use vault_core::pipeline::stages::{self, StageDef};
+use vault_core::pipeline::vars;
+
 use crate::kafka::{Broker, Topics};
 use crate::process::{tail, Service};
 use crate::{require_servers, unique, TestDb};
@@ -19,7 +22,7 @@ use crate::{require_servers, unique, TestDb};
 /// How long the pipeline may take to reach an expected state.
 pub const SETTLE: Duration = Duration::from_secs(90);
 
-/// The service binaries.
+/// The service binaries: the stages of `vault_core::pipeline::stages`, whose names they take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// `stg-service`.
@@ -31,13 +34,18 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Its declaration.
+    pub fn stage(self) -> &'static StageDef {
+        match self {
+            Kind::Stg => &stages::STG,
+            Kind::Dds => &stages::DDS,
+            Kind::Cdm => &stages::CDM,
+        }
+    }
+
     /// The binary's name: `stg-service`, `dds-service`, `cdm-service`.
     pub fn name(self) -> &'static str {
-        match self {
-            Kind::Stg => "stg-service",
-            Kind::Dds => "dds-service",
-            Kind::Cdm => "cdm-service",
-        }
+        self.stage().service
     }
 
     /// The binary cargo built for the running test or bench: `VAULT_SERVICE_BINARIES/<name>`
@@ -62,15 +70,19 @@ impl Kind {
 
     /// `stg`, `dds`, `cdm`.
     pub fn short(self) -> &'static str {
-        match self {
-            Kind::Stg => "stg",
-            Kind::Dds => "dds",
-            Kind::Cdm => "cdm",
-        }
+        self.stage().key
     }
 
-    /// All three, in pipeline order.
+    /// All three, in pipeline order (the declarations' order: a test holds them equal).
     pub const ALL: [Kind; 3] = [Kind::Stg, Kind::Dds, Kind::Cdm];
+
+    /// Its place in the pipeline (0 for the first stage).
+    fn position(self) -> usize {
+        Kind::ALL
+            .iter()
+            .position(|k| *k == self)
+            .unwrap_or_default()
+    }
 }
 
 /// One test's pipeline: a database, six topics, the consumer groups and the service replicas.
@@ -185,12 +197,26 @@ impl Pipeline {
         &self.groups[kind.short()]
     }
 
+    /// The topics a replica of `kind` consumes and produces to: this test's own, in the places
+    /// of the deployed pipeline's (each stage consumes what the one before produces; the last
+    /// produces nothing).
+    pub fn stage_topics(&self, kind: Kind) -> (&str, Option<&str>) {
+        let chain = [&self.topics.source, &self.topics.stg, &self.topics.dds];
+        let at = kind.position();
+        let destination = chain
+            .get(at + 1)
+            .filter(|_| kind.stage().produces())
+            .map(|t| t.as_str());
+        (chain[at].as_str(), destination)
+    }
+
     /// The environment of a replica of `kind`: only the variables of docs/contract.md §7.4.
     pub fn service_env(&self, kind: Kind) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = std::env::vars()
             .filter(|(name, _)| {
                 name.starts_with("PG_WAREHOUSE_")
-                    || (kind == Kind::Stg && name.starts_with("REDIS_"))
+                    || (name.starts_with("REDIS_")
+                        && vars::REDIS_HOST.read_by.contains(&kind.stage().binary))
             })
             .collect();
         env.push(("KAFKA_HOST".to_owned(), self.broker.host.clone()));
@@ -214,22 +240,18 @@ impl Pipeline {
                 ("KAFKA_CA_FILE".to_owned(), ca_file.clone()),
             ]);
         }
-        let (source, destination) = match kind {
-            Kind::Stg => (&self.topics.source, Some(&self.topics.stg)),
-            Kind::Dds => (&self.topics.stg, Some(&self.topics.dds)),
-            Kind::Cdm => (&self.topics.dds, None),
-        };
+        let (source, destination) = self.stage_topics(kind);
         env.extend([
             ("PG_WAREHOUSE_DBNAME".to_owned(), self.db.name.clone()),
             (
                 "KAFKA_CONSUMER_GROUP".to_owned(),
                 self.group(kind).to_owned(),
             ),
-            ("KAFKA_SOURCE_TOPIC".to_owned(), source.clone()),
+            ("KAFKA_SOURCE_TOPIC".to_owned(), source.to_owned()),
         ]);
         env.extend(self.settings.iter().cloned());
         if let Some(destination) = destination {
-            env.push(("KAFKA_DESTINATION_TOPIC".to_owned(), destination.clone()));
+            env.push(("KAFKA_DESTINATION_TOPIC".to_owned(), destination.to_owned()));
         }
         env
     }
@@ -347,11 +369,8 @@ impl Pipeline {
     /// is in flight and nothing will be redelivered.
     pub fn drained(&self) -> Result<(), String> {
         let mut behind = Vec::new();
-        for (kind, topic) in [
-            (Kind::Stg, &self.topics.source),
-            (Kind::Dds, &self.topics.stg),
-            (Kind::Cdm, &self.topics.dds),
-        ] {
+        for kind in Kind::ALL {
+            let (topic, _) = self.stage_topics(kind);
             let n = self.broker.uncommitted(self.group(kind), topic)?;
             if n > 0 {
                 behind.push(format!(
@@ -444,5 +463,16 @@ impl Drop for Pipeline {
         } else {
             let _ = fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Kind` is the declared stages, in their order.
+    #[test]
+    fn kinds_are_the_declared_stages() {
+        assert_eq!(Kind::ALL.map(|k| *k.stage()), stages::ALL);
     }
 }

@@ -46,7 +46,7 @@ pub enum Command {
     /// Write an HTML report of the datamarts (one self-contained file) from the views of
     /// schema bi.
     Report(ReportArgs),
-    /// Print the configuration reference, made from the variables' declarations.
+    /// Print the configuration reference, made from the variables' and stages' declarations.
     Config(ConfigArgs),
 }
 
@@ -74,6 +74,10 @@ pub struct ConfigArgs {
     /// Every variable as `scripts/deploy-check` reads it (deploy/ci/variables.json).
     #[arg(long)]
     pub json: bool,
+    /// The stages of the pipeline, their topics and consumer groups, as `scripts/deploy-check`
+    /// reads them (deploy/ci/stages.json).
+    #[arg(long)]
+    pub stages: bool,
 }
 
 /// Options of `vault positions`.

@@ -1,10 +1,13 @@
 //! `vault config`: the configuration reference made from the declarations of
 //! [`vault_core::pipeline::vars`] — docs/configuration.md's tables (`--markdown`), the chart's
 //! `values.schema.json` config section (`--json-schema`) and the list `scripts/deploy-check`
-//! reads (`--json`, `deploy/ci/variables.json`). `services/tests/config.rs` fails when a
-//! checked-in copy differs, and regenerates them with [`REGENERATE`].
+//! reads (`--json`, `deploy/ci/variables.json`) — and of [`vault_core::pipeline::stages`]: the
+//! stages as `scripts/deploy-check` reads them (`--stages`, `deploy/ci/stages.json`).
+//! `services/tests/config.rs` fails when a checked-in copy differs, and regenerates them with
+//! [`REGENERATE`].
 
 use serde_json::{json, Map, Value};
+use vault_core::pipeline::stages;
 use vault_core::pipeline::vars::{self, Binary, Deploy, Group, Kind, Unset, Var};
 
 /// The one line that regenerates the checked-in copies.
@@ -69,7 +72,7 @@ fn unset_text(var: &Var) -> String {
 }
 
 fn readers(var: &Var) -> String {
-    let services = [Binary::Stg, Binary::Dds, Binary::Cdm];
+    let services = stages::ALL.map(|stage| stage.binary);
     if var.read_by == Binary::ALL {
         "all".to_owned()
     } else if var.read_by == services {
@@ -178,6 +181,31 @@ pub fn json_list() -> Value {
     json!({
         "generated_by": format!("vault config --json ({REGENERATE})"),
         "variables": list,
+    })
+}
+
+/// The stages as `scripts/deploy-check` reads them (`deploy/ci/stages.json`): each stage's
+/// declaration with its dead-letter topic, every binary of the image and every topic of the
+/// deployed pipeline.
+pub fn stages_json() -> Value {
+    let list: Vec<Value> = stages::ALL
+        .iter()
+        .map(|stage| {
+            json!({
+                "key": stage.key,
+                "service": stage.service,
+                "group": stage.group,
+                "source_topic": stage.source_topic,
+                "destination_topic": stage.destination_topic,
+                "dead_letter_topic": stage.dead_letter_topic(),
+            })
+        })
+        .collect();
+    json!({
+        "generated_by": format!("vault config --stages ({REGENERATE})"),
+        "stages": list,
+        "binaries": Binary::ALL.iter().map(|b| b.name()).collect::<Vec<_>>(),
+        "topics": stages::topics(),
     })
 }
 

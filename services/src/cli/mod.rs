@@ -12,7 +12,7 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use vault_core::pipeline::{vars, ConfigError, Env};
+use vault_core::pipeline::{stages, vars, ConfigError, Env};
 use vault_pg::migrate::MIGRATIONS;
 use vault_pg::{PgConfig, PgError, Warehouse};
 
@@ -157,6 +157,8 @@ fn print_config(args: &ConfigArgs, out: &mut dyn Write) -> Result<Verdict, CliEr
         config::markdown()
     } else if args.json_schema {
         pretty(&config::json_schema())
+    } else if args.stages {
+        pretty(&config::stages_json())
     } else {
         pretty(&config::json_list())
     };
@@ -284,7 +286,7 @@ fn simulate<F: Fn(&str) -> Option<String>>(
         .topic
         .clone()
         .or_else(|| env.get(&vars::KAFKA_SOURCE_TOPIC))
-        .unwrap_or_else(|| "order-service_orders".to_owned());
+        .unwrap_or_else(|| stages::STG.source_topic.to_owned());
     let redis = if args.no_dictionaries {
         None
     } else {

@@ -2,7 +2,7 @@
 
 use postgres::Transaction;
 use vault_core::orders::OrderReport;
-use vault_core::pipeline::MessageError;
+use vault_core::pipeline::{stages, MessageError};
 
 use vault_pg::migrate::MigrationReport;
 use vault_pg::{PgError, Warehouse};
@@ -14,10 +14,10 @@ use crate::runner::{Decoded, Output, Stage, StageError};
 pub struct CdmStage;
 
 impl Stage for CdmStage {
-    const NAME: &'static str = "cdm-service";
+    const NAME: &'static str = stages::CDM.service;
     const ABOUT: &'static str =
         "CDM: applies each order report to the exact counter datamarts (cdm.*).";
-    const PRODUCES: bool = false;
+    const PRODUCES: bool = stages::CDM.produces();
     type Input<'a> = OrderReport;
 
     /// The project's migrations: the order model's schemas and the runner's tables.

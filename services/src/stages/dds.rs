@@ -3,7 +3,7 @@
 
 use postgres::Transaction;
 use vault_core::orders::{vault_batch, EnrichedOrder};
-use vault_core::pipeline::{vars, ConfigError, Env, MessageError};
+use vault_core::pipeline::{stages, vars, ConfigError, Env, MessageError};
 use vault_core::KeySpec;
 use vault_pg::model::KnownKeys;
 
@@ -63,11 +63,11 @@ impl DdsStage {
 }
 
 impl Stage for DdsStage {
-    const NAME: &'static str = "dds-service";
+    const NAME: &'static str = stages::DDS.service;
     const ABOUT: &'static str =
         "DDS: writes the Data Vault rows (dds.*) of each enriched order and \
 publishes the order report downstream.";
-    const PRODUCES: bool = true;
+    const PRODUCES: bool = stages::DDS.produces();
     type Input<'a> = EnrichedOrder;
 
     /// The project's migrations: the order model's schemas and the runner's tables.

@@ -2,7 +2,7 @@
 
 use postgres::Transaction;
 use vault_core::orders::{raw_payload, SourceOrder};
-use vault_core::pipeline::MessageError;
+use vault_core::pipeline::{stages, MessageError};
 use vault_pg::stg::{self, StgEvent};
 use vault_redis::{DictionaryError, RedisDictionary};
 
@@ -35,11 +35,11 @@ fn redis(err: DictionaryError) -> StageError {
 const REDIS: &str = "redis";
 
 impl Stage for StgStage {
-    const NAME: &'static str = "stg-service";
+    const NAME: &'static str = stages::STG.service;
     const ABOUT: &'static str =
         "STG: keeps each source order (stg.order_events), enriches it from \
 the Redis dictionaries and publishes it downstream.";
-    const PRODUCES: bool = true;
+    const PRODUCES: bool = stages::STG.produces();
     const DEPENDENCIES: &'static [&'static str] = &[REDIS];
     /// The order and its raw payload as stored in `stg.order_events`.
     type Input<'a> = (SourceOrder, &'a str);

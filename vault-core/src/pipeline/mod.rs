@@ -1,5 +1,6 @@
 //! What the streamvault services share with their adapters, apart from the order model:
-//! configuration variables, each declared once ([`vars`]) and read through [`Env`], the position a consumer
+//! configuration variables, each declared once ([`vars`]) and read through [`Env`], the stages
+//! of the order pipeline, each declared once ([`stages`]), the position a consumer
 //! reached in a partition ([`Position`]), why a message was refused ([`MessageError`]) and the
 //! stable reason code of every dead letter ([`DeadLetterReason`]).
 
@@ -7,6 +8,7 @@ pub mod config;
 pub mod message;
 pub mod position;
 pub mod reason;
+pub mod stages;
 pub mod vars;
 
 pub use config::{default_of, env_from_pairs, ConfigError, Env};

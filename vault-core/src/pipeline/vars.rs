@@ -5,6 +5,8 @@
 //! `deploy/ci/variables.json` that `scripts/deploy-check` uses are generated from [`ALL`]
 //! (`vault config`).
 
+use super::stages::{self, StageDef};
+
 /// Who reads a variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Binary {
@@ -22,13 +24,16 @@ impl Binary {
     /// Every binary.
     pub const ALL: [Binary; 4] = [Binary::Stg, Binary::Dds, Binary::Cdm, Binary::Cli];
 
-    /// The binary's name.
+    /// The stage it runs (`None` for the CLI).
+    pub fn stage(self) -> Option<&'static StageDef> {
+        stages::ALL.iter().find(|stage| stage.binary == self)
+    }
+
+    /// The binary's name (a stage's [`StageDef::service`]).
     pub fn name(self) -> &'static str {
-        match self {
-            Binary::Stg => "stg-service",
-            Binary::Dds => "dds-service",
-            Binary::Cdm => "cdm-service",
-            Binary::Cli => "vault",
+        match self.stage() {
+            Some(stage) => stage.service,
+            None => "vault",
         }
     }
 }
@@ -256,7 +261,7 @@ pub const KAFKA_CA_FILE: Var = var(
 .read_by(EVERY);
 /// `KAFKA_CONSUMER_GROUP`.
 pub const KAFKA_CONSUMER_GROUP: Var = var("KAFKA_CONSUMER_GROUP", G::Kafka, K::Name, U::Required)
-    .example("stg-service")
+    .example(stages::STG.group)
     .doc("consumer group (replicas share it)")
     .contract();
 /// `KAFKA_SOURCE_TOPIC`.
@@ -266,7 +271,7 @@ pub const KAFKA_SOURCE_TOPIC: Var = var(
     K::Topic,
     U::RequiredBy(&[Binary::Stg, Binary::Dds, Binary::Cdm]),
 )
-.example("order-service_orders")
+.example(stages::STG.source_topic)
 .doc("topic consumed (`vault simulate`: produced to, default `order-service_orders`)")
 .read_by(EVERY)
 .contract();
@@ -277,7 +282,7 @@ pub const KAFKA_DESTINATION_TOPIC: Var = var(
     K::Topic,
     U::RequiredBy(&[Binary::Stg, Binary::Dds]),
 )
-.example("stg-service-orders")
+.example(stages::DDS.source_topic)
 .doc("topic produced (stg, dds; the last stage has none)")
 .contract();
 /// `KAFKA_DLQ_TOPIC`.
