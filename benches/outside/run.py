@@ -2,7 +2,7 @@
 
     eval "$(scripts/stack env)"
     benches/outside/run [ORDERS] [--runs N] [--partitions P] [--linger-ms MS]
-        [--users U] [--restaurants R] [--keep-db]
+        [--users U] [--restaurants R] [--orders-file FILE] [--keep-db]
 
 Per run, on the servers of `scripts/stack`, with nothing of the bench's own machinery:
 
@@ -11,7 +11,8 @@ Per run, on the servers of `scripts/stack`, with nothing of the bench's own mach
    dead-letter topic per stage;
 2. ORDERS orders (default 100,000) from `vault simulate --out` (the bench's generator and
    dictionaries, loaded into Redis; U users and R restaurants, default 500 and 8, as the bench), produced by a plain Python producer (confluent-kafka,
-   `linger.ms` 5 unless --linger-ms) before any service runs;
+   `linger.ms` 5 unless --linger-ms) before any service runs. With --orders-file, the orders of
+   FILE instead (the same JSON lines: `key`, `value`; their dictionaries already in Redis);
 3. the three release binaries started as processes, each with its defaults and only the
    variables a deployment sets (connection, topics, group, HTTP port);
 4. `sum(order_cnt)` of `cdm.restaurant_category_counters` polled every 0.2 s, from the services'
@@ -228,9 +229,16 @@ def main():
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--restaurants", type=int, default=8)
+    parser.add_argument("--orders-file", type=Path)
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
+    if args.orders_file:
+        with open(args.orders_file, encoding="utf-8") as lines:
+            orders = len({json.loads(line)["key"] for line in lines} - {None})
+        drains = [one_run(args, run, args.orders_file, orders) for run in range(1, args.runs + 1)]
+        print(f"median drain of {len(drains)} run(s): {statistics.median(drains):.1f} s")
+        return
     generated = Path(tempfile.mkdtemp(prefix="outside-")) / "orders.jsonl"
     redis_env = {k: v for k, v in os.environ.items() if k.startswith("REDIS_")}
     subprocess.run(
