@@ -19,10 +19,12 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use tracing::{error, info, warn};
+use vault_core::pipeline::vars;
 
 /// The default of `SHUTDOWN_TIMEOUT_MS`: well within the services' promised 10 s and
 /// Kubernetes' default grace period of 30 s.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(8);
+pub const DEFAULT_TIMEOUT: Duration =
+    Duration::from_millis(vars::SHUTDOWN_TIMEOUT_MS.default_count());
 
 #[derive(Debug, Default)]
 struct State {

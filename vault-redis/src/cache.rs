@@ -38,7 +38,7 @@ impl CacheConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
-            ttl: Duration::from_secs(30),
+            ttl: Duration::from_millis(vars::REDIS_CACHE_TTL_MS.default_count()),
             miss_ttl: Duration::from_secs(5),
             capacity: 100_000,
         }

@@ -23,8 +23,8 @@ pub struct DdsStage {
 }
 
 /// Keys per generation of the known-key cache of [`DdsStage::new`] (two generations; ~40 bytes a
-/// key): the default `DDS_KNOWN_KEYS` declares (a test holds them equal).
-pub const KNOWN_KEYS: usize = 100_000;
+/// key): the default `DDS_KNOWN_KEYS` declares.
+pub const KNOWN_KEYS: usize = vars::DDS_KNOWN_KEYS.default_count() as usize;
 
 impl Default for DdsStage {
     fn default() -> Self {

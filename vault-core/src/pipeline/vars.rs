@@ -165,6 +165,29 @@ impl Var {
         }
     }
 
+    /// The declared default of a whole-number variable, usable in constants: the code's own
+    /// defaults are made from it (`const TTL_MS: u64 = vars::REDIS_CACHE_TTL_MS.default_count()`),
+    /// not written a second time. A variable without a whole-number default is a compile error
+    /// in a constant (a panic elsewhere).
+    pub const fn default_count(&self) -> u64 {
+        let Unset::Default(text) = self.unset else {
+            panic!("the variable has no default")
+        };
+        let digits = text.as_bytes();
+        assert!(!digits.is_empty(), "the default is empty");
+        let mut value: u64 = 0;
+        let mut i = 0;
+        while i < digits.len() {
+            assert!(
+                digits[i].is_ascii_digit(),
+                "the default is not a whole number"
+            );
+            value = value * 10 + (digits[i] - b'0') as u64;
+            i += 1;
+        }
+        value
+    }
+
     /// Whether `binary` cannot start without it.
     pub fn required_by(&self, binary: Binary) -> bool {
         match self.unset {
@@ -589,5 +612,22 @@ mod tests {
             };
             assert!(fits, "{}: default {value:?}", var.name);
         }
+    }
+
+    /// A whole-number default read in a constant is the number the text says.
+    #[test]
+    fn default_count_is_the_declared_number() {
+        const TTL_MS: u64 = REDIS_CACHE_TTL_MS.default_count();
+        assert_eq!(
+            Some(TTL_MS.to_string().as_str()),
+            REDIS_CACHE_TTL_MS.default_value()
+        );
+        for var in ALL {
+            if let (Kind::Count(_), Some(value)) = (var.kind, var.default_value()) {
+                assert_eq!(var.default_count().to_string(), value, "{}", var.name);
+            }
+        }
+        let no_default = std::panic::catch_unwind(|| KAFKA_HOST.default_count());
+        assert!(no_default.is_err(), "KAFKA_HOST has no default");
     }
 }
