@@ -3,6 +3,7 @@
     eval "$(scripts/stack env)"
     benches/outside/run [ORDERS] [--runs N] [--partitions P] [--linger-ms MS]
         [--users U] [--restaurants R] [--orders-file FILE] [--keep-db]
+        [--trickle N [--interval S] [--trickle-poll-ms MS]]
 
 Per run, on the servers of `scripts/stack`, with nothing of the bench's own machinery:
 
@@ -10,9 +11,10 @@ Per run, on the servers of `scripts/stack`, with nothing of the bench's own mach
    fresh topics with P partitions each (default 3): source, STG's and DDS's outputs, one
    dead-letter topic per stage;
 2. ORDERS orders (default 100,000) from `vault simulate --out` (the bench's generator and
-   dictionaries, loaded into Redis; U users and R restaurants, default 500 and 8, as the bench), produced by a plain Python producer (confluent-kafka,
-   `linger.ms` 5 unless --linger-ms) before any service runs. With --orders-file, the orders of
-   FILE instead (the same JSON lines: `key`, `value`; their dictionaries already in Redis);
+   dictionaries, loaded into Redis; U users and R restaurants, default 500 and 8, as the
+   bench), produced by a plain Python producer (confluent-kafka, `linger.ms` 5 unless
+   --linger-ms) before any service runs. With --orders-file, the orders of FILE instead (the
+   same JSON lines: `key`, `value`; their dictionaries already in Redis);
 3. the three release binaries started as processes, each with its defaults and only the
    variables a deployment sets (connection, topics, group, HTTP port);
 4. `sum(order_cnt)` of `cdm.restaurant_category_counters` polled every 0.2 s, from the services'
@@ -22,7 +24,15 @@ Per run, on the servers of `scripts/stack`, with nothing of the bench's own mach
 
 It prints, per run, the produce time, the drain (services' start to the final sum), the time to
 the first counter, each service's CPU seconds and peak RSS, and the median drain over the runs.
-The database, topics, groups and dictionary keys stay only with --keep-db.
+
+With --trickle N, steps 2-4 are instead: the services started first; then N + 1 orders, one
+every S seconds (default 0.5), each produced and flushed alone; per order (the first, which
+meets the services' start, is not timed) the time from its acknowledgement to the moment a
+poll of `count(*)` on `cdm.order_ledger` every MS milliseconds (default 5) sees it committed;
+p50, p99 and max, and each service's CPU over the trickle in % of one core.
+
+The database, topics and consumer groups are removed at the end unless --keep-db; the
+dictionaries stay in Redis (the same keys every run).
 """
 
 import argparse
@@ -105,101 +115,119 @@ def produce(bootstrap, topic, path, linger_ms):
     return sent
 
 
-def one_run(args, run, generated, sent_orders):
-    tag = f"outside_{os.getpid()}_{run}"
-    bootstrap = env("KAFKA_BOOTSTRAP")
-    topics = {
-        "source": f"{tag}.orders",
-        "stg": f"{tag}.stg-orders",
-        "dds": f"{tag}.dds-orders",
-    }
-    dlqs = {stage: f"{tag}.{stage}.dlq" for stage in STAGES}
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    names = list(topics.values()) + list(dlqs.values())
-    for future in admin.create_topics(
-        [NewTopic(name, args.partitions, 1) for name in names]
-    ).values():
-        future.result()
-    with psycopg.connect(pg_url(env("PG_WAREHOUSE_DBNAME")), autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{tag}"')
+class Pipeline:
+    """One run's fresh database and topics, and the three services once started."""
 
-    started = time.monotonic()
-    produced = produce(bootstrap, topics["source"], generated, args.linger_ms)
-    produce_s = time.monotonic() - started
+    def __init__(self, args, run):
+        self.args = args
+        self.tag = tag = f"outside_{os.getpid()}_{run}"
+        self.bootstrap = env("KAFKA_BOOTSTRAP")
+        self.topics = {"source": f"{tag}.orders", "stg": f"{tag}.stg-orders", "dds": f"{tag}.dds-orders"}
+        self.dlqs = {stage: f"{tag}.{stage}.dlq" for stage in STAGES}
+        self.names = list(self.topics.values()) + list(self.dlqs.values())
+        self.admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        for future in self.admin.create_topics(
+            [NewTopic(name, args.partitions, 1) for name in self.names]
+        ).values():
+            future.result()
+        with psycopg.connect(pg_url(env("PG_WAREHOUSE_DBNAME")), autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{tag}"')
+        self.services = {}
+        self.logs = Path(tempfile.mkdtemp(prefix=f"{tag}-"))
 
-    logs = Path(tempfile.mkdtemp(prefix=f"{tag}-"))
-    base = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "KAFKA_HOST": env("KAFKA_HOST"),
-        "KAFKA_PORT": env("KAFKA_PORT"),
-        **{k: v for k, v in os.environ.items() if k.startswith("PG_WAREHOUSE_")},
-        "PG_WAREHOUSE_DBNAME": tag,
-    }
-    sources = {"stg": topics["source"], "dds": topics["stg"], "cdm": topics["dds"]}
-    outputs = {"stg": topics["stg"], "dds": topics["dds"]}
-    services = {}
-    started = time.monotonic()
-    for i, stage in enumerate(STAGES):
-        service_env = dict(base)
-        service_env.update(
-            KAFKA_SOURCE_TOPIC=sources[stage],
-            KAFKA_DLQ_TOPIC=dlqs[stage],
-            KAFKA_CONSUMER_GROUP=f"{tag}-{stage}",
-            HTTP_PORT=str(args.http_port + i),
-        )
-        if stage in outputs:
-            service_env["KAFKA_DESTINATION_TOPIC"] = outputs[stage]
-        if stage == "stg":
+    def start(self):
+        """Starts the three release binaries with their defaults; returns the start time."""
+        base = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "KAFKA_HOST": env("KAFKA_HOST"),
+            "KAFKA_PORT": env("KAFKA_PORT"),
+            **{k: v for k, v in os.environ.items() if k.startswith("PG_WAREHOUSE_")},
+            "PG_WAREHOUSE_DBNAME": self.tag,
+        }
+        t = self.topics
+        sources = {"stg": t["source"], "dds": t["stg"], "cdm": t["dds"]}
+        outputs = {"stg": t["stg"], "dds": t["dds"]}
+        started = time.monotonic()
+        for i, stage in enumerate(STAGES):
+            service_env = dict(base)
             service_env.update(
-                {k: v for k, v in os.environ.items() if k.startswith("REDIS_")}
+                KAFKA_SOURCE_TOPIC=sources[stage],
+                KAFKA_DLQ_TOPIC=self.dlqs[stage],
+                KAFKA_CONSUMER_GROUP=f"{self.tag}-{stage}",
+                HTTP_PORT=str(self.args.http_port + i),
             )
-        log = open(logs / f"{stage}.log", "wb")
-        services[stage] = subprocess.Popen(
-            [str(RELEASE / f"{stage}-service")], env=service_env, stdout=log, stderr=log
-        )
+            if stage in outputs:
+                service_env["KAFKA_DESTINATION_TOPIC"] = outputs[stage]
+            if stage == "stg":
+                service_env.update({k: v for k, v in os.environ.items() if k.startswith("REDIS_")})
+            log = open(self.logs / f"{stage}.log", "wb")
+            self.services[stage] = subprocess.Popen(
+                [str(RELEASE / f"{stage}-service")], env=service_env, stdout=log, stderr=log
+            )
+        return started
 
-    timeline = []
-    stats = {}
-    try:
-        with psycopg.connect(pg_url(tag), autocommit=True) as c:
-            while True:
-                now = time.monotonic() - started
-                try:
-                    total, ledger = c.execute(
-                        "SELECT (SELECT coalesce(sum(order_cnt), 0) FROM cdm.restaurant_category_counters),"
-                        " (SELECT count(*) FROM cdm.order_ledger)"
-                    ).fetchone()
-                except psycopg.errors.UndefinedTable:
-                    total, ledger = 0, 0  # not migrated yet
-                timeline.append((now, int(total), int(ledger)))
-                settled = [t for t in timeline if t[0] >= now - SETTLED_S]
-                if ledger >= sent_orders and len({t[1] for t in settled}) == 1 and now > SETTLED_S:
-                    break
-                for stage, p in services.items():
-                    if p.poll() is not None:
-                        sys.exit(f"outside: {stage}-service exited ({p.returncode}); log in {logs}")
-                if now > args.timeout:
-                    sys.exit(f"outside: not drained after {args.timeout} s ({ledger} orders in the ledger); logs in {logs}")
-                time.sleep(max(0.0, POLL_S - (time.monotonic() - started - now)))
-            recomputed = c.execute(
-                "SELECT coalesce(sum(order_cnt), 0) FROM cdm.v_restaurant_category_counters_recomputed"
-            ).fetchone()[0]
-        for stage, p in services.items():
-            stats[stage] = proc_stats(p.pid)
-    finally:
-        for p in services.values():
+    def check_alive(self):
+        for stage, p in self.services.items():
+            if p.poll() is not None:
+                sys.exit(f"outside: {stage}-service exited ({p.returncode}); logs in {self.logs}")
+
+    def stats(self):
+        return {stage: proc_stats(p.pid) for stage, p in self.services.items()}
+
+    def close(self):
+        for p in self.services.values():
             p.send_signal(signal.SIGTERM)
-        for p in services.values():
+        for p in self.services.values():
             try:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
-        if not args.keep_db:
+        if not self.args.keep_db:
             with psycopg.connect(pg_url(env("PG_WAREHOUSE_DBNAME")), autocommit=True) as c:
-                c.execute(f'DROP DATABASE "{tag}" WITH (FORCE)')
-            for future in admin.delete_topics(names).values():
+                c.execute(f'DROP DATABASE "{self.tag}" WITH (FORCE)')
+            for future in self.admin.delete_topics(self.names).values():
                 future.result()
-            admin.delete_consumer_groups([f"{tag}-{s}" for s in STAGES])
+            self.admin.delete_consumer_groups([f"{self.tag}-{s}" for s in STAGES])
+
+
+def sample(c, query):
+    try:
+        return c.execute(query).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None  # not migrated yet
+
+
+def backlog_run(args, run, generated, sent_orders):
+    """The backlog produced first, then the services started: the drain."""
+    pipeline = Pipeline(args, run)
+    try:
+        started = time.monotonic()
+        produced = produce(pipeline.bootstrap, pipeline.topics["source"], generated, args.linger_ms)
+        produce_s = time.monotonic() - started
+        started = pipeline.start()
+        timeline = []
+        with psycopg.connect(pg_url(pipeline.tag), autocommit=True) as c:
+            while True:
+                now = time.monotonic() - started
+                total, ledger = sample(
+                    c,
+                    "SELECT (SELECT coalesce(sum(order_cnt), 0) FROM cdm.restaurant_category_counters),"
+                    " (SELECT count(*) FROM cdm.order_ledger)",
+                ) or (0, 0)
+                timeline.append((now, int(total), int(ledger)))
+                settled = [t for t in timeline if t[0] >= now - SETTLED_S]
+                if ledger >= sent_orders and len({t[1] for t in settled}) == 1 and now > SETTLED_S:
+                    break
+                pipeline.check_alive()
+                if now > args.timeout:
+                    sys.exit(f"outside: not drained after {args.timeout} s ({ledger} orders in the ledger); logs in {pipeline.logs}")
+                time.sleep(max(0.0, POLL_S - (time.monotonic() - started - now)))
+            (recomputed,) = c.execute(
+                "SELECT coalesce(sum(order_cnt), 0) FROM cdm.v_restaurant_category_counters_recomputed"
+            ).fetchone()
+        stats = pipeline.stats()
+    finally:
+        pipeline.close()
     final = timeline[-1][1]
     drain = next(t for t, total, _ in timeline if total == final)
     first = next((t for t, total, _ in timeline if total > 0), None)
@@ -212,11 +240,74 @@ def one_run(args, run, generated, sent_orders):
     print(
         "       CPU s / peak RSS MiB: "
         + ", ".join(f"{s} {stats[s][0]:.1f} / {stats[s][1]:.1f}" for s in STAGES)
-        + f"; logs in {logs}"
+        + f"; logs in {pipeline.logs}"
     )
     if not exact:
         sys.exit("outside: the counters differ from their recomputation")
     return drain
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))]
+
+
+def trickle_run(args, run, generated):
+    """The services started and idle, then one order every --interval seconds: per order, its
+    producer's acknowledgement to the moment a poll every --trickle-poll-ms sees it in the
+    ledger (committed); and the services' CPU over the trickle."""
+    pipeline = Pipeline(args, run)
+    latencies = []
+    try:
+        pipeline.start()
+        producer = Producer({"bootstrap.servers": pipeline.bootstrap, "linger.ms": args.linger_ms})
+        with open(generated, encoding="utf-8") as lines:
+            records = [json.loads(line) for line in lines]
+        poll_s = args.trickle_poll_ms / 1000
+        with psycopg.connect(pg_url(pipeline.tag), autocommit=True) as c:
+            # The first order waits for the services' start; it is not timed.
+            seen = 0
+            cpu_before = None
+            for i, record in enumerate(records[: args.trickle + 1]):
+                due = time.monotonic() + args.interval
+                acked = []
+                producer.produce(
+                    pipeline.topics["source"],
+                    value=record["value"].encode(),
+                    key=record["key"].encode(),
+                    on_delivery=lambda err, _m: acked.append((err, time.monotonic())),
+                )
+                producer.flush()
+                err, ack = acked[0]
+                if err is not None:
+                    sys.exit(f"outside: not delivered: {err}")
+                deadline = ack + (args.timeout if i == 0 else 10.0)
+                while True:
+                    row = sample(c, "SELECT count(*) FROM cdm.order_ledger")
+                    if row and row[0] > seen:
+                        visible = time.monotonic()
+                        seen = row[0]
+                        break
+                    if time.monotonic() > deadline:
+                        sys.exit(f"outside: order {i} not visible after {deadline - ack:.0f} s; logs in {pipeline.logs}")
+                    pipeline.check_alive()
+                    time.sleep(poll_s)
+                if i == 0:
+                    cpu_before, started = pipeline.stats(), time.monotonic()
+                else:
+                    latencies.append((visible - ack) * 1000)
+                time.sleep(max(0.0, due - time.monotonic()))
+        cpu_after, elapsed = pipeline.stats(), time.monotonic() - started
+    finally:
+        pipeline.close()
+    cpu = {s: 100 * (cpu_after[s][0] - cpu_before[s][0]) / elapsed for s in STAGES}
+    print(
+        f"run {run}: {len(latencies)} orders, one every {args.interval} s: acknowledged → "
+        f"visible p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
+        f"max {max(latencies):.0f} ms (polled every {args.trickle_poll_ms} ms); CPU "
+        + ", ".join(f"{s} {cpu[s]:.2f} %" for s in STAGES)
+    )
+    return percentile(latencies, 0.99)
 
 
 def main():
@@ -230,14 +321,14 @@ def main():
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--restaurants", type=int, default=8)
     parser.add_argument("--orders-file", type=Path)
+    parser.add_argument("--trickle", type=int, default=0, metavar="N")
+    parser.add_argument("--interval", type=float, default=0.5)
+    parser.add_argument("--trickle-poll-ms", type=float, default=5.0)
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
     if args.orders_file:
-        with open(args.orders_file, encoding="utf-8") as lines:
-            orders = len({json.loads(line)["key"] for line in lines} - {None})
-        drains = [one_run(args, run, args.orders_file, orders) for run in range(1, args.runs + 1)]
-        print(f"median drain of {len(drains)} run(s): {statistics.median(drains):.1f} s")
+        report(args, args.orders_file)
         return
     generated = Path(tempfile.mkdtemp(prefix="outside-")) / "orders.jsonl"
     redis_env = {k: v for k, v in os.environ.items() if k.startswith("REDIS_")}
@@ -249,9 +340,22 @@ def main():
         check=True,
         env={"PATH": os.environ.get("PATH", ""), "RUST_LOG": "warn", **redis_env},
     )
-    drains = [one_run(args, run, generated, args.orders) for run in range(1, args.runs + 1)]
+    try:
+        report(args, generated)
+    finally:
+        generated.unlink()
+
+
+def report(args, orders_file):
+    runs = range(1, args.runs + 1)
+    if args.trickle:
+        p99s = [trickle_run(args, run, orders_file) for run in runs]
+        print(f"median p99 of {len(p99s)} run(s): {statistics.median(p99s):.0f} ms")
+        return
+    with open(orders_file, encoding="utf-8") as lines:
+        orders = len({json.loads(line)["key"] for line in lines} - {None})
+    drains = [backlog_run(args, run, orders_file, orders) for run in runs]
     print(f"median drain of {len(drains)} run(s): {statistics.median(drains):.1f} s")
-    generated.unlink()
 
 
 if __name__ == "__main__":
