@@ -426,3 +426,128 @@ fn simulate_writes_its_messages_to_a_file_without_a_broker() {
     );
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+/// `vault admin`, scripts/stack's Kafka admin, against the stack's broker (as its admin user in
+/// the TLS profile: the environment's KAFKA_*): topics created once with their settings and
+/// listed as scripts/stack's callers parse them, a group's offsets set while it has no member
+/// and refused while it has one, the topics deleted.
+#[test]
+fn admin_creates_lists_resets_and_deletes_topics() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use std::time::{Duration, Instant};
+    use vault_testkit::kafka::{Broker, PARTITIONS};
+
+    let broker = Broker::local();
+    let base = vault_testkit::unique("admin_cli");
+    let (a, b) = (format!("{base}.a"), format!("{base}.b"));
+    let partitions = PARTITIONS.to_string();
+    let create = [
+        "admin",
+        "create-topics",
+        "--partitions",
+        &partitions,
+        "--replication",
+        "1",
+        "--min-insync-replicas",
+        "1",
+        &a,
+        &b,
+    ];
+    let created = vault(&create, &[], &[]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let mut lines: Vec<String> = stdout(&created).lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(lines, [format!("created {a}"), format!("created {b}")]);
+    let again = vault(&create, &[], &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(stdout(&again), "", "existing topics are left alone");
+
+    let nodes = vault(&["admin", "nodes"], &[], &[]);
+    assert!(nodes.status.success(), "{}", stderr(&nodes));
+    let live: usize = stdout(&nodes).trim().parse().expect("a number of brokers");
+    assert!(live >= 1, "{live} live brokers");
+
+    let listed = stdout(&vault(&["admin", "topics"], &[], &[]));
+    for topic in [&a, &b] {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l == format!("{topic}\tpartitions={PARTITIONS}\treplication=1")),
+            "{listed}"
+        );
+    }
+    assert!(!listed.contains("__consumer_offsets"), "{listed}");
+    let names: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "by name: {names:?}");
+
+    // Three messages on every partition of `a`; the group starts at 1, then at the end.
+    let producer: BaseProducer = broker.client_config().create().expect("producer");
+    for partition in 0..PARTITIONS {
+        for _ in 0..3 {
+            producer
+                .send(
+                    BaseRecord::<(), str>::to(&a)
+                        .payload("m")
+                        .partition(partition),
+                )
+                .expect("queue a message");
+        }
+    }
+    producer.flush(Duration::from_secs(10)).expect("flush");
+    let group = vault_testkit::unique("admin_cli_group");
+    let reset = vault(&["admin", "reset-offsets", &group, &a, "1"], &[], &[]);
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    assert_eq!(
+        stdout(&reset),
+        format!("{group}\t{a}\tpartitions={PARTITIONS}\toffset=1\n")
+    );
+    assert_eq!(
+        broker.uncommitted(&group, &a),
+        Ok(i64::from(PARTITIONS) * 2)
+    );
+    let reset = vault(&["admin", "reset-offsets", &group, &a, "3"], &[], &[]);
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    assert_eq!(broker.uncommitted(&group, &a), Ok(0));
+
+    // A member in the group: the broker refuses offsets from outside it.
+    let member: BaseConsumer = broker
+        .client_config()
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("member");
+    member.subscribe(&[&a]).expect("subscribe");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while member.assignment().map_or(0, |list| list.count()) == 0 {
+        assert!(Instant::now() < deadline, "the member got no partition");
+        let _ = member.poll(Duration::from_millis(100));
+    }
+    let refused = vault(&["admin", "reset-offsets", &group, &a, "0"], &[], &[]);
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(&format!("group {group} on {a}")),
+        "{}",
+        stderr(&refused)
+    );
+    drop(member);
+
+    let deleted = vault(
+        &["admin", "delete-topics", &a, &b, "never-created"],
+        &[],
+        &[],
+    );
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = stdout(&vault(&["admin", "topics"], &[], &[]));
+        if !listed.contains(&base) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still listed: {listed}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -30,12 +30,14 @@ use vault_testkit::http::metric_sum;
 use vault_testkit::pipeline::{Kind, Pipeline};
 use vault_testkit::{require_servers, seed};
 
-/// `scripts/stack reset-offsets GROUP TOPIC 0` on the shared stack (the admin API's
-/// alterConsumerGroupOffsets, as `kafka-consumer-groups --reset-offsets` does).
+/// `scripts/stack reset-offsets GROUP TOPIC 0` on the shared stack (`vault admin
+/// reset-offsets`, the binary under test: offsets committed from outside the group, as
+/// `kafka-consumer-groups --reset-offsets` does).
 fn reset_offsets(group: &str, topic: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/stack");
     let output = Command::new(script)
         .args(["reset-offsets", group, topic, "0"])
+        .env("VAULT_BIN", env!("CARGO_BIN_EXE_vault"))
         .output()
         .expect("run scripts/stack reset-offsets");
     assert!(

@@ -78,6 +78,12 @@ impl KafkaStack {
             cmd.env_remove(name);
         }
         cmd.args(args).env("VAULT_STACK_DIR", &self.dir);
+        // Its Kafka admin (`vault admin`): the vault binary cargo built for the running tests,
+        // when there is one (else scripts/stack's release build).
+        let vault = crate::process::profile_dir().join("vault");
+        if vault.is_file() {
+            cmd.env("VAULT_BIN", vault);
+        }
         cmd
     }
 

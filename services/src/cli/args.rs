@@ -7,8 +7,8 @@ skipped orders); 2 missing or invalid configuration; 3 could not run (warehouse 
 unreachable, faulty stored data).\n\
 Configuration: PG_WAREHOUSE_HOST, PG_WAREHOUSE_PORT, PG_WAREHOUSE_DBNAME, PG_WAREHOUSE_USER, \
 PG_WAREHOUSE_PASSWORD (+ PG_WAREHOUSE_SSLMODE, PG_WAREHOUSE_SSLROOTCERT, CDM_DAY_TIME_ZONE); replay also \
-REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_TLS; simulate and redrive also KAFKA_* \
-(docs/configuration.md).";
+REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_TLS; simulate and redrive also KAFKA_*, admin \
+only KAFKA_* (docs/configuration.md).";
 
 /// `vault`: operator commands of the warehouse.
 #[derive(Debug, Parser)]
@@ -48,6 +48,57 @@ pub enum Command {
     Report(ReportArgs),
     /// Print the configuration reference, made from the variables' and stages' declarations.
     Config(ConfigArgs),
+    /// Administer the Kafka cluster of KAFKA_HOST: live brokers, topics, a group's offsets
+    /// (scripts/stack's admin).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// The commands of `vault admin`; the cluster and the client's security come from the
+/// `KAFKA_*` variables (KAFKA_HOST, KAFKA_PORT, KAFKA_CONSUMER_USERNAME,
+/// KAFKA_CONSUMER_PASSWORD, KAFKA_CA_FILE, KAFKA_EXTRA_CONFIG).
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Print the number of live brokers.
+    Nodes,
+    /// Create the topics that do not exist yet; print `created NAME` for each one created.
+    CreateTopics(CreateTopicsArgs),
+    /// Print every topic but the internal ones, by name: `NAME<TAB>partitions=N<TAB>replication=M`.
+    Topics,
+    /// Delete the topics (those that do not exist are skipped).
+    DeleteTopics {
+        /// The topics.
+        #[arg(required = true)]
+        topics: Vec<String>,
+    },
+    /// Set GROUP's committed offset on every partition of TOPIC to OFFSET; GROUP must have no
+    /// members. Prints `GROUP<TAB>TOPIC<TAB>partitions=N<TAB>offset=OFFSET`.
+    ResetOffsets {
+        /// The consumer group.
+        group: String,
+        /// The topic.
+        topic: String,
+        /// The offset every partition's next read starts at.
+        #[arg(default_value_t = 0)]
+        offset: i64,
+    },
+}
+
+/// Options of `vault admin create-topics`.
+#[derive(Debug, Args)]
+pub struct CreateTopicsArgs {
+    /// Partitions of each topic.
+    #[arg(long)]
+    pub partitions: i32,
+    /// Replication factor (default: the cluster's default.replication.factor).
+    #[arg(long)]
+    pub replication: Option<i32>,
+    /// The topics' min.insync.replicas (default: the cluster's).
+    #[arg(long)]
+    pub min_insync_replicas: Option<u32>,
+    /// The topics.
+    #[arg(required = true)]
+    pub topics: Vec<String>,
 }
 
 /// Options of `vault report`.

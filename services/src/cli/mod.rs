@@ -1,7 +1,7 @@
 //! The commands of the `vault` operator CLI ([`Command`]). Configuration comes only from
 //! environment variables, the services' own (docs/configuration.md): `PG_WAREHOUSE_*` for the
 //! commands on the warehouse, `REDIS_*` for `replay` and `simulate`'s dictionaries, `KAFKA_*`
-//! for `simulate` and `redrive`; `watch` reads the stages' /metrics and needs none.
+//! for `simulate`, `redrive` and `admin`; `watch` reads the stages' /metrics and needs none.
 //!
 //! Exit codes: 0 success; 1 the command ran and found a problem (counters that differ from
 //! their recomputation, raw orders that could not be replayed); 2 missing or invalid
@@ -24,8 +24,8 @@ mod report;
 use replay::{progress_bar, run_replay};
 
 pub use args::{
-    Cli, Command, ConfigArgs, PositionsArgs, RedriveArgs, ReplayArgs, ReportArgs, SimulateArgs,
-    TopArgs, WatchArgs,
+    AdminCommand, Cli, Command, ConfigArgs, CreateTopicsArgs, PositionsArgs, RedriveArgs,
+    ReplayArgs, ReportArgs, SimulateArgs, TopArgs, WatchArgs,
 };
 pub use report::{render_report, REPORT_FILE};
 
@@ -148,7 +148,58 @@ pub fn run<F: Fn(&str) -> Option<String>>(
         Command::Positions(args) => positions(args, env, out),
         Command::Report(args) => report::report(args, env, out),
         Command::Config(args) => print_config(args, out),
+        Command::Admin(command) => admin(command, env, out),
     }
+}
+
+/// `vault admin`: the cluster of the `KAFKA_*` variables.
+fn admin<F: Fn(&str) -> Option<String>>(
+    command: &AdminCommand,
+    env: &Env<F>,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    use vault_kafka::admin;
+    // An admin client joins no group and reads no topic: the names only label the settings.
+    let kafka = kafka(env, "", "vault-admin")?;
+    match command {
+        AdminCommand::Nodes => writeln!(out, "{}", admin::live_brokers(&kafka)?)?,
+        AdminCommand::CreateTopics(args) => {
+            let settings = admin::TopicSettings {
+                partitions: args.partitions,
+                replication: args.replication,
+                min_insync_replicas: args.min_insync_replicas,
+            };
+            let topics: Vec<&str> = args.topics.iter().map(String::as_str).collect();
+            for topic in admin::create_topics(&kafka, &topics, &settings)? {
+                writeln!(out, "created {topic}")?;
+            }
+        }
+        AdminCommand::Topics => {
+            for t in admin::list_topics(&kafka)? {
+                writeln!(
+                    out,
+                    "{}\tpartitions={}\treplication={}",
+                    t.name, t.partitions, t.replication
+                )?;
+            }
+        }
+        AdminCommand::DeleteTopics { topics } => {
+            let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+            admin::delete_topics(&kafka, &topics)?;
+        }
+        AdminCommand::ResetOffsets {
+            group,
+            topic,
+            offset,
+        } => {
+            let partitions = admin::reset_offsets(&kafka, group, topic, *offset)?;
+            writeln!(
+                out,
+                "{group}\t{topic}\tpartitions={partitions}\toffset={offset}"
+            )?;
+        }
+    }
+    Ok(Verdict::Clean)
 }
 
 /// `vault config`: needs no environment.
