@@ -222,6 +222,9 @@ def backlog_run(args, run, generated, sent_orders):
                 if now > args.timeout:
                     sys.exit(f"outside: not drained after {args.timeout} s ({ledger} orders in the ledger); logs in {pipeline.logs}")
                 time.sleep(max(0.0, POLL_S - (time.monotonic() - started - now)))
+            # Fresh statistics first, as `vault check` takes them: without them the plan of the
+            # recomputation over a just-loaded warehouse can take minutes (not timed).
+            c.execute("ANALYZE")
             (recomputed,) = c.execute(
                 "SELECT coalesce(sum(order_cnt), 0) FROM cdm.v_restaurant_category_counters_recomputed"
             ).fetchone()
@@ -311,6 +314,7 @@ def trickle_run(args, run, generated):
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("orders", nargs="?", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=1)
