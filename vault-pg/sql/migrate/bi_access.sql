@@ -7,8 +7,14 @@ DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'vault_bi')
        AND (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
-        CREATE ROLE vault_bi NOLOGIN;
-        COMMENT ON ROLE vault_bi IS 'Analysts and BI tools: SELECT on the views of schema bi, nothing else.';
+        BEGIN
+            CREATE ROLE vault_bi NOLOGIN;
+            COMMENT ON ROLE vault_bi IS 'Analysts and BI tools: SELECT on the views of schema bi, nothing else.';
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            -- Roles belong to the cluster: the migration of another database of it created
+            -- vault_bi between the check above and here (a CI run met it so). It is there.
+            NULL;
+        END;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'vault_bi') THEN
         GRANT USAGE ON SCHEMA bi TO vault_bi;
