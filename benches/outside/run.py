@@ -86,6 +86,14 @@ def proc_stats(pid):
         return 0.0, 0.0
 
 
+def message(record):
+    """(key, value) bytes of one line of `vault simulate --out`."""
+    value = record.get("value")
+    value = value.encode() if value is not None else bytes(record["value_bytes"])
+    key = record["key"].encode() if record["key"] is not None else None
+    return key, value
+
+
 def produce(bootstrap, topic, path, linger_ms):
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": linger_ms})
     failed = []
@@ -97,10 +105,7 @@ def produce(bootstrap, topic, path, linger_ms):
     sent = 0
     with open(path, encoding="utf-8") as lines:
         for line in lines:
-            record = json.loads(line)
-            value = record.get("value")
-            value = value.encode() if value is not None else bytes(record["value_bytes"])
-            key = record["key"].encode() if record["key"] is not None else None
+            key, value = message(json.loads(line))
             while True:
                 try:
                     producer.produce(topic, value=value, key=key, on_delivery=delivered)
@@ -265,19 +270,20 @@ def trickle_run(args, run, generated):
         pipeline.start()
         producer = Producer({"bootstrap.servers": pipeline.bootstrap, "linger.ms": args.linger_ms})
         with open(generated, encoding="utf-8") as lines:
-            records = [json.loads(line) for line in lines]
+            # Orders only (keyed): each one timed must reach the ledger.
+            records = [message(r) for r in map(json.loads, lines) if r["key"] is not None]
         poll_s = args.trickle_poll_ms / 1000
         with psycopg.connect(pg_url(pipeline.tag), autocommit=True) as c:
             # The first order waits for the services' start; it is not timed.
             seen = 0
             cpu_before = None
-            for i, record in enumerate(records[: args.trickle + 1]):
+            for i, (key, value) in enumerate(records[: args.trickle + 1]):
                 due = time.monotonic() + args.interval
                 acked = []
                 producer.produce(
                     pipeline.topics["source"],
-                    value=record["value"].encode(),
-                    key=record["key"].encode(),
+                    value=value,
+                    key=key,
                     on_delivery=lambda err, _m: acked.append((err, time.monotonic())),
                 )
                 producer.flush()
