@@ -3,7 +3,7 @@
     eval "$(scripts/stack env)"
     benches/outside/run [ORDERS] [--runs N] [--partitions P] [--linger-ms MS]
         [--users U] [--restaurants R] [--orders-file FILE] [--keep-db]
-        [--trickle N [--interval S] [--trickle-poll-ms MS]]
+        [--trickle N [--interval S | --rate R] [--trickle-poll-ms MS]] [--service-env K=V]…
 
 Per run, on the servers of `scripts/stack`, with nothing of the bench's own machinery:
 
@@ -29,7 +29,14 @@ With --trickle N, steps 2-4 are instead: the services started first; then N + 1 
 every S seconds (default 0.5), each produced and flushed alone; per order (the first, which
 meets the services' start, is not timed) the time from its acknowledgement to the moment a
 poll of `count(*)` on `cdm.order_ledger` every MS milliseconds (default 5) sees it committed;
-p50, p99 and max, and each service's CPU over the trickle in % of one core.
+p50, p99 and max, and each service's CPU over the trickle in % of one core. With --rate R
+instead of --interval, the N orders are produced at R per second without waiting for one another
+(a paced producer, `linger.ms` as above), and a poll every MS milliseconds looks the
+acknowledged, unseen orders up in `cdm.order_ledger` (joined to `dds.h_order` for their ids):
+the same latency, under load.
+
+--service-env K=V (repeatable) adds a variable to every service's environment (a setting
+under test, such as `DDS_KNOWN_KEYS=0`).
 
 The database, topics and consumer groups are removed at the end unless --keep-db; the
 dictionaries stay in Redis (the same keys every run).
@@ -43,6 +50,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -148,6 +156,7 @@ class Pipeline:
             "KAFKA_PORT": env("KAFKA_PORT"),
             **{k: v for k, v in os.environ.items() if k.startswith("PG_WAREHOUSE_")},
             "PG_WAREHOUSE_DBNAME": self.tag,
+            **dict(kv.split("=", 1) for kv in self.args.service_env),
         }
         t = self.topics
         sources = {"stg": t["source"], "dds": t["stg"], "cdm": t["dds"]}
@@ -319,6 +328,104 @@ def trickle_run(args, run, generated):
     return percentile(latencies, 0.99)
 
 
+def rate_run(args, run, generated):
+    """The services started and idle, then --trickle orders at --rate per second: per order, its
+    acknowledgement to the first poll that finds it committed in the ledger."""
+    pipeline = Pipeline(args, run)
+    acked, seen, failed = {}, {}, []
+    lock = threading.Lock()
+    done = threading.Event()
+    poll_s = args.trickle_poll_ms / 1000
+
+    def poller():
+        with psycopg.connect(pg_url(pipeline.tag), autocommit=True) as c:
+            while not done.is_set():
+                with lock:
+                    pending = [k for k in acked if k not in seen]
+                if pending:
+                    at = time.monotonic()
+                    try:
+                        rows = c.execute(
+                            "SELECT h.order_id FROM cdm.order_ledger l "
+                            "JOIN dds.h_order h ON h.h_order_pk = l.order_id "
+                            "WHERE h.order_id = ANY(%s)",
+                            (pending,),
+                        ).fetchall()
+                    except psycopg.errors.UndefinedTable:
+                        rows = []
+                    with lock:
+                        for (order_id,) in rows:
+                            seen.setdefault(int(order_id), at)
+                time.sleep(poll_s)
+
+    try:
+        pipeline.start()
+        producer = Producer({"bootstrap.servers": pipeline.bootstrap, "linger.ms": args.linger_ms})
+        with open(generated, encoding="utf-8") as lines:
+            records = [message(r) for r in map(json.loads, lines) if r["key"] is not None]
+        records = records[: args.trickle + 1]
+        # The first order meets the services' start and is not timed.
+        first_key, first_value = records[0]
+        producer.produce(pipeline.topics["source"], value=first_value, key=first_key)
+        producer.flush()
+        thread = threading.Thread(target=poller, daemon=True)
+        thread.start()
+        with lock:
+            acked[int(first_key)] = time.monotonic()
+        deadline = time.monotonic() + args.timeout
+        while int(first_key) not in seen:
+            if time.monotonic() > deadline:
+                sys.exit(f"outside: the first order not visible after {args.timeout} s; logs in {pipeline.logs}")
+            pipeline.check_alive()
+            time.sleep(0.05)
+        cpu_before, started = pipeline.stats(), time.monotonic()
+
+        def delivered(err, msg):
+            if err is not None:
+                failed.append(err)
+                return
+            with lock:
+                acked[int(msg.key())] = time.monotonic()
+
+        for i, (key, value) in enumerate(records[1:]):
+            due = started + i / args.rate
+            while True:
+                wait = due - time.monotonic()
+                producer.poll(max(0.0, min(wait, 0.001)))
+                if wait <= 0:
+                    break
+            producer.produce(pipeline.topics["source"], value=value, key=key, on_delivery=delivered)
+        producer.flush()
+        if failed:
+            sys.exit(f"outside: {len(failed)} orders not delivered: {failed[0]}")
+        timed = [int(k) for k, _ in records[1:]]
+        deadline = time.monotonic() + 60
+        while True:
+            with lock:
+                missing = [k for k in timed if k not in seen]
+            if not missing:
+                break
+            if time.monotonic() > deadline:
+                sys.exit(f"outside: {len(missing)} orders not visible 60 s after the last; logs in {pipeline.logs}")
+            pipeline.check_alive()
+            time.sleep(0.05)
+        cpu_after, elapsed = pipeline.stats(), time.monotonic() - started
+    finally:
+        done.set()
+        pipeline.close()
+    latencies = [(seen[k] - acked[k]) * 1000 for k in timed]
+    cpu = {s: 100 * (cpu_after[s][0] - cpu_before[s][0]) / elapsed for s in STAGES}
+    print(
+        f"run {run}: {len(latencies)} orders at {args.rate:g}/s: acknowledged → visible "
+        f"p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
+        f"max {max(latencies):.0f} ms (polled every {args.trickle_poll_ms} ms); CPU "
+        + ", ".join(f"{s} {cpu[s]:.1f} %" for s in STAGES)
+        + "; peak RSS MiB "
+        + ", ".join(f"{s} {cpu_after[s][1]:.1f}" for s in STAGES)
+    )
+    return percentile(latencies, 0.99)
+
+
 def main():
     sys.stdout.reconfigure(line_buffering=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -333,6 +440,8 @@ def main():
     parser.add_argument("--orders-file", type=Path)
     parser.add_argument("--trickle", type=int, default=0, metavar="N")
     parser.add_argument("--interval", type=float, default=0.5)
+    parser.add_argument("--rate", type=float, default=0.0, metavar="R")
+    parser.add_argument("--service-env", action="append", default=[], metavar="K=V")
     parser.add_argument("--trickle-poll-ms", type=float, default=5.0)
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
@@ -359,7 +468,8 @@ def main():
 def report(args, orders_file):
     runs = range(1, args.runs + 1)
     if args.trickle:
-        p99s = [trickle_run(args, run, orders_file) for run in runs]
+        timed = rate_run if args.rate > 0 else trickle_run
+        p99s = [timed(args, run, orders_file) for run in runs]
         print(f"median p99 of {len(p99s)} run(s): {statistics.median(p99s):.0f} ms")
         return
     with open(orders_file, encoding="utf-8") as lines:

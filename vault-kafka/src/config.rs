@@ -301,7 +301,11 @@ impl KafkaConfig {
         config
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("linger.ms", "5")
+            // No lingering: a stage hands its batch's messages over in one burst, after its
+            // warehouse write, and then waits for their acknowledgements, so each ms of
+            // linger is a ms of every batch. Messages enqueued while the first request is on
+            // its way still travel together in the next (docs/performance.md, issue 30).
+            .set("linger.ms", "0")
             .set("compression.type", "lz4")
             // How long the producer keeps retrying a message (idempotently: the broker drops
             // what it already has) before the batch fails and is retried as a whole, which

@@ -89,10 +89,15 @@ publishes the order report downstream.";
         let (rows, reports) = vault_batch(self.keys, &orders, crate::clock::sent_dttm());
         // The Data Vault first; reports go out only once the write went through, so a batch
         // the warehouse refuses sends nothing (the runner awaits every acknowledgement before
-        // the transaction commits).
+        // the transaction commits). All are encoded before the first is sent: the batch
+        // leaves in one burst (see StgStage::process).
         vault_pg::model::write_skipping_known(tx, rows.rows(), &mut self.known)?;
-        for report in &reports {
-            out.send(report.object_id.to_string(), report.to_json()?)?;
+        let encoded = reports
+            .iter()
+            .map(|report| Ok((report.object_id.to_string(), report.to_json()?)))
+            .collect::<Result<Vec<_>, serde_json::Error>>();
+        for (key, payload) in encoded? {
+            out.send(key, payload)?;
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! STG (docs/contract.md §4): keep the raw order, enrich it from Redis, publish it downstream.
 
 use postgres::Transaction;
-use vault_core::orders::{raw_payload, SourceOrder};
+use vault_core::orders::{raw_payload, EnrichError, SourceOrder};
 use vault_core::pipeline::{stages, MessageError};
 use vault_pg::stg::{self, StgEvent};
 use vault_redis::{DictionaryError, RedisDictionary};
@@ -29,6 +29,22 @@ impl StgStage {
 /// Unusable entries are per order (`invalid_dictionary_entry`).
 fn redis(err: DictionaryError) -> StageError {
     StageError::dependency(REDIS, true, err)
+}
+
+/// Each order of the batch enriched from the dictionaries and encoded for downstream, or why it
+/// cannot be enriched.
+fn enrich_and_encode(
+    dictionary: &mut RedisDictionary,
+    orders: &[SourceOrder],
+) -> Result<Vec<Result<Vec<u8>, EnrichError>>, StageError> {
+    let enriched = dictionary.enrich_batch(orders).map_err(redis)?;
+    enriched
+        .into_iter()
+        .map(|result| match result {
+            Ok(order) => Ok(Ok(order.to_json()?)),
+            Err(err) => Ok(Err(err)),
+        })
+        .collect()
 }
 
 /// The `kind` of a Redis failure (`vault_errors_total`).
@@ -80,11 +96,14 @@ the Redis dictionaries and publishes it downstream.";
             .collect();
         stg::upsert(tx, &events)?;
         // Then downstream, only once the write went through: a batch the warehouse refuses
-        // sends nothing (the runner awaits every acknowledgement before the commit).
-        let enriched = self.dictionary.enrich_batch(&orders).map_err(redis)?;
+        // sends nothing (the runner awaits every acknowledgement before the commit). Every
+        // order is enriched and encoded before the first is sent, so that the batch leaves in
+        // one burst: the producer does not linger, and what is enqueued while its first
+        // request travels goes in the next (vault_kafka's producer settings).
+        let enriched = enrich_and_encode(&mut self.dictionary, &orders)?;
         for ((index, order), result) in indices.into_iter().zip(&orders).zip(enriched) {
             match result {
-                Ok(enriched) => out.send(order.object_id.to_string(), enriched.to_json()?)?,
+                Ok(payload) => out.send(order.object_id.to_string(), payload)?,
                 Err(err) => out.reject(index, err.dead_letter_reason(), err.to_string()),
             }
         }
