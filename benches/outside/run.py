@@ -23,7 +23,9 @@ Per run, on the servers of `scripts/stack`, with nothing of the bench's own mach
    Data Vault (`cdm.v_restaurant_category_counters_recomputed`).
 
 It prints, per run, the produce time, the drain (services' start to the final sum), the time to
-the first counter, each service's CPU seconds and peak RSS, and the median drain over the runs.
+the first counter, each service's CPU seconds and peak RSS, the seconds each spent inside its
+batches (`vault_batch_duration_seconds`: a stage that is busy for much less than the drain
+waits for its input, and is not what sets the pace), and the median drain over the runs.
 
 With --trickle N, steps 2-4 are instead: the services started first; then N + 1 orders, one
 every S seconds (default 0.5), each produced and flushed alone; per order (the first, which
@@ -52,6 +54,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -188,6 +191,25 @@ class Pipeline:
     def stats(self):
         return {stage: proc_stats(p.pid) for stage, p in self.services.items()}
 
+    def busy(self):
+        """Seconds each service spent inside its batches (transaction to offset commit), from
+        its /metrics."""
+        busy = {}
+        for i, stage in enumerate(STAGES):
+            url = f"http://127.0.0.1:{self.args.http_port + i}/metrics"
+            try:
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    text = answer.read().decode()
+            except OSError:
+                busy[stage] = float("nan")
+                continue
+            busy[stage] = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("vault_batch_duration_seconds_sum")
+            )
+        return busy
+
     def close(self):
         for p in self.services.values():
             p.send_signal(signal.SIGTERM)
@@ -243,6 +265,7 @@ def backlog_run(args, run, generated, sent_orders):
                 "SELECT coalesce(sum(order_cnt), 0) FROM cdm.v_restaurant_category_counters_recomputed"
             ).fetchone()
         stats = pipeline.stats()
+        busy = pipeline.busy()
     finally:
         pipeline.close()
     final = timeline[-1][1]
@@ -258,6 +281,10 @@ def backlog_run(args, run, generated, sent_orders):
         "       CPU s / peak RSS MiB: "
         + ", ".join(f"{s} {stats[s][0]:.1f} / {stats[s][1]:.1f}" for s in STAGES)
         + f"; logs in {pipeline.logs}"
+    )
+    print(
+        "       inside batches s (share of the drain): "
+        + ", ".join(f"{s} {busy[s]:.1f} ({100 * busy[s] / drain:.0f} %)" for s in STAGES)
     )
     if not exact:
         sys.exit("outside: the counters differ from their recomputation")

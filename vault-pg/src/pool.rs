@@ -139,6 +139,9 @@ impl std::fmt::Debug for Warehouse {
     }
 }
 
+/// The longest [`Warehouse::ping`] waits for a connection.
+const PING_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Warehouse {
     /// A pool for `config`. Connections are opened lazily, so this succeeds while the server is
     /// down; [`Warehouse::ping`] tells whether it is reachable.
@@ -187,10 +190,18 @@ impl Warehouse {
         }
     }
 
-    /// Whether the warehouse answers (`SELECT 1`).
+    /// Whether the warehouse answers (`SELECT 1`), said within about a second (plus the
+    /// diagnosis of [`Warehouse::client`]'s errors) even when no connection can be had: a
+    /// readiness check must not wait out the connect timeout while connections keep failing
+    /// (a primary gone, a standby refusing writes).
     pub fn ping(&self) -> Result<(), PgError> {
         use crate::error::Context;
-        self.client()?.simple_query("SELECT 1").context("ping")?;
+        let wait = self.config.connect_timeout.min(PING_WAIT);
+        self.pool
+            .get_timeout(wait)
+            .map_err(|pool_error| self.diagnose(pool_error))?
+            .simple_query("SELECT 1")
+            .context("ping")?;
         Ok(())
     }
 
