@@ -773,6 +773,7 @@ impl KnownKeys {
     pub fn new(capacity: usize) -> Self {
         KnownKeys {
             capacity,
+            newer: HashSet::with_capacity(capacity),
             ..KnownKeys::default()
         }
     }
@@ -793,7 +794,10 @@ impl KnownKeys {
             return;
         }
         if self.newer.len() >= self.capacity {
-            self.older = std::mem::take(&mut self.newer);
+            // The oldest generation goes first; the new one is made at its full size at once
+            // (a set grown by doubling holds its old and new tables together at each step).
+            self.older = HashSet::new();
+            self.older = std::mem::replace(&mut self.newer, HashSet::with_capacity(self.capacity));
         }
         self.newer.insert(entry);
     }
@@ -835,7 +839,10 @@ impl KnownKeys {
 }
 
 /// A row's table and identity ([`DvRow::identity`]).
-type Identity = (&'static str, Uuid, Option<Timestamp>);
+/// A row's identity in [`KnownKeys`]: its table (its index in the model's tables), key and
+/// effective time. 32 bytes, where the table's name made it 48: the cache is most of
+/// dds-service's memory after its batch (docs/performance.md, issue 30).
+type Identity = (u16, Uuid, Option<Timestamp>);
 
 /// `{name}` → value, in a template.
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
@@ -878,10 +885,18 @@ impl TableWriter<'_, '_, '_> {
         if self.error.is_some() || rows.is_empty() {
             return;
         }
-        if let Some(known) = self.known.as_deref_mut() {
+        // The table's index in the model names it in the cache (a table the model does not
+        // list, or past u16::MAX of them, is simply not cached).
+        let table = self
+            .model
+            .tables
+            .iter()
+            .position(|t| t.name == R::TABLE)
+            .and_then(|i| u16::try_from(i).ok());
+        if let (Some(known), Some(table)) = (self.known.as_deref_mut(), table) {
             let identity = |row: &R| {
                 let (key, effective) = row.identity();
-                (R::TABLE, key, effective)
+                (table, key, effective)
             };
             let before = rows.len();
             rows.retain(|(row, _)| !known.contains(identity(row)));
@@ -1053,5 +1068,13 @@ impl<'a> ColumnArray<'a> {
             ColumnArray::Timestamp(v) => v,
             ColumnArray::TimestampTz(v) => v,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_known_identity_takes_32_bytes() {
+        assert_eq!(size_of::<super::Identity>(), 32);
     }
 }

@@ -22,8 +22,8 @@ pub struct DdsStage {
     known: KnownKeys,
 }
 
-/// Keys per generation of the known-key cache of [`DdsStage::new`] (two generations; ~40 bytes a
-/// key): the default `DDS_KNOWN_KEYS` declares.
+/// Keys per generation of the known-key cache of [`DdsStage::new`] (two generations; ~33 bytes a
+/// slot): the default `DDS_KNOWN_KEYS` declares.
 pub const KNOWN_KEYS: usize = vars::DDS_KNOWN_KEYS.default_count() as usize;
 
 impl Default for DdsStage {
