@@ -729,6 +729,13 @@ pub fn write_skipping_known<S: RowSet>(
     known: &mut KnownKeys,
 ) -> Result<u64, PgError> {
     known.pending.clear();
+    // Identities name a table by its index in the model: a cache handed another model's rows
+    // starts over rather than mistake them for this one's.
+    let model = (S::MODEL.schema, S::MODEL.name);
+    if known.model != Some(model) {
+        known.clear();
+        known.model = Some(model);
+    }
     let result = write_inner(tx, rows, Some(known));
     if result.is_err() {
         known.clear();
@@ -756,7 +763,8 @@ fn write_inner<S: RowSet>(
 }
 
 /// A bounded in-process set of the row identities known to be in the warehouse (every table
-/// is insert-only and an identity fixes the row: a row that is there needs no statement). Two generations of at most `capacity` keys each: when the newer is
+/// is insert-only and an identity fixes the row: a row that is there needs no statement). One
+/// cache serves one model (handed another's rows, it starts over). Two generations of at most `capacity` keys each: when the newer is
 /// full it becomes the older and the oldest is dropped; a key found in the older is moved to
 /// the newer, so what keeps coming back (users, products, categories) stays.
 #[derive(Debug, Default)]
@@ -766,6 +774,8 @@ pub struct KnownKeys {
     older: HashSet<Identity>,
     pending: Vec<Identity>,
     skipped: u64,
+    /// The model (schema, name) whose identities it holds.
+    model: Option<(&'static str, &'static str)>,
 }
 
 impl KnownKeys {
@@ -773,7 +783,7 @@ impl KnownKeys {
     pub fn new(capacity: usize) -> Self {
         KnownKeys {
             capacity,
-            newer: HashSet::with_capacity(capacity),
+            newer: generation(capacity),
             ..KnownKeys::default()
         }
     }
@@ -797,7 +807,7 @@ impl KnownKeys {
             // The oldest generation goes first; the new one is made at its full size at once
             // (a set grown by doubling holds its old and new tables together at each step).
             self.older = HashSet::new();
-            self.older = std::mem::replace(&mut self.newer, HashSet::with_capacity(self.capacity));
+            self.older = std::mem::replace(&mut self.newer, generation(self.capacity));
         }
         self.newer.insert(entry);
     }
@@ -839,6 +849,14 @@ impl KnownKeys {
 }
 
 /// A row's table and identity ([`DvRow::identity`]).
+/// An empty generation with room for `capacity` identities, when the memory is there (else it
+/// grows as it fills: a `DDS_KNOWN_KEYS` too large for the machine is not a crash at start).
+fn generation(capacity: usize) -> HashSet<Identity> {
+    let mut set = HashSet::new();
+    let _ = set.try_reserve(capacity);
+    set
+}
+
 /// A row's identity in [`KnownKeys`]: its table (its index in the model's tables), key and
 /// effective time. 32 bytes, where the table's name made it 48: the cache is most of
 /// dds-service's memory after its batch (docs/performance.md, issue 30).

@@ -139,7 +139,7 @@ impl std::fmt::Debug for Warehouse {
     }
 }
 
-/// The longest [`Warehouse::ping`] waits for a connection.
+/// The longest [`Warehouse::ping`] waits for a pooled connection.
 const PING_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Warehouse {
@@ -190,18 +190,31 @@ impl Warehouse {
         }
     }
 
-    /// Whether the warehouse answers (`SELECT 1`), said within about a second (plus the
-    /// diagnosis of [`Warehouse::client`]'s errors) even when no connection can be had: a
-    /// readiness check must not wait out the connect timeout while connections keep failing
-    /// (a primary gone, a standby refusing writes).
+    /// Whether the warehouse answers (`SELECT 1`), for a readiness check: a pooled connection
+    /// if one comes within a second; else one connection attempt of its own, which fails at once
+    /// when the hosts refuse or none takes writes (a primary gone, a standby not yet promoted),
+    /// and succeeds within the connect timeout when the server is only slow to connect. The
+    /// pool's own checkout would retry failing attempts for the whole connect timeout, and a
+    /// replica with nothing to do would report a lost warehouse that much later.
     pub fn ping(&self) -> Result<(), PgError> {
         use crate::error::Context;
         let wait = self.config.connect_timeout.min(PING_WAIT);
-        self.pool
-            .get_timeout(wait)
-            .map_err(|pool_error| self.diagnose(pool_error))?
-            .simple_query("SELECT 1")
-            .context("ping")?;
+        match self.pool.get_timeout(wait) {
+            Ok(mut client) => {
+                client.simple_query("SELECT 1").context("ping")?;
+            }
+            Err(_) => {
+                let mut client = self
+                    .config
+                    .client_config()
+                    .connect(self.tls.clone())
+                    .map_err(|source| PgError::Db {
+                        context: "connect".into(),
+                        source,
+                    })?;
+                client.simple_query("SELECT 1").context("ping")?;
+            }
+        }
         Ok(())
     }
 

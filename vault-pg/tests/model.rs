@@ -35,6 +35,20 @@ data_vault! {
     }
 }
 
+data_vault! {
+    /// Meters: a second model whose first table's keys can equal the sensors' (a hub key is
+    /// its business key's hash, whatever the table).
+    pub struct MeterRows<'a> {
+        model: "meters", schema: "meter", load_src: "meter-test";
+        hubs {
+            /// A meter.
+            h_meter: HMeter<'a> { h_meter_pk; serial: &'a str }
+        }
+        links {}
+        satellites {}
+    }
+}
+
 const KEYS: KeySpec = KeySpec::SEED;
 
 fn ts(text: &str) -> Timestamp {
@@ -397,6 +411,40 @@ fn known_keys_skip_committed_rows_and_a_stale_cache_heals_on_retry() {
         current_label(&db, "A"),
         ("idle".into(), "2024-03-01 12:00:00".into())
     );
+}
+
+/// One cache handed the rows of two models does not take one model's row for another's that
+/// has the same key and the same place among its model's tables: it starts over.
+#[test]
+fn a_known_key_cache_handed_another_model_starts_over() {
+    use vault_pg::model::{write_skipping_known, KnownKeys};
+    let db = TestDb::empty("model_known_models");
+    vault_pg::model::create(&mut *db.client(), &SensorRows::MODEL).expect("sensors' DDL");
+    vault_pg::model::create(&mut *db.client(), &MeterRows::MODEL).expect("meters' DDL");
+    let mut known = KnownKeys::new(1_000);
+    let mut write = |rows: &dyn Fn(&mut postgres::Transaction<'_>, &mut KnownKeys) -> u64| {
+        let mut client = db.client();
+        let mut tx = client.transaction().expect("begin");
+        let written = rows(&mut tx, &mut known);
+        tx.commit().expect("commit");
+        known.committed();
+        written
+    };
+    let mut sensors = SensorRows::default();
+    record(&mut sensors, "A", 7, "idle", "2024-03-01 10:00:00");
+    let mut meters = MeterRows::default();
+    meters.h_meter.push(HMeter {
+        h_meter_pk: KEYS.hub("A"),
+        serial: "A",
+    });
+    let sensors_written =
+        write(&|tx, known| write_skipping_known(tx, &sensors, known).expect("sensors"));
+    assert_eq!(sensors_written, 5);
+    // h_meter and h_sensor are each their model's first table, and meter A's key is sensor A's.
+    let meters_written =
+        write(&|tx, known| write_skipping_known(tx, &meters, known).expect("meters"));
+    assert_eq!(meters_written, 1, "the meter's hub row was written");
+    assert_eq!(db.scalar("SELECT count(*) FROM meter.h_meter"), 1);
 }
 
 /// The cache is bounded: two generations of `capacity` keys; what keeps coming back stays.

@@ -492,7 +492,7 @@ pub const KAFKA_LOST_OFFSETS: Var = var(
 /// `DDS_KNOWN_KEYS`.
 pub const DDS_KNOWN_KEYS: Var = var("DDS_KNOWN_KEYS", G::Runtime, K::Count(0), U::Default("100000"))
     .example("250000")
-    .doc("dds-service only: entries per generation of its cache of the row identities it has seen committed (a key, and a satellite row's effective time; two generations of ~33 bytes a slot, a generation of 100,000 taking 131,072 slots, so ~8.3 MiB at the default); rows it knows are not sent again (docs/performance.md, \"Skip rows already known\"). More for dictionaries larger than that; `0` turns the cache off (every row is sent, `ON CONFLICT DO NOTHING` skips what is there)")
+    .doc("dds-service only: entries per generation of its cache of the row identities it has seen committed (a key, and a satellite row's effective time; two generations of ~33 bytes a slot, a generation taking the power of two above 8/7 of its entries in slots: 131,072 at the default, ~8.3 MiB for both; 524,288 at 250,000, ~33 MiB); rows it knows are not sent again (docs/performance.md, \"Skip rows already known\"). More for dictionaries larger than that; `0` turns the cache off (every row is sent, `ON CONFLICT DO NOTHING` skips what is there)")
     .read_by(&[Binary::Dds]);
 /// `SHUTDOWN_TIMEOUT_MS`.
 pub const SHUTDOWN_TIMEOUT_MS: Var = var(
