@@ -7,7 +7,8 @@
 //! left out is the streaming machinery whose cost the stage's drain ÷ this ceiling shows.
 //!
 //! With N replicas, N sessions replay at once, each the batches of the partitions a replica
-//! would own (partition p to replica p mod N).
+//! would own (partition p to replica p mod N), partition after partition — where a stage's
+//! batches mix its partitions as their messages arrive.
 
 use std::time::{Duration, Instant};
 
@@ -43,14 +44,17 @@ pub(crate) fn replay(
             mine.into_iter().map(|m| &m.payload[..]).collect()
         })
         .collect();
+    // Every session's connection is taken first: one that cannot be had fails here, before
+    // any session waits at the barrier for it.
+    let clients: Vec<_> = shares.iter().map(|_| db.client()).collect();
     let barrier = std::sync::Barrier::new(replicas);
     let took: Vec<(Duration, usize, Duration)> = std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .iter()
-            .map(|share| {
+            .zip(clients)
+            .map(|(share, mut client)| {
                 let barrier = &barrier;
                 scope.spawn(move || {
-                    let mut client = db.client();
                     let mut session = Session::decode(stage, share, batch);
                     barrier.wait();
                     let started = Instant::now();

@@ -1,4 +1,4 @@
-//! Each stage alone against its two ceilings, start-up and idle CPU (issue 14): a command, not
+//! Each stage alone against its ceilings, start-up and idle CPU (issues 14, 30): a command, not
 //! a timed test, on the servers of `scripts/stack`:
 //!
 //! ```text
@@ -17,8 +17,9 @@
 //!    afterwards); where its batch time went is printed too. With `--replicas N` (default 1)
 //!    each stage runs as N replicas of its service, which share the topic's partitions (the
 //!    scale-out of docs/operations.md, on this machine), and the clock starts only once each
-//!    of them owns partitions (what was committed before is left out of the rate); the
-//!    ceilings stay one consumer and one COPY;
+//!    of them owns partitions (what was committed before is left out of the rate); the broker
+//!    and warehouse ceilings stay one consumer and one COPY, the statement ceiling (5.) takes
+//!    N sessions;
 //! 3. **the broker ceiling** of each stage: a bare consumer of the same topic, with the
 //!    services' client settings, that produces the bytes the stage produced (STG's enriched
 //!    orders, DDS's reports; CDM produces nothing) to a scratch topic and waits for their
@@ -337,7 +338,7 @@ fn main() {
     for (k, stage) in STAGES.iter().enumerate() {
         let records = pipeline.broker.read_topic(inputs[k]);
         let profile = &profiles[k];
-        let batch = (profile.messages / profile.batches.max(1.0)).round() as usize;
+        let batch = ((profile.messages / profile.batches.max(1.0)).round() as usize).max(1);
         let (took, replayed, committing) =
             replay::replay(stage.kind, &records, batch, opts.replicas, &replay_db);
         println!(

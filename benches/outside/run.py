@@ -32,7 +32,7 @@ every S seconds (default 0.5), each produced and flushed alone; per order (the f
 meets the services' start, is not timed) the time from its acknowledgement to the moment a
 poll of `count(*)` on `cdm.order_ledger` every MS milliseconds (default 5) sees it committed;
 p50, p99 and max, and each service's CPU over the trickle in % of one core. With --rate R
-instead of --interval, the N orders are produced at R per second without waiting for one another
+instead of --interval, N orders (the first message of each) are produced at R per second without waiting for one another
 (a paced producer, `linger.ms` as above), and a poll every MS milliseconds looks the
 acknowledged, unseen orders up in `cdm.order_ledger` (joined to `dds.h_order` for their ids):
 the same latency, under load.
@@ -355,41 +355,62 @@ def trickle_run(args, run, generated):
     return percentile(latencies, 0.99)
 
 
+def key_value(text):
+    """`K=V`, for --service-env."""
+    if "=" not in text or text.startswith("="):
+        raise argparse.ArgumentTypeError(f"expected K=V, got {text!r}")
+    return text
+
+
 def rate_run(args, run, generated):
     """The services started and idle, then --trickle orders at --rate per second: per order, its
     acknowledgement to the first poll that finds it committed in the ledger."""
     pipeline = Pipeline(args, run)
     acked, seen, failed = {}, {}, []
+    thread = None
     lock = threading.Lock()
     done = threading.Event()
     poll_s = args.trickle_poll_ms / 1000
 
     def poller():
-        with psycopg.connect(pg_url(pipeline.tag), autocommit=True) as c:
-            while not done.is_set():
+        # A poll's time is taken when its query is sent: an order it finds was committed by then.
+        c = None
+        while not done.is_set():
+            with lock:
+                pending = [k for k in acked if k not in seen]
+            if pending:
+                at = time.monotonic()
+                try:
+                    c = c or psycopg.connect(pg_url(pipeline.tag), autocommit=True)
+                    rows = c.execute(
+                        "SELECT h.order_id FROM cdm.order_ledger l "
+                        "JOIN dds.h_order h ON h.h_order_pk = l.order_id "
+                        "WHERE h.order_id = ANY(%s)",
+                        (pending,),
+                    ).fetchall()
+                except psycopg.errors.UndefinedTable:
+                    rows = []  # not migrated yet
+                except psycopg.Error as e:
+                    print(f"outside: poll failed, retrying: {e}", file=sys.stderr)
+                    c, rows = None, []
                 with lock:
-                    pending = [k for k in acked if k not in seen]
-                if pending:
-                    at = time.monotonic()
-                    try:
-                        rows = c.execute(
-                            "SELECT h.order_id FROM cdm.order_ledger l "
-                            "JOIN dds.h_order h ON h.h_order_pk = l.order_id "
-                            "WHERE h.order_id = ANY(%s)",
-                            (pending,),
-                        ).fetchall()
-                    except psycopg.errors.UndefinedTable:
-                        rows = []
-                    with lock:
-                        for (order_id,) in rows:
-                            seen.setdefault(int(order_id), at)
-                time.sleep(poll_s)
+                    for (order_id,) in rows:
+                        seen.setdefault(int(order_id), at)
+            time.sleep(poll_s)
+        if c is not None:
+            c.close()
 
     try:
         pipeline.start()
         producer = Producer({"bootstrap.servers": pipeline.bootstrap, "linger.ms": args.linger_ms})
+        # One message per order: a second version of an order would be acknowledged again
+        # after the first was seen, and its latency would be the first's.
+        records, keys = [], set()
         with open(generated, encoding="utf-8") as lines:
-            records = [message(r) for r in map(json.loads, lines) if r["key"] is not None]
+            for key, value in (message(r) for r in map(json.loads, lines) if r["key"] is not None):
+                if key not in keys:
+                    keys.add(key)
+                    records.append((key, value))
         records = records[: args.trickle + 1]
         # The first order meets the services' start and is not timed.
         first_key, first_value = records[0]
@@ -401,6 +422,8 @@ def rate_run(args, run, generated):
             acked[int(first_key)] = time.monotonic()
         deadline = time.monotonic() + args.timeout
         while int(first_key) not in seen:
+            if not thread.is_alive():
+                sys.exit("outside: the ledger poller stopped")
             if time.monotonic() > deadline:
                 sys.exit(f"outside: the first order not visible after {args.timeout} s; logs in {pipeline.logs}")
             pipeline.check_alive()
@@ -421,7 +444,12 @@ def rate_run(args, run, generated):
                 producer.poll(max(0.0, min(wait, 0.001)))
                 if wait <= 0:
                     break
-            producer.produce(pipeline.topics["source"], value=value, key=key, on_delivery=delivered)
+            while True:
+                try:
+                    producer.produce(pipeline.topics["source"], value=value, key=key, on_delivery=delivered)
+                    break
+                except BufferError:
+                    producer.poll(0.01)
         producer.flush()
         if failed:
             sys.exit(f"outside: {len(failed)} orders not delivered: {failed[0]}")
@@ -432,6 +460,8 @@ def rate_run(args, run, generated):
                 missing = [k for k in timed if k not in seen]
             if not missing:
                 break
+            if not thread.is_alive():
+                sys.exit("outside: the ledger poller stopped")
             if time.monotonic() > deadline:
                 sys.exit(f"outside: {len(missing)} orders not visible 60 s after the last; logs in {pipeline.logs}")
             pipeline.check_alive()
@@ -439,6 +469,8 @@ def rate_run(args, run, generated):
         cpu_after, elapsed = pipeline.stats(), time.monotonic() - started
     finally:
         done.set()
+        if thread is not None:
+            thread.join()
         pipeline.close()
     latencies = [(seen[k] - acked[k]) * 1000 for k in timed]
     cpu = {s: 100 * (cpu_after[s][0] - cpu_before[s][0]) / elapsed for s in STAGES}
@@ -468,7 +500,7 @@ def main():
     parser.add_argument("--trickle", type=int, default=0, metavar="N")
     parser.add_argument("--interval", type=float, default=0.5)
     parser.add_argument("--rate", type=float, default=0.0, metavar="R")
-    parser.add_argument("--service-env", action="append", default=[], metavar="K=V")
+    parser.add_argument("--service-env", action="append", default=[], metavar="K=V", type=key_value)
     parser.add_argument("--trickle-poll-ms", type=float, default=5.0)
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
