@@ -87,9 +87,14 @@ impl<'a> Session<'a> {
     /// Decodes `payloads` as `stage` does and cuts them into batches; what does not decode (a
     /// dead letter of the stage's) is left out.
     fn decode(stage: Kind, payloads: &[&'a [u8]], batch: usize) -> Self {
-        fn cut<T>(items: Vec<T>, batch: usize) -> Vec<Vec<T>> {
+        /// What decodes, in batches of `batch`.
+        fn cut<'p, T>(
+            payloads: &[&'p [u8]],
+            decode: impl Fn(&'p [u8]) -> Option<T>,
+            batch: usize,
+        ) -> Vec<Vec<T>> {
             let mut batches = Vec::new();
-            let mut items = items.into_iter().peekable();
+            let mut items = payloads.iter().filter_map(|p| decode(p)).peekable();
             while items.peek().is_some() {
                 batches.push(items.by_ref().take(batch).collect());
             }
@@ -97,26 +102,12 @@ impl<'a> Session<'a> {
         }
         match stage {
             Kind::Stg => Session::Stg(cut(
-                payloads
-                    .iter()
-                    .filter_map(|p| Some((SourceOrder::from_json(p).ok()?, raw_payload(p).ok()?)))
-                    .collect(),
+                payloads,
+                |p| Some((SourceOrder::from_json(p).ok()?, raw_payload(p).ok()?)),
                 batch,
             )),
-            Kind::Dds => Session::Dds(cut(
-                payloads
-                    .iter()
-                    .filter_map(|p| EnrichedOrder::from_json(p).ok())
-                    .collect(),
-                batch,
-            )),
-            Kind::Cdm => Session::Cdm(cut(
-                payloads
-                    .iter()
-                    .filter_map(|p| OrderReport::from_json(p).ok())
-                    .collect(),
-                batch,
-            )),
+            Kind::Dds => Session::Dds(cut(payloads, |p| EnrichedOrder::from_json(p).ok(), batch)),
+            Kind::Cdm => Session::Cdm(cut(payloads, |p| OrderReport::from_json(p).ok(), batch)),
         }
     }
 

@@ -345,12 +345,22 @@ def trickle_run(args, run, generated):
         cpu_after, elapsed = pipeline.stats(), time.monotonic() - started
     finally:
         pipeline.close()
+    return report_latencies(
+        f"run {run}: {len(latencies)} orders, one every {args.interval} s",
+        args, latencies, cpu_before, cpu_after, elapsed, rss=False,
+    )
+
+
+def report_latencies(what, args, latencies, cpu_before, cpu_after, elapsed, rss):
+    """Prints the latencies' p50, p99 and max and the services' CPU (and peak RSS) over
+    `elapsed` seconds; returns the p99."""
     cpu = {s: 100 * (cpu_after[s][0] - cpu_before[s][0]) / elapsed for s in STAGES}
     print(
-        f"run {run}: {len(latencies)} orders, one every {args.interval} s: acknowledged → "
-        f"visible p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
+        f"{what}: acknowledged → visible "
+        f"p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
         f"max {max(latencies):.0f} ms (polled every {args.trickle_poll_ms} ms); CPU "
         + ", ".join(f"{s} {cpu[s]:.2f} %" for s in STAGES)
+        + ("; peak RSS MiB " + ", ".join(f"{s} {cpu_after[s][1]:.1f}" for s in STAGES) if rss else "")
     )
     return percentile(latencies, 0.99)
 
@@ -400,6 +410,21 @@ def rate_run(args, run, generated):
         if c is not None:
             c.close()
 
+    def wait_seen(keys, seconds, since):
+        """Until the poller has seen every order of `keys` (the services alive, the poller too)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            with lock:
+                missing = [k for k in keys if k not in seen]
+            if not missing:
+                return
+            if not thread.is_alive():
+                sys.exit("outside: the ledger poller stopped")
+            if time.monotonic() > deadline:
+                sys.exit(f"outside: {len(missing)} order(s) not visible {seconds} s {since}; logs in {pipeline.logs}")
+            pipeline.check_alive()
+            time.sleep(0.05)
+
     try:
         pipeline.start()
         producer = Producer({"bootstrap.servers": pipeline.bootstrap, "linger.ms": args.linger_ms})
@@ -420,14 +445,7 @@ def rate_run(args, run, generated):
         thread.start()
         with lock:
             acked[int(first_key)] = time.monotonic()
-        deadline = time.monotonic() + args.timeout
-        while int(first_key) not in seen:
-            if not thread.is_alive():
-                sys.exit("outside: the ledger poller stopped")
-            if time.monotonic() > deadline:
-                sys.exit(f"outside: the first order not visible after {args.timeout} s; logs in {pipeline.logs}")
-            pipeline.check_alive()
-            time.sleep(0.05)
+        wait_seen([int(first_key)], args.timeout, "after the services' start")
         cpu_before, started = pipeline.stats(), time.monotonic()
 
         def delivered(err, msg):
@@ -454,18 +472,7 @@ def rate_run(args, run, generated):
         if failed:
             sys.exit(f"outside: {len(failed)} orders not delivered: {failed[0]}")
         timed = [int(k) for k, _ in records[1:]]
-        deadline = time.monotonic() + 60
-        while True:
-            with lock:
-                missing = [k for k in timed if k not in seen]
-            if not missing:
-                break
-            if not thread.is_alive():
-                sys.exit("outside: the ledger poller stopped")
-            if time.monotonic() > deadline:
-                sys.exit(f"outside: {len(missing)} orders not visible 60 s after the last; logs in {pipeline.logs}")
-            pipeline.check_alive()
-            time.sleep(0.05)
+        wait_seen(timed, 60, "after the last was produced")
         cpu_after, elapsed = pipeline.stats(), time.monotonic() - started
     finally:
         done.set()
@@ -473,16 +480,10 @@ def rate_run(args, run, generated):
             thread.join()
         pipeline.close()
     latencies = [(seen[k] - acked[k]) * 1000 for k in timed]
-    cpu = {s: 100 * (cpu_after[s][0] - cpu_before[s][0]) / elapsed for s in STAGES}
-    print(
-        f"run {run}: {len(latencies)} orders at {args.rate:g}/s: acknowledged → visible "
-        f"p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
-        f"max {max(latencies):.0f} ms (polled every {args.trickle_poll_ms} ms); CPU "
-        + ", ".join(f"{s} {cpu[s]:.1f} %" for s in STAGES)
-        + "; peak RSS MiB "
-        + ", ".join(f"{s} {cpu_after[s][1]:.1f}" for s in STAGES)
+    return report_latencies(
+        f"run {run}: {len(latencies)} orders at {args.rate:g}/s",
+        args, latencies, cpu_before, cpu_after, elapsed, rss=True,
     )
-    return percentile(latencies, 0.99)
 
 
 def main():
