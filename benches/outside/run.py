@@ -105,6 +105,22 @@ def message(record):
     return key, value
 
 
+def send(producer, topic, key, value, on_delivery=None):
+    """Hands one message to the producer, serving its deliveries while its queue is full."""
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
+def keyed_orders(path):
+    """The (key, value) of every keyed message (an order's) of a `vault simulate --out` file."""
+    with open(path, encoding="utf-8") as lines:
+        return [message(r) for r in map(json.loads, lines) if r["key"] is not None]
+
+
 def produce(bootstrap, topic, path, linger_ms):
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": linger_ms})
     failed = []
@@ -117,12 +133,7 @@ def produce(bootstrap, topic, path, linger_ms):
     with open(path, encoding="utf-8") as lines:
         for line in lines:
             key, value = message(json.loads(line))
-            while True:
-                try:
-                    producer.produce(topic, value=value, key=key, on_delivery=delivered)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
+            send(producer, topic, key, value, delivered)
             producer.poll(0)
             sent += 1
     producer.flush()
@@ -305,9 +316,8 @@ def trickle_run(args, run, generated):
     try:
         pipeline.start()
         producer = Producer({"bootstrap.servers": pipeline.bootstrap, "linger.ms": args.linger_ms})
-        with open(generated, encoding="utf-8") as lines:
-            # Orders only (keyed): each one timed must reach the ledger.
-            records = [message(r) for r in map(json.loads, lines) if r["key"] is not None]
+        # Orders only (keyed): each one timed must reach the ledger.
+        records = keyed_orders(generated)
         poll_s = args.trickle_poll_ms / 1000
         with psycopg.connect(pg_url(pipeline.tag), autocommit=True) as c:
             # The first order waits for the services' start; it is not timed.
@@ -430,16 +440,13 @@ def rate_run(args, run, generated):
         producer = Producer({"bootstrap.servers": pipeline.bootstrap, "linger.ms": args.linger_ms})
         # One message per order: a second version of an order would be acknowledged again
         # after the first was seen, and its latency would be the first's.
-        records, keys = [], set()
-        with open(generated, encoding="utf-8") as lines:
-            for key, value in (message(r) for r in map(json.loads, lines) if r["key"] is not None):
-                if key not in keys:
-                    keys.add(key)
-                    records.append((key, value))
-        records = records[: args.trickle + 1]
+        first_of_each = {}
+        for key, value in keyed_orders(generated):
+            first_of_each.setdefault(key, value)
+        records = list(first_of_each.items())[: args.trickle + 1]
         # The first order meets the services' start and is not timed.
         first_key, first_value = records[0]
-        producer.produce(pipeline.topics["source"], value=first_value, key=first_key)
+        send(producer, pipeline.topics["source"], first_key, first_value)
         producer.flush()
         thread = threading.Thread(target=poller, daemon=True)
         thread.start()
@@ -462,12 +469,7 @@ def rate_run(args, run, generated):
                 producer.poll(max(0.0, min(wait, 0.001)))
                 if wait <= 0:
                     break
-            while True:
-                try:
-                    producer.produce(pipeline.topics["source"], value=value, key=key, on_delivery=delivered)
-                    break
-                except BufferError:
-                    producer.poll(0.01)
+            send(producer, pipeline.topics["source"], key, value, delivered)
         producer.flush()
         if failed:
             sys.exit(f"outside: {len(failed)} orders not delivered: {failed[0]}")

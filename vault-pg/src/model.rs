@@ -806,7 +806,7 @@ impl KnownKeys {
         if self.newer.len() >= self.capacity {
             // The oldest generation goes first; the new one is made at its full size at once
             // (a set grown by doubling holds its old and new tables together at each step).
-            self.older = HashSet::new();
+            drop(std::mem::take(&mut self.older));
             self.older = std::mem::replace(&mut self.newer, generation(self.capacity));
         }
         self.newer.insert(entry);
@@ -848,7 +848,6 @@ impl KnownKeys {
     }
 }
 
-/// A row's table and identity ([`DvRow::identity`]).
 /// An empty generation with room for `capacity` identities, when the memory is there (else it
 /// grows as it fills: a `DDS_KNOWN_KEYS` too large for the machine is not a crash at start).
 fn generation(capacity: usize) -> HashSet<Identity> {
@@ -858,7 +857,7 @@ fn generation(capacity: usize) -> HashSet<Identity> {
 }
 
 /// A row's identity in [`KnownKeys`]: its table (its index in the model's tables), key and
-/// effective time. 32 bytes, where the table's name made it 48: the cache is most of
+/// effective time ([`DvRow::identity`]). 32 bytes, where the table's name made it 48: the cache is most of
 /// dds-service's memory after its batch (docs/performance.md, issue 30).
 type Identity = (u16, Uuid, Option<Timestamp>);
 

@@ -139,7 +139,8 @@ impl std::fmt::Debug for Warehouse {
     }
 }
 
-/// The longest [`Warehouse::ping`] waits for a pooled connection.
+/// The longest [`Warehouse::ping`] waits for a pooled connection, and a diagnosis of
+/// [`Warehouse::client`]'s error for its own connection.
 const PING_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Warehouse {
@@ -175,19 +176,22 @@ impl Warehouse {
 
     #[cold]
     fn diagnose(&self, pool_error: r2d2::Error) -> PgError {
-        let mut config = self.config.client_config();
-        config.connect_timeout(
-            self.config
-                .connect_timeout
-                .min(std::time::Duration::from_secs(1)),
-        );
-        match config.connect(self.tls.clone()) {
-            Err(source) => PgError::Db {
-                context: "connect".into(),
-                source,
-            },
+        match self.connect_directly(self.config.connect_timeout.min(PING_WAIT)) {
+            Err(err) => err,
             Ok(_) => PgError::Pool(pool_error),
         }
+    }
+
+    /// One connection of its own, outside the pool, given up after `timeout` per host.
+    fn connect_directly(&self, timeout: std::time::Duration) -> Result<postgres::Client, PgError> {
+        let mut config = self.config.client_config();
+        config.connect_timeout(timeout);
+        config
+            .connect(self.tls.clone())
+            .map_err(|source| PgError::Db {
+                context: "connect".into(),
+                source,
+            })
     }
 
     /// Whether the warehouse answers (`SELECT 1`), for a readiness check: a pooled connection
@@ -198,23 +202,16 @@ impl Warehouse {
     /// replica with nothing to do would report a lost warehouse that much later.
     pub fn ping(&self) -> Result<(), PgError> {
         use crate::error::Context;
-        let wait = self.config.connect_timeout.min(PING_WAIT);
-        match self.pool.get_timeout(wait) {
-            Ok(mut client) => {
-                client.simple_query("SELECT 1").context("ping")?;
-            }
-            Err(_) => {
-                let mut client = self
-                    .config
-                    .client_config()
-                    .connect(self.tls.clone())
-                    .map_err(|source| PgError::Db {
-                        context: "connect".into(),
-                        source,
-                    })?;
-                client.simple_query("SELECT 1").context("ping")?;
-            }
-        }
+        let answer = match self
+            .pool
+            .get_timeout(self.config.connect_timeout.min(PING_WAIT))
+        {
+            Ok(mut pooled) => pooled.simple_query("SELECT 1"),
+            Err(_) => self
+                .connect_directly(self.config.connect_timeout)?
+                .simple_query("SELECT 1"),
+        };
+        answer.context("ping")?;
         Ok(())
     }
 

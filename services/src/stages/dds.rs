@@ -95,8 +95,8 @@ publishes the order report downstream.";
         let encoded = reports
             .iter()
             .map(|report| Ok((report.object_id.to_string(), report.to_json()?)))
-            .collect::<Result<Vec<_>, serde_json::Error>>();
-        for (key, payload) in encoded? {
+            .collect::<Result<Vec<_>, serde_json::Error>>()?;
+        for (key, payload) in encoded {
             out.send(key, payload)?;
         }
         Ok(())
