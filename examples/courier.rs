@@ -3,7 +3,7 @@
 //! its tests.
 
 use serde::Deserialize;
-use vault_core::{data_vault, DvRow, KeySpec, Timestamp};
+use vault_core::{data_vault, KeySpec, Timestamp};
 
 data_vault! {
     /// The courier vault: 2 hubs, 1 link, 2 satellites.
@@ -61,36 +61,22 @@ pub struct Courier {
 
 /// Adds the rows of one event to a batch (each table de-duplicated by key).
 pub fn add<'a>(rows: &mut CourierRows<'a>, keys: &KeySpec, event: &'a DeliveryEvent) {
-    let (courier, at) = (&event.courier, event.updated_at);
-    let id = &event.delivery_id.to_string();
-    let h_courier_pk = keys.hub(&courier.id);
-    let h_delivery_pk = keys.hub(id);
-    rows.h_courier.push(HCourier {
-        h_courier_pk,
-        courier_id: &courier.id,
-    });
-    rows.h_delivery.push(HDelivery {
-        h_delivery_pk,
-        delivery_id: event.delivery_id,
-    });
-    rows.l_delivery_courier.push(LDeliveryCourier {
-        hk_delivery_courier_pk: keys.link(&[id, &courier.id]),
-        h_delivery_pk,
-        h_courier_pk,
-    });
-    let profile = SCourierProfile {
-        hk_courier_profile_pk: Default::default(),
-        h_courier_pk,
-        name: &courier.name,
-        vehicle: &courier.vehicle,
-        updated_at: at,
-    };
-    rows.s_courier_profile
-        .push(profile.with_hashdiff(keys, &courier.id));
-    rows.s_delivery_status.push(SDeliveryStatus {
-        hk_delivery_status_pk: keys.key([id, event.status.as_str()]),
-        h_delivery_pk,
-        status: &event.status,
-        updated_at: at,
-    });
+    let (profile, at) = (&event.courier, event.updated_at);
+    // Every key follows from the declaration: hubs from their business keys, the link from
+    // the hubs' rows, each satellite's hashdiff from its attributes under its parent's.
+    let courier = HCourier::new(keys, &profile.id);
+    let delivery = HDelivery::new(keys, event.delivery_id);
+    rows.l_delivery_courier
+        .push(LDeliveryCourier::new(keys, &delivery, &courier));
+    rows.s_courier_profile.push(SCourierProfile::new(
+        keys,
+        &courier,
+        &profile.name,
+        &profile.vehicle,
+        at,
+    ));
+    rows.s_delivery_status
+        .push(SDeliveryStatus::new(keys, &delivery, &event.status, at));
+    rows.h_courier.push(courier);
+    rows.h_delivery.push(delivery);
 }

@@ -186,49 +186,32 @@ fn midnight(date: NaiveDate) -> Timestamp {
 /// Adds a region's rows: its hub and details.
 pub fn add_region<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, r: &'a Region) {
     let hub = HRegion::new(keys, r.r_regionkey);
-    let bk = r.r_regionkey.to_string();
-    rows.s_region_details.push(SRegionDetails::new(
-        keys,
-        &bk,
-        hub.h_region_pk,
-        &r.r_name,
-        &r.r_comment,
-    ));
+    rows.s_region_details
+        .push(SRegionDetails::new(keys, &hub, &r.r_name, &r.r_comment));
     rows.h_region.push(hub);
 }
 
-/// Adds a nation's rows: its hub, its link to its region, its details.
+/// Adds a nation's rows: its hub, its link to its region, its details. A link takes the rows
+/// of the hubs it joins: the region's is made from the nation's foreign key.
 pub fn add_nation<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, n: &'a Nation) {
     let hub = HNation::new(keys, n.n_nationkey);
-    let (bk, region) = (n.n_nationkey.to_string(), n.n_regionkey.to_string());
-    rows.l_nation_region.push(LNationRegion {
-        hk_nation_region_pk: keys.link(&[&bk, &region]),
-        h_nation_pk: hub.h_nation_pk,
-        h_region_pk: keys.hub(&region),
-    });
-    rows.s_nation_details.push(SNationDetails::new(
-        keys,
-        &bk,
-        hub.h_nation_pk,
-        &n.n_name,
-        &n.n_comment,
-    ));
+    let region = HRegion::new(keys, n.n_regionkey);
+    rows.l_nation_region
+        .push(LNationRegion::new(keys, &hub, &region));
+    rows.s_nation_details
+        .push(SNationDetails::new(keys, &hub, &n.n_name, &n.n_comment));
     rows.h_nation.push(hub);
 }
 
 /// Adds a customer's rows: its hub, its link to its nation, its details as of the snapshot.
 pub fn add_customer<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, c: &'a Customer) {
     let hub = HCustomer::new(keys, c.c_custkey);
-    let (bk, nation) = (c.c_custkey.to_string(), c.c_nationkey.to_string());
-    rows.l_customer_nation.push(LCustomerNation {
-        hk_customer_nation_pk: keys.link(&[&bk, &nation]),
-        h_customer_pk: hub.h_customer_pk,
-        h_nation_pk: keys.hub(&nation),
-    });
+    let nation = HNation::new(keys, c.c_nationkey);
+    rows.l_customer_nation
+        .push(LCustomerNation::new(keys, &hub, &nation));
     rows.s_customer_details.push(SCustomerDetails::new(
         keys,
-        &bk,
-        hub.h_customer_pk,
+        &hub,
         &c.c_name,
         &c.c_address,
         &c.c_phone,
@@ -243,16 +226,12 @@ pub fn add_customer<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, c: &'a Customer
 /// Adds a supplier's rows: its hub, its link to its nation, its details as of the snapshot.
 pub fn add_supplier<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, s: &'a Supplier) {
     let hub = HSupplier::new(keys, s.s_suppkey);
-    let (bk, nation) = (s.s_suppkey.to_string(), s.s_nationkey.to_string());
-    rows.l_supplier_nation.push(LSupplierNation {
-        hk_supplier_nation_pk: keys.link(&[&bk, &nation]),
-        h_supplier_pk: hub.h_supplier_pk,
-        h_nation_pk: keys.hub(&nation),
-    });
+    let nation = HNation::new(keys, s.s_nationkey);
+    rows.l_supplier_nation
+        .push(LSupplierNation::new(keys, &hub, &nation));
     rows.s_supplier_details.push(SSupplierDetails::new(
         keys,
-        &bk,
-        hub.h_supplier_pk,
+        &hub,
         &s.s_name,
         &s.s_address,
         &s.s_phone,
@@ -268,8 +247,7 @@ pub fn add_part<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, p: &'a Part) {
     let hub = HPart::new(keys, p.p_partkey);
     rows.s_part_details.push(SPartDetails::new(
         keys,
-        &p.p_partkey.to_string(),
-        hub.h_part_pk,
+        &hub,
         &p.p_name,
         &p.p_mfgr,
         &p.p_brand,
@@ -283,39 +261,32 @@ pub fn add_part<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, p: &'a Part) {
     rows.h_part.push(hub);
 }
 
-/// Adds an inventory row's rows: the part–supplier link and its details as of the snapshot.
+/// Adds an inventory row's rows: the part–supplier link and its details as of the snapshot (a
+/// satellite of a link hangs from the link's `linked` row, which carries its business key).
 pub fn add_partsupp<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, ps: &'a PartSupp) {
-    let (part, supplier) = (ps.ps_partkey.to_string(), ps.ps_suppkey.to_string());
-    let link = LPartSupplier {
-        hk_part_supplier_pk: keys.link(&[&part, &supplier]),
-        h_part_pk: keys.hub(&part),
-        h_supplier_pk: keys.hub(&supplier),
-    };
+    let part = HPart::new(keys, ps.ps_partkey);
+    let supplier = HSupplier::new(keys, ps.ps_suppkey);
+    let link = LPartSupplier::linked(keys, &part, &supplier);
     rows.s_part_supplier_details.push(SPartSupplierDetails::new(
         keys,
-        &keys.material([part.as_str(), &supplier]),
-        link.hk_part_supplier_pk,
+        &link,
         ps.ps_availqty,
         ps.ps_supplycost,
         &ps.ps_comment,
         snapshot(),
     ));
-    rows.l_part_supplier.push(link);
+    rows.l_part_supplier.push(link.into_row());
 }
 
 /// Adds an order's rows: its hub, its link to its customer, its details from its order date.
 pub fn add_order<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, o: &'a Order) {
     let hub = HOrder::new(keys, o.o_orderkey);
-    let (bk, customer) = (o.o_orderkey.to_string(), o.o_custkey.to_string());
-    rows.l_customer_order.push(LCustomerOrder {
-        hk_customer_order_pk: keys.link(&[&customer, &bk]),
-        h_customer_pk: keys.hub(&customer),
-        h_order_pk: hub.h_order_pk,
-    });
+    let customer = HCustomer::new(keys, o.o_custkey);
+    rows.l_customer_order
+        .push(LCustomerOrder::new(keys, &customer, &hub));
     rows.s_order_details.push(SOrderDetails::new(
         keys,
-        &bk,
-        hub.h_order_pk,
+        &hub,
         &o.o_orderstatus,
         o.o_totalprice,
         &o.o_orderpriority,
@@ -328,28 +299,19 @@ pub fn add_order<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, o: &'a Order) {
 }
 
 /// Adds a line item's rows: its hub, its links to its order and to its part and supplier, its
-/// details.
+/// details. The line item's business key is two columns: its material joins both.
 pub fn add_lineitem<'a>(rows: &mut TpchRows<'a>, keys: &KeySpec, l: &'a LineItem) {
     let hub = HLineitem::new(keys, l.l_orderkey, l.l_linenumber);
-    let order = l.l_orderkey.to_string();
-    // The line item's business key is two columns: its material is the key material of both.
-    let bk = keys.material([order.as_str(), &l.l_linenumber.to_string()]);
-    let (part, supplier) = (l.l_partkey.to_string(), l.l_suppkey.to_string());
-    rows.l_order_lineitem.push(LOrderLineitem {
-        hk_order_lineitem_pk: keys.link(&[&order, &bk]),
-        h_order_pk: keys.hub(&order),
-        h_lineitem_pk: hub.h_lineitem_pk,
-    });
-    rows.l_lineitem_part_supplier.push(LLineitemPartSupplier {
-        hk_lineitem_part_supplier_pk: keys.link(&[&bk, &part, &supplier]),
-        h_lineitem_pk: hub.h_lineitem_pk,
-        h_part_pk: keys.hub(&part),
-        h_supplier_pk: keys.hub(&supplier),
-    });
+    let order = HOrder::new(keys, l.l_orderkey);
+    let part = HPart::new(keys, l.l_partkey);
+    let supplier = HSupplier::new(keys, l.l_suppkey);
+    rows.l_order_lineitem
+        .push(LOrderLineitem::new(keys, &order, &hub));
+    rows.l_lineitem_part_supplier
+        .push(LLineitemPartSupplier::new(keys, &hub, &part, &supplier));
     rows.s_lineitem_details.push(SLineitemDetails::new(
         keys,
-        &bk,
-        hub.h_lineitem_pk,
+        &hub,
         l.l_quantity,
         l.l_extendedprice,
         l.l_discount,

@@ -41,8 +41,10 @@
 //! for (state, shelf, time) in [("OUT", None, "2024-05-01T10:00:00Z"), ("RETURNED", Some("A3"), "2024-05-03 09:00:00"),
 //!                              ("OUT", None, "2024-05-07 18:30:00"), ("OUT", None, "2024-05-01T10:00:00Z")] {
 //!     rows.h_book.push(book.clone());
-//!     rows.s_book_state.push(SBookState::new(&keys, book.isbn, book.h_book_pk, state, shelf, at(time)?));
+//!     rows.s_book_state.push(SBookState::new(&keys, &book, state, shelf, at(time)?));
 //! }
+//! let member = HMember::new(&keys, 7);
+//! rows.l_loan.push(LLoan::new(&keys, &book, &member)); // the key from the hubs' business keys
 //! assert_eq!(rows.s_book_state.len(), 3); // three periods; the replay adds nothing
 //! assert_eq!(rows.s_book_state[0].key(), rows.s_book_state[2].key()); // the same value, twice
 //! LibraryRows::MODEL.validate()?;
@@ -83,6 +85,6 @@ pub use amount::{Amount, AmountError};
 pub use keys::{Joining, KeySpec, DELIMITER, KEY_SPEC_VERSION, SEED_NAMESPACE};
 pub use time::{Timestamp, TimestampError};
 pub use toolkit::{
-    hashdiff, BridgeDef, BridgeStep, Column, ColumnDef, DvRow, ModelDef, ModelError, PitDef,
-    RowSet, RowVisitor, SqlType, SqlValue, Table, TableDef, TableKind,
+    hashdiff, BridgeDef, BridgeStep, Column, ColumnDef, DvRow, Linked, ModelDef, ModelError,
+    Parent, PitDef, RowSet, RowVisitor, SqlType, SqlValue, Table, TableDef, TableKind,
 };

@@ -279,12 +279,14 @@ fn declarations_that_do_not_hold_together_are_refused() {
 }
 
 /// Keys from declarations: a hub's `new` derives its key from its business-key columns only
-/// (the order model's `h_order` is keyed by `order_id`, `order_dt` stored beside it), and a
-/// satellite's `new` its hashdiff; both equal what the order builder computes by hand.
+/// (the order model's `h_order` is keyed by `order_id`, `order_dt` stored beside it), a link's
+/// from its hubs' rows, and a satellite's `new` its hashdiff from its parent's row; all equal
+/// what the order builder computes by hand.
 #[test]
 fn keys_derive_from_the_declaration() {
-    use vault_core::orders::dv::{HOrder, HUser, SOrderStatus, SUserNames};
+    use vault_core::orders::dv::{HOrder, HUser, LOrderUser, SOrderStatus, SUserNames};
     use vault_core::orders::OrderStatus;
+    use vault_core::Parent;
     let keys = KeySpec::SEED;
     let at = ts("2022-11-19 16:06:36");
     let order = HOrder::new(&keys, 322519, at);
@@ -295,36 +297,70 @@ fn keys_derive_from_the_declaration() {
         "the original services' key (docs/keys.md)"
     );
     assert_eq!(order.order_dt, at);
+    assert_eq!(order.business_key(&keys), "322519");
     assert_eq!(
         DvRows::MODEL.table("h_order").map(|t| t.business_key),
         Some(&["order_id"][..])
     );
     let user = HUser::new(&keys, "u-1");
     assert_eq!(user.h_user_pk, keys.hub("u-1"));
-    let names = SUserNames::new(&keys, "u-1", user.h_user_pk, "Ann", "ann", at);
+    let names = SUserNames::new(&keys, &user, "Ann", "ann", at);
+    assert_eq!(names.h_user_pk, user.h_user_pk);
     assert_eq!(
         names.hk_user_names_pk,
         keys.hashdiff("u-1", &["Ann", "ann"])
     );
-    let status = SOrderStatus::new(&keys, "322519", order.h_order_pk, OrderStatus::Closed, at);
+    let status = SOrderStatus::new(&keys, &order, OrderStatus::Closed, at);
     assert_eq!(
         status.hk_order_status_pk,
         keys.hashdiff("322519", &["CLOSED"])
     );
-    // A composite business key: each column's material, joined as KeySpec::key joins parts.
+    let placed = LOrderUser::new(&keys, &order, &user);
+    assert_eq!(placed.hk_order_user_pk, keys.link(&["322519", "u-1"]));
+    assert_eq!(
+        (placed.h_order_pk, placed.h_user_pk),
+        (order.h_order_pk, user.h_user_pk)
+    );
+
+    // A composite business key: each column's material, joined as KeySpec::key joins parts; a
+    // link to it and a satellite of that link hash under the joined material.
     data_vault! {
-        /// Seats by hall and number.
+        /// Seats by hall and number, and who booked them.
         pub struct SeatRows<'a> {
             model: "seats", schema: "seat", load_src: "test";
             hubs {
                 /// A seat.
                 h_seat: HSeat<'a> { h_seat_pk; hall: &'a str, seat_no: i32; label: Option<String> }
+                /// A guest.
+                h_guest: HGuest { h_guest_pk; guest_id: i64 }
             }
-            links {}
-            satellites {}
+            links {
+                /// A booking.
+                l_booking: LBooking { hk_booking_pk; h_seat_pk -> h_seat, h_guest_pk -> h_guest }
+            }
+            satellites {
+                /// A booking's price.
+                s_booking_price: SBookingPrice { hk_price_pk; hk_booking_pk -> l_booking; price: i64; insert_once }
+            }
         }
     }
     let seat = HSeat::new(&keys, "B", 12, None);
     assert_eq!(seat.h_seat_pk, keys.key(["B", "12"]));
     assert_eq!(SeatRows::MODEL.tables[0].business_key, ["hall", "seat_no"]);
+    assert_eq!(seat.business_key(&keys), keys.material(["B", "12"]));
+    let guest = HGuest::new(&keys, 9);
+    let booking = LBooking::linked(&keys, &seat, &guest);
+    let seat_material = keys.material(["B", "12"]);
+    assert_eq!(
+        booking.row().hk_booking_pk,
+        keys.link(&[&seat_material, "9"])
+    );
+    assert_eq!(LBooking::new(&keys, &seat, &guest), *booking.row());
+    let price = SBookingPrice::new(&keys, &booking, 120);
+    assert_eq!(price.hk_booking_pk, booking.row().hk_booking_pk);
+    assert_eq!(
+        price.hk_price_pk,
+        keys.hashdiff(&keys.material([seat_material.as_str(), "9"]), &["120"])
+    );
+    assert_eq!(booking.into_row().h_guest_pk, guest.h_guest_pk);
 }

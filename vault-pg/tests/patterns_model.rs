@@ -125,18 +125,16 @@ fn every_table_has_its_ghost_record_and_the_pit_joins_it_with_equalities() {
     }
     // Ann has a name from 10:00 and a tier from 12:00; at 11:00 her tier is the ghost's.
     let mut rows = CrmRows::default();
-    let ann = customer(&mut rows, "c-ann");
+    customer(&mut rows, "c-ann");
     rows.s_customer_name.push(SCustomerName::new(
         &KEYS,
-        "c-ann",
-        ann,
+        &HCustomer::new(&KEYS, "c-ann"),
         "Ann",
         at("2024-05-01 10:00:00"),
     ));
     rows.s_customer_tier.push(SCustomerTier::new(
         &KEYS,
-        "c-ann",
-        ann,
+        &HCustomer::new(&KEYS, "c-ann"),
         "gold",
         at("2024-05-01 12:00:00"),
     ));
@@ -239,12 +237,11 @@ fn a_multi_active_satellite_keeps_whole_sets_whatever_the_arrival_order() {
     for i in [2, 0, 1] {
         let (time, members) = sets[i];
         let mut rows = CrmRows::default();
-        let ann = customer(&mut rows, "c-ann");
+        customer(&mut rows, "c-ann");
         for (kind, number) in members {
             rows.ma_customer_phone.push(MaCustomerPhone::new(
                 &KEYS,
-                "c-ann",
-                ann,
+                &HCustomer::new(&KEYS, "c-ann"),
                 kind,
                 number,
                 at(time),

@@ -37,17 +37,18 @@
 //! let keys = KeySpec::SEED;
 //! let mut rows = CourierRows::default();
 //! let at = |hour| Timestamp::parse(&format!("2024-05-01 {hour:02}:00:00"));
+//! let courier = HCourier::new(&keys, "c-7"); // its key from its business key
+//! let delivery = HDelivery::new(&keys, 1001);
+//! rows.l_delivery_courier.push(LDeliveryCourier::new(&keys, &delivery, &courier));
 //! // Ann → Bob → Ann, and the first message again (a replay).
 //! for (name, hour) in [("Ann", 10), ("Bob", 11), ("Ann", 12), ("Ann", 10)] {
-//!     rows.h_courier.push(HCourier { h_courier_pk: keys.hub("c-7"), courier_id: "c-7" });
-//!     rows.s_courier_name.push(
-//!         SCourierName { hk_courier_name_pk: Default::default(), h_courier_pk: keys.hub("c-7"),
-//!                        name, updated_at: at(hour)? }
-//!         .with_hashdiff(&keys, "c-7"),
-//!     );
+//!     rows.h_courier.push(courier.clone());
+//!     rows.s_courier_name.push(SCourierName::new(&keys, &courier, name, at(hour)?));
 //! }
 //! assert_eq!(rows.h_courier.len(), 1); // de-duplicated by key
 //! assert_eq!(rows.s_courier_name.len(), 3); // three periods; the replay adds nothing
+//! assert_eq!(courier.h_courier_pk, keys.hub("c-7"));
+//! assert_eq!(rows.l_delivery_courier[0].key(), keys.link(&["1001", "c-7"]));
 //! assert_eq!(rows.s_courier_name[0].key(), keys.hashdiff("c-7", &["Ann"]));
 //! assert_eq!(rows.s_courier_name[2].key(), rows.s_courier_name[0].key());
 //! CourierRows::MODEL.validate()?;
@@ -55,12 +56,16 @@
 //! ```
 
 mod def;
+mod parent;
 mod row;
 mod table;
 
 pub use def::{
     BridgeDef, BridgeStep, ColumnDef, ModelDef, ModelError, PitDef, SqlType, TableDef, TableKind,
 };
+#[doc(hidden)]
+pub use parent::{business_key_of, same_table};
+pub use parent::{Linked, Parent};
 pub use row::{hashdiff, Column, DvRow, RowSet, RowVisitor, SqlValue};
 pub use table::Table;
 
@@ -110,8 +115,9 @@ pub use table::Table;
 ///   `serde::Serialize`.
 ///
 /// Mistakes found at compile time: a link to a table that is not a declared hub, a satellite
-/// whose parent is not a declared hub or link, a hub without a business key, and a satellite
-/// that does not say how it keeps history:
+/// whose parent is not a declared hub or link, a hub without a business key, a satellite that
+/// does not say how it keeps history, and a constructor handed a row of another table than its
+/// reference names:
 ///
 /// ```compile_fail,E0599
 /// vault_core::data_vault! {
@@ -123,6 +129,46 @@ pub use table::Table;
 ///         satellites {}
 ///     }
 /// }
+/// ```
+///
+/// ```compile_fail,E0599
+/// vault_core::data_vault! {
+///     /// A satellite of a table nobody declared.
+///     pub struct Rows<'a> {
+///         model: "m", schema: "m", load_src: "t";
+///         hubs { h_a: HA<'a> { h_a_pk; a: &'a str } }
+///         links {}
+///         satellites { s_b: SB<'a> { hk_b_pk; h_b_pk -> h_b; name: &'a str; insert_once } }
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail
+/// vault_core::data_vault! {
+///     /// A hub without a business key ("hub `h_a` has no business key: list its
+///     /// business-key columns after its key").
+///     pub struct Rows<'a> {
+///         model: "m", schema: "m", load_src: "t";
+///         hubs { h_a: HA { h_a_pk; } }
+///         links {}
+///         satellites {}
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0080
+/// vault_core::data_vault! {
+///     /// Two hubs, and a satellite of one of them.
+///     pub struct Rows<'a> {
+///         model: "m", schema: "m", load_src: "t";
+///         hubs { h_a: HA<'a> { h_a_pk; a: &'a str } h_b: HB<'a> { h_b_pk; b: &'a str } }
+///         links {}
+///         satellites { s_a: SA<'a> { hk_a_pk; h_a_pk -> h_a; name: &'a str; insert_once } }
+///     }
+/// }
+/// let keys = vault_core::KeySpec::SEED;
+/// // A row of h_b where s_a describes h_a: "`s_a`'s `h_a_pk` takes a row of `h_a`".
+/// let _ = SA::new(&keys, &HB::new(&keys, "b-1"), "Ann");
 /// ```
 ///
 /// ```compile_fail
@@ -140,9 +186,21 @@ pub use table::Table;
 /// A hub lists its business-key columns after its key, and optionally, after a second `;`,
 /// other columns stored with it that are not part of its key
 /// (`h_order: HOrder { h_order_pk; order_id: i64; order_dt: Timestamp }`). Every row type has a
-/// `new` that derives its key from the declaration: a hub's from its business key
-/// (`HOrder::new(&keys, 322519, placed_at)`), a satellite's hashdiff from its attributes under
-/// the parent's business key (`SUserNames::new(&keys, "u-1", h_user_pk, "Ann", "ann", at)`).
+/// `new` that derives its key from the declaration:
+///
+/// * a hub's from its business key (`HOrder::new(&keys, 322519, placed_at)`); a hub row is a
+///   [`Parent`];
+/// * a link's from the rows of the hubs it joins, in declared order
+///   (`LOrderUser::new(&keys, &order, &user)`), then a non-historized link's payload values;
+///   `LOrderUser::linked(…)` returns it with its business key ([`Linked`]), the parent of the
+///   link's satellites;
+/// * a satellite's (and a multi-active satellite's) hashdiff from its attributes under its
+///   parent's business key, the parent's row first (`SUserNames::new(&keys, &user, "Ann",
+///   "ann", at)`);
+/// * a reference table's from its code (`RCountry::new(&keys, "SZ", "Eswatini", at)`).
+///
+/// A struct literal and [`DvRow::with_hashdiff`] remain for a hand-made row (the order model's
+/// builder does so, computing each business key once per order).
 #[macro_export]
 macro_rules! data_vault {
     (
@@ -152,7 +210,7 @@ macro_rules! data_vault {
                 $(, ghost_records: $ghost:literal)?;
             hubs {
                 $( $(#[$hdoc:meta])* $ht:ident : $HRow:ident $(<$hlt:lifetime>)?
-                    { $hpk:ident ; $($hcol:ident : $hty:ty),+ $(,)?
+                    { $hpk:ident ; $($hcol:ident : $hty:ty),* $(,)?
                       $(; $($hxcol:ident : $hxty:ty),+ $(,)?)? } )*
             }
             links {
@@ -195,7 +253,7 @@ macro_rules! data_vault {
             #[allow(missing_docs)]
             pub struct $HRow $(<$hlt>)? {
                 pub $hpk: $crate::uuid::Uuid,
-                $(pub $hcol: $hty,)+
+                $(pub $hcol: $hty,)*
                 $($(pub $hxcol: $hxty,)+)?
             }
 
@@ -207,15 +265,29 @@ macro_rules! data_vault {
                 /// [`KeySpec::key`]: $crate::KeySpec::key
                 /// [`KeySpec::hub`]: $crate::KeySpec::hub
                 #[allow(clippy::too_many_arguments)]
-                pub fn new(keys: &$crate::KeySpec, $($hcol: $hty,)+ $($($hxcol: $hxty,)+)?) -> Self {
+                pub fn new(keys: &$crate::KeySpec, $($hcol: $hty,)* $($($hxcol: $hxty,)+)?) -> Self {
                     let mut row = $HRow {
                         $hpk: $crate::uuid::Uuid::nil(),
-                        $($hcol,)+
+                        $($hcol,)*
                         $($($hxcol,)+)?
                     };
-                    let material = [$($crate::toolkit::SqlValue::column(&row.$hcol).material().into_owned()),+];
+                    let material = [$($crate::toolkit::SqlValue::column(&row.$hcol).material().into_owned()),*];
                     row.$hpk = keys.key(material.iter().map(::std::string::String::as_str));
                     row
+                }
+            }
+
+            $crate::data_vault!(@business_key $ht $($hcol)*);
+
+            impl $(<$hlt>)? $crate::toolkit::Parent for $HRow $(<$hlt>)? {
+                const TABLE: &'static str = stringify!($ht);
+                fn parent_key(&self) -> $crate::uuid::Uuid {
+                    self.$hpk
+                }
+                fn business_key(&self, keys: &$crate::KeySpec) -> ::std::string::String {
+                    $crate::toolkit::business_key_of(keys, ::std::vec![
+                        $($crate::toolkit::SqlValue::column(&self.$hcol).material().into_owned()),*
+                    ])
                 }
             }
 
@@ -225,14 +297,14 @@ macro_rules! data_vault {
                     kind: $crate::toolkit::TableKind::Hub,
                     columns: &[
                         $crate::data_vault!(@key $hpk),
-                        $($crate::data_vault!(@column $hcol: $hty),)+
+                        $($crate::data_vault!(@column $hcol: $hty),)*
                         $($($crate::data_vault!(@column $hxcol: $hxty),)+)?
                     ],
-                    business_key: &[$(stringify!($hcol)),+],
+                    business_key: &[$(stringify!($hcol)),*],
                     effective: None,
                 };
                 const COLUMNS: &'static [&'static str] =
-                    &[stringify!($hpk) $(, stringify!($hcol))+ $($(, stringify!($hxcol))+)?];
+                    &[stringify!($hpk) $(, stringify!($hcol))* $($(, stringify!($hxcol))+)?];
                 fn key(&self) -> $crate::uuid::Uuid {
                     self.$hpk
                 }
@@ -241,7 +313,7 @@ macro_rules! data_vault {
                 }
                 fn visit_columns<'s>(&'s self, f: &mut dyn FnMut($crate::toolkit::Column<'s>)) {
                     f($crate::toolkit::SqlValue::column(&self.$hpk));
-                    $(f($crate::toolkit::SqlValue::column(&self.$hcol));)+
+                    $(f($crate::toolkit::SqlValue::column(&self.$hcol));)*
                     $($(f($crate::toolkit::SqlValue::column(&self.$hxcol));)+)?
                 }
             }
@@ -255,6 +327,45 @@ macro_rules! data_vault {
                 pub $lpk: $crate::uuid::Uuid,
                 $(pub $lcol: $crate::uuid::Uuid,)+
                 $($(pub $lxcol: $lxty,)+)?
+            }
+
+            impl $(<$llt>)? $LRow $(<$llt>)? {
+                /// The row joining these hub rows, its key derived from their business keys
+                /// ([`KeySpec::link`], in declared order), and for a non-historized link from
+                /// its payload's values after them (an event is its whole content: sent twice
+                /// it is one row, two events between the same hubs are two). Each argument is a
+                /// row of the hub its column references (checked at compile time).
+                ///
+                /// [`KeySpec::link`]: $crate::KeySpec::link
+                #[allow(clippy::too_many_arguments)]
+                pub fn new(
+                    keys: &$crate::KeySpec,
+                    $($lcol: &impl $crate::toolkit::Parent,)+
+                    $($($lxcol: $lxty,)+)?
+                ) -> Self {
+                    Self::linked(keys, $($lcol,)+ $($($lxcol,)+)?).into_row()
+                }
+
+                /// [`new`](Self::new), with the business key the key was made from: what a
+                /// satellite of this link takes as its parent.
+                #[allow(clippy::too_many_arguments)]
+                pub fn linked(
+                    keys: &$crate::KeySpec,
+                    $($lcol: &impl $crate::toolkit::Parent,)+
+                    $($($lxcol: $lxty,)+)?
+                ) -> $crate::toolkit::Linked<Self> {
+                    $($crate::data_vault!(@parent_of $lnk, $lcol -> $lref);)+
+                    let parts = [
+                        $($crate::toolkit::Parent::business_key($lcol, keys)),+
+                        $($(, $crate::toolkit::SqlValue::column(&$lxcol).material().into_owned())+)?
+                    ];
+                    let row = $LRow {
+                        $lpk: keys.key(parts.iter().map(::std::string::String::as_str)),
+                        $($lcol: $crate::toolkit::Parent::parent_key($lcol),)+
+                        $($($lxcol,)+)?
+                    };
+                    $crate::toolkit::Linked::new(row, keys.material(parts.iter().map(::std::string::String::as_str)))
+                }
             }
 
             impl $(<$llt>)? $crate::toolkit::DvRow for $LRow $(<$llt>)? {
@@ -297,22 +408,28 @@ macro_rules! data_vault {
             }
 
             impl $(<$slt>)? $SRow $(<$slt>)? {
-                /// The row, its key the hashdiff of its attributes
-                /// ([`DvRow::with_hashdiff`]) under its parent's business key.
+                /// The row describing `parent` (a row of the table its reference names, checked
+                /// at compile time: a hub's row, or a link's from its `linked`), its key the
+                /// hashdiff of its attributes ([`DvRow::with_hashdiff`]) under the parent's
+                /// business key.
                 ///
                 /// [`DvRow::with_hashdiff`]: $crate::toolkit::DvRow::with_hashdiff
                 #[allow(clippy::too_many_arguments)]
                 pub fn new(
                     keys: &$crate::KeySpec,
-                    parent_business_key: &str,
-                    $sfk: $crate::uuid::Uuid,
+                    $sfk: &impl $crate::toolkit::Parent,
                     $($scol: $sty,)+
                     $($($sver: $crate::Timestamp,)?)?
                 ) -> Self {
+                    $crate::data_vault!(@parent_of $st, $sfk -> $sref);
                     $crate::toolkit::DvRow::with_hashdiff(
-                        $SRow { $spk: $crate::uuid::Uuid::nil(), $sfk, $($scol,)+ $($($sver,)?)? },
+                        $SRow {
+                            $spk: $crate::uuid::Uuid::nil(),
+                            $sfk: $crate::toolkit::Parent::parent_key($sfk),
+                            $($scol,)+ $($($sver,)?)?
+                        },
                         keys,
-                        parent_business_key,
+                        &$crate::toolkit::Parent::business_key($sfk, keys),
                     )
                 }
             }
@@ -492,21 +609,26 @@ macro_rules! data_vault {
             }
 
             impl $(<$mlt>)? $MRow $(<$mlt>)? {
-                /// One member of its parent's set at `at`, its key the hashdiff of its
+                /// One member of `parent`'s set at its effective time (a row of the table its
+                /// reference names, checked at compile time), its key the hashdiff of its
                 /// dependent key and attributes under the parent's business key.
                 #[allow(clippy::too_many_arguments)]
                 pub fn new(
                     keys: &$crate::KeySpec,
-                    parent_business_key: &str,
-                    $mfk: $crate::uuid::Uuid,
+                    $mfk: &impl $crate::toolkit::Parent,
                     $($mcdk: $mcdty,)+
                     $($mcol: $mty,)+
                     $mver: $crate::Timestamp,
                 ) -> Self {
+                    $crate::data_vault!(@parent_of $mt, $mfk -> $mref);
                     $crate::toolkit::DvRow::with_hashdiff(
-                        $MRow { $mpk: $crate::uuid::Uuid::nil(), $mfk, $($mcdk,)+ $($mcol,)+ $mver },
+                        $MRow {
+                            $mpk: $crate::uuid::Uuid::nil(),
+                            $mfk: $crate::toolkit::Parent::parent_key($mfk),
+                            $($mcdk,)+ $($mcol,)+ $mver
+                        },
                         keys,
-                        parent_business_key,
+                        &$crate::toolkit::Parent::business_key($mfk, keys),
                     )
                 }
             }
@@ -706,6 +828,29 @@ macro_rules! data_vault {
     (@reference_key $other:ident, $keys:ident, $code:ident, $row:ident) => {
         $keys.key([$code.as_str()])
     };
+    (@business_key $table:ident) => {
+        ::core::compile_error!(concat!(
+            "hub `", stringify!($table), "` has no business key: list its business-key columns after its key (`h_x: HX { h_x_pk; x_id: i64 }`)"
+        ));
+    };
+    (@business_key $table:ident $($column:ident)+) => {};
+    // A constructor's argument for a reference is a row of the table the reference names: a
+    // constant evaluated where the constructor is instantiated, so a row of another table is a
+    // compile error.
+    (@parent_of $table:ident, $arg:ident -> $target:ident) => {{
+        fn parent_of<P: $crate::toolkit::Parent>(_: &P) {
+            const {
+                ::core::assert!(
+                    $crate::toolkit::same_table(P::TABLE, stringify!($target)),
+                    concat!(
+                        "`", stringify!($table), "`'s `", stringify!($arg), "` takes a row of `",
+                        stringify!($target), "`, and this is a row of another table"
+                    )
+                )
+            }
+        }
+        parent_of($arg);
+    }};
     (@flag) => { false };
     (@flag $value:literal) => { $value };
     (@effective) => {};

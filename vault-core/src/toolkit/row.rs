@@ -219,7 +219,45 @@ sql_values! {
     NaiveDate => Date, |v| Column::Date(*v);
     Timestamp => Timestamp, |v| Column::Timestamp(*v);
     DateTime<Utc> => TimestampTz, |v| Column::TimestampTz(*v);
-    serde_json::Value => Json, |v| Column::Json(Cow::Owned(v.to_string()));
+    serde_json::Value => Json, |v| Column::Json(Cow::Owned(sorted_json(v)));
+}
+
+/// A JSON document's compact text with each object's keys sorted, whatever order the
+/// document's map keeps: `serde_json`'s `preserve_order` feature, which any crate of a build
+/// may turn on, keeps insertion order, and a hashdiff must not depend on it.
+fn sorted_json(value: &serde_json::Value) -> String {
+    fn write(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (key, item)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::from(key.as_str()).to_string());
+                    out.push(':');
+                    write(item, out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, &mut out);
+    out
 }
 
 impl<T: SqlValue> SqlValue for Option<T> {
@@ -257,4 +295,18 @@ pub trait RowSet {
     fn visit<V: RowVisitor>(&self, visitor: &mut V);
     /// Rows in all tables.
     fn row_count(&self) -> usize;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_material_sorts_every_objects_keys_and_escapes_them() {
+        let doc = serde_json::json!({"b": [true, null, {"z": 1, "a\"q": "x"}], "a": 1.5});
+        assert_eq!(
+            doc.column().material(),
+            r#"{"a":1.5,"b":[true,null,{"a\"q":"x","z":1}]}"#
+        );
+    }
 }
