@@ -64,8 +64,8 @@
 //! * [`orders`]: the food-delivery pipeline of the streamvault services, a user of the toolkit
 //!   like any other (its messages, enrichment, its 14-table Data Vault and builder, the order
 //!   report and the exact counter projection of its datamarts);
-//! * [`pipeline`]: what a streaming pipeline shares with its adapters, free of any domain
-//!   (configuration variables, partition positions, refused messages and dead-letter reasons).
+//! * [`pipeline`]: what the streamvault services share with their adapters (configuration
+//!   variables, their stages, partition positions, refused messages and dead-letter reasons).
 
 pub mod amount;
 pub mod keys;

@@ -1,4 +1,5 @@
-//! Message timestamps: `YYYY-MM-DD HH:MM:SS`, UTC, no zone.
+//! Timestamps without zone (`YYYY-MM-DD HH:MM:SS`, UTC by convention): SQL's `timestamp`, the
+//! toolkit's effective times.
 
 use std::fmt;
 use std::str::FromStr;
@@ -6,9 +7,13 @@ use std::str::FromStr;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-/// A UTC timestamp as the source system writes it (`2023-04-01 20:45:43`).
+/// A UTC timestamp without zone (`2023-04-01 20:45:43`): SQL's `timestamp`, and the type of a
+/// satellite's effective time.
 ///
-/// Fractional seconds are accepted and kept; output uses the same layout.
+/// Fractional seconds are accepted and kept; output uses the same layout. Text with a zone is
+/// converted to UTC by [`Timestamp::parse`]; deserialization takes the zone-less form only
+/// ([`Timestamp::parse_utc`]): a document whose times carry zones is read into
+/// `chrono::DateTime<Utc>` (a column type of its own) or parsed with [`Timestamp::parse`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(NaiveDateTime);
 
@@ -28,8 +33,7 @@ impl Timestamp {
         self.0
     }
 
-    /// The same time without fractional seconds: what `sent_dttm` carries
-    /// (`YYYY-MM-DD HH:MM:SS`, contract §5.2).
+    /// The same time without fractional seconds (`YYYY-MM-DD HH:MM:SS`).
     pub fn whole_seconds(self) -> Self {
         use chrono::Timelike;
         Timestamp(self.0.with_nanosecond(0).unwrap_or(self.0))
@@ -71,8 +75,8 @@ impl Timestamp {
             .map_err(|()| TimestampError(text.chars().take(64).collect()))
     }
 
-    /// Parses the messages' layout: `YYYY-MM-DD HH:MM:SS[.f]`, UTC, no zone (`T` accepted in
-    /// place of the space). A zone is refused: the contract's timestamps carry none.
+    /// Parses the zone-less layout: `YYYY-MM-DD HH:MM:SS[.f]`, UTC (`T` accepted in place of
+    /// the space). A zone is refused, not converted: what deserialization takes.
     pub fn parse_utc(text: &str) -> Result<Self, TimestampError> {
         parse_fixed(text.as_bytes())
             .or_else(|| {
@@ -143,7 +147,7 @@ impl<'de> Deserialize<'de> for Timestamp {
                 f.write_str("a `YYYY-MM-DD HH:MM:SS` timestamp")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
-                // The contract's layout: a timestamp with a zone is not one.
+                // Zone-less only: a zone is refused, not silently converted.
                 Timestamp::parse_utc(v).map_err(E::custom)
             }
         }

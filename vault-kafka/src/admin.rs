@@ -1,6 +1,6 @@
 //! Cluster administration: topics (the broker may not auto-create them), the live brokers, a
-//! consumer group's committed offsets. `vault admin` runs these from the command line, and
-//! `scripts/stack` runs `vault admin` for its own cluster.
+//! consumer group's committed offsets. `vault admin` runs these from the command line, and the
+//! project's local stack runs `vault admin` for its own cluster.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Kafka client settings from the environment variables of docs/contract.md §7.4.
+//! Kafka client settings from the environment variables of contract §7.4.
 //!
 //! Plaintext when no credentials are given (the local stack); `SASL_SSL` with `SCRAM-SHA-512`
 //! and a CA file when `KAFKA_CONSUMER_USERNAME`/`KAFKA_CONSUMER_PASSWORD` are set (the original

@@ -48,7 +48,7 @@ const KEY_KEPT: usize = 1024;
 /// `max.message.bytes`): unchanged when it fits; otherwise its value becomes a prefix of the
 /// original bytes (and an oversized key a prefix of the key), with headers that say so and
 /// carry the full size and a SHA-256 of the original value. A dead letter is always writable
-/// (docs/contract.md §7.2).
+/// (contract §7.2).
 pub fn fit(mut record: OutRecord, limit: usize) -> OutRecord {
     let size_of = |record: &OutRecord| {
         record.payload.len()

@@ -1,10 +1,13 @@
 //! # vault-kafka
 //!
 //! The Kafka side of vault on `rdkafka`: client settings from the environment variables of
-//! docs/contract.md §7.4, a batch consumer with manual offsets that is safe across rebalances, an
+//! contract §7.4, a batch consumer with manual offsets that is safe across rebalances, an
 //! idempotent producer that waits for every acknowledgement, dead letters that keep the
 //! original bytes, and [`ServiceClients`], which keeps a service's consumer and producer working
 //! (replaced when stuck, offsets committed again while idle).
+//!
+//! "Contract §N" refers to the streamvault pipeline's contract (`docs/contract.md` in the
+//! source repository): its messages, topics and variables.
 
 pub mod admin;
 pub mod clients;

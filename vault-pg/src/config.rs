@@ -1,4 +1,4 @@
-//! Warehouse connection settings from the environment variables of docs/contract.md §7.4.
+//! Warehouse connection settings from the environment variables of contract §7.4.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! The dead-letter outbox: dead letters become final with the batch that decided them
-//! (docs/operations.md#dead-letters-become-final-with-their-batch). A batch records its dead
+//! (the operations guide, "Dead letters become final with their batch"). A batch records its dead
 //! letters in its own transaction ([`record`]); after it commits, they are taken under a row
 //! lock ([`take`]), produced, and removed once acknowledged ([`done`]), in one transaction
 //! that holds the lock throughout. What a crash leaves behind is taken by the next owner of

@@ -58,7 +58,7 @@ pub enum PgError {
 }
 
 /// Whom a failed warehouse operation blames, and so what the services do about it. The one rule,
-/// by SQLSTATE ([`classify`]), listed in docs/operations.md ("What the warehouse refuses").
+/// by SQLSTATE ([`classify`]), listed in the operations guide ("What the warehouse refuses").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// The server cannot do it now, and the same work may succeed later: a lost connection, a
@@ -162,7 +162,7 @@ impl<T> Context<T> for Result<T, postgres::Error> {
 mod tests {
     use super::*;
 
-    /// The rule of docs/operations.md, SQLSTATE by SQLSTATE.
+    /// The operations guide\'s rule, SQLSTATE by SQLSTATE.
     #[test]
     fn sqlstates_are_classified_as_documented() {
         use Fault::*;

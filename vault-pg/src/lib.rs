@@ -20,7 +20,10 @@
 //!
 //! Writers take a `&mut postgres::Transaction` so that the caller decides what one transaction
 //! holds (a service: one batch, its positions, then downstream acks before commit).
-//! All SQL lives in `sql/` and `migrations/`.
+//! All SQL lives in the crate's `sql/` and `migrations/` directories, which the package ships.
+//!
+//! "Contract §N" refers to the streamvault pipeline's contract (`docs/contract.md` in the
+//! source repository): its messages, tables and variables.
 
 pub mod bi;
 pub mod cdm;

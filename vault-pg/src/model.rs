@@ -858,7 +858,7 @@ fn generation(capacity: usize) -> HashSet<Identity> {
 
 /// A row's identity in [`KnownKeys`]: its table (its index in the model's tables), key and
 /// effective time ([`DvRow::identity`]). 32 bytes, where the table's name made it 48: the cache is most of
-/// dds-service's memory after its batch (docs/performance.md, issue 30).
+/// dds-service's memory after its batch (measured in the performance notes).
 type Identity = (u16, Uuid, Option<Timestamp>);
 
 /// `{name}` → value, in a template.

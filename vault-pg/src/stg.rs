@@ -84,7 +84,7 @@ pub struct StoredOrder {
 }
 
 impl StoredOrder {
-    /// The source message (docs/contract.md §2) this row was loaded from.
+    /// The source message (contract §2) this row was loaded from.
     pub fn to_message(&self) -> Vec<u8> {
         let object_type =
             serde_json::to_string(&self.object_type).unwrap_or_else(|_| "\"\"".to_owned());

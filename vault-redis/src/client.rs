@@ -352,7 +352,7 @@ impl RedisDictionary {
         Ok(found)
     }
 
-    /// Enriches a batch of orders (docs/contract.md §4) with one dictionary lookup: per order, in
+    /// Enriches a batch of orders (contract §4) with one dictionary lookup: per order, in
     /// input order, the enriched order or why it cannot be enriched (`unknown_user`,
     /// `unknown_restaurant`, `unknown_menu_item`, `invalid_dictionary_entry`). The outer error
     /// is a fault of Redis itself, which concerns the whole batch.

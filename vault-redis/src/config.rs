@@ -1,4 +1,4 @@
-//! How to reach Redis: the variables of docs/contract.md §7.4 (`REDIS_*`).
+//! How to reach Redis: the variables of contract §7.4 (`REDIS_*`).
 
 use std::time::Duration;
 

@@ -1,9 +1,9 @@
 //! # vault-redis
 //!
-//! The Redis side of vault: the enrichment dictionary (docs/contract.md §3), where plain string
+//! The Redis side of vault: the enrichment dictionary (contract §3), where plain string
 //! keys are entity ids and values are JSON.
 //!
-//! * [`RedisConfig`] — the `REDIS_*` variables of docs/contract.md §7.4;
+//! * [`RedisConfig`] — the `REDIS_*` variables of contract §7.4;
 //! * [`RedisDictionary`] — resolves the distinct user and restaurant ids of a whole batch with
 //!   **one** `MGET`, minus what its in-process cache ([`CacheConfig`]: short TTL, bounded)
 //!   already holds, so repeated ids do not hit Redis and a changed entry is picked up soon;
@@ -16,6 +16,9 @@
 //! orders that reference it: [`Lookup::invalid`] names it, never a silent miss. An id that is
 //! simply absent is not an error: enrichment reports it as `unknown_user` /
 //! `unknown_restaurant`.
+//!
+//! "Contract §N" refers to the streamvault pipeline's contract (`docs/contract.md` in the
+//! source repository): its dictionary, messages and variables.
 
 mod cache;
 mod client;

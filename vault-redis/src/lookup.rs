@@ -32,7 +32,7 @@ impl std::fmt::Display for EntryKind {
     }
 }
 
-/// A kind of entry the dictionary holds: plain key = its id, JSON value (docs/contract.md §3).
+/// A kind of entry the dictionary holds: plain key = its id, JSON value (contract §3).
 pub trait DictionaryEntry: Sized {
     /// Which kind it is.
     const KIND: EntryKind;
@@ -104,7 +104,7 @@ impl Lookup {
         self.invalid.get(&(kind, id.to_owned())).map(String::as_str)
     }
 
-    /// Enriches one order from these entries (docs/contract.md §4). An order whose user or
+    /// Enriches one order from these entries (contract §4). An order whose user or
     /// restaurant entry is unusable fails with [`EnrichError::InvalidEntry`].
     pub fn enrich(&self, order: &SourceOrder) -> Result<EnrichedOrder, EnrichError> {
         let p = &order.payload;

@@ -1,5 +1,5 @@
 //! Writes into the dictionary: what the source system's simulator, the `vault simulate`
-//! command and the tests do (plain keys = ids, JSON values, docs/contract.md §3).
+//! command and the tests do (plain keys = ids, JSON values, contract §3).
 
 use serde::Serialize;
 

@@ -82,7 +82,7 @@ mod tests {
             .all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
     }
 
-    /// docs/configuration.md's table of reasons lists exactly these.
+    /// the configuration reference's table of reasons lists exactly these.
     #[test]
     fn the_configuration_docs_list_every_reason() {
         let docs = include_str!("../../../docs/configuration.md");

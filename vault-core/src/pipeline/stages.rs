@@ -1,11 +1,11 @@
 //! The stages of the order pipeline, each declared once: its short name, its service (binary)
 //! name, the consumer group and the topics the deployments give it. The services take their
 //! name from here ([`StageDef::service`] is the binary, the `service` label of every metric,
-//! and the service of logs and dead-letter headers); `vault config --stages` prints
-//! `deploy/ci/stages.json`, which `scripts/deploy-check` holds the chart, compose, the alerts,
-//! the Dockerfile and the scripts against, and vault-testkit's `Kind` is made from [`ALL`].
+//! and the service of logs and dead-letter headers); `vault config --stages` prints them as
+//! JSON, which the project's deploy check holds the chart, compose, the alerts, the Dockerfile
+//! and the scripts against, and the test kit's stage kinds are made from [`ALL`].
 //!
-//! The topics and the group are the deployments' defaults (docs/contract.md §1): a service
+//! The topics and the group are the deployments' defaults (contract §1): a service
 //! itself takes them from its environment (`KAFKA_SOURCE_TOPIC`, …), where they are required.
 
 use super::vars::Binary;
@@ -20,7 +20,7 @@ pub struct StageDef {
     /// its metrics and its name in logs and dead-letter headers.
     pub service: &'static str,
     /// Its consumer group in the deployments (`KAFKA_CONSUMER_GROUP`): the original services'
-    /// own, whose offsets a switch-over continues from (docs/contract.md §8.4).
+    /// own, whose offsets a switch-over continues from (contract §8.4).
     pub group: &'static str,
     /// The topic it consumes in the deployments (`KAFKA_SOURCE_TOPIC`).
     pub source_topic: &'static str,
@@ -80,7 +80,7 @@ pub const ALL: [StageDef; 3] = [STG, DDS, CDM];
 pub const DEAD_LETTER_SUFFIX: &str = ".dlq";
 
 /// The dead-letter topic of a stage consuming `source_topic`, when `KAFKA_DLQ_TOPIC` names none
-/// (docs/contract.md §7.2).
+/// (contract §7.2).
 pub fn dead_letter_topic(source_topic: &str) -> String {
     format!("{source_topic}{DEAD_LETTER_SUFFIX}")
 }
@@ -170,7 +170,7 @@ mod tests {
         );
     }
 
-    /// docs/configuration.md says what `KAFKA_DLQ_TOPIC` is when unset: this rule.
+    /// The configuration reference says what `KAFKA_DLQ_TOPIC` is when unset: this rule.
     #[test]
     fn the_dead_letter_rule_is_the_documented_one() {
         let Unset::Derived(documented) = vars::KAFKA_DLQ_TOPIC.unset else {

@@ -1,8 +1,8 @@
 //! Every configuration variable of the services and the `vault` CLI, each declared once: its
 //! name, type, default, example, doc line, the binaries that read it, and whether it is a
 //! secret. The code reads through these declarations ([`super::Env`] takes a [`Var`]), and
-//! docs/configuration.md's tables, the chart's `values.schema.json` config section and the list
-//! `deploy/ci/variables.json` that `scripts/deploy-check` uses are generated from [`ALL`]
+//! the configuration reference's tables, the chart's `values.schema.json` config section and
+//! the list of variables the project's deploy check uses are generated from [`ALL`]
 //! (`vault config`).
 
 use super::stages::{self, StageDef};
@@ -150,7 +150,7 @@ pub struct Var {
     pub read_by: &'static [Binary],
     /// A password: never echoed, may come from `NAME_FILE`, never a chart value.
     pub secret: bool,
-    /// One of the variables of the original deployments (docs/contract.md §7.4).
+    /// One of the variables of the original deployments (contract §7.4).
     pub contract: bool,
     /// How the deployment treats it.
     pub deploy: Deploy,

@@ -50,7 +50,7 @@ impl Default for GroupStanding {
 
 /// Where the consumer reads the positions the warehouse holds: for the partitions asked for,
 /// `(topic, partition, next offset)` of those it has. Called inside `poll` when partitions are
-/// assigned (docs/contract.md §7.7).
+/// assigned (contract §7.7).
 pub type PositionSource =
     Arc<dyn Fn(&[(String, i32)]) -> Result<Vec<(String, i32, i64)>, String> + Send + Sync>;
 
