@@ -153,9 +153,9 @@ pub enum ReplayError {
         after: Option<i64>,
         /// Attempts made.
         attempts: u32,
-        /// The last error.
+        /// The last error (boxed: the warehouse's error is the largest of the CLI's).
         #[source]
-        source: PgError,
+        source: Box<PgError>,
     },
     /// The dictionary failed: Redis unreachable for longer than the retries allowed, or an
     /// entry that is not valid (named by its key: the dictionary's data must be fixed).
@@ -350,6 +350,6 @@ fn with_pg<T>(
             during,
             after,
             attempts,
-            source: error,
+            source: Box::new(error),
         })
 }

@@ -83,6 +83,7 @@ fn ghost_record_sql(model: &ModelDef, table: &TableDef) -> String {
             SqlType::Numeric => "0",
             SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz => "'-infinity'",
             SqlType::Json => "'null'",
+            // Text, and a named type's text form (an enum needs an `(unknown)` label).
             _ => "'(unknown)'",
         })
         .collect();
@@ -635,6 +636,7 @@ fn column_type(sql_type: SqlType) -> &'static str {
         SqlType::Timestamp => "timestamp",
         SqlType::TimestampTz => "timestamptz",
         SqlType::Json => "jsonb",
+        SqlType::Named(name) => name,
         // SqlType is non-exhaustive: a kind this adapter does not know is stored as text.
         _ => "varchar",
     }
@@ -677,6 +679,7 @@ fn insert_statement(model: &ModelDef, table: &TableDef, per_row_source: bool) ->
         .map(|c| match c.sql_type {
             SqlType::Numeric => format!("t.{}::numeric", c.name),
             SqlType::Json => format!("t.{}::jsonb", c.name),
+            SqlType::Named(name) => format!("t.{}::{name}", c.name),
             _ => format!("t.{}", c.name),
         })
         .collect();

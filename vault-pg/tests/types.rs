@@ -284,3 +284,170 @@ fn every_type_loads_and_reads_back() {
         "{err}"
     );
 }
+
+/// A loan's channel, stored in an enum type of the database's own ([`SqlType::Named`]).
+#[derive(Debug, Clone, Copy, PartialEq, vault_core::serde::Serialize)]
+#[serde(crate = "vault_core::serde")]
+pub enum Channel {
+    /// At the desk.
+    Desk,
+    /// In the app.
+    App,
+}
+
+impl SqlValue for Channel {
+    const SQL_TYPE: SqlType = SqlType::Named("book.loan_channel");
+    fn column(&self) -> Column<'_> {
+        Column::Text(Cow::Borrowed(match self {
+            Channel::Desk => "desk",
+            Channel::App => "app",
+        }))
+    }
+}
+
+/// A code the database holds to eight characters (a domain with a check).
+#[derive(Debug, Clone, PartialEq, vault_core::serde::Serialize)]
+#[serde(crate = "vault_core::serde")]
+pub struct ShelfCode(String);
+
+impl SqlValue for ShelfCode {
+    const SQL_TYPE: SqlType = SqlType::Named("book.shelf_code");
+    fn column(&self) -> Column<'_> {
+        Column::Text(Cow::Borrowed(&self.0))
+    }
+}
+
+data_vault! {
+    /// Loans, with columns of types the database names.
+    pub struct LoanRows<'a> {
+        model: "loans", schema: "book", load_src: "types-test";
+        hubs {
+            /// A loan, by number.
+            h_loan: HLoan { h_loan_pk; loan_no: i64 }
+        }
+        links {}
+        satellites {
+            /// How and where a loan was made.
+            s_loan_terms: SLoanTerms {
+                hk_loan_terms_pk; h_loan_pk -> h_loan;
+                channel: Channel, shelf: Option<ShelfCode>, fee: Amount;
+                effective changed_at
+            }
+        }
+    }
+}
+
+/// A type the database names: the DDL says it, the loader casts to it, the value reads back,
+/// and the database's own rule on it (a domain's check: eight characters) refuses a longer
+/// value as bad data, not truncated.
+#[test]
+fn a_named_type_is_made_cast_and_enforced_by_the_database() {
+    let db = TestDb::empty("types_named");
+    let sql = vault_pg::model::ddl(&LoanRows::MODEL).expect("ddl");
+    assert!(sql.contains("channel book.loan_channel NOT NULL,"), "{sql}");
+    assert!(sql.contains("shelf book.shelf_code,"), "{sql}");
+    let mut client = db.client();
+    client
+        .batch_execute(
+            "CREATE SCHEMA IF NOT EXISTS book; CREATE TYPE book.loan_channel AS ENUM ('desk', 'app'); \
+             CREATE DOMAIN book.shelf_code AS text CHECK (length(VALUE) <= 8)",
+        )
+        .expect("the enum and the domain, made by the user");
+    vault_pg::model::create(&mut *client, &LoanRows::MODEL).expect("create");
+    let at = Timestamp::parse("2024-05-01 10:00:00").expect("timestamp");
+    let loan = HLoan::new(&KEYS, 42);
+    let terms = |channel, shelf: Option<&str>| {
+        SLoanTerms::new(
+            &KEYS,
+            &loan,
+            channel,
+            shelf.map(|s| ShelfCode(s.to_owned())),
+            "1.50".parse::<Amount>().expect("amount"),
+            at,
+        )
+    };
+    let mut rows = LoanRows::default();
+    rows.h_loan.push(loan.clone());
+    rows.s_loan_terms.push(terms(Channel::App, Some("A-12")));
+    let mut tx = client.transaction().expect("begin");
+    assert_eq!(vault_pg::model::write(&mut tx, &rows).expect("write"), 2);
+    tx.commit().expect("commit");
+    let back = client
+        .query_one(
+            "SELECT channel::text, shelf::text, pg_typeof(channel)::text FROM book.s_loan_terms",
+            &[],
+        )
+        .expect("the row");
+    assert_eq!(
+        (
+            back.get::<_, String>(0),
+            back.get::<_, String>(1),
+            back.get::<_, String>(2)
+        ),
+        (
+            "app".to_owned(),
+            "A-12".to_owned(),
+            "book.loan_channel".to_owned()
+        )
+    );
+    let mut rows = LoanRows::default();
+    rows.s_loan_terms
+        .push(terms(Channel::Desk, Some("A-12-far-too-long")));
+    let mut tx = client.transaction().expect("begin");
+    let err = vault_pg::model::write(&mut tx, &rows).expect_err("nine characters and more");
+    // 23514 (check violation): the message's fault, not the warehouse's.
+    assert!(err.blames_message(), "{err}");
+    assert!(err.to_string().contains("shelf_code"), "{err}");
+}
+
+/// A named type is spliced into DDL and casts: anything but a type name is refused by the
+/// model's validation, and so is a modifier (an explicit cast to `varchar(8)` truncates).
+#[test]
+fn a_named_type_that_is_not_a_type_name_is_refused() {
+    use vault_core::{ColumnDef, ModelDef, TableDef, TableKind};
+    const KEY: ColumnDef = ColumnDef {
+        name: "h_x_pk",
+        sql_type: SqlType::Uuid,
+        nullable: false,
+        references: None,
+    };
+    const INJECTED: ColumnDef = ColumnDef {
+        name: "code",
+        sql_type: SqlType::Named("text); DROP TABLE x; --"),
+        nullable: false,
+        references: None,
+    };
+    const MODEL: ModelDef = ModelDef {
+        name: "m",
+        schema: "m",
+        load_src: "t",
+        ghost_records: false,
+        tables: &[TableDef {
+            name: "h_x",
+            kind: TableKind::Hub,
+            columns: &[KEY, INJECTED],
+            business_key: &["code"],
+            effective: None,
+        }],
+        pits: &[],
+        bridges: &[],
+    };
+    let err = MODEL.validate().expect_err("not a type name");
+    assert!(err.to_string().contains("named SQL type"), "{err}");
+    const MODIFIED: ColumnDef = ColumnDef {
+        sql_type: SqlType::Named("varchar(8)"),
+        ..INJECTED
+    };
+    const WITH_MODIFIER: ModelDef = ModelDef {
+        tables: &[TableDef {
+            name: "h_x",
+            kind: TableKind::Hub,
+            columns: &[KEY, MODIFIED],
+            business_key: &["code"],
+            effective: None,
+        }],
+        ..MODEL
+    };
+    let err = WITH_MODIFIER.validate().expect_err("a modifier");
+    assert!(err.to_string().contains("domain"), "{err}");
+}

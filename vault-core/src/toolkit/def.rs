@@ -62,6 +62,14 @@ pub enum SqlType {
     TimestampTz,
     /// A JSON document (`jsonb`), carried as its text.
     Json,
+    /// A type the database names itself — `citext`, an enum type or a domain of your own
+    /// (`library.shelf_code`) — its values carried as text
+    /// ([`Column::Text`](super::Column::Text)) and cast to it by the loader. A name only, no
+    /// modifier ([`ModelDef::validate`] refuses `varchar(8)`: an explicit cast to it truncates
+    /// silently); a length or a range is a domain's check, which a cast enforces. The type must
+    /// exist before the model's tables are made (created by you, before
+    /// `vault_pg::model::create`).
+    Named(&'static str),
 }
 
 /// One column of a table.
@@ -316,6 +324,22 @@ impl ModelDef {
             plain(table.name)?;
             for column in table.columns {
                 plain(column.name)?;
+                if let SqlType::Named(name) = column.sql_type {
+                    // Spliced into DDL and casts: a type name, nothing else. No modifier: an
+                    // explicit cast to `varchar(8)` truncates silently (a domain checks).
+                    let ok = !name.is_empty()
+                        && name.len() <= 127
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b" _.".contains(&b));
+                    if !ok {
+                        return Err(ModelError::Shape {
+                            model,
+                            table: table.name,
+                            why: "a named SQL type is a type's name (letters, digits, spaces, `_`, `.`), without modifiers: a length or a range is a domain's check",
+                        });
+                    }
+                }
             }
             if self.tables[..i].iter().any(|t| t.name == table.name) {
                 return Err(ModelError::DuplicateTable {

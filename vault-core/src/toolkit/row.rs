@@ -160,8 +160,9 @@ fn python_datetime_str(value: NaiveDateTime, zone: &str) -> String {
 /// implements it for `&str`, `String`, `bool`, `i16`, `i32`, `i64`, `f64`, [`Amount`] (an exact
 /// decimal), `Uuid`, `chrono::NaiveDate`, [`Timestamp`], `chrono::DateTime<Utc>`,
 /// `serde_json::Value` and `Option<T>` of any of them (a nullable column). A type of your own
-/// implements it too — its SQL type, and its value as one of those kinds (its key material
-/// follows, [`Column::material`]):
+/// implements it too — its SQL type (one of the kinds, or one the database names:
+/// [`SqlType::Named`]), and its value as one of those kinds (its key material follows,
+/// [`Column::material`]):
 ///
 /// ```
 /// use std::borrow::Cow;
