@@ -884,6 +884,59 @@ def check_alerts_stages() -> str:
     return ", ".join(named)
 
 
+ALERTS_CHART_TEST = DEPLOY / "ci" / "alerts_chart_test.yaml"
+
+
+def chart_rules(helm: Helm, *sets: str) -> list[dict]:
+    """The rules of the PrometheusRule the chart renders (release namespace `vault`) with
+    metrics.prometheusRule.enabled and the given --set values."""
+    extra = ("--set", "metrics.prometheusRule.enabled=true", *[a for v in sets for a in ("--set", v)])
+    result = helm.template(None, extra=extra)
+    require(result.returncode == 0, (result.stdout + result.stderr).strip())
+    rules = [d for d in yaml.safe_load_all(result.stdout) if d and d.get("kind") == "PrometheusRule"]
+    require(len(rules) == 1, f"{len(rules)} PrometheusRules rendered with {' '.join(sets) or 'the defaults'}")
+    return rules[0]["spec"]["groups"]
+
+
+def metrics_absent_expr(groups: list[dict]) -> str | None:
+    exprs = [r["expr"] for g in groups for r in g["rules"] if r.get("alert") == "VaultMetricsAbsent"]
+    require(len(exprs) <= 1, f"{len(exprs)} VaultMetricsAbsent rules")
+    return exprs[0] if exprs else None
+
+
+def check_chart_metrics_absent(helm: Helm, promtool: str, out: Path) -> str:
+    """The chart's VaultMetricsAbsent asks for the enabled components in the release's
+    namespace: all three by default, not dds-service with dds.enabled=false (promtool-tested:
+    deploy/ci/alerts_chart_test.yaml), and no rule with none enabled."""
+    absent = re.compile(r'absent\(vault_ready\{namespace="([^"]*)", service="([^"]+)"\}\)')
+    expr = metrics_absent_expr(chart_rules(helm))
+    require(expr is not None, "no VaultMetricsAbsent with the default values")
+    named = absent.findall(expr)
+    require(sorted(named) == sorted(("vault", s) for s in SERVICES),
+            f"default values: VaultMetricsAbsent asks for {named}; want every stage in namespace vault")
+    groups = chart_rules(helm, "dds.enabled=false")
+    expr = metrics_absent_expr(groups)
+    require(expr is not None and "dds-service" not in expr,
+            f"dds.enabled=false: VaultMetricsAbsent is {expr!r}; it must not name dds-service")
+    require(sorted(absent.findall(expr)) == sorted(("vault", s) for s in SERVICES if s != "dds-service"),
+            f"dds.enabled=false: VaultMetricsAbsent is {expr!r}")
+    none = chart_rules(helm, *(f"{k}.enabled=false" for k in COMPONENTS))
+    require(metrics_absent_expr(none) is None, "no component enabled, and still a VaultMetricsAbsent rule")
+    # promtool: the rendered rules, and the test cases pointed at them
+    rules_file = out / "chart-alerts-dds-disabled.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+    test = yaml.safe_load(ALERTS_CHART_TEST.read_text())
+    test["rule_files"] = [str(rules_file)]
+    test_file = out / ALERTS_CHART_TEST.name
+    test_file.write_text(yaml.safe_dump(test, sort_keys=False))
+    for verb, path in (("check", rules_file), ("test", test_file)):
+        result = run([promtool, verb, "rules", str(path)])
+        require(result.returncode == 0, f"promtool {verb} rules {path}:\n" + (result.stdout + result.stderr).strip())
+    cases = len(test["tests"])
+    return (f"namespace-scoped, enabled components only; dds.enabled=false: {expr.splitlines()[0]} …; "
+            f"{cases} promtool cases of {rel(ALERTS_CHART_TEST)} pass on it")
+
+
 def check_chart_readme() -> str:
     result = run([sys.executable, str(DEPLOY / "ci" / "chart_readme.py"), "--check"])
     require(result.returncode == 0, (result.stdout + result.stderr).strip())
@@ -1052,6 +1105,8 @@ def main() -> int:
     report.run(f"promtool check rules {rel(ALERTS)}", lambda: check_promtool(args.promtool, "check", ALERTS))
     report.run("runbook_url of every alert", check_runbooks)
     report.run("VaultMetricsAbsent names every declared stage", check_alerts_stages)
+    report.run("the chart's VaultMetricsAbsent: the enabled components, in the release's namespace",
+               lambda: check_chart_metrics_absent(helm, args.promtool, out))
     report.run("the chart's README is made from its values (deploy/ci/chart_readme.py)", check_chart_readme)
     report.run(f"promtool test rules {rel(ALERTS_TEST)} (a case per alert)",
                lambda: check_promtool(args.promtool, "test", ALERTS_TEST))
