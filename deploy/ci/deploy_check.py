@@ -701,6 +701,62 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
             "probes, grace, resources, env, topics")
 
 
+def selects(selector: dict | None, labels: dict) -> bool:
+    """A LabelSelector with matchLabels only (what the chart writes) selects these labels."""
+    if selector is None:
+        return False
+    require(not selector.get("matchExpressions"), f"matchExpressions not understood: {selector}")
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def admits(policy: dict, labels: dict, port: str) -> bool:
+    """A pod of the policy's own namespace with these labels may connect to `port` (the name of
+    the container port) of the pods the policy selects."""
+    for rule in policy["spec"].get("ingress") or []:
+        ports = rule.get("ports")
+        if ports and not any(p.get("port") == port for p in ports):
+            continue
+        for peer in rule.get("from") or [{}]:
+            if not peer:  # an empty peer: everything
+                return True
+            ns = peer.get("namespaceSelector")
+            if ns is not None and ns != {}:  # other namespaces (by label), or not this one
+                continue
+            if selects(peer.get("podSelector") or {}, labels):
+                return True
+    return False
+
+
+def check_network_policy(docs: list[dict]) -> str:
+    """Each component's NetworkPolicy lets in its own `helm test` pod (templates/test-readyz.yaml)
+    on the http port, and not the other components' pods."""
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    tests = [d for d in docs if d["kind"] == "Pod"
+             and d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
+    problems = []
+    for dep in deployments:
+        name = dep["metadata"]["name"]
+        pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+        mine = [p for p in policies if selects(p["spec"]["podSelector"], pod_labels)]
+        if len(mine) != 1:
+            problems.append(f"{name}: selected by {len(mine)} NetworkPolicies")
+            continue
+        policy = mine[0]
+        own_tests = [t for t in tests
+                     if re.search(rf"http://{re.escape(name)}:", " ".join(t["spec"]["containers"][0]["command"]))]
+        if len(own_tests) != 1:
+            problems.append(f"{name}: {len(own_tests)} helm test pods ask its Service")
+        for test in own_tests:
+            if not admits(policy, test["metadata"]["labels"], "http"):
+                problems.append(f"{name}: its NetworkPolicy blocks its helm test pod {test['metadata']['name']}")
+        for other in deployments:
+            if other is not dep and admits(policy, other["spec"]["template"]["metadata"]["labels"], "http"):
+                problems.append(f"{name}: its NetworkPolicy lets in the pods of {other['metadata']['name']}")
+    problems_to_failure(problems)
+    return f"{len(policies)} NetworkPolicies, each admitting its component's helm test pod only"
+
+
 def check_values_env_names(helm_values: list[tuple[str, Path | None]]) -> str:
     problems = []
     schema = json.loads((CHART / "values.schema.json").read_text())
@@ -823,7 +879,7 @@ def check_cloud_example(docs: list[dict]) -> str:
     problems = []
     kinds = {d["kind"] for d in docs}
     for kind in ("PodDisruptionBudget", "ScaledObject", "TriggerAuthentication", "ServiceMonitor",
-                 "PrometheusRule"):
+                 "PrometheusRule", "Job"):
         if kind not in kinds:
             problems.append(f"no {kind} rendered (the example turns it on)")
     for dep in (d for d in docs if d["kind"] == "Deployment"):
@@ -1081,6 +1137,9 @@ def main() -> int:
         report.run(f"kubernetes-validate --strict: {label}", lambda docs=docs, label=label: validate_k8s(docs, label))
         report.run(f"policy (pod security, probes, env, secrets, topics): {label}",
                    lambda docs=docs, values=values, label=label: check_deployment_policy(docs, values, label))
+        if any(d["kind"] == "NetworkPolicy" for d in docs):
+            report.run(f"NetworkPolicy lets the chart's helm test pods in: {label}",
+                       lambda docs=docs: check_network_policy(docs))
         if path is not None and path.name == "cloud-sasl-ssl.yaml":
             report.run(f"cloud example is SASL_SSL + CA + verify-full + existingSecret: {label}",
                        lambda docs=docs: check_cloud_example(docs))
