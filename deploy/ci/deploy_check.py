@@ -592,6 +592,27 @@ def pod_security_problems(pod: dict, c: dict, p: str) -> list[str]:
     return problems
 
 
+def extras_problems(docs: list[dict], values: dict) -> list[str]:
+    """extraEnv, extraVolumes and extraVolumeMounts are in every pod and container of the
+    services' Deployments and the migration Job, as given."""
+    problems = []
+    extra_env = values.get("extraEnv") or []
+    extra_volumes = values.get("extraVolumes") or []
+    extra_mounts = values.get("extraVolumeMounts") or []
+    for d in (d for d in docs if d["kind"] in ("Deployment", "Job")):
+        pod = d["spec"]["template"]["spec"]
+        p = f"{d['kind']} {d['metadata']['name']}:"
+        volumes = pod.get("volumes") or []
+        problems += [f"{p} extraVolumes entry {v['name']} missing" for v in extra_volumes if v not in volumes]
+        for c in pod["containers"]:
+            env = c.get("env") or []
+            mounts = c.get("volumeMounts") or []
+            problems += [f"{p} {c['name']}: extraEnv {e['name']} missing" for e in extra_env if e not in env]
+            problems += [f"{p} {c['name']}: extraVolumeMounts {m['mountPath']} missing"
+                         for m in extra_mounts if m not in mounts]
+    return problems
+
+
 def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
     problems = []
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
@@ -685,7 +706,8 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
         for c in pod["containers"]:
             problems += pod_security_problems(pod, c, p)
             env = env_map(c)
-            unknown = sorted(set(env) - ALLOWED_ENV)
+            extra = {e.get("name") for e in values.get("extraEnv") or []}
+            unknown = sorted(set(env) - ALLOWED_ENV - extra)
             if unknown:
                 problems.append(f"{p} env not read by vault: {', '.join(unknown)}")
             for var, e in env.items():
@@ -693,6 +715,7 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
                     problems.append(f"{p} {var} is not taken from a Secret")
             if not c.get("resources", {}).get("limits", {}).get("memory"):
                 problems.append(f"{p} no memory limit")
+    problems += extras_problems(docs, values)
     if seen != expected:
         problems.append(f"services deployed {sorted(seen)}, enabled {sorted(expected)}")
     problems_to_failure(problems)
