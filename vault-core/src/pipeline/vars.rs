@@ -488,7 +488,7 @@ pub const KAFKA_LOST_OFFSETS: Var = var(
     U::Default("skip"),
 )
 .example("stop")
-.doc("when a replica takes a partition whose position (the warehouse's, or the group's offset) is below the first offset the broker still has — retention deleted messages not read yet —, it logs one ERROR with the range and counts them (`vault_offsets_lost_total`, alert `VaultOffsetsLost`); `skip` goes on from the first offset there, `stop` stops the service (exit 1) before it reads past the gap, for a person to decide ([operations](operations.md#vaultoffsetslost))");
+.doc("when a replica takes a partition whose position (the warehouse's, or the group's offset) is below the first offset the broker still has — retention deleted messages not read yet —, or its fetch position is deleted while it runs (librdkafka's `offset reset … Offset out of range` warning), it logs one ERROR with the range and counts them (`vault_offsets_lost_total`, alert `VaultOffsetsLost`); `skip` goes on from the first offset there, `stop` stops the service (exit 1) before it processes anything past the gap, for a person to decide ([operations](operations.md#vaultoffsetslost))");
 /// `DDS_KNOWN_KEYS`.
 pub const DDS_KNOWN_KEYS: Var = var("DDS_KNOWN_KEYS", G::Runtime, K::Count(0), U::Default("100000"))
     .example("250000")

@@ -105,6 +105,13 @@ pub struct RebalanceContext {
     pub(super) resumes: Arc<Mutex<Vec<Result<Resume, String>>>>,
     /// Offsets deleted upstream before they were read, found on assignment.
     pub(super) lost: Arc<Mutex<Vec<LostOffsets>>>,
+    /// Fetch positions librdkafka found deleted while reading and reset to the partition's
+    /// first offset (`auto.offset.reset`), from its `OFFSET` warning: (topic, partition, the
+    /// position that was out of range). [`super::BatchConsumer::take_lost`] tells a loss.
+    pub(super) resets: Arc<Mutex<Vec<(String, i32, i64)>>>,
+    /// The gaps already reported on assignment, as (topic, partition, from): librdkafka's reset
+    /// when it then fetches there is the same gap, not a second one.
+    pub(super) known_gaps: Arc<Mutex<HashSet<(String, i32, i64)>>>,
 }
 
 impl std::fmt::Debug for RebalanceContext {
@@ -200,6 +207,9 @@ impl RebalanceContext {
                 }
             }
         }
+        if let Ok(mut known) = self.known_gaps.lock() {
+            known.extend(lost.iter().map(|l| (l.topic.clone(), l.partition, l.from)));
+        }
         if let Ok(mut found) = self.lost.lock() {
             found.extend(lost);
         }
@@ -209,8 +219,43 @@ impl RebalanceContext {
     }
 }
 
+/// The position of a fetch that found its offset deleted, from librdkafka's `OFFSET` warning
+/// (librdkafka 2.12: `[thrd:main]: TOPIC [P]: offset reset (at offset N (leader epoch E),
+/// broker B) to offset BEGINNING …: fetch failed due to requested offset not available on the
+/// broker: Broker: Offset out of range`). `None` for any other text.
+pub(super) fn out_of_range_reset(message: &str) -> Option<(String, i32, i64)> {
+    if !message.ends_with("Offset out of range") {
+        return None;
+    }
+    let rest = match message.strip_prefix("[thrd:") {
+        Some(thread) => thread.split_once("]: ")?.1,
+        None => message,
+    };
+    let (partition, after) = rest.split_once("]: offset reset (at offset ")?;
+    let (topic, partition) = partition.rsplit_once(" [")?;
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if topic.is_empty() || !topic.chars().all(legal) {
+        return None;
+    }
+    let digits = after
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(after, |end| &after[..end]);
+    Some((
+        topic.to_owned(),
+        partition.parse().ok()?,
+        digits.parse().ok()?,
+    ))
+}
+
 impl ClientContext for RebalanceContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        if fac == "OFFSET" {
+            if let Some(reset) = out_of_range_reset(log_message) {
+                if let Ok(mut resets) = self.resets.lock() {
+                    resets.push(reset);
+                }
+            }
+        }
         crate::logs::log("consumer", level, fac, log_message);
     }
 
@@ -322,6 +367,43 @@ impl ConsumerContext for RebalanceContext {
                 m.changes.push(AssignmentChange::Assigned(assigned));
                 m.rebalances += 1;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::out_of_range_reset;
+
+    #[test]
+    fn librdkafka_s_out_of_range_reset_names_the_partition_and_the_position() {
+        // As librdkafka 2.12 logged it in services/tests/resume.rs.
+        let line = "[thrd:main]: e2e_lost_1.orders [3]: offset reset (at offset 51 (leader epoch 0), broker 1) to offset BEGINNING (leader epoch -1): fetch failed due to requested offset not available on the broker: Broker: Offset out of range";
+        assert_eq!(
+            out_of_range_reset(line),
+            Some(("e2e_lost_1.orders".to_owned(), 3, 51))
+        );
+        let no_epoch = "my-topic [0]: offset reset (at offset 7, broker 2) to offset BEGINNING: fetch failed: Broker: Offset out of range";
+        assert_eq!(
+            out_of_range_reset(no_epoch),
+            Some(("my-topic".to_owned(), 0, 7))
+        );
+    }
+
+    #[test]
+    fn other_offset_lines_are_no_reset() {
+        for text in [
+            "",
+            "[thrd:main]: t [0]: offset reset (at offset 5, broker 1) to offset END: no previously committed offset available: Local: No offset stored",
+            "[thrd:main]: t [0]: offset reset (at offset INVALID, broker 1) to offset BEGINNING: Broker: Offset out of range",
+            "[thrd:main]: t [x]: offset reset (at offset 5, broker 1) to offset BEGINNING: Broker: Offset out of range",
+            "[thrd:main]: a b [0]: offset reset (at offset 5, broker 1) to offset BEGINNING: Broker: Offset out of range",
+            "[thrd:main]:  [0]: offset reset (at offset 5, broker 1) to offset BEGINNING: Broker: Offset out of range",
+            "[thrd:main]: t [0]: offset reset (at offset 99999999999999999999, broker 1) to offset BEGINNING: Broker: Offset out of range",
+            "[thrd:main Broker: Offset out of range",
+            "[thrd:é]: é [0]: offset reset (at offset 5ü Broker: Offset out of range",
+        ] {
+            assert_eq!(out_of_range_reset(text), None, "{text:?}");
         }
     }
 }
