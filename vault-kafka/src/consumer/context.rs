@@ -106,9 +106,9 @@ pub struct RebalanceContext {
     /// Offsets deleted upstream before they were read, found on assignment.
     pub(super) lost: Arc<Mutex<Vec<LostOffsets>>>,
     /// Fetch positions librdkafka found deleted while reading and reset to the partition's
-    /// first offset (`auto.offset.reset`), from its `OFFSET` warning: (topic, partition, the
-    /// position that was out of range). [`super::BatchConsumer::take_lost`] tells a loss.
-    pub(super) resets: Arc<Mutex<Vec<(String, i32, i64)>>>,
+    /// first offset (`auto.offset.reset`), from its `OFFSET` warning.
+    /// [`super::BatchConsumer::take_lost`] tells a loss.
+    pub(super) resets: Arc<Mutex<Vec<OutOfRange>>>,
     /// The gaps already reported on assignment, as (topic, partition, from): librdkafka's reset
     /// when it then fetches there is the same gap, not a second one.
     pub(super) known_gaps: Arc<Mutex<HashSet<(String, i32, i64)>>>,
@@ -219,11 +219,23 @@ impl RebalanceContext {
     }
 }
 
+/// A fetch position the broker did not have (below the partition's first offset, or past its
+/// end), which librdkafka reset to the first offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct OutOfRange {
+    pub(super) topic: String,
+    pub(super) partition: i32,
+    /// The position that was out of range.
+    pub(super) at: i64,
+    /// Failed attempts to read the partition's first offset.
+    pub(super) attempts: u8,
+}
+
 /// The position of a fetch that found its offset deleted, from librdkafka's `OFFSET` warning
 /// (librdkafka 2.12: `[thrd:main]: TOPIC [P]: offset reset (at offset N (leader epoch E),
 /// broker B) to offset BEGINNING …: fetch failed due to requested offset not available on the
 /// broker: Broker: Offset out of range`). `None` for any other text.
-pub(super) fn out_of_range_reset(message: &str) -> Option<(String, i32, i64)> {
+pub(super) fn out_of_range_reset(message: &str) -> Option<OutOfRange> {
     if !message.ends_with("Offset out of range") {
         return None;
     }
@@ -240,11 +252,12 @@ pub(super) fn out_of_range_reset(message: &str) -> Option<(String, i32, i64)> {
     let digits = after
         .find(|c: char| !c.is_ascii_digit())
         .map_or(after, |end| &after[..end]);
-    Some((
-        topic.to_owned(),
-        partition.parse().ok()?,
-        digits.parse().ok()?,
-    ))
+    Some(OutOfRange {
+        topic: topic.to_owned(),
+        partition: partition.parse().ok()?,
+        at: digits.parse().ok()?,
+        attempts: 0,
+    })
 }
 
 impl ClientContext for RebalanceContext {
@@ -373,21 +386,24 @@ impl ConsumerContext for RebalanceContext {
 
 #[cfg(test)]
 mod tests {
-    use super::out_of_range_reset;
+    use super::{out_of_range_reset, OutOfRange};
+
+    fn reset(topic: &str, partition: i32, at: i64) -> Option<OutOfRange> {
+        Some(OutOfRange {
+            topic: topic.to_owned(),
+            partition,
+            at,
+            attempts: 0,
+        })
+    }
 
     #[test]
     fn librdkafka_s_out_of_range_reset_names_the_partition_and_the_position() {
         // As librdkafka 2.12 logged it in services/tests/resume.rs.
         let line = "[thrd:main]: e2e_lost_1.orders [3]: offset reset (at offset 51 (leader epoch 0), broker 1) to offset BEGINNING (leader epoch -1): fetch failed due to requested offset not available on the broker: Broker: Offset out of range";
-        assert_eq!(
-            out_of_range_reset(line),
-            Some(("e2e_lost_1.orders".to_owned(), 3, 51))
-        );
+        assert_eq!(out_of_range_reset(line), reset("e2e_lost_1.orders", 3, 51));
         let no_epoch = "my-topic [0]: offset reset (at offset 7, broker 2) to offset BEGINNING: fetch failed: Broker: Offset out of range";
-        assert_eq!(
-            out_of_range_reset(no_epoch),
-            Some(("my-topic".to_owned(), 0, 7))
-        );
+        assert_eq!(out_of_range_reset(no_epoch), reset("my-topic", 0, 7));
     }
 
     #[test]

@@ -356,7 +356,8 @@ impl BatchConsumer {
             .map(|mut r| std::mem::take(&mut *r))
             .unwrap_or_default();
         let mut pending = Vec::new();
-        for (topic, partition, from) in resets {
+        for mut reset in resets {
+            let (topic, partition, from) = (&reset.topic, reset.partition, reset.at);
             let known = self
                 .context
                 .known_gaps
@@ -368,19 +369,30 @@ impl BatchConsumer {
             }
             match self
                 .consumer
-                .fetch_watermarks(&topic, partition, Duration::from_secs(5))
+                .fetch_watermarks(topic, partition, Duration::from_secs(5))
             {
                 // Below the first offset: deleted. Above the last one (a log truncated by an
                 // unclean leader election): read again from the first offset, nothing lost.
                 Ok((low, _)) if from < low => lost.push(LostOffsets {
-                    topic,
+                    topic: reset.topic,
                     partition,
                     from,
                     to: low,
                 }),
                 Ok(_) => {}
-                // Asked again after the next poll.
-                Err(_) => pending.push((topic, partition, from)),
+                // Asked again after the next poll, twice at most (each ask may take 5 s).
+                Err(e) if reset.attempts < 2 => {
+                    tracing::debug!(topic, partition, from, error = %e, "cannot read the first offset of a partition reset by librdkafka; asking again");
+                    reset.attempts += 1;
+                    pending.push(reset);
+                }
+                Err(e) => tracing::warn!(
+                    topic,
+                    partition,
+                    from,
+                    error = %e,
+                    "librdkafka reset a fetch position the broker did not have; whether offsets were deleted cannot be told"
+                ),
             }
         }
         if !pending.is_empty() {
