@@ -20,8 +20,14 @@ What is checked, each as one named check (a line `ok` or `FAIL` each):
   deploy/helm/examples/*.yaml and deploy/helm/tests/valid/*.yaml; the rendered manifests
   against the Kubernetes schemas (kubernetes-validate, strict) of the oldest and newest
   versions it knows; policy on every Deployment (restricted pod security, probes, grace
-  period, resources, env names, passwords only from Secrets, topics); and every
-  deploy/helm/tests/invalid/*.yaml must be REJECTED by helm with the expected message.
+  period, resources, env names, passwords only from Secrets, topics; extraEnv, extraVolumes and
+  extraVolumeMounts in every Deployment and Job); each NetworkPolicy lets in its component's
+  `helm test` pod and no other component's pods; and every deploy/helm/tests/invalid/*.yaml
+  must be REJECTED by helm with the expected message;
+- the alerts: promtool check and test of files/alerts.yaml (deploy/ci/alerts_test.yaml), each
+  runbook_url a heading of docs/operations.md, and the chart's own VaultMetricsAbsent (the
+  enabled components in the release's namespace) rendered with a component disabled and
+  promtool-tested (deploy/ci/alerts_chart_test.yaml).
 """
 
 from __future__ import annotations
