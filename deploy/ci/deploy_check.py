@@ -20,8 +20,14 @@ What is checked, each as one named check (a line `ok` or `FAIL` each):
   deploy/helm/examples/*.yaml and deploy/helm/tests/valid/*.yaml; the rendered manifests
   against the Kubernetes schemas (kubernetes-validate, strict) of the oldest and newest
   versions it knows; policy on every Deployment (restricted pod security, probes, grace
-  period, resources, env names, passwords only from Secrets, topics); and every
-  deploy/helm/tests/invalid/*.yaml must be REJECTED by helm with the expected message.
+  period, resources, env names, passwords only from Secrets, topics; extraEnv, extraVolumes and
+  extraVolumeMounts in every Deployment and Job); each NetworkPolicy lets in its component's
+  `helm test` pod and no other component's pods; and every deploy/helm/tests/invalid/*.yaml
+  must be REJECTED by helm with the expected message;
+- the alerts: promtool check and test of files/alerts.yaml (deploy/ci/alerts_test.yaml), each
+  runbook_url a heading of docs/operations.md, and the chart's own VaultMetricsAbsent (the
+  enabled components in the release's namespace) rendered with a component disabled and
+  promtool-tested (deploy/ci/alerts_chart_test.yaml).
 """
 
 from __future__ import annotations
@@ -592,6 +598,27 @@ def pod_security_problems(pod: dict, c: dict, p: str) -> list[str]:
     return problems
 
 
+def extras_problems(docs: list[dict], values: dict) -> list[str]:
+    """extraEnv, extraVolumes and extraVolumeMounts are in every pod and container of the
+    services' Deployments and the migration Job, as given."""
+    problems = []
+    extra_env = values.get("extraEnv") or []
+    extra_volumes = values.get("extraVolumes") or []
+    extra_mounts = values.get("extraVolumeMounts") or []
+    for d in (d for d in docs if d["kind"] in ("Deployment", "Job")):
+        pod = d["spec"]["template"]["spec"]
+        p = f"{d['kind']} {d['metadata']['name']}:"
+        volumes = pod.get("volumes") or []
+        problems += [f"{p} extraVolumes entry {v['name']} missing" for v in extra_volumes if v not in volumes]
+        for c in pod["containers"]:
+            env = c.get("env") or []
+            mounts = c.get("volumeMounts") or []
+            problems += [f"{p} {c['name']}: extraEnv {e['name']} missing" for e in extra_env if e not in env]
+            problems += [f"{p} {c['name']}: extraVolumeMounts {m['mountPath']} missing"
+                         for m in extra_mounts if m not in mounts]
+    return problems
+
+
 def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
     problems = []
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
@@ -685,7 +712,8 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
         for c in pod["containers"]:
             problems += pod_security_problems(pod, c, p)
             env = env_map(c)
-            unknown = sorted(set(env) - ALLOWED_ENV)
+            extra = {e.get("name") for e in values.get("extraEnv") or []}
+            unknown = sorted(set(env) - ALLOWED_ENV - extra)
             if unknown:
                 problems.append(f"{p} env not read by vault: {', '.join(unknown)}")
             for var, e in env.items():
@@ -693,12 +721,69 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
                     problems.append(f"{p} {var} is not taken from a Secret")
             if not c.get("resources", {}).get("limits", {}).get("memory"):
                 problems.append(f"{p} no memory limit")
+    problems += extras_problems(docs, values)
     if seen != expected:
         problems.append(f"services deployed {sorted(seen)}, enabled {sorted(expected)}")
     problems_to_failure(problems)
     jobs = sum(1 for d in docs if d["kind"] == "Job")
     return (f"{len(deployments)} Deployments{f', {jobs} Job' if jobs else ''}: restricted security, "
             "probes, grace, resources, env, topics")
+
+
+def selects(selector: dict | None, labels: dict) -> bool:
+    """A LabelSelector with matchLabels only (what the chart writes) selects these labels."""
+    if selector is None:
+        return False
+    require(not selector.get("matchExpressions"), f"matchExpressions not understood: {selector}")
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def admits(policy: dict, labels: dict, port: str) -> bool:
+    """A pod of the policy's own namespace with these labels may connect to `port` (the name of
+    the container port) of the pods the policy selects."""
+    for rule in policy["spec"].get("ingress") or []:
+        ports = rule.get("ports")
+        if ports and not any(p.get("port") == port for p in ports):
+            continue
+        for peer in rule.get("from") or [{}]:
+            if not peer:  # an empty peer: everything
+                return True
+            ns = peer.get("namespaceSelector")
+            if ns is not None and ns != {}:  # other namespaces (by label), or not this one
+                continue
+            if selects(peer.get("podSelector") or {}, labels):
+                return True
+    return False
+
+
+def check_network_policy(docs: list[dict]) -> str:
+    """Each component's NetworkPolicy lets in its own `helm test` pod (templates/test-readyz.yaml)
+    on the http port, and not the other components' pods."""
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    tests = [d for d in docs if d["kind"] == "Pod"
+             and d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
+    problems = []
+    for dep in deployments:
+        name = dep["metadata"]["name"]
+        pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+        mine = [p for p in policies if selects(p["spec"]["podSelector"], pod_labels)]
+        if len(mine) != 1:
+            problems.append(f"{name}: selected by {len(mine)} NetworkPolicies")
+            continue
+        policy = mine[0]
+        own_tests = [t for t in tests
+                     if re.search(rf"http://{re.escape(name)}:", " ".join(t["spec"]["containers"][0]["command"]))]
+        if len(own_tests) != 1:
+            problems.append(f"{name}: {len(own_tests)} helm test pods ask its Service")
+        for test in own_tests:
+            if not admits(policy, test["metadata"]["labels"], "http"):
+                problems.append(f"{name}: its NetworkPolicy blocks its helm test pod {test['metadata']['name']}")
+        for other in deployments:
+            if other is not dep and admits(policy, other["spec"]["template"]["metadata"]["labels"], "http"):
+                problems.append(f"{name}: its NetworkPolicy lets in the pods of {other['metadata']['name']}")
+    problems_to_failure(problems)
+    return f"{len(policies)} NetworkPolicies, each admitting its component's helm test pod only"
 
 
 def check_values_env_names(helm_values: list[tuple[str, Path | None]]) -> str:
@@ -823,7 +908,7 @@ def check_cloud_example(docs: list[dict]) -> str:
     problems = []
     kinds = {d["kind"] for d in docs}
     for kind in ("PodDisruptionBudget", "ScaledObject", "TriggerAuthentication", "ServiceMonitor",
-                 "PrometheusRule"):
+                 "PrometheusRule", "Job"):
         if kind not in kinds:
             problems.append(f"no {kind} rendered (the example turns it on)")
     for dep in (d for d in docs if d["kind"] == "Deployment"):
@@ -882,6 +967,59 @@ def check_alerts_stages() -> str:
     named = re.findall(r'absent\(vault_ready\{service="([^"]+)"\}\)', rules[0]["expr"])
     require(named == SERVICES, f"VaultMetricsAbsent asks for {named}, the stages are {SERVICES}")
     return ", ".join(named)
+
+
+ALERTS_CHART_TEST = DEPLOY / "ci" / "alerts_chart_test.yaml"
+
+
+def chart_rules(helm: Helm, *sets: str) -> list[dict]:
+    """The rules of the PrometheusRule the chart renders (release namespace `vault`) with
+    metrics.prometheusRule.enabled and the given --set values."""
+    extra = ("--set", "metrics.prometheusRule.enabled=true", *[a for v in sets for a in ("--set", v)])
+    result = helm.template(None, extra=extra)
+    require(result.returncode == 0, (result.stdout + result.stderr).strip())
+    rules = [d for d in yaml.safe_load_all(result.stdout) if d and d.get("kind") == "PrometheusRule"]
+    require(len(rules) == 1, f"{len(rules)} PrometheusRules rendered with {' '.join(sets) or 'the defaults'}")
+    return rules[0]["spec"]["groups"]
+
+
+def metrics_absent_expr(groups: list[dict]) -> str | None:
+    exprs = [r["expr"] for g in groups for r in g["rules"] if r.get("alert") == "VaultMetricsAbsent"]
+    require(len(exprs) <= 1, f"{len(exprs)} VaultMetricsAbsent rules")
+    return exprs[0] if exprs else None
+
+
+def check_chart_metrics_absent(helm: Helm, promtool: str, out: Path) -> str:
+    """The chart's VaultMetricsAbsent asks for the enabled components in the release's
+    namespace: all three by default, not dds-service with dds.enabled=false (promtool-tested:
+    deploy/ci/alerts_chart_test.yaml), and no rule with none enabled."""
+    absent = re.compile(r'absent\(vault_ready\{namespace="([^"]*)", service="([^"]+)"\}\)')
+    expr = metrics_absent_expr(chart_rules(helm))
+    require(expr is not None, "no VaultMetricsAbsent with the default values")
+    named = absent.findall(expr)
+    require(sorted(named) == sorted(("vault", s) for s in SERVICES),
+            f"default values: VaultMetricsAbsent asks for {named}; want every stage in namespace vault")
+    groups = chart_rules(helm, "dds.enabled=false")
+    expr = metrics_absent_expr(groups)
+    require(expr is not None and "dds-service" not in expr,
+            f"dds.enabled=false: VaultMetricsAbsent is {expr!r}; it must not name dds-service")
+    require(sorted(absent.findall(expr)) == sorted(("vault", s) for s in SERVICES if s != "dds-service"),
+            f"dds.enabled=false: VaultMetricsAbsent is {expr!r}")
+    none = chart_rules(helm, *(f"{k}.enabled=false" for k in COMPONENTS))
+    require(metrics_absent_expr(none) is None, "no component enabled, and still a VaultMetricsAbsent rule")
+    # promtool: the rendered rules, and the test cases pointed at them
+    rules_file = out / "chart-alerts-dds-disabled.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+    test = yaml.safe_load(ALERTS_CHART_TEST.read_text())
+    test["rule_files"] = [str(rules_file)]
+    test_file = out / ALERTS_CHART_TEST.name
+    test_file.write_text(yaml.safe_dump(test, sort_keys=False))
+    for verb, path in (("check", rules_file), ("test", test_file)):
+        result = run([promtool, verb, "rules", str(path)])
+        require(result.returncode == 0, f"promtool {verb} rules {path}:\n" + (result.stdout + result.stderr).strip())
+    cases = len(test["tests"])
+    return (f"namespace-scoped, enabled components only; dds.enabled=false: {expr.splitlines()[0]} …; "
+            f"{cases} promtool cases of {rel(ALERTS_CHART_TEST)} pass on it")
 
 
 def check_chart_readme() -> str:
@@ -1028,6 +1166,9 @@ def main() -> int:
         report.run(f"kubernetes-validate --strict: {label}", lambda docs=docs, label=label: validate_k8s(docs, label))
         report.run(f"policy (pod security, probes, env, secrets, topics): {label}",
                    lambda docs=docs, values=values, label=label: check_deployment_policy(docs, values, label))
+        if any(d["kind"] == "NetworkPolicy" for d in docs):
+            report.run(f"NetworkPolicy lets the chart's helm test pods in: {label}",
+                       lambda docs=docs: check_network_policy(docs))
         if path is not None and path.name == "cloud-sasl-ssl.yaml":
             report.run(f"cloud example is SASL_SSL + CA + verify-full + existingSecret: {label}",
                        lambda docs=docs: check_cloud_example(docs))
@@ -1052,6 +1193,8 @@ def main() -> int:
     report.run(f"promtool check rules {rel(ALERTS)}", lambda: check_promtool(args.promtool, "check", ALERTS))
     report.run("runbook_url of every alert", check_runbooks)
     report.run("VaultMetricsAbsent names every declared stage", check_alerts_stages)
+    report.run("the chart's VaultMetricsAbsent: the enabled components, in the release's namespace",
+               lambda: check_chart_metrics_absent(helm, args.promtool, out))
     report.run("the chart's README is made from its values (deploy/ci/chart_readme.py)", check_chart_readme)
     report.run(f"promtool test rules {rel(ALERTS_TEST)} (a case per alert)",
                lambda: check_promtool(args.promtool, "test", ALERTS_TEST))

@@ -204,3 +204,69 @@ fn a_failed_warehouse_connection_is_one_line_naming_the_server_and_no_source_pat
     }
     eprintln!("{} attempt lines, e.g. {}", attempts.len(), attempts[0]);
 }
+
+#[test]
+fn a_failed_broker_connection_is_one_line_naming_the_server_and_no_duplicate() {
+    use vault_testkit::pipeline::Kind;
+    // Nothing listens on a port just freed: every connection attempt is refused at once.
+    let port = vault_testkit::ports::free_port().to_string();
+    let mut p = Pipeline::new("kafka_refused");
+    let cdm = p.spawn_with(Kind::Cdm, &[("KAFKA_PORT", port.as_str())]);
+    let server = format!("127.0.0.1:{port}");
+    // The service's consumer and producer each have a connection of their own to fail (the
+    // admin client that reads the dead-letter topic's settings first, for 10 s, is never
+    // polled: its failure is that request's error). librdkafka logs an identical failure of
+    // one connection once in 30 s, then says how many it suppressed.
+    let clients = ["consumer", "producer"];
+    let failures = p.wait_for(
+        "a refused connection logged by each client",
+        Duration::from_secs(30),
+        |p| {
+            let log = std::fs::read_to_string(&p.services[cdm].log).map_err(|e| e.to_string())?;
+            let failures: Vec<serde_json::Value> = json_lines(&log)
+                .into_iter()
+                .filter(|l| l["fields"]["message"] == "broker connection failed")
+                .collect();
+            let missing: Vec<&str> = clients
+                .into_iter()
+                .filter(|c| !failures.iter().any(|l| l["fields"]["client"] == *c))
+                .collect();
+            match missing.is_empty() {
+                true => Ok(failures),
+                false => Err(format!("no line from {missing:?} yet")),
+            }
+        },
+    );
+    for line in &failures {
+        let fields = &line["fields"];
+        assert_eq!(fields["server"], server.as_str(), "{line}");
+        assert_eq!(fields["node"], "bootstrap", "{line}");
+        let reason = fields["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("Connection refused"), "the reason: {line}");
+        assert!(
+            !reason.contains("[thrd:"),
+            "the thread name left in: {line}"
+        );
+        assert_eq!(line["level"], "WARN", "{line}");
+        assert_eq!(line["target"], "vault_kafka::logs", "{line}");
+    }
+    // The consumer has served its error reports (librdkafka's "Global error" of the same
+    // failures) by the time it reports being out of its group on /readyz.
+    std::thread::sleep(Duration::from_secs(2));
+    let log = std::fs::read_to_string(&p.services[cdm].log).expect("read the service's log");
+    for line in json_lines(&log) {
+        let text = line.to_string();
+        assert!(!text.contains(".rs\""), "a source path: {text}");
+        assert!(!text.contains("log.file"), "a source path: {text}");
+        // The refused connection, in any words, only ever on the structured line (librdkafka's
+        // "Global error" of it, and "1/1 brokers are down", only at debug).
+        assert!(!text.contains("brokers are down"), "{text}");
+        if text.contains("Connection refused") || text.contains("BrokerTransportFailure") {
+            assert_eq!(
+                line["fields"]["message"], "broker connection failed",
+                "a second line of a failed connection: {text}"
+            );
+        }
+    }
+    eprintln!("{} failure lines, e.g. {}", failures.len(), failures[0]);
+}

@@ -442,3 +442,137 @@ fn offsets_deleted_upstream_are_said_counted_and_the_policy_followed() {
     }
     p.services[stg].terminate(Duration::from_secs(10));
 }
+
+/// While a replica runs, retention deletes what it has not read yet: it is frozen (SIGSTOP)
+/// for less than the session timeout, so it stays in its group with its partitions, 200 orders
+/// are sent and all but the last 10 of each partition deleted, then it is thawed. Its fetch
+/// positions are gone; librdkafka resets them to the first offsets by itself
+/// (`auto.offset.reset=earliest`), and the service tells it from librdkafka's warning: with
+/// `KAFKA_LOST_OFFSETS=stop` it exits 1 with nothing past the gap loaded; with `skip` it logs
+/// one ERROR per partition with the range, counts it and loads the rest, without a rebalance.
+#[test]
+fn offsets_deleted_under_a_running_replica_are_said_counted_and_the_policy_followed() {
+    require_servers();
+    let seed = seed();
+    let options = |first_id| SimulateOptions {
+        seed,
+        orders: 200,
+        first_id,
+        duplicates: 0.0,
+        cancel_after_close: 0.0,
+        unknown: 0.0,
+        garbage: 0.0,
+        ..SimulateOptions::default()
+    };
+    let plans = [63_000_000, 64_000_000, 65_000_000].map(|id| plan(&options(id)));
+    let _redis = load_catalog(&plans[0].catalog);
+    let mut p = Pipeline::new("lost_running");
+    let source = p.topics.source.clone();
+    let producer = producer(&p);
+    let loaded = |p: &mut Pipeline, what: &str, want: i64| {
+        p.wait_for(what, Duration::from_secs(60), |p| {
+            let n = p.db.scalar("SELECT count(*) FROM stg.order_events");
+            (n == want).then_some(()).ok_or(format!("{n} of {want}"))
+        });
+    };
+    // Freezes the replica, sends `messages`, deletes all but the last 10 of each partition
+    // past what it read, thaws it. (lost, left after the gap, partitions with a gap)
+    let overtake = |p: &mut Pipeline, stg: usize, messages| {
+        let read = end_offsets(p, &source);
+        let pid = p.services[stg].pid().expect("running").to_string();
+        let signal = |name: &str| {
+            let status = Command::new("kill").args([name, pid.as_str()]).status();
+            assert!(status.is_ok_and(|s| s.success()), "kill {name} {pid}");
+        };
+        let frozen = Instant::now();
+        signal("-STOP");
+        // A fetch it sent before is answered empty (fetch.wait.max.ms, 100 ms) before anything
+        // is sent: else the broker answers it with the new messages, and the frozen replica
+        // has them before the deletion.
+        std::thread::sleep(Duration::from_millis(500));
+        send(&producer, &source, messages, None);
+        let ends = end_offsets(p, &source);
+        let before: BTreeMap<i32, i64> = ends
+            .iter()
+            .map(|(&k, &e)| (k, (e - 10).max(read[&k])))
+            .collect();
+        delete_records(p, &source, &before);
+        signal("-CONT");
+        // Under the session timeout (10 s): still a member, no rebalance.
+        assert!(
+            frozen.elapsed() < Duration::from_secs(7),
+            "{:?}",
+            frozen.elapsed()
+        );
+        let lost: i64 = before.iter().map(|(k, b)| b - read[k]).sum();
+        let left: i64 = ends.iter().map(|(k, e)| e - before[k]).sum();
+        let gaps = before.iter().filter(|(k, b)| **b > read[*k]).count();
+        assert!(lost > 100, "{lost} offsets deleted past the position");
+        (lost, left, gaps)
+    };
+
+    // stop: exits 1 naming the gap; nothing past it is loaded.
+    let stg = p.spawn_with(Kind::Stg, &[("KAFKA_LOST_OFFSETS", "stop")]);
+    send(&producer, &source, &plans[0].messages, None);
+    loaded(&mut p, "the first orders in stg", 200);
+    let (lost_first, left_first, _) = overtake(&mut p, stg, &plans[1].messages);
+    let mut exit = None;
+    let waited = Instant::now();
+    while exit.is_none() && waited.elapsed() < Duration::from_secs(60) {
+        exit = p.services[stg].reap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let exit = exit.expect("stg-service stops on offsets lost while it runs");
+    assert_eq!(exit.code(), Some(1), "{exit:?}");
+    let log = std::fs::read_to_string(&p.services[stg].log).expect("log");
+    assert!(log.contains("KAFKA_LOST_OFFSETS=stop"), "{log}");
+    assert!(
+        log.contains("offsets deleted upstream before they were read"),
+        "{log}"
+    );
+    assert_eq!(p.db.scalar("SELECT count(*) FROM stg.order_events"), 200);
+
+    // skip: started again, it finds that gap on assignment and loads what is left; then the
+    // same while it runs.
+    p.services[stg].set_env("KAFKA_LOST_OFFSETS", None);
+    p.services[stg].start();
+    loaded(
+        &mut p,
+        "the orders left after the first gap",
+        200 + left_first,
+    );
+    let log_from = std::fs::read_to_string(&p.services[stg].log).map_or(0, |l| l.len());
+    let (lost_second, left_second, gaps) = overtake(&mut p, stg, &plans[2].messages);
+    loaded(
+        &mut p,
+        "the orders left after the second gap",
+        200 + left_first + left_second,
+    );
+    let text = p.services[stg].metrics().expect("metrics");
+    assert_eq!(
+        metric_sum(&text, "vault_offsets_lost_total"),
+        Some((lost_first + lost_second) as f64)
+    );
+    let log = std::fs::read_to_string(&p.services[stg].log).expect("log");
+    let said: Vec<&str> = log[log_from..]
+        .lines()
+        .filter(|l| l.contains("offsets deleted upstream before they were read"))
+        .collect();
+    assert_eq!(
+        said.len(),
+        gaps,
+        "one ERROR per partition with a gap: {said:?}"
+    );
+    for line in &said {
+        assert!(
+            line.contains("\"ERROR\"") && line.contains(&source),
+            "{line}"
+        );
+    }
+    assert!(
+        !log[log_from..].contains("partitions assigned"),
+        "found on a new assignment, not while running: {}",
+        &log[log_from..]
+    );
+    p.services[stg].terminate(Duration::from_secs(10));
+}

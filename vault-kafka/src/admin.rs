@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use futures_executor::block_on;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::metadata::Metadata;
 use rdkafka::types::RDKafkaErrorCode;
@@ -14,9 +13,13 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
 use crate::error::KafkaError;
+use crate::logs::ClientLogs;
 
 /// How long one request of this module may take (the cluster's metadata, a commit).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// This module's clients, in the log lines.
+const ADMIN: ClientLogs = ClientLogs { client: "admin" };
 
 /// Creates the topics that do not exist yet, each with `partitions` partitions and the
 /// cluster's `default.replication.factor` (3 on a managed cluster, 1 on a one-node stack).
@@ -57,8 +60,10 @@ pub fn create_topics(
     topics: &[&str],
     settings: &TopicSettings,
 ) -> Result<Vec<String>, KafkaError> {
-    let admin: AdminClient<DefaultClientContext> =
-        config.client_config().create().map_err(KafkaError::Setup)?;
+    let admin: AdminClient<ClientLogs> = config
+        .client_config()
+        .create_with_context(ADMIN)
+        .map_err(KafkaError::Setup)?;
     let min_isr = settings.min_insync_replicas.map(|n| n.to_string());
     let new: Vec<NewTopic<'_>> = topics
         .iter()
@@ -97,8 +102,10 @@ pub fn create_topics(
 
 /// Deletes the topics (those that do not exist are skipped).
 pub fn delete_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> =
-        config.client_config().create().map_err(KafkaError::Setup)?;
+    let admin: AdminClient<ClientLogs> = config
+        .client_config()
+        .create_with_context(ADMIN)
+        .map_err(KafkaError::Setup)?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results =
         block_on(admin.delete_topics(topics, &options)).map_err(|e| KafkaError::Admin {
@@ -124,8 +131,10 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
 /// The largest record batch the broker accepts on `topic` (its `max.message.bytes`).
 pub fn max_message_bytes(config: &KafkaConfig, topic: &str) -> Result<usize, KafkaError> {
     use rdkafka::admin::ResourceSpecifier;
-    let admin: AdminClient<DefaultClientContext> =
-        config.client_config().create().map_err(KafkaError::Setup)?;
+    let admin: AdminClient<ClientLogs> = config
+        .client_config()
+        .create_with_context(ADMIN)
+        .map_err(KafkaError::Setup)?;
     let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
     let failed = |message: String| KafkaError::Admin {
         context: format!("describe the configuration of topic {topic}"),
@@ -149,7 +158,10 @@ pub fn max_message_bytes(config: &KafkaConfig, topic: &str) -> Result<usize, Kaf
 
 /// The cluster's metadata (every topic when `topic` is `None`).
 fn metadata(config: &KafkaConfig, topic: Option<&str>) -> Result<Metadata, KafkaError> {
-    let consumer: BaseConsumer = config.client_config().create().map_err(KafkaError::Setup)?;
+    let consumer: BaseConsumer<ClientLogs> = config
+        .client_config()
+        .create_with_context(ADMIN)
+        .map_err(KafkaError::Setup)?;
     consumer
         .fetch_metadata(topic, REQUEST_TIMEOUT)
         .map_err(|e| KafkaError::Admin {
@@ -227,11 +239,11 @@ pub fn reset_offsets(
     if offsets.count() == 0 {
         return Err(failed("the topic has no partitions".into()));
     }
-    let consumer: BaseConsumer = config
+    let consumer: BaseConsumer<ClientLogs> = config
         .client_config()
         .set("group.id", group)
         .set("enable.auto.commit", "false")
-        .create()
+        .create_with_context(ADMIN)
         .map_err(KafkaError::Setup)?;
     consumer
         .commit(&offsets, CommitMode::Sync)

@@ -5,6 +5,7 @@
 //! cloud deployment: managed Kafka, CA at a file path). Any other librdkafka property can be
 //! passed through `KAFKA_EXTRA_CONFIG` without code changes.
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::ClientConfig;
 use vault_core::pipeline::{vars, ConfigError, Env};
 
@@ -288,6 +289,12 @@ impl KafkaConfig {
             .set("partition.assignment.strategy", "cooperative-sticky");
         if let Some(id) = &self.instance_id {
             config.set("group.instance.id", id);
+        }
+        // librdkafka's warnings are how a fetch position deleted under a running consumer is
+        // noticed (BatchConsumer::take_lost): emitted whatever RUST_LOG lets through of the
+        // `librdkafka` target (rdkafka takes the level from it), which still filters the lines.
+        if (config.log_level as i32) < (RDKafkaLogLevel::Warning as i32) {
+            config.set_log_level(RDKafkaLogLevel::Warning);
         }
         for (key, value) in &self.extra {
             config.set(key, value);

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::config::KafkaConfig;
 use crate::consumer::InMessage;
 use crate::error::KafkaError;
+use crate::logs::ClientLogs;
 use crate::producer::OutRecord;
 
 /// Header: the reason code (`invalid_json`, `unknown_user`, …).
@@ -164,12 +165,14 @@ pub fn already_on_topic(
     if wanted.is_empty() {
         return Ok(found);
     }
-    let consumer: BaseConsumer = config
+    let consumer: BaseConsumer<ClientLogs> = config
         .client_config()
         .set("group.id", format!("{}.dead-letter-search", config.group))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
-        .create()
+        .create_with_context(ClientLogs {
+            client: "dead-letter-search",
+        })
         .map_err(KafkaError::Setup)?;
     let failed = |message: String| KafkaError::Admin {
         context: format!("search {dlq_topic} for dead letters delivered before"),

@@ -13,6 +13,12 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
 use crate::error::KafkaError;
+use crate::logs::ClientLogs;
+
+/// The probe's client, in the log lines.
+const LAG_PROBE: ClientLogs = ClientLogs {
+    client: "group-lag",
+};
 
 /// A broker request of the probe waits this long at most.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,7 +41,9 @@ impl GroupLag {
         client
             .set("group.id", &config.group)
             .set("enable.auto.commit", "false");
-        let mut consumer: BaseConsumer = client.create().map_err(KafkaError::Setup)?;
+        let mut consumer: BaseConsumer<ClientLogs> = client
+            .create_with_context(LAG_PROBE)
+            .map_err(KafkaError::Setup)?;
         let lag = GroupLag {
             value: Arc::new(AtomicI64::new(-1)),
             stop: Arc::new(AtomicBool::new(false)),
@@ -53,7 +61,7 @@ impl GroupLag {
                     // A client can be left without any broker after an outage (librdkafka
                     // 2.12): after a few failed readings, start a new one.
                     if failures >= 3 {
-                        if let Ok(fresh) = client.create() {
+                        if let Ok(fresh) = client.create_with_context(LAG_PROBE) {
                             consumer = fresh;
                             failures = 0;
                         }
@@ -85,7 +93,7 @@ impl Drop for GroupLag {
 }
 
 /// One reading; `None` when the broker could not be asked.
-fn group_lag(consumer: &BaseConsumer, topic: &str) -> Option<i64> {
+fn group_lag(consumer: &BaseConsumer<ClientLogs>, topic: &str) -> Option<i64> {
     let metadata = consumer.fetch_metadata(Some(topic), REQUEST_TIMEOUT).ok()?;
     let partitions: Vec<i32> = metadata
         .topics()

@@ -16,6 +16,7 @@ pub mod consumer;
 pub mod deadletter;
 pub mod error;
 pub mod lag;
+mod logs;
 pub mod producer;
 
 pub use clients::{Rejoin, ServiceClients};

@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::message::{Header, Message as _, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
@@ -100,10 +101,18 @@ impl Drop for Client {
 }
 
 /// The client context: each delivery report goes to the batch ([`Pending`]) its record came
-/// from; errors and logs go to the `log` facade as rdkafka's default context does.
+/// from; errors and logs are logged as `crate::logs` says.
 struct Deliveries;
 
-impl ClientContext for Deliveries {}
+impl ClientContext for Deliveries {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        crate::logs::log("producer", level, fac, log_message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        crate::logs::error_report("producer", &error, reason);
+    }
+}
 
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = Arc<Tracker>;

@@ -2,21 +2,28 @@
 
 use clap::{Args, Parser, Subcommand};
 
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 problems found (mismatching counters, \
+/// What `vault --help` says after the commands: exit codes, and what each command reads from
+/// the environment.
+const AFTER_HELP: &str = "Exit codes: 0 success; 1 problems found (mismatching counters, \
 skipped orders); 2 missing or invalid configuration; 3 could not run (warehouse or Redis \
-unreachable, faulty stored data).\n\
-Configuration: PG_WAREHOUSE_HOST, PG_WAREHOUSE_PORT, PG_WAREHOUSE_DBNAME, PG_WAREHOUSE_USER, \
-PG_WAREHOUSE_PASSWORD (+ PG_WAREHOUSE_SSLMODE, PG_WAREHOUSE_SSLROOTCERT, CDM_DAY_TIME_ZONE); replay also \
-REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_TLS; simulate and redrive also KAFKA_*, admin \
-only KAFKA_* (docs/configuration.md).";
+unreachable, faulty stored data).\n\n\
+Configuration, from the environment (every variable and its default: docs/configuration.md):\n\
+- PostgreSQL, for migrate, replay, check, top, positions and report: PG_WAREHOUSE_HOST, \
+PG_WAREHOUSE_PORT, PG_WAREHOUSE_DBNAME, PG_WAREHOUSE_USER, PG_WAREHOUSE_PASSWORD (+ \
+PG_WAREHOUSE_SSLMODE, PG_WAREHOUSE_SSLROOTCERT, CDM_DAY_TIME_ZONE);\n\
+- Redis, for replay, and simulate unless --no-dictionaries: REDIS_HOST, REDIS_PORT, \
+REDIS_PASSWORD (+ REDIS_USERNAME, REDIS_TLS, REDIS_CA_FILE);\n\
+- Kafka, for simulate unless --out, redrive and admin: KAFKA_HOST, KAFKA_PORT (+ \
+KAFKA_CONSUMER_USERNAME, KAFKA_CONSUMER_PASSWORD, KAFKA_CA_FILE, KAFKA_EXTRA_CONFIG);\n\
+- none for watch (it asks each --stage's /metrics) and config.";
 
 /// `vault`: operator commands of the warehouse.
 #[derive(Debug, Parser)]
 #[command(
     name = "vault",
     version = crate::build_info::VERSION_LINE,
-    about = "Operator commands of the vault warehouse and pipeline: schema, backfill, checks, simulation, dead letters, progress, positions",
-    after_help = EXIT_CODES
+    about = "Operator commands of the vault warehouse and pipeline",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     /// What to do.

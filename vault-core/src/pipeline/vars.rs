@@ -488,7 +488,7 @@ pub const KAFKA_LOST_OFFSETS: Var = var(
     U::Default("skip"),
 )
 .example("stop")
-.doc("when a replica takes a partition whose position (the warehouse's, or the group's offset) is below the first offset the broker still has — retention deleted messages not read yet —, it logs one ERROR with the range and counts them (`vault_offsets_lost_total`, alert `VaultOffsetsLost`); `skip` goes on from the first offset there, `stop` stops the service (exit 1) before it reads past the gap, for a person to decide ([operations](operations.md#vaultoffsetslost))");
+.doc("when a replica takes a partition whose position (the warehouse's, or the group's offset) is below the first offset the broker still has — retention deleted messages not read yet —, or its fetch position is deleted while it runs (librdkafka's `offset reset … Offset out of range` warning), it logs one ERROR with the range and counts them (`vault_offsets_lost_total`, alert `VaultOffsetsLost`); `skip` goes on from the first offset there, `stop` stops the service (exit 1) before it processes anything past the gap, for a person to decide ([operations](operations.md#vaultoffsetslost))");
 /// `DDS_KNOWN_KEYS`.
 pub const DDS_KNOWN_KEYS: Var = var("DDS_KNOWN_KEYS", G::Runtime, K::Count(0), U::Default("100000"))
     .example("250000")
@@ -507,7 +507,7 @@ pub const SHUTDOWN_TIMEOUT_MS: Var = var(
 /// `RUST_LOG`.
 pub const RUST_LOG: Var = var("RUST_LOG", G::Runtime, K::Text, U::Default("info"))
     .example("info,vault_pg=debug")
-    .doc("log filter (the `vault` CLI's default: `warn`); a service's logs are JSON lines on stdout (`timestamp`, `level`, `fields`, `target`; no source paths). A failed connection attempt to the warehouse is one `WARN` line `cannot connect to the warehouse` with `server` (every `host:port` of `PG_WAREHOUSE_HOST`), `database`, `user` and `reason` (target `vault_pg::pool`)")
+    .doc("log filter (the `vault` CLI's default: `warn`); a service's logs are JSON lines on stdout (`timestamp`, `level`, `fields`, `target`; no source paths). A failed connection attempt to the warehouse is one `WARN` line `cannot connect to the warehouse` with `server` (every `host:port` of `PG_WAREHOUSE_HOST`), `database`, `user` and `reason` (target `vault_pg::pool`); one to a broker, a `WARN` line `broker connection failed` with `server` (`host:port`), `node`, `reason` and `client` (`consumer`, `producer`; target `vault_kafka::logs`), librdkafka's other lines under the target `librdkafka`")
     .read_by(EVERY);
 /// `VAULT_TEST_FAILPOINT`.
 pub const VAULT_TEST_FAILPOINT: Var = var("VAULT_TEST_FAILPOINT", G::Runtime, K::Text, U::Off(""))

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -104,6 +105,13 @@ pub struct RebalanceContext {
     pub(super) resumes: Arc<Mutex<Vec<Result<Resume, String>>>>,
     /// Offsets deleted upstream before they were read, found on assignment.
     pub(super) lost: Arc<Mutex<Vec<LostOffsets>>>,
+    /// Fetch positions librdkafka found deleted while reading and reset to the partition's
+    /// first offset (`auto.offset.reset`), from its `OFFSET` warning.
+    /// [`super::BatchConsumer::take_lost`] tells a loss.
+    pub(super) resets: Arc<Mutex<Vec<OutOfRange>>>,
+    /// The gaps already reported on assignment, as (topic, partition, from): librdkafka's reset
+    /// when it then fetches there is the same gap, not a second one.
+    pub(super) known_gaps: Arc<Mutex<HashSet<(String, i32, i64)>>>,
 }
 
 impl std::fmt::Debug for RebalanceContext {
@@ -199,6 +207,9 @@ impl RebalanceContext {
                 }
             }
         }
+        if let Ok(mut known) = self.known_gaps.lock() {
+            known.extend(lost.iter().map(|l| (l.topic.clone(), l.partition, l.from)));
+        }
         if let Ok(mut found) = self.lost.lock() {
             found.extend(lost);
         }
@@ -208,7 +219,63 @@ impl RebalanceContext {
     }
 }
 
+/// A fetch position the broker did not have (below the partition's first offset, or past its
+/// end), which librdkafka reset to the first offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct OutOfRange {
+    pub(super) topic: String,
+    pub(super) partition: i32,
+    /// The position that was out of range.
+    pub(super) at: i64,
+    /// Failed attempts to read the partition's first offset.
+    pub(super) attempts: u8,
+}
+
+/// The position of a fetch that found its offset deleted, from librdkafka's `OFFSET` warning
+/// (librdkafka 2.12: `[thrd:main]: TOPIC [P]: offset reset (at offset N (leader epoch E),
+/// broker B) to offset BEGINNING …: fetch failed due to requested offset not available on the
+/// broker: Broker: Offset out of range`). `None` for any other text.
+pub(super) fn out_of_range_reset(message: &str) -> Option<OutOfRange> {
+    if !message.ends_with("Offset out of range") {
+        return None;
+    }
+    let rest = match message.strip_prefix("[thrd:") {
+        Some(thread) => thread.split_once("]: ")?.1,
+        None => message,
+    };
+    let (partition, after) = rest.split_once("]: offset reset (at offset ")?;
+    let (topic, partition) = partition.rsplit_once(" [")?;
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if topic.is_empty() || !topic.chars().all(legal) {
+        return None;
+    }
+    let digits = after
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(after, |end| &after[..end]);
+    Some(OutOfRange {
+        topic: topic.to_owned(),
+        partition: partition.parse().ok()?,
+        at: digits.parse().ok()?,
+        attempts: 0,
+    })
+}
+
 impl ClientContext for RebalanceContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        if fac == "OFFSET" {
+            if let Some(reset) = out_of_range_reset(log_message) {
+                if let Ok(mut resets) = self.resets.lock() {
+                    resets.push(reset);
+                }
+            }
+        }
+        crate::logs::log("consumer", level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::logs::error_report("consumer", &error, reason);
+    }
+
     fn stats(&self, statistics: Statistics) {
         if let (Some(group), Ok(mut standing)) = (&statistics.cgrp, self.standing.lock()) {
             let now = Instant::now();
@@ -313,6 +380,46 @@ impl ConsumerContext for RebalanceContext {
                 m.changes.push(AssignmentChange::Assigned(assigned));
                 m.rebalances += 1;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{out_of_range_reset, OutOfRange};
+
+    fn reset(topic: &str, partition: i32, at: i64) -> Option<OutOfRange> {
+        Some(OutOfRange {
+            topic: topic.to_owned(),
+            partition,
+            at,
+            attempts: 0,
+        })
+    }
+
+    #[test]
+    fn librdkafka_s_out_of_range_reset_names_the_partition_and_the_position() {
+        // As librdkafka 2.12 logged it in services/tests/resume.rs.
+        let line = "[thrd:main]: e2e_lost_1.orders [3]: offset reset (at offset 51 (leader epoch 0), broker 1) to offset BEGINNING (leader epoch -1): fetch failed due to requested offset not available on the broker: Broker: Offset out of range";
+        assert_eq!(out_of_range_reset(line), reset("e2e_lost_1.orders", 3, 51));
+        let no_epoch = "my-topic [0]: offset reset (at offset 7, broker 2) to offset BEGINNING: fetch failed: Broker: Offset out of range";
+        assert_eq!(out_of_range_reset(no_epoch), reset("my-topic", 0, 7));
+    }
+
+    #[test]
+    fn other_offset_lines_are_no_reset() {
+        for text in [
+            "",
+            "[thrd:main]: t [0]: offset reset (at offset 5, broker 1) to offset END: no previously committed offset available: Local: No offset stored",
+            "[thrd:main]: t [0]: offset reset (at offset INVALID, broker 1) to offset BEGINNING: Broker: Offset out of range",
+            "[thrd:main]: t [x]: offset reset (at offset 5, broker 1) to offset BEGINNING: Broker: Offset out of range",
+            "[thrd:main]: a b [0]: offset reset (at offset 5, broker 1) to offset BEGINNING: Broker: Offset out of range",
+            "[thrd:main]:  [0]: offset reset (at offset 5, broker 1) to offset BEGINNING: Broker: Offset out of range",
+            "[thrd:main]: t [0]: offset reset (at offset 99999999999999999999, broker 1) to offset BEGINNING: Broker: Offset out of range",
+            "[thrd:main Broker: Offset out of range",
+            "[thrd:é]: é [0]: offset reset (at offset 5ü Broker: Offset out of range",
+        ] {
+            assert_eq!(out_of_range_reset(text), None, "{text:?}");
         }
     }
 }

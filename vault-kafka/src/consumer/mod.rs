@@ -336,14 +336,71 @@ impl BatchConsumer {
             .unwrap_or_default()
     }
 
-    /// The offsets deleted upstream before this group read them, found on the assignments
-    /// since the last call.
+    /// The offsets deleted upstream before this group read them, found since the last call:
+    /// on an assignment (the start is below the partition's first offset), or while reading
+    /// (librdkafka found the fetch position deleted and reset it to the first offset; the
+    /// partition's first offset now is taken as the end of the gap). Called after
+    /// [`BatchConsumer::poll_batch`], it sees a reset before any message read after it: the
+    /// reset's warning comes first on the consumer's queue.
     pub fn take_lost(&self) -> Vec<LostOffsets> {
-        self.context
+        let mut lost = self
+            .context
             .lost
             .lock()
             .map(|mut l| std::mem::take(&mut *l))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let resets = self
+            .context
+            .resets
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
+        let mut pending = Vec::new();
+        for mut reset in resets {
+            let (topic, partition, from) = (&reset.topic, reset.partition, reset.at);
+            let known = self
+                .context
+                .known_gaps
+                .lock()
+                .map(|mut k| k.remove(&(topic.clone(), partition, from)))
+                .unwrap_or(false);
+            if known {
+                continue;
+            }
+            match self
+                .consumer
+                .fetch_watermarks(topic, partition, Duration::from_secs(5))
+            {
+                // Below the first offset: deleted. Above the last one (a log truncated by an
+                // unclean leader election): read again from the first offset, nothing lost.
+                Ok((low, _)) if from < low => lost.push(LostOffsets {
+                    topic: reset.topic,
+                    partition,
+                    from,
+                    to: low,
+                }),
+                Ok(_) => {}
+                // Asked again after the next poll, twice at most (each ask may take 5 s).
+                Err(e) if reset.attempts < 2 => {
+                    tracing::debug!(topic, partition, from, error = %e, "cannot read the first offset of a partition reset by librdkafka; asking again");
+                    reset.attempts += 1;
+                    pending.push(reset);
+                }
+                Err(e) => tracing::warn!(
+                    topic,
+                    partition,
+                    from,
+                    error = %e,
+                    "librdkafka reset a fetch position the broker did not have; whether offsets were deleted cannot be told"
+                ),
+            }
+        }
+        if !pending.is_empty() {
+            if let Ok(mut resets) = self.context.resets.lock() {
+                resets.extend(pending);
+            }
+        }
+        lost
     }
 
     /// The partitions this consumer owns now, sorted.

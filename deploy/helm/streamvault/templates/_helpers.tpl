@@ -56,6 +56,12 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .bin }}
 {{- end -}}
 
+{{/* "stg-service" -> the component label of its `helm test` pod, which the component's
+NetworkPolicy lets in. */}}
+{{- define "streamvault.testComponent" -}}
+{{- printf "%s-test" . -}}
+{{- end -}}
+
 {{- define "streamvault.componentLabels" -}}
 {{ include "streamvault.labels" .root }}
 app.kubernetes.io/component: {{ .bin }}
