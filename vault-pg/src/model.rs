@@ -599,6 +599,87 @@ fn pit_refresh_sql(model: &ModelDef, pit: &PitDef) -> String {
     )
 }
 
+/// What a snapshot table derives: a point-in-time table's hub rows, or a bridge's paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotKind {
+    /// A point-in-time table ([`PitDef`]).
+    Pit,
+    /// A bridge table ([`BridgeDef`]).
+    Bridge,
+}
+
+/// A table of a model rebuilt per snapshot time by its `<table>_refresh(as_of)` function: a
+/// point-in-time or a bridge table ([`snapshot_tables`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotTable {
+    /// Its name (unqualified; the schema is the model's).
+    pub name: &'static str,
+    /// What it derives.
+    pub kind: SnapshotKind,
+}
+
+/// The point-in-time tables of `model`, then its bridges, in their declared order.
+pub fn snapshot_tables(model: &ModelDef) -> Vec<SnapshotTable> {
+    let pits = model.pits.iter().map(|p| SnapshotTable {
+        name: p.name,
+        kind: SnapshotKind::Pit,
+    });
+    let bridges = model.bridges.iter().map(|b| SnapshotTable {
+        name: b.name,
+        kind: SnapshotKind::Bridge,
+    });
+    pits.chain(bridges).collect()
+}
+
+/// What [`refresh_snapshot`] did to one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Rows of the snapshot at the time asked for.
+    pub rows: u64,
+    /// Rows of older snapshots deleted (`keep_from`).
+    pub pruned: u64,
+}
+
+/// Rebuilds the snapshot of `table` at `as_of` inside the caller's transaction (its function
+/// `<table>_refresh`: the rows already there for that time are replaced, so running it again is
+/// harmless), after locking the table against a concurrent refresh; then, with `keep_from`,
+/// deletes the snapshots older than that time.
+pub fn refresh_snapshot(
+    tx: &mut Transaction<'_>,
+    model: &ModelDef,
+    table: &SnapshotTable,
+    as_of: NaiveDateTime,
+    keep_from: Option<NaiveDateTime>,
+) -> Result<Refreshed, PgError> {
+    let values = [("schema", model.schema), ("table", table.name)];
+    let what = |doing: &str| format!("{doing} {}.{}", model.schema, table.name);
+    tx.batch_execute(&fill(
+        include_str!("../sql/model/snapshot_lock.sql"),
+        &values,
+    ))
+    .context(what("lock"))?;
+    let row = tx
+        .query_one(
+            fill(include_str!("../sql/model/snapshot_refresh.sql"), &values).as_str(),
+            &[&as_of],
+        )
+        .context(what("refresh"))?;
+    let rows: i64 = row.try_get(0).context(what("read the rows written by"))?;
+    let pruned = match keep_from {
+        Some(before) => tx
+            .execute(
+                fill(include_str!("../sql/model/snapshot_prune.sql"), &values).as_str(),
+                &[&before],
+            )
+            .context(what("prune the old snapshots of"))?,
+        None => 0,
+    };
+    Ok(Refreshed {
+        rows: u64::try_from(rows).unwrap_or(0),
+        pruned,
+    })
+}
+
 /// A table's primary key: its key, and the effective time of a table that keeps history by it
 /// (every insert relies on it: `ON CONFLICT DO NOTHING`).
 fn primary_key(table: &TableDef) -> String {
