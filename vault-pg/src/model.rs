@@ -68,6 +68,24 @@ pub fn ddl(model: &ModelDef) -> Result<String, PgError> {
     Ok(sql)
 }
 
+/// The key of every ghost record (the nil uuid), as an SQL literal.
+const GHOST_KEY: &str = "'00000000-0000-0000-0000-000000000000'";
+
+/// What the reads of `model` (views, as-of functions, refreshes) add to leave its ghost records
+/// out, the rows whose `column` is the nil key: `(where_real, and_real)`, a `WHERE` or an
+/// `AND` condition. The ghost exists so that a point-in-time table can point at "no row yet"
+/// with an equality; it is no row of the business, and no read shows it. Empty when the model
+/// has no ghost records (its SQL is then what it was before they existed).
+fn real_rows(model: &ModelDef, column: &str) -> (String, String) {
+    if !model.ghost_records {
+        return (String::new(), String::new());
+    }
+    (
+        format!("\nWHERE {column} <> {GHOST_KEY}"),
+        format!(" AND {column} <> {GHOST_KEY}"),
+    )
+}
+
 /// The insert of one table's ghost record ([`ModelDef::ghost_records`]).
 fn ghost_record_sql(model: &ModelDef, table: &TableDef) -> String {
     let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
@@ -75,9 +93,9 @@ fn ghost_record_sql(model: &ModelDef, table: &TableDef) -> String {
         .columns
         .iter()
         .map(|c| match c.sql_type {
-            _ if c.references.is_some() => "'00000000-0000-0000-0000-000000000000'",
+            _ if c.references.is_some() => GHOST_KEY,
             _ if c.nullable => "NULL",
-            SqlType::Uuid => "'00000000-0000-0000-0000-000000000000'",
+            SqlType::Uuid => GHOST_KEY,
             SqlType::Boolean => "false",
             SqlType::SmallInt | SqlType::Integer | SqlType::BigInt | SqlType::Double => "0",
             SqlType::Numeric => "0",
@@ -188,12 +206,14 @@ pub(crate) fn pattern_views_sql(model: &ModelDef) -> String {
         let (Some(parent), Some(effective)) = (table.parent(), table.effective) else {
             continue;
         };
+        let (_, and_real) = real_rows(model, &format!("s.{}", parent.name));
         let values = [
             ("schema", model.schema),
             ("table", table.name),
             ("parent", parent.name),
             ("key", table.key()),
             ("effective", effective),
+            ("and_real", &and_real),
         ];
         for template in [
             include_str!("../sql/model/multi_active_current_view.sql"),
@@ -316,6 +336,7 @@ pub(crate) fn bridge_refresh_sql(model: &ModelDef, bridge: &BridgeDef) -> String
         }
         previous = format!("l{i}.{}", step.to);
     }
+    let (where_real, _) = real_rows(model, &format!("h.{hub_key}"));
     fill(
         include_str!("../sql/model/bridge_refresh_function.sql"),
         &[
@@ -327,6 +348,7 @@ pub(crate) fn bridge_refresh_sql(model: &ModelDef, bridge: &BridgeDef) -> String
             ("names", &names.join(", ")),
             ("values", &values.join(", ")),
             ("joins", &joins.join("\n")),
+            ("where_real", &where_real),
         ],
     )
 }
@@ -345,6 +367,10 @@ fn satellite_views_sql(model: &ModelDef) -> String {
             continue;
         };
         let key = table.key();
+        // A satellite's ghost hangs off the ghost hub; a reference table's ghost has a code of
+        // its own ("(unknown)") and the nil key.
+        let ghost_column = table.parent().map_or(key, |p| p.name);
+        let (where_real, and_real) = real_rows(model, &format!("s.{ghost_column}"));
         let Some(effective) = table.effective else {
             sql.push_str(&fill(
                 include_str!("../sql/model/current_view.sql"),
@@ -352,6 +378,7 @@ fn satellite_views_sql(model: &ModelDef) -> String {
                     ("schema", model.schema),
                     ("table", table.name),
                     ("parent", parent.name),
+                    ("where_real", &where_real),
                     (
                         "rule",
                         "the latest loaded row (an insert-once satellite: its values do not change)",
@@ -382,6 +409,8 @@ fn satellite_views_sql(model: &ModelDef) -> String {
             ("ascending", &ascending("o")),
             ("s_ascending", &ascending("s")),
             ("attributes", &attributes.join(", ")),
+            ("where_real", &where_real),
+            ("and_real", &and_real),
         ];
         sql.push_str(&fill(
             include_str!("../sql/model/current_view.sql"),
@@ -562,7 +591,7 @@ fn pit_refresh_sql(model: &ModelDef, pit: &PitDef) -> String {
         let (key, time) = pit_columns(satellite);
         names.push(format!("{key}, {time}"));
         values.push(format!(
-            "COALESCE({alias}.key, '00000000-0000-0000-0000-000000000000'), COALESCE({alias}.effective, '-infinity')"
+            "COALESCE({alias}.key, {GHOST_KEY}), COALESCE({alias}.effective, '-infinity')"
         ));
         any.push(format!("{alias}.key IS NOT NULL"));
         let effective = satellite.effective.unwrap_or("load_dt");
@@ -584,6 +613,11 @@ fn pit_refresh_sql(model: &ModelDef, pit: &PitDef) -> String {
             ],
         ));
     }
+    // The ghost hub is no business key: its row would point at the ghosts of every satellite.
+    let any = match real_rows(model, &format!("h.{hub_key}")) {
+        (_, and_real) if !and_real.is_empty() => format!("({}){and_real}", any.join(" OR ")),
+        _ => any.join(" OR "),
+    };
     fill(
         include_str!("../sql/model/pit_refresh_function.sql"),
         &[
@@ -594,7 +628,7 @@ fn pit_refresh_sql(model: &ModelDef, pit: &PitDef) -> String {
             ("names", &names.join(", ")),
             ("values", &values.join(",\n       ")),
             ("laterals", laterals.join("").trim_end()),
-            ("any", &any.join(" OR ")),
+            ("any", &any),
         ],
     )
 }

@@ -146,9 +146,11 @@ fn every_table_has_its_ghost_record_and_the_pit_joins_it_with_equalities() {
         .query_one("SELECT crm.pit_customer_refresh('2024-05-01 11:00')", &[])
         .expect("refresh")
         .get(0);
+    assert_eq!(refreshed, 1, "Ann alone: the ghost customer is no customer");
     assert_eq!(
-        refreshed, 2,
-        "Ann, and the ghost customer (its ghost rows are in force)"
+        db.scalar("SELECT count(*) FROM crm.pit_customer"),
+        1,
+        "the function's count is the table's"
     );
     let joined = strings(
         &db,
@@ -253,7 +255,10 @@ fn a_multi_active_satellite_keeps_whole_sets_whatever_the_arrival_order() {
         load(&db, &rows);
     }
     let numbers = |sql: &str| {
-        strings(&db, &format!("SELECT string_agg(kind || '=' || number, ',' ORDER BY kind) FROM ({sql}) s WHERE h_customer_pk <> '00000000-0000-0000-0000-000000000000'"))
+        strings(
+            &db,
+            &format!("SELECT string_agg(kind || '=' || number, ',' ORDER BY kind) FROM ({sql}) s"),
+        )
     };
     assert_eq!(
         numbers("SELECT * FROM crm.ma_customer_phone_current"),
@@ -268,7 +273,6 @@ fn a_multi_active_satellite_keeps_whole_sets_whatever_the_arrival_order() {
             &db,
             "SELECT valid_from::text || ' ' || coalesce(valid_to::text, '-') || ' ' || count(*) \
              FROM crm.ma_customer_phone_periods \
-             WHERE h_customer_pk <> '00000000-0000-0000-0000-000000000000' \
              GROUP BY valid_from, valid_to ORDER BY valid_from"
         ),
         [
@@ -373,4 +377,124 @@ fn the_bridge_follows_the_effectivity_satellite() {
     assert_eq!(owner_at("2024-04-01 00:00:00"), Vec::<String>::new());
     assert_eq!(owner_at("2024-05-15 00:00:00"), ["c-ann"]);
     assert_eq!(owner_at("2024-07-01 00:00:00"), ["c-bob"]);
+}
+
+/// The ghost records are in the tables (what a PIT points at for "no row yet"), and in no read:
+/// not in a satellite's, a multi-active satellite's, an effectivity satellite's or a reference
+/// table's `_current`, `_at` and `_periods`, nor in a PIT's or a bridge's snapshot.
+#[test]
+fn no_read_shows_a_ghost_record() {
+    let db = crm_db("crm_no_ghosts");
+    let ghost = "'00000000-0000-0000-0000-000000000000'";
+    let mut reads = Vec::new();
+    for table in CrmRows::MODEL.tables {
+        let historized = table.effective.is_some();
+        let views = match table.kind {
+            vault_core::TableKind::Satellite
+            | vault_core::TableKind::MultiActive
+            | vault_core::TableKind::Effectivity => true,
+            vault_core::TableKind::Reference => historized,
+            _ => false,
+        };
+        if !views {
+            continue;
+        }
+        let name = table.name;
+        let key = table.key();
+        reads.push((name, format!("crm.{name}_current"), key));
+        if historized {
+            reads.push((name, format!("crm.{name}_at('infinity')"), key));
+            reads.push((name, format!("crm.{name}_periods"), key));
+        }
+    }
+    assert_eq!(
+        reads.len(),
+        3 * 5,
+        "_current, _at and _periods of 2 satellites, the multi-active, the effectivity and r_country"
+    );
+    // An empty model: every read is empty, though every table holds its ghost.
+    for (table, from, key) in &reads {
+        assert_eq!(
+            db.scalar(&format!("SELECT count(*) FROM {from}")),
+            0,
+            "{from}"
+        );
+        assert_eq!(
+            db.scalar(&format!(
+                "SELECT count(*) FROM crm.{table} WHERE {key} = {ghost}"
+            )),
+            1,
+            "{from}: the table's ghost is there"
+        );
+    }
+    for refresh in [
+        "SELECT crm.pit_customer_refresh('infinity')",
+        "SELECT crm.b_account_customer_refresh('infinity')",
+    ] {
+        let rows: i64 = db.client().query_one(refresh, &[]).expect(refresh).get(0);
+        assert_eq!(rows, 0, "{refresh}");
+    }
+    // With one row of each: one row in each read, and never the ghost.
+    let mut rows = CrmRows::default();
+    let ann = customer(&mut rows, "c-ann");
+    let account = HAccount::new(&KEYS, 7);
+    let acc = account.h_account_pk;
+    rows.h_account.push(account);
+    let link = KEYS.link(&["c-ann", "7"]);
+    rows.l_customer_account.push(LCustomerAccount {
+        hk_customer_account_pk: link,
+        h_customer_pk: ann,
+        h_account_pk: acc,
+    });
+    let since = at("2024-05-01 10:00:00");
+    rows.es_customer_account
+        .push(EsCustomerAccount::new(link, acc, since));
+    rows.s_customer_name
+        .push(SCustomerName::new(&KEYS, "c-ann", ann, "Ann", since));
+    rows.s_customer_tier
+        .push(SCustomerTier::new(&KEYS, "c-ann", ann, "gold", since));
+    rows.ma_customer_phone.push(MaCustomerPhone::new(
+        &KEYS, "c-ann", ann, "home", "111", since,
+    ));
+    rows.r_country
+        .push(RCountry::new(&KEYS, "SZ", "Eswatini", since));
+    rows.r_currency
+        .push(RCurrency::new(&KEYS, "EUR", "Euro", 2));
+    load(&db, &rows);
+    for (_, from, key) in &reads {
+        assert_eq!(
+            db.scalar(&format!(
+                "SELECT count(*) FROM {from} WHERE {key} <> {ghost}"
+            )),
+            1,
+            "{from}"
+        );
+        assert_eq!(
+            db.scalar(&format!("SELECT count(*) FROM {from}")),
+            1,
+            "{from}: no ghost"
+        );
+    }
+    for (refresh, table, hub_key) in [
+        (
+            "SELECT crm.pit_customer_refresh('infinity')",
+            "pit_customer",
+            "h_customer_pk",
+        ),
+        (
+            "SELECT crm.b_account_customer_refresh('infinity')",
+            "b_account_customer",
+            "h_account_pk",
+        ),
+    ] {
+        let rows: i64 = db.client().query_one(refresh, &[]).expect(refresh).get(0);
+        assert_eq!(rows, 1, "{refresh}");
+        assert_eq!(
+            db.scalar(&format!(
+                "SELECT count(*) FROM crm.{table} WHERE {hub_key} = {ghost}"
+            )),
+            0,
+            "{table}"
+        );
+    }
 }
