@@ -410,6 +410,7 @@ fn satellite_views_sql(model: &ModelDef) -> String {
             ("s_ascending", &ascending("s")),
             ("attributes", &attributes.join(", ")),
             ("where_real", &where_real),
+            ("inner_where_real", &where_real.replace('\n', "\n    ")),
             ("and_real", &and_real),
         ];
         sql.push_str(&fill(
