@@ -649,6 +649,7 @@ fn refresh_rebuilds_the_snapshots_and_prunes_the_old_ones() {
     for (args, names) in [
         (&["refresh", "--only", "pit_nothing"][..], "pit_nothing"),
         (&["refresh", "--as-of", "yesterday"], "yesterday"),
+        (&["refresh", "--keep-days", "99999999"], "99999999"),
     ] {
         let out = vault(args, &env, &[]);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));

@@ -116,8 +116,8 @@ pub struct RefreshArgs {
     #[arg(long, value_name = "NAME")]
     pub only: Vec<String>,
     /// After each refresh, delete that table's snapshots older than this many days before the
-    /// snapshot time (default: keep every snapshot).
-    #[arg(long, value_name = "N")]
+    /// snapshot time, 0 to 36500 (default: keep every snapshot).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(..=36_500))]
     pub keep_days: Option<u32>,
 }
 
