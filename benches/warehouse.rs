@@ -11,6 +11,10 @@
 //!    transaction) into the same tables of another fresh database — the bulk-load ceiling;
 //! 4. applies the orders' reports through `vault_pg::cdm::apply` (one transaction per batch),
 //!    then times `vault check` on the result;
+//! 5. refreshes the order model's point-in-time and bridge tables as `vault refresh` does (one
+//!    transaction per table) in the middle of the orders' two weeks (the dishes' categories are
+//!    not in force yet: the catalog's menus date from September), then after the menus' time,
+//!    twice (the second run replaces the snapshot: what a re-run costs);
 //!
 //! and prints the rates, the writer/COPY ratio and the PostgreSQL CPU each load cost per order
 //! (its server process's, from `/proc`: the stack runs on this machine).
@@ -129,6 +133,8 @@ fn main() {
         .is_empty();
     let check = t.elapsed();
 
+    let refreshes = refresh_snapshots(&mut client);
+
     let rate = |d: Duration| orders_n as f64 / d.as_secs_f64();
     println!();
     println!(
@@ -167,8 +173,63 @@ fn main() {
         2.0 * per_order(cdm_cpu[0]),
         2.0 * per_order(cdm_cpu[1])
     );
+    for line in refreshes {
+        println!("{line}");
+    }
     drop(client);
     drop(copy_client);
+}
+
+/// Step 5: each snapshot table of the order model refreshed in the middle of the orders' two
+/// weeks, then after the menus' time twice; one line per refresh (rows, time, PostgreSQL CPU).
+fn refresh_snapshots(client: &mut vault_pg::PooledClient) -> Vec<String> {
+    let model = <vault_core::orders::DvRows<'_> as vault_core::RowSet>::MODEL;
+    let mut lines = Vec::new();
+    for as_of in [
+        "2024-01-08 00:00:00",
+        "2024-10-01 00:00:00",
+        "2024-10-01 00:00:00",
+    ] {
+        let time = chrono::NaiveDateTime::parse_from_str(as_of, "%Y-%m-%d %H:%M:%S")
+            .expect("a snapshot time");
+        for table in vault_pg::model::snapshot_tables(&model) {
+            let cpu = session_cpu(client);
+            let t = Instant::now();
+            let mut tx = client.transaction().expect("begin");
+            let done = vault_pg::model::refresh_snapshot(&mut tx, &model, &table, time, None)
+                .expect("refresh");
+            tx.commit().expect("commit");
+            let elapsed = t.elapsed();
+            lines.push(format!(
+                "refresh {:<18} as of {as_of}: {:>7} rows in {elapsed:>9.2?} ({:.0} rows/s, \
+                 PostgreSQL CPU {:.2} s)",
+                table.name,
+                done.rows,
+                done.rows as f64 / elapsed.as_secs_f64(),
+                session_cpu(client) - cpu
+            ));
+        }
+    }
+    // What the snapshots take on disk, per row (table and indexes, the replaced rows vacuumed).
+    for table in vault_pg::model::snapshot_tables(&model) {
+        let name = format!("{}.{}", model.schema, table.name);
+        client
+            .batch_execute(&format!("VACUUM {name}"))
+            .expect("vacuum");
+        let row = client
+            .query_one(
+                &format!("SELECT pg_total_relation_size('{name}'), count(*) FROM {name}"),
+                &[],
+            )
+            .expect("size");
+        let (bytes, rows): (i64, i64) = (row.get(0), row.get(1));
+        lines.push(format!(
+            "{name}: {rows} rows, {:.1} MiB with its indexes ({} bytes a row)",
+            bytes as f64 / 1_048_576.0,
+            bytes / rows.max(1)
+        ));
+    }
+    lines
 }
 
 /// CPU seconds used so far by the server process of `client`'s session.

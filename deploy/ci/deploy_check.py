@@ -706,8 +706,9 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
         if metrics.get("podAnnotations") and (annotations.get("prometheus.io/scrape") != "true"
                                              or annotations.get("prometheus.io/port") != http_port):
             problems.append(f"{p} Prometheus scrape annotations missing or on the wrong port")
-    for job in (d for d in docs if d["kind"] == "Job"):
-        pod = job["spec"]["template"]["spec"]
+    for job in (d for d in docs if d["kind"] in ("Job", "CronJob")):
+        spec = job["spec"]["jobTemplate"]["spec"] if job["kind"] == "CronJob" else job["spec"]
+        pod = spec["template"]["spec"]
         p = f"{job['metadata']['name']}:"
         for c in pod["containers"]:
             problems += pod_security_problems(pod, c, p)
@@ -726,7 +727,9 @@ def check_deployment_policy(docs: list[dict], values: dict, label: str) -> str:
         problems.append(f"services deployed {sorted(seen)}, enabled {sorted(expected)}")
     problems_to_failure(problems)
     jobs = sum(1 for d in docs if d["kind"] == "Job")
-    return (f"{len(deployments)} Deployments{f', {jobs} Job' if jobs else ''}: restricted security, "
+    crons = sum(1 for d in docs if d["kind"] == "CronJob")
+    return (f"{len(deployments)} Deployments{f', {jobs} Job' if jobs else ''}"
+            f"{f', {crons} CronJob' if crons else ''}: restricted security, "
             "probes, grace, resources, env, topics")
 
 

@@ -551,3 +551,116 @@ fn admin_creates_lists_resets_and_deletes_topics() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// `vault refresh`: every point-in-time and bridge table of the order model rebuilt at one
+/// time, one line each; again at that time, the same rows (idempotent); `--keep-days` deletes
+/// the older snapshots, `--only` limits the tables, an unknown name or time is exit 2.
+#[test]
+fn refresh_rebuilds_the_snapshots_and_prunes_the_old_ones() {
+    let mut rng = Rng::new(seed());
+    let scenario = Scenario::generate(&mut rng, 30, 40);
+    let db = TestDb::new("cli_refresh");
+    for batch in &scenario.batches {
+        db.write_like_services(&scenario.catalog, batch);
+    }
+    let env = [("PG_WAREHOUSE_DBNAME", db.name.as_str())];
+    let orders = db.scalar("SELECT count(*) FROM dds.h_order");
+    assert_eq!(orders, 30);
+    // At a far time every order's product is in one category (effectivity: the driving
+    // product's newest link), so the bridge has one row per order line.
+    let lines = db.scalar("SELECT count(*) FROM dds.l_order_product");
+    let fingerprint = |table: &str| {
+        db.client()
+            .query_one(
+                format!(
+                    "SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) \
+                     FROM dds.{table} AS t"
+                )
+                .as_str(),
+                &[],
+            )
+            .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
+            .expect("fingerprint")
+    };
+    let ok = |args: &[&str]| {
+        let out = vault(args, &env, &[]);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+
+    let first = ok(&["refresh", "--as-of", "2100-01-01"]);
+    assert_eq!(first.lines().count(), 2, "{first}");
+    assert!(
+        first.contains(&format!(
+            "dds.pit_order at 2100-01-01 00:00:00: {orders} row(s) in "
+        )),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!(
+            "dds.b_order_category at 2100-01-01 00:00:00: {lines} row(s) in "
+        )),
+        "{first}"
+    );
+    let (pit, bridge) = (fingerprint("pit_order"), fingerprint("b_order_category"));
+    assert_eq!((pit.0, bridge.0), (orders, lines));
+
+    // The same time again: the same rows, not more.
+    let again = ok(&["refresh", "--as-of", "2100-01-01 00:00"]);
+    assert!(again.contains(&format!("{orders} row(s)")), "{again}");
+    assert_eq!(fingerprint("pit_order"), pit);
+    assert_eq!(fingerprint("b_order_category"), bridge);
+
+    // Before any order: an empty snapshot.
+    let early = ok(&["refresh", "--as-of", "2000-01-01", "--only", "pit_order"]);
+    assert_eq!(
+        early.lines().count(),
+        1,
+        "only the table asked for: {early}"
+    );
+    assert!(
+        early.contains("dds.pit_order at 2000-01-01 00:00:00: 0 row(s)"),
+        "{early}"
+    );
+
+    // Two days later, keeping one day: the snapshots before 2100-01-02 go, the bridge's stay.
+    let pruned = ok(&[
+        "refresh",
+        "--as-of",
+        "2100-01-03T00:00:00",
+        "--keep-days",
+        "1",
+        "--only",
+        "pit_order",
+    ]);
+    assert!(
+        pruned.contains(&format!("{orders} row(s) in "))
+            && pruned.contains(&format!(
+                ", {orders} row(s) of snapshots before 2100-01-02 00:00:00 deleted"
+            )),
+        "{pruned}"
+    );
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT as_of) FROM dds.pit_order"),
+        1
+    );
+    assert_eq!(fingerprint("b_order_category"), bridge);
+
+    for (args, names) in [
+        (&["refresh", "--only", "pit_nothing"][..], "pit_nothing"),
+        (&["refresh", "--as-of", "yesterday"], "yesterday"),
+        (&["refresh", "--keep-days", "99999999"], "99999999"),
+    ] {
+        let out = vault(args, &env, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(names), "{err}");
+        assert!(stdout(&out).is_empty());
+    }
+    let unknown = stderr(&vault(&["refresh", "--only", "pit_nothing"], &env, &[]));
+    assert_eq!(unknown.lines().count(), 1, "{unknown}");
+    assert!(
+        unknown.contains("pit_order, b_order_category"),
+        "names the model's tables: {unknown}"
+    );
+}

@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "restaurant_category_days",
         sql: include_str!("../migrations/0010_restaurant_category_days.sql"),
     },
+    Migration {
+        version: 11,
+        name: "bi_snapshots",
+        sql: include_str!("../migrations/0011_bi_snapshots.sql"),
+    },
 ];
 
 /// What a run did.

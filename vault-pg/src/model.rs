@@ -68,6 +68,24 @@ pub fn ddl(model: &ModelDef) -> Result<String, PgError> {
     Ok(sql)
 }
 
+/// The key of every ghost record (the nil uuid), as an SQL literal.
+const GHOST_KEY: &str = "'00000000-0000-0000-0000-000000000000'";
+
+/// What the reads of `model` (views, as-of functions, refreshes) add to leave its ghost records
+/// out, the rows whose `column` is the nil key: `(where_real, and_real)`, a `WHERE` or an
+/// `AND` condition. The ghost exists so that a point-in-time table can point at "no row yet"
+/// with an equality; it is no row of the business, and no read shows it. Empty when the model
+/// has no ghost records (its SQL is then what it was before they existed).
+fn real_rows(model: &ModelDef, column: &str) -> (String, String) {
+    if !model.ghost_records {
+        return (String::new(), String::new());
+    }
+    (
+        format!("\nWHERE {column} <> {GHOST_KEY}"),
+        format!(" AND {column} <> {GHOST_KEY}"),
+    )
+}
+
 /// The insert of one table's ghost record ([`ModelDef::ghost_records`]).
 fn ghost_record_sql(model: &ModelDef, table: &TableDef) -> String {
     let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
@@ -75,9 +93,9 @@ fn ghost_record_sql(model: &ModelDef, table: &TableDef) -> String {
         .columns
         .iter()
         .map(|c| match c.sql_type {
-            _ if c.references.is_some() => "'00000000-0000-0000-0000-000000000000'",
+            _ if c.references.is_some() => GHOST_KEY,
             _ if c.nullable => "NULL",
-            SqlType::Uuid => "'00000000-0000-0000-0000-000000000000'",
+            SqlType::Uuid => GHOST_KEY,
             SqlType::Boolean => "false",
             SqlType::SmallInt | SqlType::Integer | SqlType::BigInt | SqlType::Double => "0",
             SqlType::Numeric => "0",
@@ -189,12 +207,14 @@ pub(crate) fn pattern_views_sql(model: &ModelDef) -> String {
         let (Some(parent), Some(effective)) = (table.parent(), table.effective) else {
             continue;
         };
+        let (_, and_real) = real_rows(model, &format!("s.{}", parent.name));
         let values = [
             ("schema", model.schema),
             ("table", table.name),
             ("parent", parent.name),
             ("key", table.key()),
             ("effective", effective),
+            ("and_real", &and_real),
         ];
         for template in [
             include_str!("../sql/model/multi_active_current_view.sql"),
@@ -317,6 +337,7 @@ pub(crate) fn bridge_refresh_sql(model: &ModelDef, bridge: &BridgeDef) -> String
         }
         previous = format!("l{i}.{}", step.to);
     }
+    let (where_real, _) = real_rows(model, &format!("h.{hub_key}"));
     fill(
         include_str!("../sql/model/bridge_refresh_function.sql"),
         &[
@@ -328,6 +349,7 @@ pub(crate) fn bridge_refresh_sql(model: &ModelDef, bridge: &BridgeDef) -> String
             ("names", &names.join(", ")),
             ("values", &values.join(", ")),
             ("joins", &joins.join("\n")),
+            ("where_real", &where_real),
         ],
     )
 }
@@ -346,6 +368,10 @@ fn satellite_views_sql(model: &ModelDef) -> String {
             continue;
         };
         let key = table.key();
+        // A satellite's ghost hangs off the ghost hub; a reference table's ghost has a code of
+        // its own ("(unknown)") and the nil key.
+        let ghost_column = table.parent().map_or(key, |p| p.name);
+        let (where_real, and_real) = real_rows(model, &format!("s.{ghost_column}"));
         let Some(effective) = table.effective else {
             sql.push_str(&fill(
                 include_str!("../sql/model/current_view.sql"),
@@ -353,6 +379,7 @@ fn satellite_views_sql(model: &ModelDef) -> String {
                     ("schema", model.schema),
                     ("table", table.name),
                     ("parent", parent.name),
+                    ("where_real", &where_real),
                     (
                         "rule",
                         "the latest loaded row (an insert-once satellite: its values do not change)",
@@ -383,6 +410,9 @@ fn satellite_views_sql(model: &ModelDef) -> String {
             ("ascending", &ascending("o")),
             ("s_ascending", &ascending("s")),
             ("attributes", &attributes.join(", ")),
+            ("where_real", &where_real),
+            ("inner_where_real", &where_real.replace('\n', "\n    ")),
+            ("and_real", &and_real),
         ];
         sql.push_str(&fill(
             include_str!("../sql/model/current_view.sql"),
@@ -563,7 +593,7 @@ fn pit_refresh_sql(model: &ModelDef, pit: &PitDef) -> String {
         let (key, time) = pit_columns(satellite);
         names.push(format!("{key}, {time}"));
         values.push(format!(
-            "COALESCE({alias}.key, '00000000-0000-0000-0000-000000000000'), COALESCE({alias}.effective, '-infinity')"
+            "COALESCE({alias}.key, {GHOST_KEY}), COALESCE({alias}.effective, '-infinity')"
         ));
         any.push(format!("{alias}.key IS NOT NULL"));
         let effective = satellite.effective.unwrap_or("load_dt");
@@ -585,6 +615,11 @@ fn pit_refresh_sql(model: &ModelDef, pit: &PitDef) -> String {
             ],
         ));
     }
+    // The ghost hub is no business key: its row would point at the ghosts of every satellite.
+    let any = match real_rows(model, &format!("h.{hub_key}")) {
+        (_, and_real) if !and_real.is_empty() => format!("({}){and_real}", any.join(" OR ")),
+        _ => any.join(" OR "),
+    };
     fill(
         include_str!("../sql/model/pit_refresh_function.sql"),
         &[
@@ -595,9 +630,90 @@ fn pit_refresh_sql(model: &ModelDef, pit: &PitDef) -> String {
             ("names", &names.join(", ")),
             ("values", &values.join(",\n       ")),
             ("laterals", laterals.join("").trim_end()),
-            ("any", &any.join(" OR ")),
+            ("any", &any),
         ],
     )
+}
+
+/// What a snapshot table derives: a point-in-time table's hub rows, or a bridge's paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotKind {
+    /// A point-in-time table ([`PitDef`]).
+    Pit,
+    /// A bridge table ([`BridgeDef`]).
+    Bridge,
+}
+
+/// A table of a model rebuilt per snapshot time by its `<table>_refresh(as_of)` function: a
+/// point-in-time or a bridge table ([`snapshot_tables`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotTable {
+    /// Its name (unqualified; the schema is the model's).
+    pub name: &'static str,
+    /// What it derives.
+    pub kind: SnapshotKind,
+}
+
+/// The point-in-time tables of `model`, then its bridges, in their declared order.
+pub fn snapshot_tables(model: &ModelDef) -> Vec<SnapshotTable> {
+    let pits = model.pits.iter().map(|p| SnapshotTable {
+        name: p.name,
+        kind: SnapshotKind::Pit,
+    });
+    let bridges = model.bridges.iter().map(|b| SnapshotTable {
+        name: b.name,
+        kind: SnapshotKind::Bridge,
+    });
+    pits.chain(bridges).collect()
+}
+
+/// What [`refresh_snapshot`] did to one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Rows of the snapshot at the time asked for.
+    pub rows: u64,
+    /// Rows of older snapshots deleted (`keep_from`).
+    pub pruned: u64,
+}
+
+/// Rebuilds the snapshot of `table` at `as_of` inside the caller's transaction (its function
+/// `<table>_refresh`: the rows already there for that time are replaced, so running it again is
+/// harmless), after locking the table against a concurrent refresh; then, with `keep_from`,
+/// deletes the snapshots older than that time.
+pub fn refresh_snapshot(
+    tx: &mut Transaction<'_>,
+    model: &ModelDef,
+    table: &SnapshotTable,
+    as_of: NaiveDateTime,
+    keep_from: Option<NaiveDateTime>,
+) -> Result<Refreshed, PgError> {
+    let values = [("schema", model.schema), ("table", table.name)];
+    let what = |doing: &str| format!("{doing} {}.{}", model.schema, table.name);
+    tx.batch_execute(&fill(
+        include_str!("../sql/model/snapshot_lock.sql"),
+        &values,
+    ))
+    .context(what("lock"))?;
+    let row = tx
+        .query_one(
+            fill(include_str!("../sql/model/snapshot_refresh.sql"), &values).as_str(),
+            &[&as_of],
+        )
+        .context(what("refresh"))?;
+    let rows: i64 = row.try_get(0).context(what("read the rows written by"))?;
+    let pruned = match keep_from {
+        Some(before) => tx
+            .execute(
+                fill(include_str!("../sql/model/snapshot_prune.sql"), &values).as_str(),
+                &[&before],
+            )
+            .context(what("prune the old snapshots of"))?,
+        None => 0,
+    };
+    Ok(Refreshed {
+        rows: u64::try_from(rows).unwrap_or(0),
+        pruned,
+    })
 }
 
 /// A table's primary key: its key, and the effective time of a table that keeps history by it

@@ -7,7 +7,7 @@ mod common;
 
 use common::{enriched_histories, TestDb};
 
-const VIEWS: [&str; 7] = [
+const VIEWS: [&str; 9] = [
     "guest_dishes",
     "guest_categories",
     "restaurant_categories",
@@ -15,6 +15,8 @@ const VIEWS: [&str; 7] = [
     "restaurant_days",
     "freshness",
     "dishes",
+    "order_snapshots",
+    "order_dish_categories",
 ];
 
 /// A login of its own, member of vault_bi; dropped at the end.
@@ -134,6 +136,57 @@ fn the_bi_role_reads_the_bi_views_and_nothing_else() {
         db.scalar("SELECT count(*) FROM cdm.order_ledger WHERE status = 'CLOSED'")
     );
 
+    // The snapshots of the PIT and the bridge, once refreshed: every order with the status and
+    // cost in force, each order line with its category, through bi alone.
+    db.client()
+        .batch_execute(
+            "SELECT dds.pit_order_refresh('2100-01-01'); \
+             SELECT dds.b_order_category_refresh('2100-01-01');",
+        )
+        .expect("refresh");
+    let bi_count =
+        |bi: &mut postgres::Client, sql: &str| -> i64 { bi.query_one(sql, &[]).expect(sql).get(0) };
+    assert_eq!(
+        bi_count(&mut bi, "SELECT count(*) FROM bi.order_snapshots"),
+        db.scalar("SELECT count(*) FROM dds.h_order")
+    );
+    assert_eq!(
+        bi_count(
+            &mut bi,
+            "SELECT count(*) FROM bi.order_snapshots \
+             WHERE status IS NULL OR cost IS NULL OR order_id IS NULL"
+        ),
+        0
+    );
+    assert_eq!(
+        bi_count(
+            &mut bi,
+            "SELECT count(*) FROM bi.order_snapshots WHERE status = 'CLOSED'"
+        ),
+        db.scalar("SELECT count(*) FROM dds.s_order_status_current WHERE status = 'CLOSED'")
+    );
+    let lines = db.scalar("SELECT count(*) FROM dds.b_order_category");
+    assert!(lines > 0);
+    assert_eq!(
+        bi_count(
+            &mut bi,
+            "SELECT count(*) FROM bi.order_dish_categories WHERE category_name IS NOT NULL"
+        ),
+        lines
+    );
+
+    // The queries docs/bi.md gives for them run (as the loader: the last one reads dds).
+    let queries = include_str!("../../docs/bi.md")
+        .split_once("## Snapshots")
+        .and_then(|(_, rest)| rest.split_once("```sql\n"))
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(block, _)| block)
+        .expect("docs/bi.md has the snapshots' queries");
+    assert!(queries.contains("bi.order_snapshots"), "{queries}");
+    db.client()
+        .batch_execute(queries)
+        .expect("docs/bi.md's queries");
+
     // What `vault report` reads, the BI login reads too.
     let report: serde_json::Value = serde_json::from_str(
         &vault_pg::bi::report_json(&mut bi, 5).expect("the report's data as the BI login"),
@@ -147,6 +200,7 @@ fn the_bi_role_reads_the_bi_views_and_nothing_else() {
     for sql in [
         "SELECT count(*) FROM stg.order_events",
         "SELECT count(*) FROM dds.h_user",
+        "SELECT count(*) FROM dds.pit_order",
         "SELECT count(*) FROM cdm.user_product_counters",
         "SELECT count(*) FROM vault.consumer_positions",
         "DELETE FROM bi.guest_dishes",

@@ -145,7 +145,7 @@ fn a_previous_release_warehouse_keeps_its_history_through_the_upgrade() {
         ))
         .expect("the previous release's rows");
     let report = db.warehouse.migrate().expect("migrate");
-    assert_eq!(report.applied, [6, 7, 8, 9, 10]);
+    assert_eq!(report.applied, [6, 7, 8, 9, 10, 11]);
 
     let periods = |client: &mut vault_pg::PooledClient| -> Vec<(String, String, Option<String>)> {
         client
@@ -258,7 +258,7 @@ fn a_loaded_warehouse_gets_its_links_effectivity_through_the_upgrade() {
         ))
         .expect("the previous release's rows");
     let report = db.warehouse.migrate().expect("migrate");
-    assert_eq!(report.applied, [9, 10]);
+    assert_eq!(report.applied, [9, 10, 11]);
     assert_eq!(db.scalar("SELECT count(*) FROM dds.es_product_category"), 2);
     assert_eq!(
         db.scalar("SELECT count(*) FROM dds.es_product_restaurant"),
@@ -329,7 +329,7 @@ fn migration_10_backfills_the_daily_mart_of_a_loaded_warehouse() {
     assert!(ledgered > 30, "{ledgered} ledger entries");
 
     let report = db.warehouse.migrate().expect("migrate");
-    assert_eq!(report.applied, [10]);
+    assert_eq!(report.applied, [10, 11]);
     assert_eq!(
         db.scalar("SELECT count(*) FROM cdm.order_ledger WHERE status = 'CLOSED' AND (cost IS NULL OR order_dt IS NULL)"),
         0
@@ -369,6 +369,65 @@ fn migration_10_backfills_the_daily_mart_of_a_loaded_warehouse() {
     }
     let mismatches = vault_pg::check::cdm_mismatches(&mut *client).expect("check");
     assert!(mismatches.is_empty(), "{mismatches:?}");
+    assert!(db.warehouse.migrate().expect("again").applied.is_empty());
+}
+
+/// A loaded warehouse of the release before (migrations 1–10) whose PIT and bridge were
+/// refreshed: migration 11 shows their snapshots to analysts through schema `bi`, the values
+/// those of the as-of functions at each snapshot time.
+#[test]
+fn migration_11_shows_a_loaded_warehouses_snapshots_through_bi() {
+    use vault_core::orders::vault_batch;
+    use vault_core::{KeySpec, Timestamp};
+    let db = TestDb::empty("migrate_snapshots");
+    let mut client = at_version(&db, 10);
+    let versions = common::enriched_histories(111, 60, 0.3);
+    let sent = Timestamp::parse("2024-02-01 00:00:00").expect("timestamp");
+    let (batch, _) = vault_batch(KeySpec::SEED, &versions, sent);
+    let mut tx = client.transaction().expect("begin");
+    vault_pg::dds::write(&mut tx, batch.rows()).expect("the Data Vault");
+    tx.commit().expect("commit");
+    // Two snapshots: mid-history, and after it.
+    for as_of in ["2024-01-01 10:30", "2100-01-01"] {
+        client
+            .batch_execute(&format!(
+                "SELECT dds.pit_order_refresh('{as_of}'); \
+                 SELECT dds.b_order_category_refresh('{as_of}');"
+            ))
+            .expect("refresh");
+    }
+
+    let report = db.warehouse.migrate().expect("migrate");
+    assert_eq!(report.applied, [11]);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM bi.order_snapshots"),
+        db.scalar("SELECT count(*) FROM dds.pit_order")
+    );
+    let at = |as_of: &str| {
+        db.scalar(&format!(
+            "SELECT count(*) FROM bi.order_snapshots WHERE as_of = '{as_of}'"
+        ))
+    };
+    let (mid, end) = (at("2024-01-01 10:30"), at("2100-01-01"));
+    assert!(
+        0 < mid && mid < end,
+        "{mid} orders mid-history, {end} after"
+    );
+    // At each snapshot, the status the as-of function gives.
+    for as_of in ["2024-01-01 10:30", "2100-01-01"] {
+        let differ = db.scalar(&format!(
+            "SELECT count(*) \
+             FROM (SELECT * FROM bi.order_snapshots WHERE as_of = '{as_of}') b \
+             FULL JOIN dds.s_order_status_at('{as_of}') s ON s.h_order_pk = b.order_key \
+             WHERE b.order_key IS NULL OR s.h_order_pk IS NULL \
+                OR b.status IS DISTINCT FROM s.status"
+        ));
+        assert_eq!(differ, 0, "{as_of}");
+    }
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM bi.order_dish_categories"),
+        db.scalar("SELECT count(*) FROM dds.b_order_category")
+    );
     assert!(db.warehouse.migrate().expect("again").applied.is_empty());
 }
 

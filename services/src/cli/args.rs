@@ -8,7 +8,7 @@ const AFTER_HELP: &str = "Exit codes: 0 success; 1 problems found (mismatching c
 skipped orders); 2 missing or invalid configuration; 3 could not run (warehouse or Redis \
 unreachable, faulty stored data).\n\n\
 Configuration, from the environment (every variable and its default: docs/configuration.md):\n\
-- PostgreSQL, for migrate, replay, check, top, positions and report: PG_WAREHOUSE_HOST, \
+- PostgreSQL, for migrate, replay, check, refresh, top, positions and report: PG_WAREHOUSE_HOST, \
 PG_WAREHOUSE_PORT, PG_WAREHOUSE_DBNAME, PG_WAREHOUSE_USER, PG_WAREHOUSE_PASSWORD (+ \
 PG_WAREHOUSE_SSLMODE, PG_WAREHOUSE_SSLROOTCERT, CDM_DAY_TIME_ZONE);\n\
 - Redis, for replay, and simulate unless --no-dictionaries: REDIS_HOST, REDIS_PORT, \
@@ -40,6 +40,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Compare the CDM datamarts with their recomputation from DDS.
     Check,
+    /// Rebuild the snapshot of every point-in-time and bridge table of the order model at one
+    /// time (one transaction each), for BI to join on; safe to run again.
+    Refresh(RefreshArgs),
     /// Act as the source system: load dictionaries into Redis, produce source orders.
     Simulate(SimulateArgs),
     /// Move dead letters back to the topic they came from (after a fix).
@@ -106,6 +109,75 @@ pub struct CreateTopicsArgs {
     /// The topics.
     #[arg(required = true)]
     pub topics: Vec<String>,
+}
+
+/// Options of `vault refresh`.
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// The snapshot time, UTC: `day` (the start of the current day, so that the runs of one day
+    /// rebuild one snapshot), `hour` (the start of the current hour), or a time,
+    /// `YYYY-MM-DD` or `YYYY-MM-DD HH:MM[:SS]`.
+    #[arg(long, value_name = "TS", default_value = "day", value_parser = parse_as_of)]
+    pub as_of: AsOf,
+    /// Only this table (repeat for several; default: every one of the model).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// After each refresh, delete that table's snapshots older than this many days before the
+    /// snapshot time, 0 to 36500 (default: keep every snapshot).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(..=36_500))]
+    pub keep_days: Option<u32>,
+}
+
+/// The snapshot time of `vault refresh`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// The start of the current UTC day.
+    Day,
+    /// The start of the current UTC hour.
+    Hour,
+    /// This time (UTC).
+    At(chrono::NaiveDateTime),
+}
+
+impl AsOf {
+    /// The time, `now` being the current one.
+    pub fn at(self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+        use chrono::Timelike;
+        let now = now.naive_utc();
+        match self {
+            AsOf::Day => now.date().and_time(chrono::NaiveTime::MIN),
+            AsOf::Hour => now.date().and_hms_opt(now.hour(), 0, 0).unwrap_or(now),
+            AsOf::At(time) => time,
+        }
+    }
+}
+
+/// A snapshot time as `vault refresh --as-of` takes it.
+fn parse_as_of(text: &str) -> Result<AsOf, String> {
+    use chrono::{NaiveDate, NaiveDateTime};
+    let text = text.trim();
+    match text {
+        "day" => return Ok(AsOf::Day),
+        "hour" => return Ok(AsOf::Hour),
+        _ => {}
+    }
+    [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .map(|day| day.and_time(chrono::NaiveTime::MIN))
+    })
+    .map(AsOf::At)
+    .ok_or_else(|| {
+        format!("`{text}`: expected day, hour, YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS] (UTC)")
+    })
 }
 
 /// Options of `vault report`.

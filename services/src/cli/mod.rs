@@ -24,8 +24,8 @@ mod report;
 use replay::{progress_bar, run_replay};
 
 pub use args::{
-    AdminCommand, Cli, Command, ConfigArgs, CreateTopicsArgs, PositionsArgs, RedriveArgs,
-    ReplayArgs, ReportArgs, SimulateArgs, TopArgs, WatchArgs,
+    AdminCommand, AsOf, Cli, Command, ConfigArgs, CreateTopicsArgs, PositionsArgs, RedriveArgs,
+    RefreshArgs, ReplayArgs, ReportArgs, SimulateArgs, TopArgs, WatchArgs,
 };
 pub use report::{render_report, REPORT_FILE};
 
@@ -141,6 +141,7 @@ pub fn run<F: Fn(&str) -> Option<String>>(
         Command::Migrate => migrate(env, out),
         Command::Replay(args) => run_replay(args, env, out),
         Command::Check => check(env, out),
+        Command::Refresh(args) => refresh(args, env, out),
         Command::Simulate(args) => simulate(args, env, out),
         Command::Redrive(args) => redrive(args, env, out),
         Command::Watch(args) => watch(args, out),
@@ -514,6 +515,70 @@ fn check<F: Fn(&str) -> Option<String>>(
         )?;
         Ok(Verdict::Problems)
     }
+}
+
+/// `vault refresh`: the point-in-time and bridge tables of the order model
+/// ([`vault_pg::model::snapshot_tables`]), each rebuilt at `--as-of` in a transaction of its
+/// own. An `--only` name the model does not have is a usage error (exit 2), found before
+/// anything runs.
+fn refresh<F: Fn(&str) -> Option<String>>(
+    args: &RefreshArgs,
+    env: &Env<F>,
+    out: &mut dyn Write,
+) -> Result<Verdict, CliError> {
+    use vault_pg::error::Context;
+    use vault_pg::model::{refresh_snapshot, snapshot_tables};
+    let model = <vault_core::orders::DvRows<'_> as vault_core::RowSet>::MODEL;
+    let tables = snapshot_tables(&model);
+    if let Some(unknown) = args
+        .only
+        .iter()
+        .find(|name| !tables.iter().any(|t| t.name == name.as_str()))
+    {
+        let names: Vec<&str> = tables.iter().map(|t| t.name).collect();
+        return Err(ConfigError::Invalid {
+            name: "--only".into(),
+            value: unknown.clone(),
+            reason: format!(
+                "not a point-in-time or bridge table of model {}: {}",
+                model.name,
+                names.join(", ")
+            ),
+        }
+        .into());
+    }
+    let as_of = args.as_of.at(chrono::Utc::now());
+    let keep_from = args
+        .keep_days
+        .map(|days| as_of - chrono::Duration::days(i64::from(days)));
+    let warehouse = warehouse(env)?;
+    let mut client = warehouse.client()?;
+    for table in tables
+        .iter()
+        .filter(|t| args.only.is_empty() || args.only.iter().any(|name| name == t.name))
+    {
+        let started = std::time::Instant::now();
+        let what = |doing: &str| format!("{doing} the refresh of {}.{}", model.schema, table.name);
+        let mut tx = client.transaction().context(what("begin"))?;
+        let done = refresh_snapshot(&mut tx, &model, table, as_of, keep_from)?;
+        tx.commit().context(what("commit"))?;
+        let pruned = match keep_from {
+            Some(before) => format!(
+                ", {} row(s) of snapshots before {before} deleted",
+                done.pruned
+            ),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "{}.{} at {as_of}: {} row(s) in {} ms{pruned}",
+            model.schema,
+            table.name,
+            done.rows,
+            started.elapsed().as_millis()
+        )?;
+    }
+    Ok(Verdict::Clean)
 }
 
 fn one_line(text: &str) -> String {

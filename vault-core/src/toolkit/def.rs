@@ -224,7 +224,9 @@ pub struct ModelDef {
     /// Whether every table holds a ghost record: one row with the nil key (and nil
     /// references, `-infinity` times, each other column's zero or NULL, `load_src` `SYSTEM`),
     /// made with the tables, so that what refers to "no row" (a point-in-time table's entry for
-    /// a satellite that had nothing yet) joins with an equality instead of an outer join.
+    /// a satellite that had nothing yet) joins with an equality instead of an outer join. The
+    /// ghost is no business row: the adapter's views, as-of functions and snapshot refreshes
+    /// leave it out.
     pub ghost_records: bool,
     /// Its tables.
     pub tables: &'static [TableDef],

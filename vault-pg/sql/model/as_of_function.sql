@@ -8,6 +8,6 @@ LANGUAGE sql STABLE
 AS $$
 SELECT DISTINCT ON (s.{parent}) s.*
 FROM {schema}.{table} AS s
-WHERE s.{effective} <= $1
+WHERE s.{effective} <= $1{and_real}
 ORDER BY s.{parent}, {order}
 $$;

@@ -12,6 +12,6 @@ DELETE FROM {schema}.{table} AS b WHERE b.as_of = $1;
 INSERT INTO {schema}.{table} ({hub_key}, as_of, {names})
 SELECT h.{hub_key}, $1, {values}
 FROM {schema}.{hub} AS h
-{joins};
+{joins}{where_real};
 SELECT count(*) FROM {schema}.{table} AS b WHERE b.as_of = $1;
 $$;

@@ -11,5 +11,5 @@ FROM {schema}.{table} AS s
 WHERE s.{effective} = (
     SELECT max(n.{effective}) FROM {schema}.{table} AS n
     WHERE n.{parent} = s.{parent} AND n.{effective} <= $1
-)
+){and_real}
 $$;

@@ -6,4 +6,4 @@ SELECT s.*
 FROM {schema}.{table} AS s
 WHERE s.{effective} = (
     SELECT max(n.{effective}) FROM {schema}.{table} AS n WHERE n.{parent} = s.{parent}
-);
+){and_real};

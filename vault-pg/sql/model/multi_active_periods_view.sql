@@ -19,4 +19,4 @@ FROM (
     WHERE sets.previous IS DISTINCT FROM sets.members
 ) AS runs
 JOIN {schema}.{table} AS s
-  ON s.{parent} = runs.{parent} AND s.{effective} = runs.valid_from;
+  ON s.{parent} = runs.{parent} AND s.{effective} = runs.valid_from{and_real};

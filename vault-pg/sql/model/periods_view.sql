@@ -8,6 +8,6 @@ SELECT o.{parent}, o.{key}, {attributes}, o.{effective} AS valid_from,
        o.load_dt, o.load_src
 FROM (
     SELECT s.*, lag(s.{key}) OVER (PARTITION BY s.{parent} ORDER BY {s_ascending}) AS previous_key
-    FROM {schema}.{table} AS s
+    FROM {schema}.{table} AS s{inner_where_real}
 ) AS o
 WHERE o.previous_key IS DISTINCT FROM o.{key};
