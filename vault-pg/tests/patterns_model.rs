@@ -446,13 +446,13 @@ fn no_read_shows_a_ghost_record() {
     let since = at("2024-05-01 10:00:00");
     rows.es_customer_account
         .push(EsCustomerAccount::new(link, acc, since));
+    let ann_row = HCustomer::new(&KEYS, "c-ann");
     rows.s_customer_name
-        .push(SCustomerName::new(&KEYS, "c-ann", ann, "Ann", since));
+        .push(SCustomerName::new(&KEYS, &ann_row, "Ann", since));
     rows.s_customer_tier
-        .push(SCustomerTier::new(&KEYS, "c-ann", ann, "gold", since));
-    rows.ma_customer_phone.push(MaCustomerPhone::new(
-        &KEYS, "c-ann", ann, "home", "111", since,
-    ));
+        .push(SCustomerTier::new(&KEYS, &ann_row, "gold", since));
+    rows.ma_customer_phone
+        .push(MaCustomerPhone::new(&KEYS, &ann_row, "home", "111", since));
     rows.r_country
         .push(RCountry::new(&KEYS, "SZ", "Eswatini", since));
     rows.r_currency
@@ -537,15 +537,13 @@ fn the_sql_of_docs_toolkit_md_section_7_is_generated_and_its_queries_run() {
         .push(EsCustomerAccount::new(link, acc, at("2024-05-01 00:00:00")));
     rows.s_customer_name.push(SCustomerName::new(
         &KEYS,
-        "c-ann",
-        ann,
+        &HCustomer::new(&KEYS, "c-ann"),
         "Ann",
         at("2024-05-01 10:00:00"),
     ));
     rows.ma_customer_phone.push(MaCustomerPhone::new(
         &KEYS,
-        "c-ann",
-        ann,
+        &HCustomer::new(&KEYS, "c-ann"),
         "home",
         "111",
         at("2024-05-01 10:00:00"),
