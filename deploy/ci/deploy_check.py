@@ -785,8 +785,28 @@ def check_network_policy(docs: list[dict]) -> str:
         for other in deployments:
             if other is not dep and admits(policy, other["spec"]["template"]["metadata"]["labels"], "http"):
                 problems.append(f"{name}: its NetworkPolicy lets in the pods of {other['metadata']['name']}")
+    # The warehouse tasks (the migration Job, the refresh CronJob's jobs): one policy each, no
+    # ingress, egress to DNS and PostgreSQL only.
+    tasks = [(d["metadata"]["name"], d["spec"]["template"]) for d in docs if d["kind"] == "Job"]
+    tasks += [(d["metadata"]["name"], d["spec"]["jobTemplate"]["spec"]["template"])
+              for d in docs if d["kind"] == "CronJob"]
+    for name, template in tasks:
+        labels = template["metadata"]["labels"]
+        mine = [p for p in policies if selects(p["spec"]["podSelector"], labels)]
+        if len(mine) != 1:
+            problems.append(f"{name}: selected by {len(mine)} NetworkPolicies")
+            continue
+        spec = mine[0]["spec"]
+        if spec.get("ingress") or "Ingress" not in spec.get("policyTypes", []):
+            problems.append(f"{name}: its NetworkPolicy lets something in")
+        ports = {p["port"] for rule in spec.get("egress", []) for p in rule.get("ports", [])}
+        env = {e["name"]: e.get("value") for e in template["spec"]["containers"][0].get("env", [])}
+        pg = {int(env.get("PG_WAREHOUSE_PORT") or 5432)}
+        if ports != {53} | pg:
+            problems.append(f"{name}: egress to ports {sorted(ports)}, not DNS and PostgreSQL {sorted(pg)} only")
     problems_to_failure(problems)
-    return f"{len(policies)} NetworkPolicies, each admitting its component's helm test pod only"
+    return (f"{len(policies)} NetworkPolicies, each admitting its component's helm test pod only;"
+            f" {len(tasks)} warehouse task(s) reaching DNS and PostgreSQL only")
 
 
 def check_values_env_names(helm_values: list[tuple[str, Path | None]]) -> str:
@@ -1170,7 +1190,7 @@ def main() -> int:
         report.run(f"policy (pod security, probes, env, secrets, topics): {label}",
                    lambda docs=docs, values=values, label=label: check_deployment_policy(docs, values, label))
         if any(d["kind"] == "NetworkPolicy" for d in docs):
-            report.run(f"NetworkPolicy lets the chart's helm test pods in: {label}",
+            report.run(f"NetworkPolicies: helm test pods in, warehouse tasks out to PostgreSQL only: {label}",
                        lambda docs=docs: check_network_policy(docs))
         if path is not None and path.name == "cloud-sasl-ssl.yaml":
             report.run(f"cloud example is SASL_SSL + CA + verify-full + existingSecret: {label}",

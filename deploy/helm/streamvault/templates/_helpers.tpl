@@ -255,3 +255,90 @@ image by content and wins over the tag), else repository:tag (tag "" = the chart
 {{ .image.repository }}:{{ .image.tag | default .chart.AppVersion }}
 {{- end -}}
 {{- end }}
+
+{{/*
+(dict "root" $ "name" container-name "args" list "resources" map) -> the pod spec of a
+warehouse task that runs `vault` once (the migration Job, the refresh CronJob's jobs): the
+services' image, security context, PG_WAREHOUSE_* and RUST_LOG from config, the password from
+existingSecret, the CA mount, extraEnv/extraVolumes/extraVolumeMounts, nodeSelector and
+tolerations. No ServiceAccount token: a pre-install hook runs before the chart's ServiceAccount
+exists, and `vault` asks nothing of the Kubernetes API.
+*/}}
+{{- define "streamvault.warehouseTaskPod" -}}
+{{- $v := .root.Values -}}
+restartPolicy: Never
+automountServiceAccountToken: false
+{{- with $v.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml $v.podSecurityContext | nindent 2 }}
+containers:
+  - name: {{ .name }}
+    image: {{ include "streamvault.imageRef" (dict "image" $v.image "chart" .root.Chart) | quote }}
+    imagePullPolicy: {{ $v.image.pullPolicy }}
+    args:
+      {{- toYaml .args | nindent 6 }}
+    env:
+      {{- range $name := keys $v.config | sortAlpha }}
+      {{- if or (hasPrefix "PG_WAREHOUSE_" $name) (eq $name "RUST_LOG") }}
+      {{- $text := include "streamvault.envValue" (get $v.config $name) }}
+      {{- if $text }}
+      - name: {{ $name }}
+        value: {{ $text | quote }}
+      {{- end }}
+      {{- end }}
+      {{- end }}
+      {{- if and $v.existingSecret $v.secretKeys.PG_WAREHOUSE_PASSWORD }}
+      - name: PG_WAREHOUSE_PASSWORD
+        valueFrom:
+          secretKeyRef:
+            name: {{ $v.existingSecret }}
+            key: {{ $v.secretKeys.PG_WAREHOUSE_PASSWORD }}
+      {{- end }}
+      {{- with $v.extraEnv }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
+    resources:
+      {{- toYaml .resources | nindent 6 }}
+    securityContext:
+      {{- toYaml $v.securityContext | nindent 6 }}
+    volumeMounts:
+      - name: tmp
+        mountPath: /tmp
+      {{- if or $v.caCertificate.secretName $v.caCertificate.configMapName }}
+      - name: ca-certificate
+        mountPath: {{ $v.caCertificate.mountPath }}
+        readOnly: true
+      {{- end }}
+      {{- with $v.extraVolumeMounts }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
+volumes:
+  - name: tmp
+    emptyDir:
+      sizeLimit: 16Mi
+  {{- if $v.caCertificate.secretName }}
+  - name: ca-certificate
+    secret:
+      secretName: {{ $v.caCertificate.secretName }}
+      defaultMode: 0444
+  {{- else if $v.caCertificate.configMapName }}
+  - name: ca-certificate
+    configMap:
+      name: {{ $v.caCertificate.configMapName }}
+      defaultMode: 0444
+  {{- end }}
+  {{- with $v.extraVolumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with $v.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
