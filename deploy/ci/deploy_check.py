@@ -600,13 +600,14 @@ def pod_security_problems(pod: dict, c: dict, p: str) -> list[str]:
 
 def extras_problems(docs: list[dict], values: dict) -> list[str]:
     """extraEnv, extraVolumes and extraVolumeMounts are in every pod and container of the
-    services' Deployments and the migration Job, as given."""
+    services' Deployments, the migration Job and the refresh CronJob, as given."""
     problems = []
     extra_env = values.get("extraEnv") or []
     extra_volumes = values.get("extraVolumes") or []
     extra_mounts = values.get("extraVolumeMounts") or []
-    for d in (d for d in docs if d["kind"] in ("Deployment", "Job")):
-        pod = d["spec"]["template"]["spec"]
+    for d in (d for d in docs if d["kind"] in ("Deployment", "Job", "CronJob")):
+        template = d["spec"]["jobTemplate"]["spec"]["template"] if d["kind"] == "CronJob" else d["spec"]["template"]
+        pod = template["spec"]
         p = f"{d['kind']} {d['metadata']['name']}:"
         volumes = pod.get("volumes") or []
         problems += [f"{p} extraVolumes entry {v['name']} missing" for v in extra_volumes if v not in volumes]
@@ -799,7 +800,10 @@ def check_network_policy(docs: list[dict]) -> str:
         spec = mine[0]["spec"]
         if spec.get("ingress") or "Ingress" not in spec.get("policyTypes", []):
             problems.append(f"{name}: its NetworkPolicy lets something in")
-        ports = {p["port"] for rule in spec.get("egress", []) for p in rule.get("ports", [])}
+        rules = spec.get("egress") or []
+        if any(not rule.get("ports") for rule in rules):
+            problems.append(f"{name}: an egress rule of its NetworkPolicy has no port (everything goes out)")
+        ports = {p["port"] for rule in rules for p in rule.get("ports") or []}
         env = {e["name"]: e.get("value") for e in template["spec"]["containers"][0].get("env", [])}
         pg = {int(env.get("PG_WAREHOUSE_PORT") or 5432)}
         if ports != {53} | pg:

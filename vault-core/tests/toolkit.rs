@@ -363,4 +363,15 @@ fn keys_derive_from_the_declaration() {
         keys.hashdiff(&keys.material([seat_material.as_str(), "9"]), &["120"])
     );
     assert_eq!(booking.into_row().h_guest_pk, guest.h_guest_pk);
+    // Under escaped joining the composite business key is joined (escaping its parts), then
+    // escaped again as one part of the link's material (docs/keys.md).
+    let escaped = KeySpec::SEED.unambiguous();
+    let seat = HSeat::new(&escaped, "B#1", 12, None);
+    let guest = HGuest::new(&escaped, 9);
+    let joined = escaped.material(["B#1", "12"]);
+    assert_eq!(joined, "B\\#1#$#12");
+    assert_eq!(
+        LBooking::new(&escaped, &seat, &guest).hk_booking_pk,
+        escaped.link(&[&joined, "9"])
+    );
 }

@@ -507,7 +507,7 @@ pub const SHUTDOWN_TIMEOUT_MS: Var = var(
 /// `RUST_LOG`.
 pub const RUST_LOG: Var = var("RUST_LOG", G::Runtime, K::Text, U::Default("info"))
     .example("info,vault_pg=debug")
-    .doc("log filter (the `vault` CLI's default: `warn`); a service's logs are JSON lines on stdout (`timestamp`, `level`, `fields`, `target`; no source paths). A failed connection attempt to the warehouse is one `WARN` line `cannot connect to the warehouse` with `server` (every `host:port` of `PG_WAREHOUSE_HOST`), `database`, `user` and `reason` (target `vault_pg::pool`); one to a broker, a `WARN` line `broker connection failed` with `server` (`host:port`), `node`, `reason` and `client` (`consumer`, `producer`; target `vault_kafka::logs`), librdkafka's other lines under the target `librdkafka`")
+    .doc("log filter (the `vault` CLI's default: `warn`); a service's logs are JSON lines on stdout (`timestamp`, `level`, `fields`, `target`; no source paths). A failed connection attempt to the warehouse is one `WARN` line `cannot connect to the warehouse` with `server` (every `host:port` of `PG_WAREHOUSE_HOST`), `database`, `user` and `reason` (target `vault_pg::pool`); one to a broker, a `WARN` line `broker connection failed` with `server` (`host:port`), `node`, `reason` and `client` (`consumer`, `producer`; target `vault_kafka::logs`; `ERROR` when the broker refuses us: TLS or SASL), librdkafka's other lines under the target `librdkafka`")
     .read_by(EVERY);
 /// `VAULT_TEST_FAILPOINT`.
 pub const VAULT_TEST_FAILPOINT: Var = var("VAULT_TEST_FAILPOINT", G::Runtime, K::Text, U::Off(""))

@@ -65,10 +65,11 @@ pub enum SqlType {
     /// A type the database names itself — `citext`, an enum type or a domain of your own
     /// (`library.shelf_code`) — its values carried as text
     /// ([`Column::Text`](super::Column::Text)) and cast to it by the loader. A name only, no
-    /// modifier ([`ModelDef::validate`] refuses `varchar(8)`: an explicit cast to it truncates
-    /// silently); a length or a range is a domain's check, which a cast enforces. The type must
-    /// exist before the model's tables are made (created by you, before
-    /// `vault_pg::model::create`).
+    /// modifier ([`ModelDef::validate`] refuses `varchar(8)`, `char` and `bit`: an explicit
+    /// cast to them truncates silently); a length or a range is a domain's check, which a cast
+    /// enforces. The type must exist before the model's tables are made (created by you,
+    /// before `vault_pg::model::create`). With [`ModelDef::ghost_records`], the ghost row holds
+    /// the text `(unknown)` cast to it: an enum needs that label, a domain must accept it.
     Named(&'static str),
 }
 
@@ -295,6 +296,37 @@ impl TableDef {
     }
 }
 
+/// Whether `name` is a type's name for [`SqlType::Named`]: `[schema.]name` of letters, digits
+/// and `_`, or one of PostgreSQL's built-in names of several words (`double precision`,
+/// `timestamp with time zone`, …); not `char`, `character` or `bit`, to which an explicit cast
+/// truncates (one character, one bit).
+fn named_type(name: &str) -> bool {
+    const WORDS: [&str; 10] = [
+        "double",
+        "precision",
+        "character",
+        "varying",
+        "bit",
+        "timestamp",
+        "time",
+        "with",
+        "without",
+        "zone",
+    ];
+    let lower = name.to_ascii_lowercase();
+    if matches!(lower.as_str(), "char" | "character" | "bit" | "bpchar") {
+        return false;
+    }
+    if name.contains(' ') {
+        return lower.split(' ').all(|word| WORDS.contains(&word));
+    }
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() <= 2
+        && parts.iter().all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+}
+
 impl ModelDef {
     /// The table named `name`.
     pub fn table(&self, name: &str) -> Option<&'static TableDef> {
@@ -328,17 +360,13 @@ impl ModelDef {
                 plain(column.name)?;
                 if let SqlType::Named(name) = column.sql_type {
                     // Spliced into DDL and casts: a type name, nothing else. No modifier: an
-                    // explicit cast to `varchar(8)` truncates silently (a domain checks).
-                    let ok = !name.is_empty()
-                        && name.len() <= 127
-                        && name
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b" _.".contains(&b));
-                    if !ok {
+                    // explicit cast to `varchar(8)` truncates silently (a domain checks), and
+                    // so does one to `char` or `bit` (one character or bit).
+                    if !(name.len() <= 127 && named_type(name)) {
                         return Err(ModelError::Shape {
                             model,
                             table: table.name,
-                            why: "a named SQL type is a type's name (letters, digits, spaces, `_`, `.`), without modifiers: a length or a range is a domain's check",
+                            why: "a named SQL type is a type's name ([schema.]name, or a built-in name of several words), without modifiers, and not char or bit: a length or a range is a domain's check",
                         });
                     }
                 }
@@ -513,5 +541,40 @@ impl ModelDef {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod named_type_tests {
+    use super::named_type;
+
+    #[test]
+    fn a_named_type_is_a_name_and_not_one_a_cast_truncates_to() {
+        for name in [
+            "citext",
+            "library.shelf_code",
+            "double precision",
+            "character varying",
+            "timestamp with time zone",
+        ] {
+            assert!(named_type(name), "{name}");
+        }
+        for name in [
+            "",
+            "varchar(8)",
+            "char",
+            "CHARACTER",
+            "bit",
+            "bpchar",
+            "text unique",
+            "text references x",
+            "a.b.c",
+            ".x",
+            "x.",
+            "text; drop table x",
+            "\"char\"",
+        ] {
+            assert!(!named_type(name), "{name}");
+        }
     }
 }

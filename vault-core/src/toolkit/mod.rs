@@ -117,7 +117,8 @@ pub use table::Table;
 /// Mistakes found at compile time: a link to a table that is not a declared hub, a satellite
 /// whose parent is not a declared hub or link, a hub without a business key, a satellite that
 /// does not say how it keeps history, and a constructor handed a row of another table than its
-/// reference names:
+/// reference names (that last one when the code is built, not by `cargo check`: it is a constant
+/// evaluated where the constructor is used):
 ///
 /// ```compile_fail,E0599
 /// vault_core::data_vault! {
@@ -186,7 +187,8 @@ pub use table::Table;
 /// A hub lists its business-key columns after its key, and optionally, after a second `;`,
 /// other columns stored with it that are not part of its key
 /// (`h_order: HOrder { h_order_pk; order_id: i64; order_dt: Timestamp }`). Every row type has a
-/// `new` that derives its key from the declaration:
+/// `new` that derives its key from the declaration (an effectivity satellite's takes its link's
+/// and driving hub's keys):
 ///
 /// * a hub's from its business key (`HOrder::new(&keys, 322519, placed_at)`); a hub row is a
 ///   [`Parent`];
@@ -838,7 +840,7 @@ macro_rules! data_vault {
     // constant evaluated where the constructor is instantiated, so a row of another table is a
     // compile error.
     (@parent_of $table:ident, $arg:ident -> $target:ident) => {{
-        fn parent_of<P: $crate::toolkit::Parent>(_: &P) {
+        fn __vault_parent_of<P: $crate::toolkit::Parent>(_: &P) {
             const {
                 ::core::assert!(
                     $crate::toolkit::same_table(P::TABLE, stringify!($target)),
@@ -849,7 +851,7 @@ macro_rules! data_vault {
                 )
             }
         }
-        parent_of($arg);
+        __vault_parent_of($arg);
     }};
     (@flag) => { false };
     (@flag $value:literal) => { $value };
