@@ -318,6 +318,20 @@ fn end_offsets(p: &Pipeline, topic: &str) -> BTreeMap<i32, i64> {
 
 /// Deletes the records of `topic` before `before[partition]` (the admin API's DeleteRecords:
 /// what retention does to a topic while a group is away).
+/// Waits up to a minute for service `id` to exit, checks it exited with 1 (`what`, if it does
+/// not), and returns its log.
+fn exits_with_1(p: &mut Pipeline, id: usize, what: &str) -> String {
+    let mut exit = None;
+    let waited = Instant::now();
+    while exit.is_none() && waited.elapsed() < Duration::from_secs(60) {
+        exit = p.services[id].reap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let exit = exit.unwrap_or_else(|| panic!("{what}"));
+    assert_eq!(exit.code(), Some(1), "{exit:?}");
+    std::fs::read_to_string(&p.services[id].log).expect("log")
+}
+
 fn delete_records(p: &Pipeline, topic: &str, before: &BTreeMap<i32, i64>) {
     use rdkafka::admin::{AdminClient, AdminOptions};
     use rdkafka::client::DefaultClientContext;
@@ -391,15 +405,7 @@ fn offsets_deleted_upstream_are_said_counted_and_the_policy_followed() {
     // stop: exits 1 naming the gap, loads nothing.
     p.services[stg].set_env("KAFKA_LOST_OFFSETS", Some("stop"));
     p.services[stg].start();
-    let mut exit = None;
-    let waited = Instant::now();
-    while exit.is_none() && waited.elapsed() < Duration::from_secs(60) {
-        exit = p.services[stg].reap();
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let exit = exit.expect("stg-service stops on lost offsets");
-    assert_eq!(exit.code(), Some(1), "{exit:?}");
-    let log = std::fs::read_to_string(&p.services[stg].log).expect("log");
+    let log = exits_with_1(&mut p, stg, "stg-service stops on lost offsets");
     assert!(log.contains("KAFKA_LOST_OFFSETS=stop"), "{log}");
     assert_eq!(p.db.scalar("SELECT count(*) FROM stg.order_events"), 200);
 
@@ -516,15 +522,11 @@ fn offsets_deleted_under_a_running_replica_are_said_counted_and_the_policy_follo
     send(&producer, &source, &plans[0].messages, None);
     loaded(&mut p, "the first orders in stg", 200);
     let (lost_first, left_first, _) = overtake(&mut p, stg, &plans[1].messages);
-    let mut exit = None;
-    let waited = Instant::now();
-    while exit.is_none() && waited.elapsed() < Duration::from_secs(60) {
-        exit = p.services[stg].reap();
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let exit = exit.expect("stg-service stops on offsets lost while it runs");
-    assert_eq!(exit.code(), Some(1), "{exit:?}");
-    let log = std::fs::read_to_string(&p.services[stg].log).expect("log");
+    let log = exits_with_1(
+        &mut p,
+        stg,
+        "stg-service stops on offsets lost while it runs",
+    );
     assert!(log.contains("KAFKA_LOST_OFFSETS=stop"), "{log}");
     assert!(
         log.contains("offsets deleted upstream before they were read"),

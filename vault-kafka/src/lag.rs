@@ -56,6 +56,10 @@ impl GroupLag {
                 let mut failures = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let reading = group_lag(&consumer, &topic);
+                    // Serve its queue: librdkafka's log lines and errors wait there (rdkafka
+                    // sets log.queue) and would pile up while brokers are away. Not
+                    // subscribed, it holds no message.
+                    let _ = consumer.poll(Duration::ZERO);
                     value.store(reading.unwrap_or(-1), Ordering::Relaxed);
                     failures = if reading.is_some() { 0 } else { failures + 1 };
                     // A client can be left without any broker after an outage (librdkafka

@@ -76,6 +76,15 @@ impl<'a> BrokerFailure<'a> {
     }
 }
 
+/// Whether a failed connection's reason is the broker refusing us rather than being away: a
+/// TLS handshake or certificate failure, a SASL authentication failure (librdkafka's words:
+/// `SSL handshake failed: …`, `SASL authentication error: …`, `… certificate verify failed`).
+fn refuses_us(reason: &str) -> bool {
+    ["SSL", "SASL", "uthentication", "certificate"]
+        .iter()
+        .any(|word| reason.contains(word))
+}
+
 /// `[protocol://]host:port/node` -> (`host:port`, `node`).
 fn broker_address(name: &str) -> Option<(&str, &str)> {
     let name = name.split_once("://").map_or(name, |(_, address)| address);
@@ -96,8 +105,13 @@ pub(crate) fn log(client: &'static str, level: RDKafkaLogLevel, fac: &str, messa
             reason,
         }) = BrokerFailure::parse(message)
         {
-            // A failed attempt is retried with backoff, as the warehouse's are: a warning.
+            // A failed attempt is retried with backoff, as the warehouse's are: a warning. A
+            // broker that refuses us (TLS, SASL: the configuration, which no retry mends) is
+            // an error, for the alerts on errors.
             match level {
+                Emerg | Alert | Critical | Error | Warning if refuses_us(reason) => {
+                    tracing::error!(client, server, node, reason, "broker connection failed")
+                }
                 Emerg | Alert | Critical | Error | Warning => {
                     tracing::warn!(client, server, node, reason, "broker connection failed")
                 }
@@ -172,6 +186,23 @@ mod tests {
             parsed("[thrd:GroupCoordinator]: GroupCoordinator: 10.0.0.7:9092/1: Connect to ipv4#10.0.0.7:9092 failed: Connection refused"),
             Some(("10.0.0.7:9092", "1", "Connect to ipv4#10.0.0.7:9092 failed: Connection refused"))
         );
+    }
+
+    #[test]
+    fn a_broker_refusing_us_is_told_from_one_that_is_away() {
+        for reason in [
+            "SSL handshake failed: error:0A000086:SSL routines::certificate verify failed",
+            "SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512",
+        ] {
+            assert!(refuses_us(reason), "{reason}");
+        }
+        for reason in [
+            "Connect to ipv4#127.0.0.1:1 failed: Connection refused (after 0ms in state CONNECT)",
+            "Disconnected (after 5ms in state UP)",
+            "Receive failed: Connection reset by peer",
+        ] {
+            assert!(!refuses_us(reason), "{reason}");
+        }
     }
 
     #[test]

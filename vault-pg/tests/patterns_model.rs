@@ -102,6 +102,26 @@ fn strings(db: &TestDb, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// Ann's customer and account 7 hubs, the link between them, and its effectivity from `since`
+/// (the account is Ann's): the rows, for satellites and links of them.
+fn ann_owns_account_7(
+    rows: &mut CrmRows<'static>,
+    since: Timestamp,
+) -> (HCustomer<'static>, HAccount) {
+    let ann = HCustomer::new(&KEYS, "c-ann");
+    let account = HAccount::new(&KEYS, 7);
+    let owner = LCustomerAccount::new(&KEYS, &ann, &account);
+    rows.es_customer_account.push(EsCustomerAccount::new(
+        owner.hk_customer_account_pk,
+        account.h_account_pk,
+        since,
+    ));
+    rows.l_customer_account.push(owner);
+    rows.h_customer.push(ann.clone());
+    rows.h_account.push(account.clone());
+    (ann, account)
+}
+
 fn customer<'a>(rows: &mut CrmRows<'a>, id: &'a str) -> uuid::Uuid {
     let hub = HCustomer::new(&KEYS, id);
     let key = hub.h_customer_pk;
@@ -433,20 +453,8 @@ fn no_read_shows_a_ghost_record() {
     }
     // With one row of each: one row in each read, and never the ghost.
     let mut rows = CrmRows::default();
-    let ann = customer(&mut rows, "c-ann");
-    let account = HAccount::new(&KEYS, 7);
-    let acc = account.h_account_pk;
-    rows.h_account.push(account);
-    let link = KEYS.link(&["c-ann", "7"]);
-    rows.l_customer_account.push(LCustomerAccount {
-        hk_customer_account_pk: link,
-        h_customer_pk: ann,
-        h_account_pk: acc,
-    });
     let since = at("2024-05-01 10:00:00");
-    rows.es_customer_account
-        .push(EsCustomerAccount::new(link, acc, since));
-    let ann_row = HCustomer::new(&KEYS, "c-ann");
+    let (ann_row, _) = ann_owns_account_7(&mut rows, since);
     rows.s_customer_name
         .push(SCustomerName::new(&KEYS, &ann_row, "Ann", since));
     rows.s_customer_tier
@@ -523,27 +531,17 @@ fn the_sql_of_docs_toolkit_md_section_7_is_generated_and_its_queries_run() {
 
     let db = crm_db("crm_doc");
     let mut rows = CrmRows::default();
-    let ann = customer(&mut rows, "c-ann");
-    let account = HAccount::new(&KEYS, 7);
-    let acc = account.h_account_pk;
-    rows.h_account.push(account);
-    let link = KEYS.link(&["c-ann", "7"]);
-    rows.l_customer_account.push(LCustomerAccount {
-        hk_customer_account_pk: link,
-        h_customer_pk: ann,
-        h_account_pk: acc,
-    });
-    rows.es_customer_account
-        .push(EsCustomerAccount::new(link, acc, at("2024-05-01 00:00:00")));
+    let (ann_row, account) = ann_owns_account_7(&mut rows, at("2024-05-01 00:00:00"));
+    let (ann, acc) = (ann_row.h_customer_pk, account.h_account_pk);
     rows.s_customer_name.push(SCustomerName::new(
         &KEYS,
-        &HCustomer::new(&KEYS, "c-ann"),
+        &ann_row,
         "Ann",
         at("2024-05-01 10:00:00"),
     ));
     rows.ma_customer_phone.push(MaCustomerPhone::new(
         &KEYS,
-        &HCustomer::new(&KEYS, "c-ann"),
+        &ann_row,
         "home",
         "111",
         at("2024-05-01 10:00:00"),

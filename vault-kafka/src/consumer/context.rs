@@ -109,8 +109,10 @@ pub struct RebalanceContext {
     /// first offset (`auto.offset.reset`), from its `OFFSET` warning.
     /// [`super::BatchConsumer::take_lost`] tells a loss.
     pub(super) resets: Arc<Mutex<Vec<OutOfRange>>>,
-    /// The gaps already reported on assignment, as (topic, partition, from): librdkafka's reset
-    /// when it then fetches there is the same gap, not a second one.
+    /// Every gap this consumer reported, as (topic, partition, from), for its whole life: a gap
+    /// found on assignment is what librdkafka's reset then finds again when it fetches there,
+    /// and a gap found while reading is found again on a re-assignment before its batch
+    /// commits; neither is a second one.
     pub(super) known_gaps: Arc<Mutex<HashSet<(String, i32, i64)>>>,
 }
 
@@ -208,7 +210,7 @@ impl RebalanceContext {
             }
         }
         if let Ok(mut known) = self.known_gaps.lock() {
-            known.extend(lost.iter().map(|l| (l.topic.clone(), l.partition, l.from)));
+            lost.retain(|l| known.insert((l.topic.clone(), l.partition, l.from)));
         }
         if let Ok(mut found) = self.lost.lock() {
             found.extend(lost);
@@ -227,6 +229,9 @@ pub(super) struct OutOfRange {
     pub(super) partition: i32,
     /// The position that was out of range.
     pub(super) at: i64,
+    /// The first offset of the partition delivered after the reset (a batch's message past
+    /// `at`): where reading went on, hence the end of the gap.
+    pub(super) first_after: Option<i64>,
     /// Failed attempts to read the partition's first offset.
     pub(super) attempts: u8,
 }
@@ -256,6 +261,7 @@ pub(super) fn out_of_range_reset(message: &str) -> Option<OutOfRange> {
         topic: topic.to_owned(),
         partition: partition.parse().ok()?,
         at: digits.parse().ok()?,
+        first_after: None,
         attempts: 0,
     })
 }
@@ -393,6 +399,7 @@ mod tests {
             topic: topic.to_owned(),
             partition,
             at,
+            first_after: None,
             attempts: 0,
         })
     }

@@ -221,8 +221,28 @@ impl BatchConsumer {
         self.drop_revoked(&mut batch);
         if !batch.is_empty() {
             self.last_error = None;
+            self.note_resets(&batch);
         }
         batch
+    }
+
+    /// For each fetch position librdkafka reset, the first offset of its partition in this
+    /// batch past the position: the batch holds what was read after the gap, so the gap's end
+    /// is known before the batch is processed ([`BatchConsumer::take_lost`]). The reset's
+    /// warning reaches the context before those messages: librdkafka's log lines travel on
+    /// the consumer's queue (rdkafka sets `log.queue`), in order with the messages.
+    fn note_resets(&self, batch: &[InMessage]) {
+        let Ok(mut resets) = self.context.resets.lock() else {
+            return;
+        };
+        for reset in resets.iter_mut().filter(|r| r.first_after.is_none()) {
+            reset.first_after = batch
+                .iter()
+                .filter(|m| m.partition == reset.partition && m.offset > reset.at)
+                .filter(|m| m.topic == reset.topic)
+                .map(|m| m.offset)
+                .min();
+        }
     }
 
     /// The last client error, if it happened within `window` and no message arrived since.
@@ -338,10 +358,12 @@ impl BatchConsumer {
 
     /// The offsets deleted upstream before this group read them, found since the last call:
     /// on an assignment (the start is below the partition's first offset), or while reading
-    /// (librdkafka found the fetch position deleted and reset it to the first offset; the
-    /// partition's first offset now is taken as the end of the gap). Called after
-    /// [`BatchConsumer::poll_batch`], it sees a reset before any message read after it: the
-    /// reset's warning comes first on the consumer's queue.
+    /// (librdkafka found the fetch position deleted and reset it, `auto.offset.reset`). A
+    /// reading gap ends where reading went on: the first offset of the partition the last
+    /// batch holds past the position, else the partition's first offset asked of the broker.
+    /// Called after [`BatchConsumer::poll_batch`], before the batch is processed: a batch
+    /// that holds anything past a gap has that gap in this list, so a caller that stops on a
+    /// gap stops before processing anything past it. Each gap is reported once.
     pub fn take_lost(&self) -> Vec<LostOffsets> {
         let mut lost = self
             .context
@@ -357,42 +379,50 @@ impl BatchConsumer {
             .unwrap_or_default();
         let mut pending = Vec::new();
         for mut reset in resets {
-            let (topic, partition, from) = (&reset.topic, reset.partition, reset.at);
-            let known = self
-                .context
-                .known_gaps
-                .lock()
-                .map(|mut k| k.remove(&(topic.clone(), partition, from)))
-                .unwrap_or(false);
-            if known {
+            let (topic, partition, from) = (reset.topic.clone(), reset.partition, reset.at);
+            let known =
+                |k: &HashSet<(String, i32, i64)>| k.contains(&(topic.clone(), partition, from));
+            if self.context.known_gaps.lock().is_ok_and(|k| known(&k)) {
                 continue;
             }
-            match self
-                .consumer
-                .fetch_watermarks(topic, partition, Duration::from_secs(5))
-            {
-                // Below the first offset: deleted. Above the last one (a log truncated by an
-                // unclean leader election): read again from the first offset, nothing lost.
-                Ok((low, _)) if from < low => lost.push(LostOffsets {
-                    topic: reset.topic,
-                    partition,
-                    from,
-                    to: low,
-                }),
-                Ok(_) => {}
-                // Asked again after the next poll, twice at most (each ask may take 5 s).
-                Err(e) if reset.attempts < 2 => {
-                    tracing::debug!(topic, partition, from, error = %e, "cannot read the first offset of a partition reset by librdkafka; asking again");
-                    reset.attempts += 1;
-                    pending.push(reset);
+            // Where reading went on: seen in a batch, else the partition's first offset now.
+            // Below it: deleted. At or above it (a log truncated by an unclean leader
+            // election, the position past the end): read again from there, nothing lost.
+            let end = match reset.first_after {
+                Some(first) => Some(first),
+                None if reset.attempts >= 2 => None,
+                None => {
+                    match self
+                        .consumer
+                        .fetch_watermarks(&topic, partition, Duration::from_secs(5))
+                    {
+                        Ok((low, _)) => Some(low),
+                        Err(e) => {
+                            reset.attempts += 1;
+                            if reset.attempts >= 2 {
+                                // Not asked again (each ask may take 5 s): a batch that reads past
+                                // the position still tells the gap's end.
+                                tracing::warn!(topic, partition, from, error = %e, "librdkafka reset a fetch position the broker did not have, and the partition's first offset cannot be read: the gap is told when a message past it is read");
+                            }
+                            None
+                        }
+                    }
                 }
-                Err(e) => tracing::warn!(
-                    topic,
-                    partition,
-                    from,
-                    error = %e,
-                    "librdkafka reset a fetch position the broker did not have; whether offsets were deleted cannot be told"
-                ),
+            };
+            match end {
+                Some(to) if from < to => {
+                    if let Ok(mut k) = self.context.known_gaps.lock() {
+                        k.insert((topic.clone(), partition, from));
+                    }
+                    lost.push(LostOffsets {
+                        topic,
+                        partition,
+                        from,
+                        to,
+                    });
+                }
+                Some(_) => {}
+                None => pending.push(reset),
             }
         }
         if !pending.is_empty() {
