@@ -318,6 +318,44 @@ fn end_offsets(p: &Pipeline, topic: &str) -> BTreeMap<i32, i64> {
 
 /// Deletes the records of `topic` before `before[partition]` (the admin API's DeleteRecords:
 /// what retention does to a topic while a group is away).
+/// How much service `id` has logged so far: where what it logs next starts.
+fn log_length(p: &Pipeline, id: usize) -> usize {
+    std::fs::read_to_string(&p.services[id].log).map_or(0, |l| l.len())
+}
+
+/// Checks that service `id` counts `lost` offsets lost in all, and that since `log_from` it
+/// said one ERROR per partition with a gap (`gaps` of them), naming `topic`; returns what it
+/// logged since.
+fn gaps_said(
+    p: &Pipeline,
+    id: usize,
+    log_from: usize,
+    lost: i64,
+    gaps: usize,
+    topic: &str,
+) -> String {
+    let text = p.services[id].metrics().expect("metrics");
+    assert_eq!(
+        metric_sum(&text, "vault_offsets_lost_total"),
+        Some(lost as f64)
+    );
+    let log = std::fs::read_to_string(&p.services[id].log).expect("log");
+    let since = log[log_from..].to_owned();
+    let said: Vec<&str> = since
+        .lines()
+        .filter(|l| l.contains("offsets deleted upstream before they were read"))
+        .collect();
+    assert_eq!(
+        said.len(),
+        gaps,
+        "one ERROR per partition with a gap: {said:?}"
+    );
+    for line in &said {
+        assert!(line.contains("\"ERROR\"") && line.contains(topic), "{line}");
+    }
+    since
+}
+
 /// Waits up to a minute for service `id` to exit, checks it exited with 1 (`what`, if it does
 /// not), and returns its log.
 fn exits_with_1(p: &mut Pipeline, id: usize, what: &str) -> String {
@@ -411,7 +449,7 @@ fn offsets_deleted_upstream_are_said_counted_and_the_policy_followed() {
 
     // skip (the default): said, counted, and the rest loaded.
     p.services[stg].set_env("KAFKA_LOST_OFFSETS", None);
-    let log_from = std::fs::read_to_string(&p.services[stg].log).map_or(0, |l| l.len());
+    let log_from = log_length(&p, stg);
     p.services[stg].start();
     let remaining: i64 = ends.iter().map(|(k, e)| e - before[k]).sum();
     p.wait_for(
@@ -424,28 +462,8 @@ fn offsets_deleted_upstream_are_said_counted_and_the_policy_followed() {
                 .ok_or(format!("{n} of {}", 200 + remaining))
         },
     );
-    let text = p.services[stg].metrics().expect("metrics");
-    assert_eq!(
-        metric_sum(&text, "vault_offsets_lost_total"),
-        Some(lost as f64)
-    );
-    let log = std::fs::read_to_string(&p.services[stg].log).expect("log");
-    let said: Vec<&str> = log[log_from..]
-        .lines()
-        .filter(|l| l.contains("offsets deleted upstream before they were read"))
-        .collect();
     let gaps: usize = before.iter().filter(|(k, b)| **b > read[*k]).count();
-    assert_eq!(
-        said.len(),
-        gaps,
-        "one ERROR per partition with a gap: {said:?}"
-    );
-    for line in &said {
-        assert!(
-            line.contains("\"ERROR\"") && line.contains(&source),
-            "{line}"
-        );
-    }
+    gaps_said(&p, stg, log_from, lost, gaps, &source);
     p.services[stg].terminate(Duration::from_secs(10));
 }
 
@@ -543,38 +561,17 @@ fn offsets_deleted_under_a_running_replica_are_said_counted_and_the_policy_follo
         "the orders left after the first gap",
         200 + left_first,
     );
-    let log_from = std::fs::read_to_string(&p.services[stg].log).map_or(0, |l| l.len());
+    let log_from = log_length(&p, stg);
     let (lost_second, left_second, gaps) = overtake(&mut p, stg, &plans[2].messages);
     loaded(
         &mut p,
         "the orders left after the second gap",
         200 + left_first + left_second,
     );
-    let text = p.services[stg].metrics().expect("metrics");
-    assert_eq!(
-        metric_sum(&text, "vault_offsets_lost_total"),
-        Some((lost_first + lost_second) as f64)
-    );
-    let log = std::fs::read_to_string(&p.services[stg].log).expect("log");
-    let said: Vec<&str> = log[log_from..]
-        .lines()
-        .filter(|l| l.contains("offsets deleted upstream before they were read"))
-        .collect();
-    assert_eq!(
-        said.len(),
-        gaps,
-        "one ERROR per partition with a gap: {said:?}"
-    );
-    for line in &said {
-        assert!(
-            line.contains("\"ERROR\"") && line.contains(&source),
-            "{line}"
-        );
-    }
+    let since = gaps_said(&p, stg, log_from, lost_first + lost_second, gaps, &source);
     assert!(
-        !log[log_from..].contains("partitions assigned"),
-        "found on a new assignment, not while running: {}",
-        &log[log_from..]
+        !since.contains("partitions assigned"),
+        "found on a new assignment, not while running: {since}"
     );
     p.services[stg].terminate(Duration::from_secs(10));
 }
