@@ -18,6 +18,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
+use context::OutOfRange;
 pub use context::{LostOffsets, PositionSource, RebalanceContext, Resume};
 
 use crate::config::KafkaConfig;
@@ -380,35 +381,20 @@ impl BatchConsumer {
         let mut pending = Vec::new();
         for mut reset in resets {
             let (topic, partition, from) = (reset.topic.clone(), reset.partition, reset.at);
-            let known =
-                |k: &HashSet<(String, i32, i64)>| k.contains(&(topic.clone(), partition, from));
-            if self.context.known_gaps.lock().is_ok_and(|k| known(&k)) {
+            if self
+                .context
+                .known_gaps
+                .lock()
+                .is_ok_and(|k| k.contains(&(topic.clone(), partition, from)))
+            {
                 continue;
             }
             // Where reading went on: seen in a batch, else the partition's first offset now.
             // Below it: deleted. At or above it (a log truncated by an unclean leader
             // election, the position past the end): read again from there, nothing lost.
-            let end = match reset.first_after {
-                Some(first) => Some(first),
-                None if reset.attempts >= 2 => None,
-                None => {
-                    match self
-                        .consumer
-                        .fetch_watermarks(&topic, partition, Duration::from_secs(5))
-                    {
-                        Ok((low, _)) => Some(low),
-                        Err(e) => {
-                            reset.attempts += 1;
-                            if reset.attempts >= 2 {
-                                // Not asked again (each ask may take 5 s): a batch that reads past
-                                // the position still tells the gap's end.
-                                tracing::warn!(topic, partition, from, error = %e, "librdkafka reset a fetch position the broker did not have, and the partition's first offset cannot be read: the gap is told when a message past it is read");
-                            }
-                            None
-                        }
-                    }
-                }
-            };
+            let end = reset
+                .first_after
+                .or_else(|| self.ask_first_offset(&mut reset));
             match end {
                 Some(to) if from < to => {
                     if let Ok(mut k) = self.context.known_gaps.lock() {
@@ -431,6 +417,29 @@ impl BatchConsumer {
             }
         }
         lost
+    }
+
+    /// The first offset of a reset's partition, asked of the broker; `None` when it does not
+    /// answer, and after two failures without asking again (each ask may take 5 s): a batch
+    /// that reads past the position still tells the gap's end ([`Self::note_resets`]).
+    fn ask_first_offset(&self, reset: &mut OutOfRange) -> Option<i64> {
+        if reset.attempts >= 2 {
+            return None;
+        }
+        let (topic, partition, from) = (&reset.topic, reset.partition, reset.at);
+        match self
+            .consumer
+            .fetch_watermarks(topic, partition, Duration::from_secs(5))
+        {
+            Ok((low, _)) => Some(low),
+            Err(e) => {
+                if reset.attempts == 1 {
+                    tracing::warn!(topic, partition, from, error = %e, "librdkafka reset a fetch position the broker did not have, and the partition's first offset cannot be read: the gap is told when a message past it is read");
+                }
+                reset.attempts += 1;
+                None
+            }
+        }
     }
 
     /// The partitions this consumer owns now, sorted.
