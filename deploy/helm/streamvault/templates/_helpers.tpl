@@ -342,3 +342,49 @@ tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/*
+(dict "config" map "names" list "hosts" list) -> JSON: the ports a NetworkPolicy lets out to,
+sorted, each once: the values of the port variables `names`, and the `:port` of each entry of
+the host lists `hosts` ("host:port,host" as KAFKA_HOST and PG_WAREHOUSE_HOST take them).
+*/}}
+{{- define "streamvault.configPorts" -}}
+{{- $config := .config -}}
+{{- $ports := list -}}
+{{- range .names -}}
+{{- $port := include "streamvault.envValue" (get $config .) -}}
+{{- if $port -}}
+{{- $ports = append $ports $port -}}
+{{- end -}}
+{{- end -}}
+{{- range .hosts -}}
+{{- range $entry := splitList "," (include "streamvault.envValue" (get $config .)) -}}
+{{- $port := regexFind ":[0-9]+$" (trim $entry) | trimPrefix ":" -}}
+{{- if $port -}}
+{{- $ports = append $ports $port -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $ports | uniq | sortAlpha | toJson -}}
+{{- end -}}
+
+{{/*
+(dict "ports" list "to" peers) -> a NetworkPolicy's egress rules: DNS, then the ports to the
+peers (any address when there are none).
+*/}}
+{{- define "streamvault.egressRules" -}}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+- ports:
+    {{- range .ports }}
+    - port: {{ . | int }}
+      protocol: TCP
+    {{- end }}
+  {{- with .to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
